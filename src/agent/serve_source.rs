@@ -1,0 +1,170 @@
+//! The read-only side of an agent: what a destination (or the CLI) may read.
+//! `licenses` cannot be named (it is no [`Category`]), the state folder is outside every
+//! category, and files are opened through the category's directory handle, so nothing
+//! outside a category can be read even through symlinks.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use cap_std::fs::Dir;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use crate::agent::service::to_status;
+use crate::agent::state::AgentState;
+use crate::engine::category::Category;
+use crate::engine::chunk;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::journal;
+use crate::engine::path::RelPath;
+use crate::engine::transfer::MAX_RANGE;
+use crate::proto::{self, ConvertError, v1};
+
+/// Entries per manifest message: well under the message limit even with long paths.
+const ENTRIES_PER_BATCH: usize = 1000;
+/// Ranges one GetChunks may ask for (a 1 TiB file in 64 KiB chunks needs 16 Mi; ask in parts).
+const MAX_RANGES_PER_REQUEST: usize = 1 << 16;
+
+pub async fn hello(state: &Arc<AgentState>) -> Result<v1::HelloReply> {
+    let manifest = state.scan(Category::ALL.to_vec()).await?;
+    let last_generation = journal::generations(state.layout())?.first().map_or(0, |g| g.record.id);
+    Ok(v1::HelloReply {
+        name: state.settings.name.clone(),
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        protocol_version: proto::PROTOCOL_VERSION,
+        hostname: hostname(),
+        protected: state.settings.protected,
+        categories: manifest
+            .categories
+            .values()
+            .map(|m| v1::CategorySummary {
+                category: proto::category_to_proto(m.category) as i32,
+                files: m.file_count(),
+                bytes: m.byte_count(),
+                digest: m.digest.0.to_vec(),
+            })
+            .collect(),
+        tree_digest: manifest.digest().0.to_vec(),
+        last_generation,
+        instance_id: state.instance_id.clone(),
+    })
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+pub async fn manifest(
+    state: &Arc<AgentState>,
+    categories: Vec<Category>,
+) -> Result<ReceiverStream<Result<v1::ManifestBatch, Status>>> {
+    let manifest = state.scan(categories).await?;
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        for m in manifest.categories.values() {
+            let category = proto::category_to_proto(m.category) as i32;
+            let batches: Vec<&[crate::engine::Entry]> = if m.entries.is_empty() {
+                vec![&[]]
+            } else {
+                m.entries.chunks(ENTRIES_PER_BATCH).collect()
+            };
+            let count = batches.len();
+            for (i, batch) in batches.into_iter().enumerate() {
+                let last = i + 1 == count;
+                let message = v1::ManifestBatch {
+                    category,
+                    entries: batch.iter().map(proto::entry_to_proto).collect(),
+                    category_digest: if last { m.digest.0.to_vec() } else { Vec::new() },
+                    last,
+                };
+                if tx.send(Ok(message)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(ReceiverStream::new(rx))
+}
+
+/// Validates a file reference from a peer.
+pub fn file_ref(file: &v1::FileRef) -> std::result::Result<(Category, RelPath), ConvertError> {
+    let category = proto::category_from_proto(file.category)?;
+    let path = RelPath::new(&file.path)?;
+    Ok((category, path))
+}
+
+/// Opens a regular file of a category through its directory handle.
+fn open_file(state: &AgentState, category: Category, path: &RelPath) -> Result<(cap_std::fs::File, u64)> {
+    let full = state.layout().root(category).join(path);
+    let dir: Dir = state.layout().open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: full.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let meta = dir.symlink_metadata(path).map_err(EngineError::io("inspect", &full))?;
+    if !meta.is_file() {
+        return Err(EngineError::Io {
+            op: "serve",
+            path: full,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+        });
+    }
+    let file = dir.open(path).map_err(EngineError::io("open", &full))?;
+    Ok((file, meta.len()))
+}
+
+pub async fn chunk_list(state: &Arc<AgentState>, category: Category, path: RelPath) -> Result<v1::ChunkList> {
+    let state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let (file, _) = open_file(&state, category, &path)?;
+        let list = chunk::chunk_reader(file)
+            .map_err(EngineError::io("chunk", state.layout().root(category).join(&path)))?;
+        Ok(proto::chunk_list_to_proto(&list))
+    })
+    .await
+    .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
+}
+
+pub async fn chunks(
+    state: &Arc<AgentState>,
+    category: Category,
+    path: RelPath,
+    ranges: Vec<v1::ByteRange>,
+) -> Result<ReceiverStream<Result<v1::ChunkData, Status>>> {
+    if ranges.len() > MAX_RANGES_PER_REQUEST {
+        return Err(EngineError::Refused(vec![format!(
+            "{} ranges asked in one request, at most {MAX_RANGES_PER_REQUEST} are served",
+            ranges.len()
+        )]));
+    }
+    let (mut file, size) = open_file(state, category, &path)?;
+    for r in &ranges {
+        if r.length == 0 || r.length > MAX_RANGE || r.offset.checked_add(r.length).is_none_or(|end| end > size) {
+            return Err(EngineError::Refused(vec![format!(
+                "range of {} bytes at {} is outside {category}/{path} ({size} bytes) or over {MAX_RANGE} bytes",
+                r.length, r.offset
+            )]));
+        }
+    }
+    let full = state.layout().root(category).join(&path);
+    let (tx, rx) = mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        for r in ranges {
+            // Lengths were checked against MAX_RANGE above, so this buffer is bounded.
+            let mut data = vec![0u8; r.length as usize];
+            let read = file
+                .seek(SeekFrom::Start(r.offset))
+                .and_then(|_| file.read_exact(&mut data))
+                .map_err(EngineError::io("read", &full));
+            let message = read.map(|()| v1::ChunkData { offset: r.offset, data }).map_err(to_status);
+            let failed = message.is_err();
+            if tx.blocking_send(message).is_err() || failed {
+                return;
+            }
+        }
+    });
+    Ok(ReceiverStream::new(rx))
+}

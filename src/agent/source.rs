@@ -1,0 +1,37 @@
+//! The source agent seen from a destination: the engine's [`ChunkSource`] over gRPC.
+
+use crate::client::AgentClient;
+use crate::engine::category::Category;
+use crate::engine::chunk::ChunkList;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::path::RelPath;
+use crate::engine::transfer::{ByteRange, ChunkSource, PieceStream};
+
+pub struct RemoteSource {
+    client: AgentClient,
+}
+
+impl RemoteSource {
+    pub fn new(client: AgentClient) -> RemoteSource {
+        RemoteSource { client }
+    }
+}
+
+impl ChunkSource for RemoteSource {
+    async fn chunk_list(&self, category: Category, path: &RelPath) -> Result<ChunkList> {
+        // The channel is shared and multiplexed; a clone per call keeps files in flight.
+        let mut client = self.client.clone();
+        client
+            .chunk_list(category, path.as_str())
+            .await
+            .map_err(|e| EngineError::Source(e.to_string()))
+    }
+
+    async fn fetch(&self, category: Category, path: &RelPath, ranges: Vec<ByteRange>) -> Result<PieceStream> {
+        let mut client = self.client.clone();
+        client
+            .fetch(category, path.as_str(), ranges)
+            .await
+            .map_err(|e| EngineError::Source(e.to_string()))
+    }
+}

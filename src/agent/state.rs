@@ -1,0 +1,66 @@
+//! What one running agent holds: its identity, its layout, the hash index, the apply
+//! lock, and the shutdown flag that in-flight transfers watch.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::engine::apply::scan_all;
+use crate::engine::category::Category;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::index::HashIndex;
+use crate::engine::layout::Layout;
+use crate::engine::manifest::Manifest;
+
+/// The agent's settings once resolved from flags and `agent.toml`.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub name: String,
+    pub layout: Layout,
+    pub protected: bool,
+    pub keep_generations: usize,
+}
+
+pub struct AgentState {
+    pub settings: AgentSettings,
+    pub instance_id: String,
+    pub index: Mutex<HashIndex>,
+    /// Held for the whole of an apply; a second apply that cannot take it is "busy".
+    pub apply_lock: Arc<tokio::sync::Mutex<()>>,
+    shutting_down: AtomicBool,
+}
+
+impl AgentState {
+    pub fn new(settings: AgentSettings, instance_id: String) -> AgentState {
+        let index = HashIndex::load(&settings.layout.index_path());
+        AgentState {
+            settings,
+            instance_id,
+            index: Mutex::new(index),
+            apply_lock: Arc::new(tokio::sync::Mutex::new(())),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.settings.layout
+    }
+
+    /// Scans `categories` of this tree on a blocking thread.
+    pub async fn scan(self: &Arc<Self>, categories: Vec<Category>) -> Result<Manifest> {
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut index = state.index.lock().unwrap_or_else(|p| p.into_inner());
+            scan_all(state.layout(), &categories, &mut index)
+        })
+        .await
+        .map_err(|e| EngineError::State { path: self.layout().state_dir().to_path_buf(), detail: format!("scan task failed: {e}") })?
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}

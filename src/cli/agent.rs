@@ -1,0 +1,96 @@
+//! `confsync agent`: resolve settings from flags and `agent.toml`, bind, serve until
+//! SIGTERM or Ctrl-C.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::agent::{self, AgentSettings};
+use crate::cli::{ExitCode, UsageError, logging};
+use crate::config::{AgentFile, DEFAULT_KEEP_GENERATIONS, DEFAULT_LISTEN};
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Serve DIR/{firmware,capdb,modules,config}; DIR/licenses stays untouched and
+    /// DIR/.confsync holds the agent's state.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Read name, paths, protection and more from this agent.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:7420].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// The server's name in plans and history [default: the hostname].
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Refuse every apply unless the client passes --allow-protected (for a primary).
+    #[arg(long)]
+    pub protected: bool,
+
+    /// How many applied generations to keep for rollback [default: 5].
+    #[arg(long, value_name = "N")]
+    pub keep_generations: Option<usize>,
+}
+
+pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    let file = match &args.config {
+        Some(path) => AgentFile::load(path)?,
+        None => AgentFile::default(),
+    };
+    if args.root.is_none() && args.config.is_none() {
+        return Err(UsageError("give --root DIR or --config agent.toml".into()).into());
+    }
+    let base = args
+        .config
+        .as_deref()
+        .and_then(|p| p.parent())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let layout = file.layout(args.root.as_deref(), &base)?;
+    let settings = AgentSettings {
+        name: args.name.or(file.name).unwrap_or_else(agent::serve_source::hostname),
+        layout,
+        protected: args.protected || file.protected,
+        keep_generations: args.keep_generations.or(file.keep_generations).unwrap_or(DEFAULT_KEEP_GENERATIONS),
+    };
+    let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}; is another agent running there? choose another --listen"))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    println!("confsync agent {:?} listening on {bound}", settings.name);
+    std::io::stdout().flush().context("writing to stdout")?;
+    tracing::info!(name = %settings.name, address = %bound, state = %settings.layout.state_dir().display(), protected = settings.protected, "agent starting");
+    agent::run(settings, listener, shutdown_signal()).await?;
+    tracing::info!("agent stopped");
+    Ok(ExitCode::Success)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the agent");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Logging defaults to info for the long-running agent.
+pub fn init_logging(verbose: u8) {
+    logging::init(verbose, "info");
+}

@@ -1,0 +1,38 @@
+//! `confsync diff`: ask the destination for a plan against the source and show it.
+
+use clap::Args;
+
+use crate::cli::sync::plan_one;
+use crate::cli::{ExitCode, GuardArgs, Selection, render, targets};
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+
+    /// The destination server: an address as host:port.
+    #[arg(long, value_name = "DST")]
+    pub to: String,
+
+    #[command(flatten)]
+    pub guards: GuardArgs,
+}
+
+pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let categories = targets::categories(&args.selection.only)?;
+    targets::address_ok(&args.selection.from, "--from")?;
+    targets::address_ok(&args.to, "--to")?;
+    let (_, view) = plan_one(&args.selection.from, &args.to, &categories, &args.guards).await?;
+    if args.selection.json {
+        let doc = serde_json::json!({
+            "source": args.selection.from,
+            "destination": args.to,
+            "in_sync": view.is_empty(),
+            "plan": view,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", render::plan(&view, &args.selection.from, &args.to, args.selection.all));
+    }
+    Ok(if view.is_empty() { ExitCode::Success } else { ExitCode::Differences })
+}

@@ -1,0 +1,132 @@
+//! The command line: clap definitions, one file per command, and the shared pieces
+//! (exit codes, plan rendering, progress display, logging).
+
+pub mod agent;
+pub mod demo;
+pub mod diff;
+pub mod exit;
+pub mod logging;
+pub mod progress;
+pub mod render;
+pub mod sync;
+pub mod targets;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use exit::{ExitCode, Refusal, UsageError};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success or in sync, 1 differences found (diff), 2 usage error,
+            3 failed, 4 refused (safety guard, protected server, busy, not confirmed).
+
+Start with `confsync demo` to see two sample servers synchronized.";
+
+/// Keep redundant servers' firmware, capability database, modules and configuration
+/// identical. Licenses stay bound to each machine and are never copied.
+#[derive(Debug, Parser)]
+#[command(name = "confsync", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// More log output: -v for info, -vv for debug (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve this server's tree to other agents and the CLI.
+    #[command(after_help = "Example:\n  confsync agent --root /srv/thinmanager --listen 0.0.0.0:7420 --name backup-1")]
+    Agent(agent::AgentArgs),
+    /// Show what would change on DST to make it equal SRC (exit 1 when they differ).
+    #[command(after_help = "Example:\n  confsync diff --from primary:7420 --to backup-1:7420 --only firmware,config")]
+    Diff(diff::DiffArgs),
+    /// Make one or more destinations equal the source, after showing the differences.
+    #[command(after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
+                            confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json")]
+    Sync(sync::SyncArgs),
+    /// Start two sample servers on this machine and synchronize them.
+    #[command(after_help = "Example:\n  cargo run --release -- demo")]
+    Demo(demo::DemoArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  confsync completions bash > /etc/bash_completion.d/confsync")]
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How SRC and DST are given, and which categories.
+#[derive(Debug, Clone, Args)]
+pub struct Selection {
+    /// The source server: an address as host:port.
+    #[arg(long, value_name = "SRC")]
+    pub from: String,
+
+    /// Only these categories, comma separated (firmware, capdb, modules, config).
+    /// Licenses are never synchronized.
+    #[arg(long, value_name = "CATS", default_value = "")]
+    pub only: String,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// List every path, not only the first ones of each category.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Safety overrides, each named in the refusal it lifts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GuardArgs {
+    /// Refuse plans deleting more than this percentage of a category's entries (0: no limit).
+    #[arg(long, value_name = "PERCENT", default_value_t = 0)]
+    pub max_delete: u32,
+
+    /// Allow an empty source category to empty the destination's.
+    #[arg(long)]
+    pub allow_empty_source: bool,
+
+    /// Write to a server marked protected.
+    #[arg(long)]
+    pub allow_protected: bool,
+}
+
+impl GuardArgs {
+    pub fn to_proto(&self) -> crate::proto::v1::PlanOptions {
+        crate::proto::v1::PlanOptions {
+            max_delete_percent: self.max_delete,
+            allow_empty_source: self.allow_empty_source,
+            allow_protected: self.allow_protected,
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Agent(args) => agent::run(args).await,
+        Command::Diff(args) => diff::run(args).await,
+        Command::Sync(args) => sync::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+        Command::Completions { shell } => {
+            print_completions(shell, &mut std::io::stdout());
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+pub fn print_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "confsync", out);
+}
+
+/// A path flag that must name an existing file.
+pub fn existing_file(path: &PathBuf) -> anyhow::Result<&PathBuf> {
+    anyhow::ensure!(path.is_file(), "{} does not exist or is not a file", path.display());
+    Ok(path)
+}

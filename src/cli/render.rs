@@ -1,0 +1,163 @@
+//! Human text for plans and results. JSON output is the serde form of the same views.
+
+use std::fmt::Write;
+
+use crate::client::{CategoryView, PlanView};
+use crate::engine::EntryKind;
+use crate::engine::plan::{Action, Counts};
+use crate::proto::v1;
+
+/// Paths listed per category before folding, unless `--all`.
+pub const FOLD_AFTER: usize = 10;
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `2 created, 1 overwritten, 3 deleted, 1 mode change`
+pub fn counts(c: &Counts) -> String {
+    let mut parts = Vec::new();
+    if c.created > 0 {
+        parts.push(format!("{} created", c.created));
+    }
+    if c.overwritten > 0 {
+        parts.push(format!("{} overwritten", c.overwritten));
+    }
+    if c.deleted > 0 {
+        parts.push(format!("{} deleted", c.deleted));
+    }
+    if c.chmod > 0 {
+        parts.push(plural(c.chmod, "mode change", "mode changes"));
+    }
+    if parts.is_empty() { "in sync".to_string() } else { parts.join(", ") }
+}
+
+fn marker(action: Action) -> char {
+    match action {
+        Action::Create => '+',
+        Action::Overwrite => '~',
+        Action::Delete => '-',
+        Action::Chmod => '*',
+    }
+}
+
+fn category_block(out: &mut String, c: &CategoryView, all: bool) {
+    let size = if c.counts.bytes > 0 { bytes(c.counts.bytes) } else { String::new() };
+    let line = format!("  {:<21} {:<46} {size:>10}", c.category.title(), counts(&c.counts));
+    let _ = writeln!(out, "{}", line.trim_end());
+    let shown = if all { c.steps.len() } else { c.steps.len().min(FOLD_AFTER) };
+    for step in &c.steps[..shown] {
+        let slash = if step.kind == EntryKind::Dir { "/" } else { "" };
+        let size = if step.kind == EntryKind::File && step.action != Action::Delete && step.action != Action::Chmod {
+            bytes(step.size)
+        } else {
+            String::new()
+        };
+        let note = match (step.action, step.downgrade) {
+            (_, true) => "  (destination is newer: downgrade)".to_string(),
+            (Action::Chmod, _) => format!("  (mode {:o})", step.mode),
+            _ => String::new(),
+        };
+        let path = format!("{}{slash}", step.path);
+        let line = format!("      {} {path:<53} {size:>10}{note}", marker(step.action));
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if shown < c.steps.len() {
+        let _ = writeln!(out, "      … and {} more (add --all to list every path)", c.steps.len() - shown);
+    }
+}
+
+/// The full differences view of one plan.
+pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Differences from {} ({from}) to {} ({to}):",
+        display_name(&view.source_name, from),
+        display_name(&view.destination_name, to)
+    );
+    for c in &view.categories {
+        category_block(&mut out, c, all);
+    }
+    let _ = writeln!(out, "  {:<21} never synchronized (bound to each machine)", "Licenses");
+    let total = view.counts();
+    if view.is_empty() {
+        let _ = writeln!(out, "Already in sync.");
+    } else {
+        let _ = writeln!(out, "Total: {}; {} to transfer or reuse.", counts(&total), bytes(total.bytes));
+    }
+    for w in &view.warnings {
+        let _ = writeln!(out, "Warning: {w}");
+    }
+    for r in &view.refusals {
+        let _ = writeln!(out, "Refused: {r}");
+    }
+    let _ = writeln!(out, "Plan {}", &view.digest[..12.min(view.digest.len())]);
+    out
+}
+
+/// The question asked before overwriting, with the direction spelled out.
+pub fn confirmation(view: &PlanView, from: &str, destinations: &[String]) -> String {
+    let total = view.counts();
+    let files = total.created + total.overwritten;
+    let mut text = format!(
+        "Overwrite {} with {}? {}, {}",
+        destinations.join(", "),
+        display_name(&view.source_name, from),
+        plural(files, "file", "files"),
+        bytes(total.bytes)
+    );
+    if total.deleted > 0 {
+        let _ = write!(text, "; {} will be deleted", plural(total.deleted, "entry", "entries"));
+    }
+    text
+}
+
+pub fn result_line(destination: &str, result: &v1::ApplyResult) -> String {
+    if result.generation == 0 {
+        return format!("{destination}: already in sync, nothing transferred");
+    }
+    format!(
+        "{destination}: {} changed, {} received ({} written) in {:.1}s, generation {}",
+        plural(result.files_changed, "file", "files"),
+        bytes(result.bytes_received),
+        bytes(result.bytes_written),
+        result.duration_ms as f64 / 1000.0,
+        result.generation
+    )
+}
+
+pub fn display_name(name: &str, address: &str) -> String {
+    if name.is_empty() { address.to_string() } else { name.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_an_administrator_expects() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(128 << 20), "128.0 MiB");
+    }
+
+    #[test]
+    fn counts_name_only_what_happens() {
+        let c = Counts { created: 2, deleted: 1, chmod: 1, ..Counts::default() };
+        assert_eq!(counts(&c), "2 created, 1 deleted, 1 mode change");
+        assert_eq!(counts(&Counts::default()), "in sync");
+    }
+}

@@ -1,0 +1,203 @@
+//! `confsync sync`: plan every destination, show the differences, confirm (or `--yes`),
+//! then apply the reviewed plans concurrently and print a result line per destination.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cli::progress::ProgressDisplay;
+use crate::cli::{ExitCode, GuardArgs, Refusal, Selection, UsageError, exit, render, targets};
+use crate::client::{AgentClient, PlanView};
+use crate::engine::category::Category;
+use crate::engine::Digest;
+use crate::proto::{self, v1};
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+
+    /// Destination servers, comma separated: host:port[,host:port...].
+    #[arg(long, value_name = "DST[,DST...]")]
+    pub to: String,
+
+    /// Apply without asking (for scripts and cron).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Show the differences and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Apply only if the plan is still exactly this one (the digest `diff --json` printed).
+    #[arg(long, value_name = "DIGEST")]
+    pub plan: Option<String>,
+
+    #[command(flatten)]
+    pub guards: GuardArgs,
+}
+
+/// Asks `to` for its plan against `from`.
+pub async fn plan_one(
+    from: &str,
+    to: &str,
+    categories: &[Category],
+    guards: &GuardArgs,
+) -> anyhow::Result<(AgentClient, PlanView)> {
+    let mut client = AgentClient::connect(to).await?;
+    let view = client
+        .plan(v1::PlanRequest {
+            source: from.to_string(),
+            categories: proto::categories_to_proto(categories),
+            options: Some(guards.to_proto()),
+        })
+        .await
+        .with_context(|| format!("planning {to} from {from}"))?;
+    Ok((client, view))
+}
+
+pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let categories = targets::categories(&args.selection.only)?;
+    let from = args.selection.from.clone();
+    targets::address_ok(&from, "--from")?;
+    let destinations = targets::addresses(&args.to, "--to")?;
+    let pinned = match &args.plan {
+        Some(_) if destinations.len() > 1 => {
+            return Err(UsageError("--plan pins one reviewed plan, so it takes exactly one --to".into()).into());
+        }
+        Some(hex) => Some(
+            Digest::from_hex(hex.trim())
+                .ok_or_else(|| UsageError(format!("--plan {hex:?} is not a 64-digit plan digest from `diff --json`")))?,
+        ),
+        None => None,
+    };
+    let json = args.selection.json;
+
+    let planned = futures::future::join_all(
+        destinations.iter().map(|to| plan_one(&from, to, &categories, &args.guards)),
+    )
+    .await;
+
+    let mut worst = ExitCode::Success;
+    let mut ready: Vec<(String, AgentClient, PlanView)> = Vec::new();
+    for (to, outcome) in destinations.iter().zip(planned) {
+        match outcome {
+            Ok((client, view)) => {
+                if json {
+                    println!("{}", serde_json::json!({ "event": "plan", "destination": to, "plan": view }));
+                } else {
+                    print!("{}", render::plan(&view, &from, to, args.selection.all));
+                    println!();
+                }
+                if !view.refusals.is_empty() {
+                    worst = worst.max(ExitCode::Refused);
+                    report_error(json, to, &anyhow::Error::new(Refusal(view.refusals.join("; "))));
+                } else if !view.is_empty() || pinned.is_some() {
+                    ready.push((to.clone(), client, view));
+                } else if json {
+                    println!("{}", serde_json::json!({ "event": "result", "destination": to, "in_sync": true }));
+                }
+            }
+            Err(e) => {
+                worst = worst.max(exit::code_for(&e));
+                report_error(json, to, &e);
+            }
+        }
+    }
+    if ready.is_empty() {
+        if worst == ExitCode::Success && !json {
+            println!("Nothing to do: every destination is already in sync.");
+        }
+        return Ok(worst);
+    }
+    if args.dry_run {
+        if !json {
+            println!("Dry run: nothing was changed.");
+        }
+        return Ok(worst);
+    }
+    if !args.yes {
+        confirm(&ready, &from)?;
+    }
+
+    let display = ProgressDisplay::choose(json);
+    let applies = ready.into_iter().map(|(to, mut client, view)| {
+        let bar = display.destination(&to);
+        let digest = pinned.map_or_else(|| Digest::from_hex(&view.digest).unwrap_or_default(), |d| d);
+        let request = v1::ApplyRequest {
+            source: from.clone(),
+            categories: proto::categories_to_proto(&categories),
+            options: Some(args.guards.to_proto()),
+            plan_digest: digest.0.to_vec(),
+        };
+        async move {
+            let result = client.apply(request, |event| bar.update(event)).await;
+            bar.finish();
+            (to, result)
+        }
+    });
+    for (to, result) in futures::future::join_all(applies).await {
+        match result {
+            Ok(result) => {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "event": "result",
+                            "destination": to,
+                            "in_sync": true,
+                            "generation": result.generation,
+                            "files_changed": result.files_changed,
+                            "bytes_received": result.bytes_received,
+                            "bytes_written": result.bytes_written,
+                            "duration_ms": result.duration_ms,
+                        })
+                    );
+                } else {
+                    println!("{}", render::result_line(&to, &result));
+                    if result.generation > 0 {
+                        println!("  (the replaced files are kept as generation {} on {to})", result.generation);
+                    }
+                }
+            }
+            Err(e) => {
+                let e = anyhow::Error::new(e);
+                worst = worst.max(exit::code_for(&e));
+                report_error(json, &to, &e);
+            }
+        }
+    }
+    Ok(worst)
+}
+
+/// Asks on the terminal, or refuses when there is none to ask on.
+fn confirm(ready: &[(String, AgentClient, PlanView)], from: &str) -> anyhow::Result<()> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        return Err(Refusal(
+            "not applied: there is no terminal to confirm on; add --yes to apply without asking".into(),
+        )
+        .into());
+    }
+    let names: Vec<String> = ready.iter().map(|(to, _, v)| render::display_name(&v.destination_name, to)).collect();
+    let question = render::confirmation(&ready[0].2, from, &names);
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .context("reading the confirmation")?;
+    if yes { Ok(()) } else { Err(Refusal("not confirmed; nothing was changed".into()).into()) }
+}
+
+fn report_error(json: bool, destination: &str, error: &anyhow::Error) {
+    let refused = exit::code_for(error) == ExitCode::Refused;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "event": "error", "destination": destination, "refused": refused, "message": format!("{error:#}") })
+        );
+    } else {
+        eprintln!("{destination}: {}: {error:#}", if refused { "refused" } else { "error" });
+    }
+}

@@ -1,0 +1,303 @@
+//! Connecting to an agent: channel setup (timeouts, compression, message limits), one
+//! method per RPC, and the translation of gRPC statuses into [`ClientError`]s that say
+//! what failed, where, and what to do. Used by the CLI and by a destination agent pulling
+//! from its source.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::engine::category::Category;
+use crate::engine::chunk::ChunkList;
+use crate::engine::manifest::{CategoryManifest, Manifest};
+use crate::engine::plan::{Action, Counts};
+use crate::engine::progress::{Phase, ProgressEvent};
+use crate::engine::transfer::{ByteRange, PieceStream};
+use crate::engine::{Digest, EngineError, EntryKind};
+use crate::proto::{self, v1};
+
+/// Largest gRPC message accepted or sent, on purpose rather than by default.
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Deadline for calls that only read (hello, plan): scanning a large tree takes a while.
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the agent at {address}: {detail}; check that `confsync agent` runs there and the address is right")]
+    Unreachable { address: String, detail: String },
+    #[error("{address} refused: {message}")]
+    Refused { address: String, message: String },
+    #[error("{address} failed: {message}")]
+    Failed { address: String, message: String },
+    #[error("{address} sent a message this client does not understand: {detail}")]
+    Protocol { address: String, detail: String },
+}
+
+impl ClientError {
+    fn from_status(address: &str, status: tonic::Status) -> ClientError {
+        let address = address.to_string();
+        let message = status.message().to_string();
+        match status.code() {
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ClientError::Unreachable {
+                address,
+                detail: if message.is_empty() { status.code().description().to_string() } else { message },
+            },
+            tonic::Code::FailedPrecondition | tonic::Code::ResourceExhausted | tonic::Code::PermissionDenied => {
+                ClientError::Refused { address, message }
+            }
+            _ => ClientError::Failed { address, message },
+        }
+    }
+
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ClientError::Refused { .. })
+    }
+}
+
+/// A connection to one agent.
+#[derive(Clone)]
+pub struct AgentClient {
+    inner: v1::agent_client::AgentClient<Channel>,
+    address: String,
+}
+
+impl AgentClient {
+    /// Connects to `address` (`host:port`). Plain TCP for now.
+    pub async fn connect(address: &str) -> Result<AgentClient, ClientError> {
+        let unreachable = |detail: String| ClientError::Unreachable { address: address.to_string(), detail };
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| unreachable(format!("not a valid address ({e})")))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true);
+        let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
+        let inner = v1::agent_client::AgentClient::new(channel)
+            .send_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(AgentClient { inner, address: address.to_string() })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    fn status(&self, status: tonic::Status) -> ClientError {
+        ClientError::from_status(&self.address, status)
+    }
+
+    fn protocol(&self, detail: impl ToString) -> ClientError {
+        ClientError::Protocol { address: self.address.clone(), detail: detail.to_string() }
+    }
+
+    pub async fn hello(&mut self) -> Result<v1::HelloReply, ClientError> {
+        let mut request = tonic::Request::new(v1::HelloRequest {});
+        request.set_timeout(Duration::from_secs(30));
+        let reply = self.inner.hello(request).await.map_err(|s| self.status(s))?.into_inner();
+        if reply.protocol_version != proto::PROTOCOL_VERSION {
+            return Err(ClientError::Refused {
+                address: self.address.clone(),
+                message: format!(
+                    "the agent speaks protocol version {} and this confsync speaks {}; run the same confsync version on both",
+                    reply.protocol_version,
+                    proto::PROTOCOL_VERSION
+                ),
+            });
+        }
+        Ok(reply)
+    }
+
+    /// The whole manifest of `categories`, validated entry by entry.
+    pub async fn manifest(&mut self, categories: &[Category]) -> Result<Manifest, ClientError> {
+        let request = v1::ManifestRequest { categories: proto::categories_to_proto(categories) };
+        let mut stream = self.inner.get_manifest(request).await.map_err(|s| self.status(s))?.into_inner();
+        let mut entries: std::collections::BTreeMap<Category, Vec<crate::engine::Entry>> =
+            categories.iter().map(|c| (*c, Vec::new())).collect();
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|s| self.status(s))?;
+            let category = proto::category_from_proto(batch.category).map_err(|e| self.protocol(e))?;
+            let list = entries
+                .get_mut(&category)
+                .ok_or_else(|| self.protocol(format!("category {category} was not asked for")))?;
+            for raw in batch.entries {
+                list.push(proto::entry_from_proto(raw).map_err(|e| self.protocol(format!("in {category}: {e}")))?);
+            }
+        }
+        let mut manifest = Manifest::default();
+        for (category, list) in entries {
+            manifest.insert(CategoryManifest::new(category, list));
+        }
+        Ok(manifest)
+    }
+
+    pub async fn chunk_list(&mut self, category: Category, path: &str) -> Result<ChunkList, ClientError> {
+        let request = v1::FileRef { category: proto::category_to_proto(category) as i32, path: path.to_string() };
+        let raw = self.inner.get_chunk_list(request).await.map_err(|s| self.status(s))?.into_inner();
+        proto::chunk_list_from_proto(raw, path).map_err(|e| self.protocol(e))
+    }
+
+    /// Streams the asked ranges of one file; each piece is checked against its range by
+    /// the engine.
+    pub async fn fetch(
+        &mut self,
+        category: Category,
+        path: &str,
+        ranges: Vec<ByteRange>,
+    ) -> Result<PieceStream, ClientError> {
+        let request = v1::ChunksRequest {
+            file: Some(v1::FileRef { category: proto::category_to_proto(category) as i32, path: path.to_string() }),
+            ranges: ranges.iter().map(|r| v1::ByteRange { offset: r.offset, length: r.length }).collect(),
+        };
+        let stream = self.inner.get_chunks(request).await.map_err(|s| self.status(s))?.into_inner();
+        let address = self.address.clone();
+        Ok(stream
+            .map(move |item| {
+                item.map(|c| (c.offset, c.data))
+                    .map_err(|s| EngineError::Source(ClientError::from_status(&address, s).to_string()))
+            })
+            .boxed())
+    }
+
+    pub async fn plan(&mut self, request: v1::PlanRequest) -> Result<PlanView, ClientError> {
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(CALL_TIMEOUT);
+        let reply = self.inner.plan(request).await.map_err(|s| self.status(s))?.into_inner();
+        PlanView::from_proto(reply).map_err(|e| self.protocol(e))
+    }
+
+    /// Applies a reviewed plan, calling `on_progress` for each event; returns the result.
+    pub async fn apply(
+        &mut self,
+        request: v1::ApplyRequest,
+        mut on_progress: impl FnMut(&ProgressEvent),
+    ) -> Result<v1::ApplyResult, ClientError> {
+        let mut stream = self.inner.apply(request).await.map_err(|s| self.status(s))?.into_inner();
+        while let Some(event) = stream.next().await {
+            let event = event.map_err(|s| self.status(s))?;
+            if let Some(result) = event.result {
+                return Ok(result);
+            }
+            on_progress(&progress_from_proto(&event));
+        }
+        Err(self.protocol("the apply stream ended without a result; check the agent's log"))
+    }
+}
+
+fn progress_from_proto(event: &v1::ApplyEvent) -> ProgressEvent {
+    let phase = match v1::apply_event::Phase::try_from(event.phase) {
+        Ok(v1::apply_event::Phase::Transferring) => Phase::Transferring,
+        Ok(v1::apply_event::Phase::Committing) => Phase::Committing,
+        Ok(v1::apply_event::Phase::Done) => Phase::Done,
+        _ => Phase::Planning,
+    };
+    ProgressEvent {
+        phase,
+        current_file: event.current_file.clone(),
+        bytes_done: event.bytes_done,
+        bytes_total: event.bytes_total,
+        files_done: event.files_done,
+        files_total: event.files_total,
+    }
+}
+
+/// The whole error chain of a transport error, which tonic hides behind "transport error".
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let more = e.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = e.source();
+    }
+    text
+}
+
+/// A plan as the CLI shows it (and prints with `--json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanView {
+    pub digest: String,
+    pub source_name: String,
+    pub destination_name: String,
+    pub categories: Vec<CategoryView>,
+    pub warnings: Vec<String>,
+    pub refusals: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CategoryView {
+    pub category: Category,
+    pub counts: Counts,
+    pub in_sync: bool,
+    pub steps: Vec<StepView>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepView {
+    pub action: Action,
+    pub path: String,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mode: u32,
+    pub downgrade: bool,
+}
+
+impl PlanView {
+    fn from_proto(reply: v1::PlanReply) -> Result<PlanView, String> {
+        let digest = Digest::from_slice(&reply.digest).ok_or("the plan digest is not 32 bytes")?;
+        let mut categories = Vec::new();
+        for c in reply.categories {
+            let category = proto::category_from_proto(c.category).map_err(|e| e.to_string())?;
+            let mut counts = Counts::default();
+            let mut steps = Vec::new();
+            for s in c.steps {
+                let action = proto::action_from_proto(s.action).ok_or("unknown step action")?;
+                let kind = match v1::EntryKind::try_from(s.kind) {
+                    Ok(v1::EntryKind::Dir) => EntryKind::Dir,
+                    Ok(v1::EntryKind::Symlink) => EntryKind::Symlink,
+                    _ => EntryKind::File,
+                };
+                match action {
+                    Action::Create => counts.created += 1,
+                    Action::Overwrite => counts.overwritten += 1,
+                    Action::Delete => counts.deleted += 1,
+                    Action::Chmod => counts.chmod += 1,
+                }
+                if matches!(action, Action::Create | Action::Overwrite) && kind == EntryKind::File {
+                    counts.bytes += s.size;
+                }
+                steps.push(StepView { action, path: s.path, kind, size: s.size, mode: s.mode, downgrade: s.downgrade });
+            }
+            categories.push(CategoryView { category, counts, in_sync: steps.is_empty(), steps });
+        }
+        Ok(PlanView {
+            digest: digest.to_hex(),
+            source_name: reply.source_name,
+            destination_name: reply.destination_name,
+            categories,
+            warnings: reply.warnings,
+            refusals: reply.refusals,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.categories.iter().all(|c| c.steps.is_empty())
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut total = Counts::default();
+        for c in &self.categories {
+            total.created += c.counts.created;
+            total.overwritten += c.counts.overwritten;
+            total.deleted += c.counts.deleted;
+            total.chmod += c.counts.chmod;
+            total.bytes += c.counts.bytes;
+        }
+        total
+    }
+}

@@ -1,0 +1,129 @@
+//! `agent.toml`: an agent's name, protection, kept generations, listen address and where
+//! each category lives. Flags on the command line override the file.
+//!
+//! ```toml
+//! name = "backup-1"
+//! listen = "127.0.0.1:7420"
+//! protected = false
+//! keep_generations = 5
+//! # Either one root with the built-in layout ...
+//! root = "/srv/thinmanager"
+//! # ... or each path on its own (state_dir must share a filesystem with the categories).
+//! [paths]
+//! firmware = "/srv/firmware"
+//! capdb = "/srv/capdb"
+//! modules = "/srv/modules"
+//! config = "/etc/thinmanager"
+//! licenses = "/srv/licenses"
+//! state_dir = "/srv/.confsync"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::engine::category::Category;
+use crate::engine::layout::Layout;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
+pub const DEFAULT_KEEP_GENERATIONS: usize = 5;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentFile {
+    pub name: Option<String>,
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub protected: bool,
+    pub keep_generations: Option<usize>,
+    pub root: Option<PathBuf>,
+    #[serde(default)]
+    pub paths: PathsFile,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsFile {
+    pub firmware: Option<PathBuf>,
+    pub capdb: Option<PathBuf>,
+    pub modules: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub licenses: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+}
+
+impl AgentFile {
+    pub fn load(path: &Path) -> anyhow::Result<AgentFile> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading agent configuration {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not a valid agent configuration", path.display()))
+    }
+
+    /// The layout: paths given one by one win over `root`'s built-in layout; a
+    /// relative path is taken relative to the configuration file's folder.
+    pub fn layout(&self, root_flag: Option<&Path>, base: &Path) -> anyhow::Result<Layout> {
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let root = root_flag.map(Path::to_path_buf).or_else(|| self.root.as_deref().map(resolve));
+        let builtin = root.as_deref().map(Layout::under_root);
+        let p = &self.paths;
+        let given = [
+            (Category::Firmware, &p.firmware),
+            (Category::Capdb, &p.capdb),
+            (Category::Modules, &p.modules),
+            (Category::Config, &p.config),
+        ];
+        let mut roots = BTreeMap::new();
+        for (category, path) in given {
+            let path = match (path, &builtin) {
+                (Some(path), _) => resolve(path),
+                (None, Some(layout)) => layout.root(category).to_path_buf(),
+                (None, None) => anyhow::bail!(
+                    "no folder for category {category}: give --root DIR, or root or paths.{category} in agent.toml"
+                ),
+            };
+            roots.insert(category, path);
+        }
+        let licenses = match (&p.licenses, &builtin) {
+            (Some(path), _) => resolve(path),
+            (None, Some(layout)) => layout.licenses().to_path_buf(),
+            (None, None) => anyhow::bail!("no licenses folder: give root or paths.licenses in agent.toml"),
+        };
+        let state_dir = match (&p.state_dir, &builtin) {
+            (Some(path), _) => resolve(path),
+            (None, Some(layout)) => layout.state_dir().to_path_buf(),
+            (None, None) => anyhow::bail!("no state folder: give root or paths.state_dir in agent.toml"),
+        };
+        Ok(Layout::explicit(roots, licenses, state_dir)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_paths_override_the_root_layout() {
+        let file: AgentFile = toml::from_str(
+            r#"
+            name = "backup-1"
+            protected = true
+            root = "/srv/tm"
+            [paths]
+            config = "etc"
+            "#,
+        )
+        .expect("valid toml");
+        assert!(file.protected);
+        let layout = file.layout(None, Path::new("/opt/conf")).expect("layout");
+        assert_eq!(layout.root(Category::Config), Path::new("/opt/conf/etc"));
+        assert_eq!(layout.root(Category::Firmware), Path::new("/srv/tm/firmware"));
+        assert_eq!(layout.state_dir(), Path::new("/srv/tm/.confsync"));
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_paths_are_errors() {
+        assert!(toml::from_str::<AgentFile>("nmae = \"typo\"").is_err());
+        let err = AgentFile::default().layout(None, Path::new(".")).expect_err("no paths");
+        assert!(err.to_string().contains("--root"), "{err}");
+    }
+}

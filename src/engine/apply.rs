@@ -1,0 +1,330 @@
+//! Applying a plan on the destination, crash-safe:
+//!
+//! 1. stage every file and symlink the plan brings under `staging/<generation>/`,
+//!    verifying each against the planned digest (see [`transfer`]);
+//! 2. rescan the destination and refuse if it changed since the plan;
+//! 3. write and fsync the journal (see [`journal`]);
+//! 4. commit: move what is replaced into the generation's backup, rename staged entries
+//!    into place, fsync the folders; undo everything on any error;
+//! 5. mark the generation done, clear staging, prune old generations.
+//!
+//! Until step 4 the tree is untouched; a crash during step 4 is undone at the next start.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::engine::category::Category;
+use crate::engine::entry::{Digest, EntryKind};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::index::HashIndex;
+use crate::engine::journal::{self, GenerationRecord, Journal, JournalState, Op};
+use crate::engine::layout::Layout;
+use crate::engine::manifest::Manifest;
+use crate::engine::plan::{Action, Plan, Step};
+use crate::engine::progress::{Phase, Progress, ProgressEvent};
+use crate::engine::scan;
+use crate::engine::transfer::{self, ChunkSource, StageContext};
+
+/// How many files are staged at once.
+const FILES_IN_FLIGHT: usize = 4;
+
+/// Who asked and from where, for the generation record.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub source: String,
+    pub requested_by: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ApplyOutcome {
+    pub generation: u64,
+    pub files_changed: u64,
+    pub bytes_received: u64,
+    pub bytes_written: u64,
+    pub duration_ms: u64,
+}
+
+pub struct Applier<'a, S> {
+    pub layout: &'a Layout,
+    pub index: &'a Mutex<HashIndex>,
+    pub source: &'a S,
+    pub progress: &'a dyn Progress,
+    pub keep_generations: usize,
+}
+
+impl<S: ChunkSource> Applier<'_, S> {
+    /// Applies `plan`, computed against `destination` (this tree's manifest).
+    pub async fn apply(&self, plan: &Plan, destination: &Manifest, origin: Origin) -> Result<ApplyOutcome> {
+        let started = Instant::now();
+        if !plan.refusals.is_empty() {
+            return Err(EngineError::Refused(plan.refusals.clone()));
+        }
+        let id = journal::next_generation_id(self.layout);
+        let staging_path = journal::staging_dir(self.layout, id);
+        std::fs::create_dir_all(&staging_path).map_err(EngineError::io("create staging folder", &staging_path))?;
+        let result = self.stage_and_commit(id, plan, destination, origin, started).await;
+        if result.is_err() {
+            // Staging is only ever ours; a leftover would also be cleared at next start.
+            let _ = std::fs::remove_dir_all(&staging_path);
+        }
+        result
+    }
+
+    async fn stage_and_commit(
+        &self,
+        id: u64,
+        plan: &Plan,
+        destination: &Manifest,
+        origin: Origin,
+        started: Instant,
+    ) -> Result<ApplyOutcome> {
+        let staging_path = journal::staging_dir(self.layout, id);
+        let staging =
+            Dir::open_ambient_dir(&staging_path, ambient_authority()).map_err(EngineError::io("open", &staging_path))?;
+        for category in plan.categories.iter().filter(|c| !c.steps.is_empty()) {
+            self.layout.create_category(category.category)?;
+        }
+
+        let staged = self.stage_all(plan, destination, &staging).await?;
+        drop(staging);
+
+        self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
+        self.check_unchanged(plan).await?;
+
+        let record = GenerationRecord {
+            id,
+            started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            source: origin.source,
+            requested_by: origin.requested_by,
+            categories: plan.categories.iter().map(|c| c.category).collect(),
+            files_changed: plan.steps().filter(|(_, s)| s.kind() != EntryKind::Dir).count() as u64,
+            bytes_received: staged.bytes_received,
+            bytes_written: staged.bytes_written,
+        };
+        let mut journal = Journal { state: JournalState::Committing, record, ops: commit_ops(plan) };
+        journal.write(self.layout)?;
+        let layout = self.layout.clone();
+        let committing = journal.clone();
+        let committed = tokio::task::spawn_blocking(move || journal::commit(&layout, &committing))
+            .await
+            .map_err(|e| EngineError::State { path: self.layout.journal_path(), detail: format!("commit task failed: {e}") });
+        if let Err(e) = committed.and_then(|r| r) {
+            // The commit undid itself; the journal is no longer needed.
+            let _ = std::fs::remove_file(self.layout.journal_path());
+            let _ = std::fs::remove_dir_all(journal::generation_dir(self.layout, id));
+            return Err(e);
+        }
+        journal.state = JournalState::Committed;
+        journal.write(self.layout)?;
+        journal::finish(self.layout, &journal)?;
+        journal::prune(self.layout, self.keep_generations)?;
+
+        let outcome = ApplyOutcome {
+            generation: id,
+            files_changed: journal.record.files_changed,
+            bytes_received: staged.bytes_received,
+            bytes_written: staged.bytes_written,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        self.progress.report(self.event(Phase::Done, "", &staged.tracker));
+        Ok(outcome)
+    }
+
+    async fn stage_all(&self, plan: &Plan, destination: &Manifest, staging: &Dir) -> Result<StagedTotals> {
+        let to_stage: Vec<(usize, Category, &Step)> = plan
+            .steps()
+            .enumerate()
+            .filter(|(_, (_, s))| matches!(s.action, Action::Create | Action::Overwrite) && s.kind() != EntryKind::Dir)
+            .map(|(i, (c, s))| (i, c, s))
+            .collect();
+        let tracker = Tracker {
+            bytes_total: plan.counts().bytes,
+            files_total: to_stage.len() as u64,
+            ..Tracker::default()
+        };
+        let local_by_digest: HashMap<Digest, (Category, crate::engine::RelPath)> = destination
+            .categories
+            .values()
+            .flat_map(|m| m.files().map(move |e| (e.digest, (m.category, e.path.clone()))))
+            .collect();
+        let on_bytes = |n: u64| {
+            tracker.bytes_done.fetch_add(n, Ordering::Relaxed);
+            self.maybe_report(&tracker);
+            !self.progress.is_cancelled()
+        };
+        let ctx = StageContext {
+            layout: self.layout,
+            staging,
+            source: self.source,
+            local_by_digest: &local_by_digest,
+            on_bytes: &on_bytes,
+        };
+        self.progress.report(self.event(Phase::Transferring, "", &tracker));
+        // The futures are built before streaming them (not in a stream's map closure), which
+        // keeps their lifetimes concrete and the whole apply future Send.
+        let jobs: Vec<_> = to_stage
+            .iter()
+            .map(|(i, category, step)| self.stage_one(&ctx, &tracker, *i, *category, step))
+            .collect();
+        let results: Vec<transfer::Staged> = futures::stream::iter(jobs)
+            .buffer_unordered(FILES_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        if self.progress.is_cancelled() {
+            return Err(EngineError::Cancelled("the transfer was stopped".into()));
+        }
+        let bytes_received = results.iter().map(|s| s.bytes_received).sum();
+        let bytes_written = results.iter().map(|s| s.bytes_written).sum();
+        Ok(StagedTotals { tracker, bytes_received, bytes_written })
+    }
+
+    async fn stage_one(
+        &self,
+        ctx: &StageContext<'_, S>,
+        tracker: &Tracker,
+        index: usize,
+        category: Category,
+        step: &Step,
+    ) -> Result<transfer::Staged> {
+        let entry = step.source.as_ref().ok_or_else(|| EngineError::State {
+            path: self.layout.journal_path(),
+            detail: format!("step for {} has no source entry", step.path),
+        })?;
+        *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) = format!("{category}/{}", step.path);
+        let staged = transfer::stage_entry(ctx, category, entry, step.current.as_ref(), &index.to_string()).await?;
+        tracker.files_done.fetch_add(1, Ordering::Relaxed);
+        Ok(staged)
+    }
+
+    /// Rescans the destination and refuses when any category differs from the plan's view.
+    async fn check_unchanged(&self, plan: &Plan) -> Result<()> {
+        let layout = self.layout.clone();
+        let categories: Vec<Category> = plan.categories.iter().map(|c| c.category).collect();
+        let now = {
+            let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            tokio::task::block_in_place(|| scan_all(&layout, &categories, &mut index))?
+        };
+        for category in &plan.categories {
+            let current = now.get(category.category).map(|m| m.digest);
+            if current != Some(category.destination_digest) {
+                return Err(EngineError::ChangedSincePreview {
+                    expected: category.destination_digest.short(),
+                    actual: current.map(Digest::short).unwrap_or_default(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn event(&self, phase: Phase, current: &str, t: &Tracker) -> ProgressEvent {
+        ProgressEvent {
+            phase,
+            current_file: current.to_string(),
+            bytes_done: t.bytes_done.load(Ordering::Relaxed),
+            bytes_total: t.bytes_total,
+            files_done: t.files_done.load(Ordering::Relaxed),
+            files_total: t.files_total,
+        }
+    }
+
+    fn maybe_report(&self, t: &Tracker) {
+        let mut last = t.last_report.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let current = t.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.progress.report(self.event(Phase::Transferring, &current, t));
+    }
+}
+
+#[derive(Default)]
+struct Tracker {
+    bytes_total: u64,
+    files_total: u64,
+    bytes_done: AtomicU64,
+    files_done: AtomicU64,
+    current: Mutex<String>,
+    last_report: Mutex<Option<Instant>>,
+}
+
+struct StagedTotals {
+    tracker: Tracker,
+    bytes_received: u64,
+    bytes_written: u64,
+}
+
+/// Scans the given categories of this tree into a manifest.
+pub fn scan_all(layout: &Layout, categories: &[Category], index: &mut HashIndex) -> Result<Manifest> {
+    let mut manifest = Manifest::default();
+    for category in categories {
+        let scanned = scan::scan_category(layout, *category, index)?;
+        for warning in &scanned.warnings {
+            tracing::warn!("{warning}");
+        }
+        manifest.insert(scanned.manifest);
+    }
+    if let Err(e) = index.save() {
+        tracing::warn!(error = %e, "could not save the hash index; the next scan hashes again");
+    }
+    Ok(manifest)
+}
+
+/// Orders a plan's steps into commit operations: removals (contents before their
+/// folders), then new folders (parents first), then files and symlinks, then modes.
+/// Staged names are the step's position in the plan, as staged by [`Applier::stage_all`].
+pub fn commit_ops(plan: &Plan) -> Vec<Op> {
+    let mut removals = Vec::new();
+    let mut dir_removals = Vec::new();
+    let mut dirs = Vec::new();
+    let mut puts = Vec::new();
+    let mut modes = Vec::new();
+    for (i, (category, step)) in plan.steps().enumerate() {
+        let path = step.path.clone();
+        match (step.action, step.kind()) {
+            (Action::Delete, EntryKind::Dir) => {
+                let mode = step.current.as_ref().map_or(0o755, |e| e.mode);
+                dir_removals.push(Op::RemoveDir { category, path, mode });
+            }
+            (Action::Delete, _) => removals.push(Op::Remove { category, path }),
+            (Action::Create, EntryKind::Dir) => {
+                let to = step.source.as_ref().map_or(0o755, |e| e.mode);
+                modes.push(Op::Chmod { category, path: path.clone(), from: 0o700, to });
+                dirs.push(Op::MakeDir { category, path });
+            }
+            (Action::Create | Action::Overwrite, _) => puts.push(Op::Put {
+                category,
+                path,
+                staged: i.to_string(),
+                replaces: step.action == Action::Overwrite,
+            }),
+            (Action::Chmod, _) => {
+                let from = step.current.as_ref().map_or(0o755, |e| e.mode);
+                let to = step.source.as_ref().map_or(from, |e| e.mode);
+                modes.push(Op::Chmod { category, path, from, to });
+            }
+        }
+    }
+    // Deepest first, so a folder is empty when its turn comes.
+    dir_removals.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
+    // Parents first; children sort after their parent.
+    dirs.sort_by(|a, b| op_path(a).cmp(&op_path(b)));
+    // Children's modes first, so a read-only parent is set last.
+    modes.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
+    removals.into_iter().chain(dir_removals).chain(dirs).chain(puts).chain(modes).collect()
+}
+
+fn op_path(op: &Op) -> (Category, &str) {
+    let (Op::Remove { category, path }
+    | Op::RemoveDir { category, path, .. }
+    | Op::MakeDir { category, path }
+    | Op::Put { category, path, .. }
+    | Op::Chmod { category, path, .. }) = op;
+    (*category, path.as_str())
+}

@@ -1,0 +1,33 @@
+//! Test-only fault injection, switched on by the `CONFSYNC_FAILPOINTS` environment
+//! variable (for example `commit-crash-after=2,transfer-delay-ms=5`). Tests use it to
+//! crash an agent between two renames of a commit, or to slow a transfer enough to kill
+//! the agent in the middle of it. Unset, every point is a no-op lookup.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub const ENV: &str = "CONFSYNC_FAILPOINTS";
+
+/// Abort the process after this many commit operations.
+pub const COMMIT_CRASH_AFTER: &str = "commit-crash-after";
+/// Sleep this many milliseconds after each chunk received.
+pub const TRANSFER_DELAY_MS: &str = "transfer-delay-ms";
+
+fn points() -> &'static HashMap<String, u64> {
+    static POINTS: OnceLock<HashMap<String, u64>> = OnceLock::new();
+    POINTS.get_or_init(|| {
+        let raw = std::env::var(ENV).unwrap_or_default();
+        raw.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((name, value)) => (name.trim().to_string(), value.trim().parse().unwrap_or(1)),
+                None => (p.trim().to_string(), 1),
+            })
+            .collect()
+    })
+}
+
+/// The value of a failpoint, when it is switched on.
+pub fn value(name: &str) -> Option<u64> {
+    points().get(name).copied()
+}

@@ -1,0 +1,208 @@
+//! Validated relative paths: the only kind of path the engine accepts from a peer.
+//!
+//! A [`RelPath`] is canonical relative UTF-8 with `/` separators: no empty, `.` or `..`
+//! segment, no leading `/`, no NUL or backslash, and bounded lengths. Symlink targets are
+//! checked by [`check_symlink_target`] so that a link can never lead outside its category,
+//! even through other links.
+
+use std::fmt;
+
+/// Longest accepted path, in bytes (Linux PATH_MAX).
+pub const MAX_PATH_BYTES: usize = 4096;
+/// Longest accepted path segment, in bytes (Linux NAME_MAX).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// A canonical relative path inside one category.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RelPath(String);
+
+/// Why a path was rejected. Every variant names the path (escaped for display).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("path is empty")]
+    Empty,
+    #[error("path {0:?} is absolute; only paths relative to a category are accepted")]
+    Absolute(String),
+    #[error("path {0:?} contains a NUL byte")]
+    Nul(String),
+    #[error("path {0:?} contains a backslash")]
+    Backslash(String),
+    #[error("path {0:?} has an empty, '.' or '..' segment; only canonical paths are accepted")]
+    NotCanonical(String),
+    #[error("path {0:?}… is longer than {MAX_PATH_BYTES} bytes")]
+    TooLong(String),
+    #[error("path {0:?} has a segment longer than {MAX_NAME_BYTES} bytes")]
+    NameTooLong(String),
+    #[error("path {0:?} is not valid UTF-8")]
+    NotUtf8(String),
+    #[error("symlink {link:?} points to {target:?}, which leaves its category")]
+    SymlinkEscapes { link: String, target: String },
+}
+
+impl RelPath {
+    /// Validates `raw` as a canonical relative path.
+    pub fn new(raw: &str) -> Result<Self, PathError> {
+        if raw.is_empty() {
+            return Err(PathError::Empty);
+        }
+        if raw.len() > MAX_PATH_BYTES {
+            let head: String = raw.chars().take(40).collect();
+            return Err(PathError::TooLong(head));
+        }
+        if raw.contains('\0') {
+            return Err(PathError::Nul(raw.to_string()));
+        }
+        if raw.contains('\\') {
+            return Err(PathError::Backslash(raw.to_string()));
+        }
+        if raw.starts_with('/') {
+            return Err(PathError::Absolute(raw.to_string()));
+        }
+        for segment in raw.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(PathError::NotCanonical(raw.to_string()));
+            }
+            if segment.len() > MAX_NAME_BYTES {
+                return Err(PathError::NameTooLong(raw.to_string()));
+            }
+        }
+        Ok(RelPath(raw.to_string()))
+    }
+
+    /// Validates raw bytes (as a peer may send them), rejecting non-UTF-8 first.
+    pub fn from_bytes(raw: &[u8]) -> Result<Self, PathError> {
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| PathError::NotUtf8(String::from_utf8_lossy(raw).into_owned()))?;
+        RelPath::new(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// How many directories deep the entry sits (0 for a top-level entry).
+    pub fn depth(&self) -> usize {
+        self.0.matches('/').count()
+    }
+
+    /// The parent path, or `None` for a top-level entry.
+    pub fn parent(&self) -> Option<RelPath> {
+        self.0.rfind('/').map(|i| RelPath(self.0[..i].to_string()))
+    }
+
+    /// Whether `self` lies strictly inside the directory `dir`.
+    pub fn is_inside(&self, dir: &RelPath) -> bool {
+        self.0.len() > dir.0.len() && self.0.starts_with(&dir.0) && self.0.as_bytes()[dir.0.len()] == b'/'
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for RelPath {
+    type Error = PathError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        RelPath::new(&value)
+    }
+}
+
+impl From<RelPath> for String {
+    fn from(value: RelPath) -> Self {
+        value.0
+    }
+}
+
+impl AsRef<std::path::Path> for RelPath {
+    fn as_ref(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+/// Checks that the symlink at `link` with `target` stays inside its category.
+///
+/// The target must be relative and of the form `../../name/name`: any `..` segments come
+/// first, and there are no more of them than `link` has parent directories. A `..` after a
+/// name is refused because the name may itself be a symlink (`a -> .`, then `b -> a/../x`
+/// would escape); with this shape, every link resolves inside by induction.
+pub fn check_symlink_target(link: &RelPath, target: &str) -> Result<(), PathError> {
+    let escapes = || PathError::SymlinkEscapes {
+        link: link.to_string(),
+        target: target.to_string(),
+    };
+    if target.is_empty()
+        || target.starts_with('/')
+        || target.contains('\0')
+        || target.contains('\\')
+        || target.len() > MAX_PATH_BYTES
+    {
+        return Err(escapes());
+    }
+    let mut ups = 0usize;
+    let mut names = 0usize;
+    for segment in target.split('/') {
+        match segment {
+            ".." if names == 0 => ups += 1,
+            "" | "." | ".." => return Err(escapes()),
+            name if name.len() > MAX_NAME_BYTES => return Err(escapes()),
+            _ => names += 1,
+        }
+    }
+    if names == 0 || ups > link.depth() {
+        return Err(escapes());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths_are_accepted() {
+        for ok in ["a", "a/b", "firmware-1.2.bin", "dir with space/f", "ünïcode/ß"] {
+            assert_eq!(RelPath::new(ok).expect(ok).as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn hostile_paths_are_rejected_with_their_name() {
+        let long = "x".repeat(MAX_PATH_BYTES + 1);
+        let long_name = "y".repeat(MAX_NAME_BYTES + 1);
+        for bad in [
+            "", "/etc/passwd", "../x", "a/../../b", "a//b", ".", "a/.", "a/", "nul\0byte",
+            "back\\slash", &long, &long_name,
+        ] {
+            let err = RelPath::new(bad).expect_err(bad);
+            if !bad.is_empty() && bad.len() < 300 {
+                assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+            }
+        }
+        assert!(matches!(RelPath::from_bytes(b"bad\xff"), Err(PathError::NotUtf8(_))));
+    }
+
+    #[test]
+    fn symlinks_may_not_leave_their_category() {
+        let link = RelPath::new("a/b/link").expect("valid");
+        for ok in ["target", "../sibling", "../../top", "../c/d"] {
+            check_symlink_target(&link, ok).expect(ok);
+        }
+        for bad in ["/etc/passwd", "../../../out", "x/../../..", "sub/../y", ".", "", "a//b"] {
+            assert!(check_symlink_target(&link, bad).is_err(), "{bad} accepted");
+        }
+        let top = RelPath::new("link").expect("valid");
+        assert!(check_symlink_target(&top, "../x").is_err());
+    }
+
+    #[test]
+    fn parent_and_inside() {
+        let p = RelPath::new("a/b/c").expect("valid");
+        assert_eq!(p.parent(), Some(RelPath::new("a/b").expect("valid")));
+        assert!(p.is_inside(&RelPath::new("a").expect("valid")));
+        assert!(!RelPath::new("ab/c").expect("valid").is_inside(&RelPath::new("a").expect("valid")));
+        assert_eq!(p.depth(), 2);
+    }
+}

@@ -1,0 +1,358 @@
+//! Staging files from a source: the destination reuses what it already holds and pulls
+//! only the missing chunks, verifying each chunk and the whole file before anything is
+//! committed.
+//!
+//! For each file to bring, in order of preference:
+//! 1. a destination file with the same digest (moved or copied content): copied locally;
+//! 2. a large file whose old version is here: the source's chunk list is compared with
+//!    the old version's chunks, and only chunks not found locally cross the wire;
+//! 3. otherwise the file is streamed whole in bounded pieces.
+//!
+//! Memory stays bounded by a few pieces per file in flight, whatever the file size.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cap_std::fs::Dir;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::engine::category::Category;
+use crate::engine::chunk::{self, ChunkList, WHOLE_FILE_LIMIT};
+use crate::engine::entry::{Digest, Entry, EntryKind};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::failpoint;
+use crate::engine::layout::Layout;
+use crate::engine::path::{RelPath, check_symlink_target};
+
+/// Largest piece asked for in one range when streaming a file whole.
+pub const MAX_RANGE: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// Pieces of file content, in the order asked: (offset, bytes).
+pub type PieceStream = BoxStream<'static, Result<(u64, Vec<u8>)>>;
+
+/// Where file content comes from: the source agent (over gRPC, in the agent), or anything
+/// else that can answer these two questions.
+pub trait ChunkSource: Send + Sync {
+    fn chunk_list(&self, category: Category, path: &RelPath) -> impl Future<Output = Result<ChunkList>> + Send;
+    fn fetch(
+        &self,
+        category: Category,
+        path: &RelPath,
+        ranges: Vec<ByteRange>,
+    ) -> impl Future<Output = Result<PieceStream>> + Send;
+}
+
+/// What staging one entry cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Staged {
+    pub bytes_received: u64,
+    pub bytes_written: u64,
+}
+
+/// Everything staging needs besides the entry itself.
+pub struct StageContext<'a, S> {
+    pub layout: &'a Layout,
+    pub staging: &'a Dir,
+    pub source: &'a S,
+    /// Destination files by digest, for local reuse: (category, path).
+    pub local_by_digest: &'a HashMap<Digest, (Category, RelPath)>,
+    /// Called with the bytes of each piece written, local or received; returns false to
+    /// stop (cancelled).
+    pub on_bytes: &'a (dyn Fn(u64) -> bool + Send + Sync),
+}
+
+/// Stages `entry` (the source's) as `staged_name` in the staging folder.
+/// `current` is what the destination holds at that path now.
+pub async fn stage_entry<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    current: Option<&Entry>,
+    staged_name: &str,
+) -> Result<Staged> {
+    match entry.kind {
+        EntryKind::Symlink => {
+            let target = entry.symlink_target.as_deref().unwrap_or_default();
+            check_symlink_target(&entry.path, target)?;
+            ctx.staging
+                .symlink(target, staged_name)
+                .map_err(EngineError::io("stage symlink", ctx.layout.staging_dir().join(staged_name)))?;
+            Ok(Staged::default())
+        }
+        EntryKind::Dir => Ok(Staged::default()),
+        EntryKind::File => stage_file(ctx, category, entry, current, staged_name).await,
+    }
+}
+
+async fn stage_file<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    current: Option<&Entry>,
+    staged_name: &str,
+) -> Result<Staged> {
+    let staged_path = ctx.layout.staging_dir().join(staged_name);
+    let file = ctx
+        .staging
+        .create(staged_name)
+        .map_err(EngineError::io("create staged file", &staged_path))?;
+    let mut out = Writer::new(file.into_std(), &staged_path, entry);
+
+    if let Some((cat, path)) = ctx.local_by_digest.get(&entry.digest) {
+        copy_local(ctx.layout, *cat, path, &mut out, ctx.on_bytes)?;
+    } else if let Some(basis) = current.filter(|c| c.kind == EntryKind::File && entry.size > WHOLE_FILE_LIMIT) {
+        stage_delta(ctx, category, entry, basis, &mut out).await?;
+    } else {
+        let ranges = split(0, entry.size);
+        let stream = ctx.source.fetch(category, &entry.path, ranges.clone()).await?;
+        receive(stream, &ranges, None, &mut out, ctx.on_bytes, &entry.path).await?;
+    }
+    out.finish()
+}
+
+/// Pulls only the chunks that the old version at the same path does not hold.
+async fn stage_delta<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    basis: &Entry,
+    out: &mut Writer,
+) -> Result<()> {
+    let list = ctx.source.chunk_list(category, &entry.path).await?;
+    if list.digest != entry.digest || list.size != entry.size {
+        return Err(EngineError::Source(format!(
+            "{category}/{} changed on the source during the transfer; nothing was changed, run again",
+            entry.path
+        )));
+    }
+    let basis_path = ctx.layout.root(category).join(&basis.path);
+    let dir = ctx.layout.open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: basis_path.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let mut old = dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
+    let old_list = {
+        let reader = dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
+        tokio::task::spawn_blocking(move || chunk::chunk_reader(reader))
+            .await
+            .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
+            .map_err(EngineError::io("chunk old version", &basis_path))?
+    };
+    let local: HashMap<Digest, (u64, u32)> = old_list
+        .chunks
+        .iter()
+        .map(|c| (c.digest, (c.offset, c.length)))
+        .collect();
+
+    let missing: Vec<ByteRange> = list
+        .chunks
+        .iter()
+        .filter(|c| !local.contains_key(&c.digest))
+        .map(|c| ByteRange { offset: c.offset, length: u64::from(c.length) })
+        .collect();
+    let digests: HashMap<u64, Digest> = list.chunks.iter().map(|c| (c.offset, c.digest)).collect();
+    let mut remote = if missing.is_empty() {
+        None
+    } else {
+        Some(ctx.source.fetch(category, &entry.path, missing.clone()).await?)
+    };
+    let mut buffer = Vec::new();
+    for c in &list.chunks {
+        if let Some((offset, length)) = local.get(&c.digest) {
+            buffer.resize(*length as usize, 0);
+            old.seek(SeekFrom::Start(*offset))
+                .and_then(|_| old.read_exact(&mut buffer))
+                .map_err(EngineError::io("read old version", &basis_path))?;
+            out.write(&buffer)?;
+            if !(ctx.on_bytes)(u64::from(*length)) {
+                return Err(EngineError::Cancelled("the transfer was stopped".into()));
+            }
+        } else if let Some(stream) = remote.as_mut() {
+            let range = [ByteRange { offset: c.offset, length: u64::from(c.length) }];
+            receive_some(stream, &range, Some(&digests), out, ctx.on_bytes, &entry.path).await?;
+        }
+    }
+    if let Some(mut stream) = remote
+        && stream.next().await.is_some()
+    {
+        return Err(integrity(&entry.path, "the source sent more data than asked for"));
+    }
+    Ok(())
+}
+
+/// Receives exactly `ranges` from `stream`, then checks that it ends.
+async fn receive(
+    mut stream: PieceStream,
+    ranges: &[ByteRange],
+    digests: Option<&HashMap<u64, Digest>>,
+    out: &mut Writer,
+    on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
+    path: &RelPath,
+) -> Result<()> {
+    receive_some(&mut stream, ranges, digests, out, on_bytes, path).await?;
+    if stream.next().await.is_some() {
+        return Err(integrity(path, "the source sent more data than asked for"));
+    }
+    Ok(())
+}
+
+async fn receive_some(
+    stream: &mut PieceStream,
+    ranges: &[ByteRange],
+    digests: Option<&HashMap<u64, Digest>>,
+    out: &mut Writer,
+    on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
+    path: &RelPath,
+) -> Result<()> {
+    let delay = failpoint::value(failpoint::TRANSFER_DELAY_MS);
+    for range in ranges {
+        let (offset, data) = stream
+            .next()
+            .await
+            .ok_or_else(|| integrity(path, "the source's data ended early"))??;
+        if offset != range.offset || data.len() as u64 != range.length {
+            return Err(integrity(
+                path,
+                &format!(
+                    "asked for {} bytes at offset {}, got {} bytes at offset {offset}",
+                    range.length,
+                    range.offset,
+                    data.len()
+                ),
+            ));
+        }
+        if let Some(expected) = digests.and_then(|d| d.get(&offset))
+            && Digest::of(&data) != *expected
+        {
+            return Err(integrity(path, &format!("the chunk at offset {offset} does not match its digest")));
+        }
+        out.received += data.len() as u64;
+        out.write(&data)?;
+        if !on_bytes(data.len() as u64) {
+            return Err(EngineError::Cancelled("the transfer was stopped".into()));
+        }
+        if let Some(ms) = delay {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+    Ok(())
+}
+
+fn copy_local(
+    layout: &Layout,
+    category: Category,
+    path: &RelPath,
+    out: &mut Writer,
+    on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
+) -> Result<()> {
+    let full = layout.root(category).join(path);
+    let dir = layout.open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: full.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let mut file = dir.open(path).map_err(EngineError::io("open local copy", &full))?;
+    let mut buffer = vec![0u8; MAX_RANGE as usize];
+    loop {
+        let n = file.read(&mut buffer).map_err(EngineError::io("read local copy", &full))?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write(&buffer[..n])?;
+        if !on_bytes(n as u64) {
+            return Err(EngineError::Cancelled("the transfer was stopped".into()));
+        }
+    }
+}
+
+fn split(start: u64, size: u64) -> Vec<ByteRange> {
+    (start..size)
+        .step_by(MAX_RANGE as usize)
+        .map(|offset| ByteRange { offset, length: MAX_RANGE.min(size - offset) })
+        .collect()
+}
+
+fn integrity(path: &RelPath, detail: &str) -> EngineError {
+    EngineError::Integrity { path: path.to_string(), detail: detail.to_string() }
+}
+
+/// Writes a staged file, hashing as it goes, refusing to exceed the declared size.
+struct Writer {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    hasher: blake3::Hasher,
+    written: u64,
+    received: u64,
+    expected_size: u64,
+    expected_digest: Digest,
+    mode: u32,
+    mtime_ns: i64,
+    entry_path: RelPath,
+}
+
+impl Writer {
+    fn new(file: std::fs::File, path: &std::path::Path, entry: &Entry) -> Writer {
+        Writer {
+            file,
+            path: path.to_path_buf(),
+            hasher: blake3::Hasher::new(),
+            written: 0,
+            received: 0,
+            expected_size: entry.size,
+            expected_digest: entry.digest,
+            mode: entry.mode,
+            mtime_ns: entry.mtime_ns,
+            entry_path: entry.path.clone(),
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.written += data.len() as u64;
+        if self.written > self.expected_size {
+            return Err(integrity(&self.entry_path, "more data arrived than the file's declared size"));
+        }
+        self.hasher.update(data);
+        self.file.write_all(data).map_err(EngineError::io("write staged file", &self.path))
+    }
+
+    /// Verifies size and digest, then sets mode and mtime and makes the file durable.
+    fn finish(self) -> Result<Staged> {
+        if self.written != self.expected_size {
+            return Err(integrity(
+                &self.entry_path,
+                &format!("got {} bytes, expected {}", self.written, self.expected_size),
+            ));
+        }
+        let digest: Digest = self.hasher.finalize().into();
+        if digest != self.expected_digest {
+            return Err(integrity(
+                &self.entry_path,
+                "its content does not match the planned digest (did the source change? run again)",
+            ));
+        }
+        use std::os::unix::fs::PermissionsExt;
+        self.file
+            .set_permissions(std::fs::Permissions::from_mode(self.mode))
+            .map_err(EngineError::io("set mode of", &self.path))?;
+        self.file
+            .set_times(std::fs::FileTimes::new().set_modified(system_time(self.mtime_ns)))
+            .map_err(EngineError::io("set mtime of", &self.path))?;
+        self.file.sync_all().map_err(EngineError::io("fsync", &self.path))?;
+        Ok(Staged { bytes_received: self.received, bytes_written: self.written })
+    }
+}
+
+fn system_time(ns: i64) -> SystemTime {
+    let magnitude = Duration::from_nanos(ns.unsigned_abs());
+    if ns >= 0 { UNIX_EPOCH + magnitude } else { UNIX_EPOCH - magnitude }
+}
