@@ -26,7 +26,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the agent at {address}: {detail}; check that `confsync agent` runs there and the address is right")]
+    #[error(
+        "cannot reach the agent at {address}: {detail}; check that `confsync agent` runs there and the address is right"
+    )]
     Unreachable { address: String, detail: String },
     #[error("{address} refused: {message}")]
     Refused { address: String, message: String },
@@ -43,11 +45,15 @@ impl ClientError {
         match status.code() {
             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ClientError::Unreachable {
                 address,
-                detail: if message.is_empty() { status.code().description().to_string() } else { message },
+                detail: if message.is_empty() {
+                    status.code().description().to_string()
+                } else {
+                    message
+                },
             },
-            tonic::Code::FailedPrecondition | tonic::Code::ResourceExhausted | tonic::Code::PermissionDenied => {
-                ClientError::Refused { address, message }
-            }
+            tonic::Code::FailedPrecondition
+            | tonic::Code::ResourceExhausted
+            | tonic::Code::PermissionDenied => ClientError::Refused { address, message },
             _ => ClientError::Failed { address, message },
         }
     }
@@ -67,18 +73,27 @@ pub struct AgentClient {
 impl AgentClient {
     /// Connects to `address` (`host:port`). Plain TCP for now.
     pub async fn connect(address: &str) -> Result<AgentClient, ClientError> {
-        let unreachable = |detail: String| ClientError::Unreachable { address: address.to_string(), detail };
+        let unreachable = |detail: String| ClientError::Unreachable {
+            address: address.to_string(),
+            detail,
+        };
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| unreachable(format!("not a valid address ({e})")))?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
-        let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| unreachable(error_chain(&e)))?;
         let inner = v1::agent_client::AgentClient::new(channel)
             .send_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Zstd)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(AgentClient { inner, address: address.to_string() })
+        Ok(AgentClient {
+            inner,
+            address: address.to_string(),
+        })
     }
 
     pub fn address(&self) -> &str {
@@ -90,13 +105,21 @@ impl AgentClient {
     }
 
     fn protocol(&self, detail: impl ToString) -> ClientError {
-        ClientError::Protocol { address: self.address.clone(), detail: detail.to_string() }
+        ClientError::Protocol {
+            address: self.address.clone(),
+            detail: detail.to_string(),
+        }
     }
 
     pub async fn hello(&mut self) -> Result<v1::HelloReply, ClientError> {
         let mut request = tonic::Request::new(v1::HelloRequest {});
         request.set_timeout(Duration::from_secs(30));
-        let reply = self.inner.hello(request).await.map_err(|s| self.status(s))?.into_inner();
+        let reply = self
+            .inner
+            .hello(request)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
         if reply.protocol_version != proto::PROTOCOL_VERSION {
             return Err(ClientError::Refused {
                 address: self.address.clone(),
@@ -112,18 +135,29 @@ impl AgentClient {
 
     /// The whole manifest of `categories`, validated entry by entry.
     pub async fn manifest(&mut self, categories: &[Category]) -> Result<Manifest, ClientError> {
-        let request = v1::ManifestRequest { categories: proto::categories_to_proto(categories) };
-        let mut stream = self.inner.get_manifest(request).await.map_err(|s| self.status(s))?.into_inner();
+        let request = v1::ManifestRequest {
+            categories: proto::categories_to_proto(categories),
+        };
+        let mut stream = self
+            .inner
+            .get_manifest(request)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
         let mut entries: std::collections::BTreeMap<Category, Vec<crate::engine::Entry>> =
             categories.iter().map(|c| (*c, Vec::new())).collect();
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|s| self.status(s))?;
-            let category = proto::category_from_proto(batch.category).map_err(|e| self.protocol(e))?;
+            let category =
+                proto::category_from_proto(batch.category).map_err(|e| self.protocol(e))?;
             let list = entries
                 .get_mut(&category)
                 .ok_or_else(|| self.protocol(format!("category {category} was not asked for")))?;
             for raw in batch.entries {
-                list.push(proto::entry_from_proto(raw).map_err(|e| self.protocol(format!("in {category}: {e}")))?);
+                list.push(
+                    proto::entry_from_proto(raw)
+                        .map_err(|e| self.protocol(format!("in {category}: {e}")))?,
+                );
             }
         }
         let mut manifest = Manifest::default();
@@ -133,9 +167,21 @@ impl AgentClient {
         Ok(manifest)
     }
 
-    pub async fn chunk_list(&mut self, category: Category, path: &str) -> Result<ChunkList, ClientError> {
-        let request = v1::FileRef { category: proto::category_to_proto(category) as i32, path: path.to_string() };
-        let raw = self.inner.get_chunk_list(request).await.map_err(|s| self.status(s))?.into_inner();
+    pub async fn chunk_list(
+        &mut self,
+        category: Category,
+        path: &str,
+    ) -> Result<ChunkList, ClientError> {
+        let request = v1::FileRef {
+            category: proto::category_to_proto(category) as i32,
+            path: path.to_string(),
+        };
+        let raw = self
+            .inner
+            .get_chunk_list(request)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
         proto::chunk_list_from_proto(raw, path).map_err(|e| self.protocol(e))
     }
 
@@ -148,15 +194,30 @@ impl AgentClient {
         ranges: Vec<ByteRange>,
     ) -> Result<PieceStream, ClientError> {
         let request = v1::ChunksRequest {
-            file: Some(v1::FileRef { category: proto::category_to_proto(category) as i32, path: path.to_string() }),
-            ranges: ranges.iter().map(|r| v1::ByteRange { offset: r.offset, length: r.length }).collect(),
+            file: Some(v1::FileRef {
+                category: proto::category_to_proto(category) as i32,
+                path: path.to_string(),
+            }),
+            ranges: ranges
+                .iter()
+                .map(|r| v1::ByteRange {
+                    offset: r.offset,
+                    length: r.length,
+                })
+                .collect(),
         };
-        let stream = self.inner.get_chunks(request).await.map_err(|s| self.status(s))?.into_inner();
+        let stream = self
+            .inner
+            .get_chunks(request)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
         let address = self.address.clone();
         Ok(stream
             .map(move |item| {
-                item.map(|c| (c.offset, c.data))
-                    .map_err(|s| EngineError::Source(ClientError::from_status(&address, s).to_string()))
+                item.map(|c| (c.offset, c.data)).map_err(|s| {
+                    EngineError::Source(ClientError::from_status(&address, s).to_string())
+                })
             })
             .boxed())
     }
@@ -164,7 +225,12 @@ impl AgentClient {
     pub async fn plan(&mut self, request: v1::PlanRequest) -> Result<PlanView, ClientError> {
         let mut request = tonic::Request::new(request);
         request.set_timeout(CALL_TIMEOUT);
-        let reply = self.inner.plan(request).await.map_err(|s| self.status(s))?.into_inner();
+        let reply = self
+            .inner
+            .plan(request)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
         PlanView::from_proto(reply).map_err(|e| self.protocol(e))
     }
 
@@ -174,7 +240,12 @@ impl AgentClient {
         request: v1::ApplyRequest,
         mut on_progress: impl FnMut(&ProgressEvent),
     ) -> Result<v1::ApplyResult, ClientError> {
-        let mut stream = self.inner.apply(request).await.map_err(|s| self.status(s))?.into_inner();
+        let mut stream = self
+            .inner
+            .apply(request)
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
         while let Some(event) = stream.next().await {
             let event = event.map_err(|s| self.status(s))?;
             if let Some(result) = event.result {
@@ -271,9 +342,21 @@ impl PlanView {
                 if matches!(action, Action::Create | Action::Overwrite) && kind == EntryKind::File {
                     counts.bytes += s.size;
                 }
-                steps.push(StepView { action, path: s.path, kind, size: s.size, mode: s.mode, downgrade: s.downgrade });
+                steps.push(StepView {
+                    action,
+                    path: s.path,
+                    kind,
+                    size: s.size,
+                    mode: s.mode,
+                    downgrade: s.downgrade,
+                });
             }
-            categories.push(CategoryView { category, counts, in_sync: steps.is_empty(), steps });
+            categories.push(CategoryView {
+                category,
+                counts,
+                in_sync: steps.is_empty(),
+                steps,
+            });
         }
         Ok(PlanView {
             digest: digest.to_hex(),

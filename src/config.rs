@@ -55,15 +55,25 @@ pub struct PathsFile {
 
 impl AgentFile {
     pub fn load(path: &Path) -> anyhow::Result<AgentFile> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading agent configuration {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not a valid agent configuration", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading agent configuration {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid agent configuration", path.display()))
     }
 
     /// The layout: paths given one by one win over `root`'s built-in layout; a
     /// relative path is taken relative to the configuration file's folder.
     pub fn layout(&self, root_flag: Option<&Path>, base: &Path) -> anyhow::Result<Layout> {
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
-        let root = root_flag.map(Path::to_path_buf).or_else(|| self.root.as_deref().map(resolve));
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let root = root_flag
+            .map(Path::to_path_buf)
+            .or_else(|| self.root.as_deref().map(resolve));
         let builtin = root.as_deref().map(Layout::under_root);
         let p = &self.paths;
         let given = [
@@ -86,12 +96,16 @@ impl AgentFile {
         let licenses = match (&p.licenses, &builtin) {
             (Some(path), _) => resolve(path),
             (None, Some(layout)) => layout.licenses().to_path_buf(),
-            (None, None) => anyhow::bail!("no licenses folder: give root or paths.licenses in agent.toml"),
+            (None, None) => {
+                anyhow::bail!("no licenses folder: give root or paths.licenses in agent.toml")
+            }
         };
         let state_dir = match (&p.state_dir, &builtin) {
             (Some(path), _) => resolve(path),
             (None, Some(layout)) => layout.state_dir().to_path_buf(),
-            (None, None) => anyhow::bail!("no state folder: give root or paths.state_dir in agent.toml"),
+            (None, None) => {
+                anyhow::bail!("no state folder: give root or paths.state_dir in agent.toml")
+            }
         };
         Ok(Layout::explicit(roots, licenses, state_dir)?)
     }
@@ -116,14 +130,19 @@ mod tests {
         assert!(file.protected);
         let layout = file.layout(None, Path::new("/opt/conf")).expect("layout");
         assert_eq!(layout.root(Category::Config), Path::new("/opt/conf/etc"));
-        assert_eq!(layout.root(Category::Firmware), Path::new("/srv/tm/firmware"));
+        assert_eq!(
+            layout.root(Category::Firmware),
+            Path::new("/srv/tm/firmware")
+        );
         assert_eq!(layout.state_dir(), Path::new("/srv/tm/.confsync"));
     }
 
     #[test]
     fn unknown_keys_and_missing_paths_are_errors() {
         assert!(toml::from_str::<AgentFile>("nmae = \"typo\"").is_err());
-        let err = AgentFile::default().layout(None, Path::new(".")).expect_err("no paths");
+        let err = AgentFile::default()
+            .layout(None, Path::new("."))
+            .expect_err("no paths");
         assert!(err.to_string().contains("--root"), "{err}");
     }
 }

@@ -45,19 +45,28 @@ pub async fn run(
     let _lock = lock_tree(&layout)?;
     match journal::recover(&layout)? {
         Recovery::Clean => {}
-        Recovery::Undone(id) => tracing::warn!(generation = id, "an unfinished apply was undone; the tree is as before it"),
-        Recovery::Finished(id) => tracing::info!(generation = id, "a completed apply was finalised"),
+        Recovery::Undone(id) => tracing::warn!(
+            generation = id,
+            "an unfinished apply was undone; the tree is as before it"
+        ),
+        Recovery::Finished(id) => {
+            tracing::info!(generation = id, "a completed apply was finalised")
+        }
     }
     let instance_id = instance_id(&layout)?;
     let state = Arc::new(AgentState::new(settings, instance_id));
 
-    let agent = v1::agent_server::AgentServer::new(AgentService { state: Arc::clone(&state) })
-        .accept_compressed(CompressionEncoding::Zstd)
-        .send_compressed(CompressionEncoding::Zstd)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let agent = v1::agent_server::AgentServer::new(AgentService {
+        state: Arc::clone(&state),
+    })
+    .accept_compressed(CompressionEncoding::Zstd)
+    .send_compressed(CompressionEncoding::Zstd)
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<v1::agent_server::AgentServer<AgentService>>().await;
+    health
+        .set_serving::<v1::agent_server::AgentServer<AgentService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(v1::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -105,7 +114,9 @@ fn lock_tree(layout: &Layout) -> anyhow::Result<std::fs::File> {
             "another agent already serves this tree (lock {} is held); stop it first or use another --root",
             path.display()
         ),
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
     }
 }
 

@@ -27,8 +27,14 @@ type Stream<T> = ReceiverStream<Result<T, Status>>;
 
 #[tonic::async_trait]
 impl v1::agent_server::Agent for AgentService {
-    async fn hello(&self, _request: Request<v1::HelloRequest>) -> Result<Response<v1::HelloReply>, Status> {
-        serve_source::hello(&self.state).await.map(Response::new).map_err(to_status)
+    async fn hello(
+        &self,
+        _request: Request<v1::HelloRequest>,
+    ) -> Result<Response<v1::HelloReply>, Status> {
+        serve_source::hello(&self.state)
+            .await
+            .map(Response::new)
+            .map_err(to_status)
     }
 
     type GetManifestStream = Stream<v1::ManifestBatch>;
@@ -37,37 +43,72 @@ impl v1::agent_server::Agent for AgentService {
         &self,
         request: Request<v1::ManifestRequest>,
     ) -> Result<Response<Self::GetManifestStream>, Status> {
-        let categories = proto::categories_from_proto(&request.get_ref().categories).map_err(invalid)?;
-        serve_source::manifest(&self.state, categories).await.map(Response::new).map_err(to_status)
+        let categories =
+            proto::categories_from_proto(&request.get_ref().categories).map_err(invalid)?;
+        serve_source::manifest(&self.state, categories)
+            .await
+            .map(Response::new)
+            .map_err(to_status)
     }
 
-    async fn get_chunk_list(&self, request: Request<v1::FileRef>) -> Result<Response<v1::ChunkList>, Status> {
+    async fn get_chunk_list(
+        &self,
+        request: Request<v1::FileRef>,
+    ) -> Result<Response<v1::ChunkList>, Status> {
         let (category, path) = serve_source::file_ref(request.get_ref()).map_err(invalid)?;
-        serve_source::chunk_list(&self.state, category, path).await.map(Response::new).map_err(to_status)
+        serve_source::chunk_list(&self.state, category, path)
+            .await
+            .map(Response::new)
+            .map_err(to_status)
     }
 
     type GetChunksStream = Stream<v1::ChunkData>;
 
-    async fn get_chunks(&self, request: Request<v1::ChunksRequest>) -> Result<Response<Self::GetChunksStream>, Status> {
+    async fn get_chunks(
+        &self,
+        request: Request<v1::ChunksRequest>,
+    ) -> Result<Response<Self::GetChunksStream>, Status> {
         let request = request.into_inner();
-        let file = request.file.ok_or_else(|| Status::invalid_argument("GetChunks needs a file"))?;
+        let file = request
+            .file
+            .ok_or_else(|| Status::invalid_argument("GetChunks needs a file"))?;
         let (category, path) = serve_source::file_ref(&file).map_err(invalid)?;
-        serve_source::chunks(&self.state, category, path, request.ranges).await.map(Response::new).map_err(to_status)
+        serve_source::chunks(&self.state, category, path, request.ranges)
+            .await
+            .map(Response::new)
+            .map_err(to_status)
     }
 
-    async fn plan(&self, request: Request<v1::PlanRequest>) -> Result<Response<v1::PlanReply>, Status> {
+    async fn plan(
+        &self,
+        request: Request<v1::PlanRequest>,
+    ) -> Result<Response<v1::PlanReply>, Status> {
         let request = request.into_inner();
         let categories = proto::categories_from_proto(&request.categories).map_err(invalid)?;
-        let planned = plan_against(&self.state, &request.source, categories, request.options.unwrap_or_default())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(proto::plan_to_proto(&planned.plan, &planned.source_name, &self.state.settings.name)))
+        let planned = plan_against(
+            &self.state,
+            &request.source,
+            categories,
+            request.options.unwrap_or_default(),
+        )
+        .await
+        .map_err(to_status)?;
+        Ok(Response::new(proto::plan_to_proto(
+            &planned.plan,
+            &planned.source_name,
+            &self.state.settings.name,
+        )))
     }
 
     type ApplyStream = Stream<v1::ApplyEvent>;
 
-    async fn apply(&self, request: Request<v1::ApplyRequest>) -> Result<Response<Self::ApplyStream>, Status> {
-        let requested_by = request.remote_addr().map_or_else(|| "unknown".to_string(), |a| a.to_string());
+    async fn apply(
+        &self,
+        request: Request<v1::ApplyRequest>,
+    ) -> Result<Response<Self::ApplyStream>, Status> {
+        let requested_by = request
+            .remote_addr()
+            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
         let request = request.into_inner();
         let categories = proto::categories_from_proto(&request.categories).map_err(invalid)?;
         let guard = Arc::clone(&self.state.apply_lock)
@@ -76,7 +117,10 @@ impl v1::agent_server::Agent for AgentService {
         let (tx, rx) = mpsc::channel(64);
         let state = Arc::clone(&self.state);
         tokio::spawn(async move {
-            let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
+            let progress = ChannelProgress {
+                tx: tx.clone(),
+                state: Arc::clone(&state),
+            };
             let outcome = run_apply(&state, request, categories, &progress, requested_by).await;
             let message = match outcome {
                 Ok(result) => Ok(v1::ApplyEvent {
@@ -115,7 +159,10 @@ async fn plan_against(
     let mut source = AgentClient::connect(source_address)
         .await
         .map_err(|e| EngineError::Source(e.to_string()))?;
-    let hello = source.hello().await.map_err(|e| EngineError::Source(e.to_string()))?;
+    let hello = source
+        .hello()
+        .await
+        .map_err(|e| EngineError::Source(e.to_string()))?;
     if hello.instance_id == state.instance_id {
         return Err(EngineError::Refused(vec![format!(
             "the source {source_address} is this very server; choose another source or destination"
@@ -126,7 +173,10 @@ async fn plan_against(
         .iter()
         .copied()
         .filter(|c| {
-            let theirs = hello.categories.iter().find(|s| proto::category_from_proto(s.category).ok() == Some(*c));
+            let theirs = hello
+                .categories
+                .iter()
+                .find(|s| proto::category_from_proto(s.category).ok() == Some(*c));
             let ours = destination.get(*c).map(|m| m.digest.0.to_vec());
             theirs.map(|s| s.digest.clone()) != ours
         })
@@ -134,7 +184,10 @@ async fn plan_against(
     let mut source_manifest = if differing.is_empty() {
         Manifest::default()
     } else {
-        source.manifest(&differing).await.map_err(|e| EngineError::Source(e.to_string()))?
+        source
+            .manifest(&differing)
+            .await
+            .map_err(|e| EngineError::Source(e.to_string()))?
     };
     for category in &categories {
         if !differing.contains(category)
@@ -150,9 +203,19 @@ async fn plan_against(
     };
     let mut plan = plan::plan(&source_manifest, &destination, &guards);
     if state.settings.protected && !options.allow_protected && !plan.is_empty() {
-        plan.refusals.push(EngineError::Protected { name: state.settings.name.clone() }.to_string());
+        plan.refusals.push(
+            EngineError::Protected {
+                name: state.settings.name.clone(),
+            }
+            .to_string(),
+        );
     }
-    Ok(Planned { plan, source_name: hello.name, source, destination })
+    Ok(Planned {
+        plan,
+        source_name: hello.name,
+        source,
+        destination,
+    })
 }
 
 async fn run_apply(
@@ -174,7 +237,9 @@ async fn run_apply(
     let planned = plan_against(state, &request.source, categories, options).await?;
     if planned.plan.digest.0.as_slice() != request.plan_digest.as_slice() {
         return Err(EngineError::ChangedSincePreview {
-            expected: crate::engine::Digest::from_slice(&request.plan_digest).map(|d| d.short()).unwrap_or_else(|| "(none)".into()),
+            expected: crate::engine::Digest::from_slice(&request.plan_digest)
+                .map(|d| d.short())
+                .unwrap_or_else(|| "(none)".into()),
             actual: planned.plan.digest.short(),
         });
     }
@@ -192,8 +257,13 @@ async fn run_apply(
         progress,
         keep_generations: state.settings.keep_generations,
     };
-    let origin = Origin { source: format!("{} ({})", planned.source_name, request.source), requested_by };
-    let outcome = applier.apply(&planned.plan, &planned.destination, origin).await?;
+    let origin = Origin {
+        source: format!("{} ({})", planned.source_name, request.source),
+        requested_by,
+    };
+    let outcome = applier
+        .apply(&planned.plan, &planned.destination, origin)
+        .await?;
     tracing::info!(
         generation = outcome.generation,
         files = outcome.files_changed,
@@ -253,7 +323,9 @@ pub fn to_status(e: EngineError) -> Status {
         EngineError::Busy => Status::resource_exhausted(message),
         e if e.is_refusal() => Status::failed_precondition(message),
         EngineError::Path(_) => Status::invalid_argument(message),
-        EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Status::not_found(message),
+        EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Status::not_found(message)
+        }
         EngineError::Integrity { .. } => Status::data_loss(message),
         EngineError::Cancelled(_) => Status::cancelled(message),
         EngineError::Source(_) => Status::aborted(message),

@@ -27,7 +27,12 @@ impl ChunkSource for RemoteSource {
             .map_err(|e| EngineError::Source(e.to_string()))
     }
 
-    async fn fetch(&self, category: Category, path: &RelPath, ranges: Vec<ByteRange>) -> Result<PieceStream> {
+    async fn fetch(
+        &self,
+        category: Category,
+        path: &RelPath,
+        ranges: Vec<ByteRange>,
+    ) -> Result<PieceStream> {
         let mut client = self.client.clone();
         client
             .fetch(category, path.as_str(), ranges)

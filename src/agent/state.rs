@@ -53,7 +53,10 @@ impl AgentState {
             scan_all(state.layout(), &categories, &mut index)
         })
         .await
-        .map_err(|e| EngineError::State { path: self.layout().state_dir().to_path_buf(), detail: format!("scan task failed: {e}") })?
+        .map_err(|e| EngineError::State {
+            path: self.layout().state_dir().to_path_buf(),
+            detail: format!("scan task failed: {e}"),
+        })?
     }
 
     pub fn begin_shutdown(&self) {

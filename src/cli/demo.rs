@@ -32,8 +32,13 @@ struct RunningAgent {
 }
 
 async fn start(name: &str, root: &Path) -> anyhow::Result<RunningAgent> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
-    let address = listener.local_addr().context("reading the bound address")?.to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding a loopback port")?;
+    let address = listener
+        .local_addr()
+        .context("reading the bound address")?
+        .to_string();
     let settings = AgentSettings {
         name: name.to_string(),
         layout: Layout::under_root(root),
@@ -44,7 +49,11 @@ async fn start(name: &str, root: &Path) -> anyhow::Result<RunningAgent> {
     let task = tokio::spawn(agent::run(settings, listener, async move {
         let _ = stopped.await;
     }));
-    Ok(RunningAgent { address, stop, task })
+    Ok(RunningAgent {
+        address,
+        stop,
+        task,
+    })
 }
 
 impl RunningAgent {
@@ -55,7 +64,10 @@ impl RunningAgent {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let dir = tempfile::Builder::new().prefix("confsync-demo-").tempdir().context("creating a temporary folder")?;
+    let dir = tempfile::Builder::new()
+        .prefix("confsync-demo-")
+        .tempdir()
+        .context("creating a temporary folder")?;
     let primary_root = dir.path().join("primary");
     let backup_root = dir.path().join("backup-1");
     sample::primary(&primary_root)?;
@@ -65,11 +77,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let primary = start("primary", &primary_root).await?;
     let backup = start("backup-1", &backup_root).await?;
     println!("Two sample servers are running on this machine:");
-    println!("  primary   {}  tree {}", primary.address, primary_root.display());
-    println!("  backup-1  {}  tree {}", backup.address, backup_root.display());
+    println!(
+        "  primary   {}  tree {}",
+        primary.address,
+        primary_root.display()
+    );
+    println!(
+        "  backup-1  {}  tree {}",
+        backup.address,
+        backup_root.display()
+    );
     println!();
 
-    let outcome = demonstrate(&primary.address, &backup.address, &backup_root, &licenses_before).await;
+    let outcome = demonstrate(
+        &primary.address,
+        &backup.address,
+        &backup_root,
+        &licenses_before,
+    )
+    .await;
     primary.shutdown().await?;
     backup.shutdown().await?;
     if args.keep {
@@ -79,7 +105,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     outcome
 }
 
-async fn demonstrate(from: &str, to: &str, backup_root: &Path, licenses_before: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<ExitCode> {
+async fn demonstrate(
+    from: &str,
+    to: &str,
+    backup_root: &Path,
+    licenses_before: &[(PathBuf, Vec<u8>)],
+) -> anyhow::Result<ExitCode> {
     let guards = GuardArgs::default();
     let categories = Category::ALL.to_vec();
     let (mut client, view) = plan_one(from, to, &categories, &guards).await?;
@@ -94,7 +125,10 @@ async fn demonstrate(from: &str, to: &str, backup_root: &Path, licenses_before: 
         source: from.to_string(),
         categories: proto::categories_to_proto(&categories),
         options: Some(guards.to_proto()),
-        plan_digest: crate::engine::Digest::from_hex(&view.digest).unwrap_or_default().0.to_vec(),
+        plan_digest: crate::engine::Digest::from_hex(&view.digest)
+            .unwrap_or_default()
+            .0
+            .to_vec(),
     };
     let result = client.apply(request, |event| bar.update(event)).await?;
     bar.finish();
@@ -107,14 +141,25 @@ async fn demonstrate(from: &str, to: &str, backup_root: &Path, licenses_before: 
     let licenses_kept = licenses_after == licenses_before;
     println!(
         "  backup-1 now matches primary: {}",
-        if after.is_empty() { "yes, every category is in sync" } else { "NO" }
+        if after.is_empty() {
+            "yes, every category is in sync"
+        } else {
+            "NO"
+        }
     );
     println!(
         "  backup-1 licenses are its own: {} ({} byte-for-byte as before)",
         if licenses_kept { "yes" } else { "NO" },
-        if licenses_after.len() == 1 { "1 file".to_string() } else { format!("{} files", licenses_after.len()) }
+        if licenses_after.len() == 1 {
+            "1 file".to_string()
+        } else {
+            format!("{} files", licenses_after.len())
+        }
     );
-    println!("  the replaced files are kept as generation {} for rollback", result.generation);
+    println!(
+        "  the replaced files are kept as generation {} for rollback",
+        result.generation
+    );
     if after.is_empty() && licenses_kept {
         Ok(ExitCode::Success)
     } else {
@@ -127,7 +172,10 @@ fn licenses(root: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     for entry in walkdir::WalkDir::new(root.join("licenses")).sort_by_file_name() {
         let entry = entry.context("reading licenses")?;
         if entry.file_type().is_file() {
-            out.push((entry.path().to_path_buf(), std::fs::read(entry.path()).context("reading a license")?));
+            out.push((
+                entry.path().to_path_buf(),
+                std::fs::read(entry.path()).context("reading a license")?,
+            ));
         }
     }
     Ok(out)
@@ -154,7 +202,8 @@ mod sample {
     fn write(root: &Path, rel: &str, bytes: &[u8]) -> anyhow::Result<()> {
         let path = root.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
         let when = std::time::SystemTime::now() - age(root);
@@ -199,12 +248,28 @@ mod sample {
 
     fn common(root: &Path) -> anyhow::Result<()> {
         write(root, "firmware/arm/rpi4-boot.img", &image(2 << 20, 99))?;
-        write(root, "capdb/vendors/acme.json", br#"{"vendor":"Acme","support":"https://example.invalid"}"#)?;
+        write(
+            root,
+            "capdb/vendors/acme.json",
+            br#"{"vendor":"Acme","support":"https://example.invalid"}"#,
+        )?;
         write(root, "modules/usb-redirect.mod", &image(48 << 10, 3))?;
         write(root, "modules/touchscreen.mod", &image(96 << 10, 4))?;
-        write(root, "config/terminals/lobby.conf", b"[terminal]\nname=lobby\nmodel=TC-100\n")?;
-        write(root, "config/terminals/lab-1.conf", b"[terminal]\nname=lab-1\nmodel=TC-200\n")?;
-        write(root, "config/scripts/startup.sh", b"#!/bin/sh\nexec /opt/tm/bin/serve\n")?;
+        write(
+            root,
+            "config/terminals/lobby.conf",
+            b"[terminal]\nname=lobby\nmodel=TC-100\n",
+        )?;
+        write(
+            root,
+            "config/terminals/lab-1.conf",
+            b"[terminal]\nname=lab-1\nmodel=TC-200\n",
+        )?;
+        write(
+            root,
+            "config/scripts/startup.sh",
+            b"#!/bin/sh\nexec /opt/tm/bin/serve\n",
+        )?;
         chmod(root, "config/scripts/startup.sh", 0o755)?;
         std::fs::create_dir_all(root.join("config/drop-in")).context("creating config/drop-in")?;
         Ok(())
@@ -214,12 +279,25 @@ mod sample {
         common(root)?;
         write(root, "firmware/thinclient-x86.img", &firmware(2))?;
         write(root, "firmware/VERSION", b"7.2.0\n")?;
-        write(root, "capdb/models.csv", format!("{MODELS}TC-300,Acme,3840x2160,yes,yes\nTC-310,Acme,3840x2160,yes,no\n").as_bytes())?;
+        write(
+            root,
+            "capdb/models.csv",
+            format!("{MODELS}TC-300,Acme,3840x2160,yes,yes\nTC-310,Acme,3840x2160,yes,no\n")
+                .as_bytes(),
+        )?;
         write(root, "modules/smartcard.mod", &image(64 << 10, 5))?;
-        write(root, "config/server.conf", b"[server]\nport=2031\nfailover=backup-1\nsessions=250\n")?;
+        write(
+            root,
+            "config/server.conf",
+            b"[server]\nport=2031\nfailover=backup-1\nsessions=250\n",
+        )?;
         std::os::unix::fs::symlink("terminals/lobby.conf", root.join("config/default.conf"))
             .context("creating config/default.conf")?;
-        write(root, "licenses/primary.lic", b"LICENSE primary serial=PRI-0001 seats=250\n")?;
+        write(
+            root,
+            "licenses/primary.lic",
+            b"LICENSE primary serial=PRI-0001 seats=250\n",
+        )?;
         Ok(())
     }
 
@@ -228,9 +306,21 @@ mod sample {
         write(root, "firmware/thinclient-x86.img", &firmware(1))?;
         write(root, "firmware/VERSION", b"7.1.4\n")?;
         write(root, "capdb/models.csv", MODELS.as_bytes())?;
-        write(root, "config/server.conf", b"[server]\nport=2031\nfailover=primary\nsessions=200\n")?;
-        write(root, "config/terminals/old-kiosk.conf", b"[terminal]\nname=old-kiosk\nmodel=K-9\n")?;
-        write(root, "licenses/backup-1.lic", b"LICENSE backup-1 serial=BAK-0002 seats=250\n")?;
+        write(
+            root,
+            "config/server.conf",
+            b"[server]\nport=2031\nfailover=primary\nsessions=200\n",
+        )?;
+        write(
+            root,
+            "config/terminals/old-kiosk.conf",
+            b"[terminal]\nname=old-kiosk\nmodel=K-9\n",
+        )?;
+        write(
+            root,
+            "licenses/backup-1.lic",
+            b"LICENSE backup-1 serial=BAK-0002 seats=250\n",
+        )?;
         Ok(())
     }
 }

@@ -39,20 +39,28 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve this server's tree to other agents and the CLI.
-    #[command(after_help = "Example:\n  confsync agent --root /srv/thinmanager --listen 0.0.0.0:7420 --name backup-1")]
+    #[command(
+        after_help = "Example:\n  confsync agent --root /srv/thinmanager --listen 0.0.0.0:7420 --name backup-1"
+    )]
     Agent(agent::AgentArgs),
     /// Show what would change on DST to make it equal SRC (exit 1 when they differ).
-    #[command(after_help = "Example:\n  confsync diff --from primary:7420 --to backup-1:7420 --only firmware,config")]
+    #[command(
+        after_help = "Example:\n  confsync diff --from primary:7420 --to backup-1:7420 --only firmware,config"
+    )]
     Diff(diff::DiffArgs),
     /// Make one or more destinations equal the source, after showing the differences.
-    #[command(after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
-                            confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json")]
+    #[command(
+        after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
+                            confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json"
+    )]
     Sync(sync::SyncArgs),
     /// Start two sample servers on this machine and synchronize them.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(demo::DemoArgs),
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  confsync completions bash > /etc/bash_completion.d/confsync")]
+    #[command(
+        after_help = "Example:\n  confsync completions bash > /etc/bash_completion.d/confsync"
+    )]
     Completions {
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
@@ -127,6 +135,10 @@ pub fn print_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Wri
 
 /// A path flag that must name an existing file.
 pub fn existing_file(path: &PathBuf) -> anyhow::Result<&PathBuf> {
-    anyhow::ensure!(path.is_file(), "{} does not exist or is not a file", path.display());
+    anyhow::ensure!(
+        path.is_file(),
+        "{} does not exist or is not a file",
+        path.display()
+    );
     Ok(path)
 }

@@ -43,7 +43,11 @@ impl ProgressDisplay {
             }
             _ => None,
         };
-        DestinationProgress { bar, json: matches!(self, ProgressDisplay::Json), name: name.to_string() }
+        DestinationProgress {
+            bar,
+            json: matches!(self, ProgressDisplay::Json),
+            name: name.to_string(),
+        }
     }
 }
 
@@ -60,7 +64,10 @@ impl DestinationProgress {
             bar.set_position(event.bytes_done);
             let what = match event.phase {
                 Phase::Planning => "planning".to_string(),
-                Phase::Transferring => format!("{}/{} files {}", event.files_done, event.files_total, event.current_file),
+                Phase::Transferring => format!(
+                    "{}/{} files {}",
+                    event.files_done, event.files_total, event.current_file
+                ),
                 Phase::Committing => "committing".to_string(),
                 Phase::Done => "done".to_string(),
             };

@@ -18,7 +18,11 @@ pub fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -40,7 +44,11 @@ pub fn counts(c: &Counts) -> String {
     if c.chmod > 0 {
         parts.push(plural(c.chmod, "mode change", "mode changes"));
     }
-    if parts.is_empty() { "in sync".to_string() } else { parts.join(", ") }
+    if parts.is_empty() {
+        "in sync".to_string()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn marker(action: Action) -> char {
@@ -53,13 +61,28 @@ fn marker(action: Action) -> char {
 }
 
 fn category_block(out: &mut String, c: &CategoryView, all: bool) {
-    let size = if c.counts.bytes > 0 { bytes(c.counts.bytes) } else { String::new() };
-    let line = format!("  {:<21} {:<46} {size:>10}", c.category.title(), counts(&c.counts));
+    let size = if c.counts.bytes > 0 {
+        bytes(c.counts.bytes)
+    } else {
+        String::new()
+    };
+    let line = format!(
+        "  {:<21} {:<46} {size:>10}",
+        c.category.title(),
+        counts(&c.counts)
+    );
     let _ = writeln!(out, "{}", line.trim_end());
-    let shown = if all { c.steps.len() } else { c.steps.len().min(FOLD_AFTER) };
+    let shown = if all {
+        c.steps.len()
+    } else {
+        c.steps.len().min(FOLD_AFTER)
+    };
     for step in &c.steps[..shown] {
         let slash = if step.kind == EntryKind::Dir { "/" } else { "" };
-        let size = if step.kind == EntryKind::File && step.action != Action::Delete && step.action != Action::Chmod {
+        let size = if step.kind == EntryKind::File
+            && step.action != Action::Delete
+            && step.action != Action::Chmod
+        {
             bytes(step.size)
         } else {
             String::new()
@@ -74,7 +97,11 @@ fn category_block(out: &mut String, c: &CategoryView, all: bool) {
         let _ = writeln!(out, "{}", line.trim_end());
     }
     if shown < c.steps.len() {
-        let _ = writeln!(out, "      … and {} more (add --all to list every path)", c.steps.len() - shown);
+        let _ = writeln!(
+            out,
+            "      … and {} more (add --all to list every path)",
+            c.steps.len() - shown
+        );
     }
 }
 
@@ -90,12 +117,21 @@ pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
     for c in &view.categories {
         category_block(&mut out, c, all);
     }
-    let _ = writeln!(out, "  {:<21} never synchronized (bound to each machine)", "Licenses");
+    let _ = writeln!(
+        out,
+        "  {:<21} never synchronized (bound to each machine)",
+        "Licenses"
+    );
     let total = view.counts();
     if view.is_empty() {
         let _ = writeln!(out, "Already in sync.");
     } else {
-        let _ = writeln!(out, "Total: {}; {} to transfer or reuse.", counts(&total), bytes(total.bytes));
+        let _ = writeln!(
+            out,
+            "Total: {}; {} to transfer or reuse.",
+            counts(&total),
+            bytes(total.bytes)
+        );
     }
     for w in &view.warnings {
         let _ = writeln!(out, "Warning: {w}");
@@ -119,7 +155,11 @@ pub fn confirmation(view: &PlanView, from: &str, destinations: &[String]) -> Str
         bytes(total.bytes)
     );
     if total.deleted > 0 {
-        let _ = write!(text, "; {} will be deleted", plural(total.deleted, "entry", "entries"));
+        let _ = write!(
+            text,
+            "; {} will be deleted",
+            plural(total.deleted, "entry", "entries")
+        );
     }
     text
 }
@@ -139,7 +179,11 @@ pub fn result_line(destination: &str, result: &v1::ApplyResult) -> String {
 }
 
 pub fn display_name(name: &str, address: &str) -> String {
-    if name.is_empty() { address.to_string() } else { name.to_string() }
+    if name.is_empty() {
+        address.to_string()
+    } else {
+        name.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +200,12 @@ mod tests {
 
     #[test]
     fn counts_name_only_what_happens() {
-        let c = Counts { created: 2, deleted: 1, chmod: 1, ..Counts::default() };
+        let c = Counts {
+            created: 2,
+            deleted: 1,
+            chmod: 1,
+            ..Counts::default()
+        };
         assert_eq!(counts(&c), "2 created, 1 deleted, 1 mode change");
         assert_eq!(counts(&Counts::default()), "in sync");
     }

@@ -9,8 +9,8 @@ use clap::Args;
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::{ExitCode, GuardArgs, Refusal, Selection, UsageError, exit, render, targets};
 use crate::client::{AgentClient, PlanView};
-use crate::engine::category::Category;
 use crate::engine::Digest;
+use crate::engine::category::Category;
 use crate::proto::{self, v1};
 
 #[derive(Debug, Args)]
@@ -64,18 +64,24 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let destinations = targets::addresses(&args.to, "--to")?;
     let pinned = match &args.plan {
         Some(_) if destinations.len() > 1 => {
-            return Err(UsageError("--plan pins one reviewed plan, so it takes exactly one --to".into()).into());
+            return Err(UsageError(
+                "--plan pins one reviewed plan, so it takes exactly one --to".into(),
+            )
+            .into());
         }
-        Some(hex) => Some(
-            Digest::from_hex(hex.trim())
-                .ok_or_else(|| UsageError(format!("--plan {hex:?} is not a 64-digit plan digest from `diff --json`")))?,
-        ),
+        Some(hex) => Some(Digest::from_hex(hex.trim()).ok_or_else(|| {
+            UsageError(format!(
+                "--plan {hex:?} is not a 64-digit plan digest from `diff --json`"
+            ))
+        })?),
         None => None,
     };
     let json = args.selection.json;
 
     let planned = futures::future::join_all(
-        destinations.iter().map(|to| plan_one(&from, to, &categories, &args.guards)),
+        destinations
+            .iter()
+            .map(|to| plan_one(&from, to, &categories, &args.guards)),
     )
     .await;
 
@@ -85,18 +91,28 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         match outcome {
             Ok((client, view)) => {
                 if json {
-                    println!("{}", serde_json::json!({ "event": "plan", "destination": to, "plan": view }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "event": "plan", "destination": to, "plan": view })
+                    );
                 } else {
                     print!("{}", render::plan(&view, &from, to, args.selection.all));
                     println!();
                 }
                 if !view.refusals.is_empty() {
                     worst = worst.max(ExitCode::Refused);
-                    report_error(json, to, &anyhow::Error::new(Refusal(view.refusals.join("; "))));
+                    report_error(
+                        json,
+                        to,
+                        &anyhow::Error::new(Refusal(view.refusals.join("; "))),
+                    );
                 } else if !view.is_empty() || pinned.is_some() {
                     ready.push((to.clone(), client, view));
                 } else if json {
-                    println!("{}", serde_json::json!({ "event": "result", "destination": to, "in_sync": true }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "event": "result", "destination": to, "in_sync": true })
+                    );
                 }
             }
             Err(e) => {
@@ -124,7 +140,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let display = ProgressDisplay::choose(json);
     let applies = ready.into_iter().map(|(to, mut client, view)| {
         let bar = display.destination(&to);
-        let digest = pinned.map_or_else(|| Digest::from_hex(&view.digest).unwrap_or_default(), |d| d);
+        let digest =
+            pinned.unwrap_or_else(|| Digest::from_hex(&view.digest).unwrap_or_default());
         let request = v1::ApplyRequest {
             source: from.clone(),
             categories: proto::categories_to_proto(&categories),
@@ -157,7 +174,10 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     println!("{}", render::result_line(&to, &result));
                     if result.generation > 0 {
-                        println!("  (the replaced files are kept as generation {} on {to})", result.generation);
+                        println!(
+                            "  (the replaced files are kept as generation {} on {to})",
+                            result.generation
+                        );
                     }
                 }
             }
@@ -176,18 +196,26 @@ fn confirm(ready: &[(String, AgentClient, PlanView)], from: &str) -> anyhow::Res
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !interactive {
         return Err(Refusal(
-            "not applied: there is no terminal to confirm on; add --yes to apply without asking".into(),
+            "not applied: there is no terminal to confirm on; add --yes to apply without asking"
+                .into(),
         )
         .into());
     }
-    let names: Vec<String> = ready.iter().map(|(to, _, v)| render::display_name(&v.destination_name, to)).collect();
+    let names: Vec<String> = ready
+        .iter()
+        .map(|(to, _, v)| render::display_name(&v.destination_name, to))
+        .collect();
     let question = render::confirmation(&ready[0].2, from, &names);
     let yes = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
         .interact()
         .context("reading the confirmation")?;
-    if yes { Ok(()) } else { Err(Refusal("not confirmed; nothing was changed".into()).into()) }
+    if yes {
+        Ok(())
+    } else {
+        Err(Refusal("not confirmed; nothing was changed".into()).into())
+    }
 }
 
 fn report_error(json: bool, destination: &str, error: &anyhow::Error) {
@@ -198,6 +226,9 @@ fn report_error(json: bool, destination: &str, error: &anyhow::Error) {
             serde_json::json!({ "event": "error", "destination": destination, "refused": refused, "message": format!("{error:#}") })
         );
     } else {
-        eprintln!("{destination}: {}: {error:#}", if refused { "refused" } else { "error" });
+        eprintln!(
+            "{destination}: {}: {error:#}",
+            if refused { "refused" } else { "error" }
+        );
     }
 }

@@ -60,15 +60,23 @@ pub struct Applier<'a, S> {
 
 impl<S: ChunkSource> Applier<'_, S> {
     /// Applies `plan`, computed against `destination` (this tree's manifest).
-    pub async fn apply(&self, plan: &Plan, destination: &Manifest, origin: Origin) -> Result<ApplyOutcome> {
+    pub async fn apply(
+        &self,
+        plan: &Plan,
+        destination: &Manifest,
+        origin: Origin,
+    ) -> Result<ApplyOutcome> {
         let started = Instant::now();
         if !plan.refusals.is_empty() {
             return Err(EngineError::Refused(plan.refusals.clone()));
         }
         let id = journal::next_generation_id(self.layout);
         let staging_path = journal::staging_dir(self.layout, id);
-        std::fs::create_dir_all(&staging_path).map_err(EngineError::io("create staging folder", &staging_path))?;
-        let result = self.stage_and_commit(id, plan, destination, origin, started).await;
+        std::fs::create_dir_all(&staging_path)
+            .map_err(EngineError::io("create staging folder", &staging_path))?;
+        let result = self
+            .stage_and_commit(id, plan, destination, origin, started)
+            .await;
         if result.is_err() {
             // Staging is only ever ours; a leftover would also be cleared at next start.
             let _ = std::fs::remove_dir_all(&staging_path);
@@ -85,8 +93,8 @@ impl<S: ChunkSource> Applier<'_, S> {
         started: Instant,
     ) -> Result<ApplyOutcome> {
         let staging_path = journal::staging_dir(self.layout, id);
-        let staging =
-            Dir::open_ambient_dir(&staging_path, ambient_authority()).map_err(EngineError::io("open", &staging_path))?;
+        let staging = Dir::open_ambient_dir(&staging_path, ambient_authority())
+            .map_err(EngineError::io("open", &staging_path))?;
         for category in plan.categories.iter().filter(|c| !c.steps.is_empty()) {
             self.layout.create_category(category.category)?;
         }
@@ -94,26 +102,39 @@ impl<S: ChunkSource> Applier<'_, S> {
         let staged = self.stage_all(plan, destination, &staging).await?;
         drop(staging);
 
-        self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
+        self.progress
+            .report(self.event(Phase::Committing, "", &staged.tracker));
         self.check_unchanged(plan).await?;
 
         let record = GenerationRecord {
             id,
-            started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            started_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             source: origin.source,
             requested_by: origin.requested_by,
             categories: plan.categories.iter().map(|c| c.category).collect(),
-            files_changed: plan.steps().filter(|(_, s)| s.kind() != EntryKind::Dir).count() as u64,
+            files_changed: plan
+                .steps()
+                .filter(|(_, s)| s.kind() != EntryKind::Dir)
+                .count() as u64,
             bytes_received: staged.bytes_received,
             bytes_written: staged.bytes_written,
         };
-        let mut journal = Journal { state: JournalState::Committing, record, ops: commit_ops(plan) };
+        let mut journal = Journal {
+            state: JournalState::Committing,
+            record,
+            ops: commit_ops(plan),
+        };
         journal.write(self.layout)?;
         let layout = self.layout.clone();
         let committing = journal.clone();
         let committed = tokio::task::spawn_blocking(move || journal::commit(&layout, &committing))
             .await
-            .map_err(|e| EngineError::State { path: self.layout.journal_path(), detail: format!("commit task failed: {e}") });
+            .map_err(|e| EngineError::State {
+                path: self.layout.journal_path(),
+                detail: format!("commit task failed: {e}"),
+            });
         if let Err(e) = committed.and_then(|r| r) {
             // The commit undid itself; the journal is no longer needed.
             let _ = std::fs::remove_file(self.layout.journal_path());
@@ -132,15 +153,23 @@ impl<S: ChunkSource> Applier<'_, S> {
             bytes_written: staged.bytes_written,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
-        self.progress.report(self.event(Phase::Done, "", &staged.tracker));
+        self.progress
+            .report(self.event(Phase::Done, "", &staged.tracker));
         Ok(outcome)
     }
 
-    async fn stage_all(&self, plan: &Plan, destination: &Manifest, staging: &Dir) -> Result<StagedTotals> {
+    async fn stage_all(
+        &self,
+        plan: &Plan,
+        destination: &Manifest,
+        staging: &Dir,
+    ) -> Result<StagedTotals> {
         let to_stage: Vec<(usize, Category, &Step)> = plan
             .steps()
             .enumerate()
-            .filter(|(_, (_, s))| matches!(s.action, Action::Create | Action::Overwrite) && s.kind() != EntryKind::Dir)
+            .filter(|(_, (_, s))| {
+                matches!(s.action, Action::Create | Action::Overwrite) && s.kind() != EntryKind::Dir
+            })
             .map(|(i, (c, s))| (i, c, s))
             .collect();
         let tracker = Tracker {
@@ -151,7 +180,10 @@ impl<S: ChunkSource> Applier<'_, S> {
         let local_by_digest: HashMap<Digest, (Category, crate::engine::RelPath)> = destination
             .categories
             .values()
-            .flat_map(|m| m.files().map(move |e| (e.digest, (m.category, e.path.clone()))))
+            .flat_map(|m| {
+                m.files()
+                    .map(move |e| (e.digest, (m.category, e.path.clone())))
+            })
             .collect();
         let on_bytes = |n: u64| {
             tracker.bytes_done.fetch_add(n, Ordering::Relaxed);
@@ -165,7 +197,8 @@ impl<S: ChunkSource> Applier<'_, S> {
             local_by_digest: &local_by_digest,
             on_bytes: &on_bytes,
         };
-        self.progress.report(self.event(Phase::Transferring, "", &tracker));
+        self.progress
+            .report(self.event(Phase::Transferring, "", &tracker));
         // The futures are built before streaming them (not in a stream's map closure), which
         // keeps their lifetimes concrete and the whole apply future Send.
         let jobs: Vec<_> = to_stage
@@ -181,7 +214,11 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
         let bytes_received = results.iter().map(|s| s.bytes_received).sum();
         let bytes_written = results.iter().map(|s| s.bytes_written).sum();
-        Ok(StagedTotals { tracker, bytes_received, bytes_written })
+        Ok(StagedTotals {
+            tracker,
+            bytes_received,
+            bytes_written,
+        })
     }
 
     async fn stage_one(
@@ -196,8 +233,16 @@ impl<S: ChunkSource> Applier<'_, S> {
             path: self.layout.journal_path(),
             detail: format!("step for {} has no source entry", step.path),
         })?;
-        *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) = format!("{category}/{}", step.path);
-        let staged = transfer::stage_entry(ctx, category, entry, step.current.as_ref(), &index.to_string()).await?;
+        *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
+            format!("{category}/{}", step.path);
+        let staged = transfer::stage_entry(
+            ctx,
+            category,
+            entry,
+            step.current.as_ref(),
+            &index.to_string(),
+        )
+        .await?;
         tracker.files_done.fetch_add(1, Ordering::Relaxed);
         Ok(staged)
     }
@@ -240,7 +285,8 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
         *last = Some(Instant::now());
         let current = t.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        self.progress.report(self.event(Phase::Transferring, &current, t));
+        self.progress
+            .report(self.event(Phase::Transferring, &current, t));
     }
 }
 
@@ -261,7 +307,11 @@ struct StagedTotals {
 }
 
 /// Scans the given categories of this tree into a manifest.
-pub fn scan_all(layout: &Layout, categories: &[Category], index: &mut HashIndex) -> Result<Manifest> {
+pub fn scan_all(
+    layout: &Layout,
+    categories: &[Category],
+    index: &mut HashIndex,
+) -> Result<Manifest> {
     let mut manifest = Manifest::default();
     for category in categories {
         let scanned = scan::scan_category(layout, *category, index)?;
@@ -290,12 +340,21 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
         match (step.action, step.kind()) {
             (Action::Delete, EntryKind::Dir) => {
                 let mode = step.current.as_ref().map_or(0o755, |e| e.mode);
-                dir_removals.push(Op::RemoveDir { category, path, mode });
+                dir_removals.push(Op::RemoveDir {
+                    category,
+                    path,
+                    mode,
+                });
             }
             (Action::Delete, _) => removals.push(Op::Remove { category, path }),
             (Action::Create, EntryKind::Dir) => {
                 let to = step.source.as_ref().map_or(0o755, |e| e.mode);
-                modes.push(Op::Chmod { category, path: path.clone(), from: 0o700, to });
+                modes.push(Op::Chmod {
+                    category,
+                    path: path.clone(),
+                    from: 0o700,
+                    to,
+                });
                 dirs.push(Op::MakeDir { category, path });
             }
             (Action::Create | Action::Overwrite, _) => puts.push(Op::Put {
@@ -307,7 +366,12 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
             (Action::Chmod, _) => {
                 let from = step.current.as_ref().map_or(0o755, |e| e.mode);
                 let to = step.source.as_ref().map_or(from, |e| e.mode);
-                modes.push(Op::Chmod { category, path, from, to });
+                modes.push(Op::Chmod {
+                    category,
+                    path,
+                    from,
+                    to,
+                });
             }
         }
     }
@@ -317,7 +381,13 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
     dirs.sort_by(|a, b| op_path(a).cmp(&op_path(b)));
     // Children's modes first, so a read-only parent is set last.
     modes.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
-    removals.into_iter().chain(dir_removals).chain(dirs).chain(puts).chain(modes).collect()
+    removals
+        .into_iter()
+        .chain(dir_removals)
+        .chain(dirs)
+        .chain(puts)
+        .chain(modes)
+        .collect()
 }
 
 fn op_path(op: &Op) -> (Category, &str) {

@@ -8,7 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A synchronized category. `licenses` is deliberately absent (see the module doc).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Firmware,
@@ -119,6 +121,9 @@ mod tests {
             vec![Category::Firmware, Category::Config]
         );
         assert_eq!(parse_list("").expect("valid"), Category::ALL.to_vec());
-        assert!(matches!(parse_list("kernel"), Err(CategoryError::Unknown(_))));
+        assert!(matches!(
+            parse_list("kernel"),
+            Err(CategoryError::Unknown(_))
+        ));
     }
 }

@@ -33,7 +33,12 @@ pub fn chunk_reader<R: Read>(reader: R) -> std::io::Result<ChunkList> {
     let mut whole = blake3::Hasher::new();
     let mut chunks = Vec::new();
     let mut size = 0u64;
-    let cdc = fastcdc::v2020::StreamCDC::new(reader, MIN_CHUNK as usize, AVG_CHUNK as usize, MAX_CHUNK as usize);
+    let cdc = fastcdc::v2020::StreamCDC::new(
+        reader,
+        MIN_CHUNK as usize,
+        AVG_CHUNK as usize,
+        MAX_CHUNK as usize,
+    );
     for chunk in cdc {
         let chunk = chunk.map_err(|e| match e {
             fastcdc::v2020::Error::IoError(io) => io,
@@ -48,7 +53,11 @@ pub fn chunk_reader<R: Read>(reader: R) -> std::io::Result<ChunkList> {
             digest: Digest::of(&chunk.data),
         });
     }
-    Ok(ChunkList { size, digest: whole.finalize().into(), chunks })
+    Ok(ChunkList {
+        size,
+        digest: whole.finalize().into(),
+        chunks,
+    })
 }
 
 #[cfg(test)]
@@ -78,14 +87,18 @@ mod tests {
             *b = !*b;
         }
         let after = chunk_reader(&data[..]).expect("chunk");
-        let known: std::collections::HashSet<Digest> = before.chunks.iter().map(|c| c.digest).collect();
+        let known: std::collections::HashSet<Digest> =
+            before.chunks.iter().map(|c| c.digest).collect();
         let new_bytes: u64 = after
             .chunks
             .iter()
             .filter(|c| !known.contains(&c.digest))
             .map(|c| u64::from(c.length))
             .sum();
-        assert!(new_bytes <= 3 * u64::from(MAX_CHUNK), "{new_bytes} new bytes");
+        assert!(
+            new_bytes <= 3 * u64::from(MAX_CHUNK),
+            "{new_bytes} new bytes"
+        );
         assert!(after.chunks.iter().all(|c| c.length <= MAX_CHUNK));
     }
 }

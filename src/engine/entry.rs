@@ -29,7 +29,9 @@ impl Digest {
     }
 
     pub fn from_hex(hex: &str) -> Option<Digest> {
-        blake3::Hash::from_hex(hex).ok().map(|h| Digest(*h.as_bytes()))
+        blake3::Hash::from_hex(hex)
+            .ok()
+            .map(|h| Digest(*h.as_bytes()))
     }
 }
 
@@ -64,7 +66,9 @@ impl<'de> serde::Deserialize<'de> for Digest {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     File,

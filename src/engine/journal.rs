@@ -26,13 +26,27 @@ pub enum Op {
     /// Move a file or symlink into the generation's backup.
     Remove { category: Category, path: RelPath },
     /// Remove an (emptied) directory, remembering its mode.
-    RemoveDir { category: Category, path: RelPath, mode: u32 },
+    RemoveDir {
+        category: Category,
+        path: RelPath,
+        mode: u32,
+    },
     /// Create a directory (owner-writable until its final Chmod).
     MakeDir { category: Category, path: RelPath },
     /// Move what is at `path` (if `replaces`) into the backup, then rename the staged
     /// entry into place.
-    Put { category: Category, path: RelPath, staged: String, replaces: bool },
-    Chmod { category: Category, path: RelPath, from: u32, to: u32 },
+    Put {
+        category: Category,
+        path: RelPath,
+        staged: String,
+        replaces: bool,
+    },
+    Chmod {
+        category: Category,
+        path: RelPath,
+        from: u32,
+        to: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -90,7 +104,10 @@ impl Journal {
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| EngineError::State { path, detail: format!("unreadable journal: {e}") }),
+                .map_err(|e| EngineError::State {
+                    path,
+                    detail: format!("unreadable journal: {e}"),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(EngineError::io("read journal", path)(e)),
         }
@@ -110,10 +127,16 @@ impl Handles {
     fn open(layout: &Layout, journal: &Journal) -> Result<Handles> {
         let id = journal.record.id;
         let generation_path = generation_dir(layout, id);
-        std::fs::create_dir_all(&generation_path).map_err(EngineError::io("create generation folder", &generation_path))?;
+        std::fs::create_dir_all(&generation_path).map_err(EngineError::io(
+            "create generation folder",
+            &generation_path,
+        ))?;
         let staging_path = staging_dir(layout, id);
-        std::fs::create_dir_all(&staging_path).map_err(EngineError::io("create staging folder", &staging_path))?;
-        let open = |p: &Path| Dir::open_ambient_dir(p, ambient_authority()).map_err(EngineError::io("open", p));
+        std::fs::create_dir_all(&staging_path)
+            .map_err(EngineError::io("create staging folder", &staging_path))?;
+        let open = |p: &Path| {
+            Dir::open_ambient_dir(p, ambient_authority()).map_err(EngineError::io("open", p))
+        };
         let mut categories = Vec::new();
         for category in &journal.record.categories {
             if let Some(dir) = layout.open_category(*category)? {
@@ -150,20 +173,26 @@ impl Handles {
         if let Some(parent) = backup.parent() {
             self.generation
                 .create_dir_all(parent)
-                .map_err(EngineError::io("create backup folder", self.generation_path.join(parent)))?;
+                .map_err(EngineError::io(
+                    "create backup folder",
+                    self.generation_path.join(parent),
+                ))?;
         }
         dir.rename(path, &self.generation, &backup)
             .map_err(EngineError::io("move aside", self.full(category, path)))
     }
 
     fn has_backup(&self, category: Category, path: &RelPath) -> bool {
-        self.generation.symlink_metadata(backup_path(category, path)).is_ok()
+        self.generation
+            .symlink_metadata(backup_path(category, path))
+            .is_ok()
     }
 
     fn restore(&self, category: Category, path: &RelPath) -> Result<()> {
         let dir = self.category(category)?;
         if dir.symlink_metadata(path).is_ok() {
-            dir.remove_file(path).map_err(EngineError::io("remove", self.full(category, path)))?;
+            dir.remove_file(path)
+                .map_err(EngineError::io("remove", self.full(category, path)))?;
         }
         self.generation
             .rename(backup_path(category, path), dir, path)
@@ -178,7 +207,10 @@ pub fn commit(layout: &Layout, journal: &Journal) -> Result<()> {
     let crash_after = failpoint::value(failpoint::COMMIT_CRASH_AFTER);
     for (done, op) in journal.ops.iter().enumerate() {
         if crash_after == Some(done as u64) {
-            tracing::error!("failpoint {}: aborting after {done} operations", failpoint::COMMIT_CRASH_AFTER);
+            tracing::error!(
+                "failpoint {}: aborting after {done} operations",
+                failpoint::COMMIT_CRASH_AFTER
+            );
             std::process::abort();
         }
         if let Err(e) = run(&handles, op) {
@@ -206,7 +238,12 @@ fn run(h: &Handles, op: &Op) -> Result<()> {
                 .and_then(|()| dir.set_permissions(path, Permissions::from_mode(0o700)))
                 .map_err(EngineError::io("create folder", h.full(*category, path)))
         }
-        Op::Put { category, path, staged, replaces } => {
+        Op::Put {
+            category,
+            path,
+            staged,
+            replaces,
+        } => {
             if *replaces {
                 h.backup(*category, path)?;
             }
@@ -214,7 +251,9 @@ fn run(h: &Handles, op: &Op) -> Result<()> {
                 .rename(staged, h.category(*category)?, path)
                 .map_err(EngineError::io("move into place", h.full(*category, path)))
         }
-        Op::Chmod { category, path, to, .. } => h
+        Op::Chmod {
+            category, path, to, ..
+        } => h
             .category(*category)?
             .set_permissions(path, Permissions::from_mode(*to))
             .map_err(EngineError::io("set mode of", h.full(*category, path))),
@@ -225,30 +264,46 @@ fn run(h: &Handles, op: &Op) -> Result<()> {
 fn undo_ops(h: &Handles, ops: &[Op]) -> Result<()> {
     for op in ops.iter().rev() {
         match op {
-            Op::Chmod { category, path, from, .. } => {
+            Op::Chmod {
+                category,
+                path,
+                from,
+                ..
+            } => {
                 let dir = h.category(*category)?;
                 if dir.symlink_metadata(path).is_ok() {
                     dir.set_permissions(path, Permissions::from_mode(*from))
                         .map_err(EngineError::io("restore mode of", h.full(*category, path)))?;
                 }
             }
-            Op::Put { category, path, staged, replaces } => {
+            Op::Put {
+                category,
+                path,
+                staged,
+                replaces,
+            } => {
                 if h.has_backup(*category, path) {
                     h.restore(*category, path)?;
                 } else if !replaces && h.staging.symlink_metadata(staged).is_err() {
                     let dir = h.category(*category)?;
                     if dir.symlink_metadata(path).is_ok() {
-                        dir.remove_file(path).map_err(EngineError::io("remove", h.full(*category, path)))?;
+                        dir.remove_file(path)
+                            .map_err(EngineError::io("remove", h.full(*category, path)))?;
                     }
                 }
             }
             Op::MakeDir { category, path } => {
                 let dir = h.category(*category)?;
                 if dir.symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
-                    dir.remove_dir(path).map_err(EngineError::io("remove folder", h.full(*category, path)))?;
+                    dir.remove_dir(path)
+                        .map_err(EngineError::io("remove folder", h.full(*category, path)))?;
                 }
             }
-            Op::RemoveDir { category, path, mode } => {
+            Op::RemoveDir {
+                category,
+                path,
+                mode,
+            } => {
                 let dir = h.category(*category)?;
                 if dir.symlink_metadata(path).is_err() {
                     dir.create_dir(path)
@@ -276,12 +331,20 @@ fn sync_touched(h: &Handles, ops: &[Op]) {
         | Op::MakeDir { category, path }
         | Op::Put { category, path, .. }
         | Op::Chmod { category, path, .. }) = op;
-        let parent = path.parent().map_or_else(PathBuf::new, |p| PathBuf::from(p.as_str()));
+        let parent = path
+            .parent()
+            .map_or_else(PathBuf::new, |p| PathBuf::from(p.as_str()));
         folders.insert((*category, parent));
     }
     for (category, folder) in folders {
-        let Ok(dir) = h.category(category) else { continue };
-        let target = if folder.as_os_str().is_empty() { Path::new(".") } else { folder.as_path() };
+        let Ok(dir) = h.category(category) else {
+            continue;
+        };
+        let target = if folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            folder.as_path()
+        };
         if let Err(e) = dir.open(target).and_then(|f| f.into_std().sync_all()) {
             tracing::warn!(folder = %h.layout.root(category).join(&folder).display(), error = %e, "could not fsync folder");
         }
@@ -324,8 +387,10 @@ pub fn recover(layout: &Layout) -> Result<Recovery> {
 pub fn finish(layout: &Layout, journal: &Journal) -> Result<()> {
     let dir = generation_dir(layout, journal.record.id);
     std::fs::create_dir_all(&dir).map_err(EngineError::io("create generation folder", &dir))?;
-    let bytes = serde_json::to_vec_pretty(journal)
-        .map_err(|e| EngineError::State { path: dir.clone(), detail: e.to_string() })?;
+    let bytes = serde_json::to_vec_pretty(journal).map_err(|e| EngineError::State {
+        path: dir.clone(),
+        detail: e.to_string(),
+    })?;
     write_atomically(&dir.join("generation.json"), &bytes)?;
     remove_file(&layout.journal_path())?;
     remove_all(&staging_dir(layout, journal.record.id))
@@ -345,11 +410,13 @@ pub fn generations(layout: &Layout) -> Result<Vec<Journal>> {
         if let Ok(bytes) = std::fs::read(&path) {
             match serde_json::from_slice::<Journal>(&bytes) {
                 Ok(journal) => out.push(journal),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "skipping unreadable generation record"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "skipping unreadable generation record")
+                }
             }
         }
     }
-    out.sort_by(|a, b| b.record.id.cmp(&a.record.id));
+    out.sort_by_key(|j| std::cmp::Reverse(j.record.id));
     Ok(out)
 }
 
@@ -377,7 +444,7 @@ pub fn prune(layout: &Layout, keep: usize) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.sort_unstable_by_key(|id| std::cmp::Reverse(*id));
     for id in ids.into_iter().skip(keep.max(1)) {
         remove_all(&generation_dir(layout, id))?;
     }
@@ -386,14 +453,18 @@ pub fn prune(layout: &Layout, keep: usize) -> Result<()> {
 
 fn remove_all(path: &Path) -> Result<()> {
     match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::io("remove", path)(e)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(EngineError::io("remove", path)(e))
+        }
         _ => Ok(()),
     }
 }
 
 fn remove_file(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::io("remove", path)(e)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(EngineError::io("remove", path)(e))
+        }
         _ => Ok(()),
     }
 }

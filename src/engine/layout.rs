@@ -39,10 +39,16 @@ impl Layout {
     }
 
     /// A layout with every path given explicitly (from `agent.toml`).
-    pub fn explicit(roots: BTreeMap<Category, PathBuf>, licenses: PathBuf, state_dir: PathBuf) -> Result<Layout> {
+    pub fn explicit(
+        roots: BTreeMap<Category, PathBuf>,
+        licenses: PathBuf,
+        state_dir: PathBuf,
+    ) -> Result<Layout> {
         for category in Category::ALL {
             if !roots.contains_key(&category) {
-                return Err(EngineError::Config(format!("no path is set for category {category}")));
+                return Err(EngineError::Config(format!(
+                    "no path is set for category {category}"
+                )));
             }
         }
         Ok(Layout {
@@ -54,7 +60,9 @@ impl Layout {
 
     pub fn root(&self, category: Category) -> &Path {
         // Every category has a root: both constructors guarantee it.
-        self.roots.get(&category).map_or(self.state_dir.as_path(), PathBuf::as_path)
+        self.roots
+            .get(&category)
+            .map_or(self.state_dir.as_path(), PathBuf::as_path)
     }
 
     pub fn licenses(&self) -> &Path {
@@ -95,14 +103,16 @@ impl Layout {
     pub fn create_category(&self, category: Category) -> Result<Dir> {
         let root = self.root(category);
         std::fs::create_dir_all(root).map_err(EngineError::io("create category folder", root))?;
-        Dir::open_ambient_dir(root, ambient_authority()).map_err(EngineError::io("open category folder", root))
+        Dir::open_ambient_dir(root, ambient_authority())
+            .map_err(EngineError::io("open category folder", root))
     }
 
     /// Creates the state directory and checks the layout is sound: no category inside
     /// another or inside the state directory, licenses apart from every category, and the
     /// state directory on the filesystem of each existing category root.
     pub fn prepare(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.state_dir).map_err(EngineError::io("create state folder", &self.state_dir))?;
+        std::fs::create_dir_all(&self.state_dir)
+            .map_err(EngineError::io("create state folder", &self.state_dir))?;
         let state = absolute(&self.state_dir);
         let licenses = absolute(&self.licenses);
         let state_dev = std::fs::metadata(&self.state_dir)
@@ -163,12 +173,17 @@ mod tests {
     #[test]
     fn overlapping_layouts_are_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mut roots: BTreeMap<Category, PathBuf> =
-            Category::ALL.into_iter().map(|c| (c, tmp.path().join(c.name()))).collect();
+        let mut roots: BTreeMap<Category, PathBuf> = Category::ALL
+            .into_iter()
+            .map(|c| (c, tmp.path().join(c.name())))
+            .collect();
         roots.insert(Category::Config, tmp.path().join("licenses/config"));
-        let layout = Layout::explicit(roots, tmp.path().join("licenses"), tmp.path().join("state")).expect("complete");
+        let layout = Layout::explicit(roots, tmp.path().join("licenses"), tmp.path().join("state"))
+            .expect("complete");
         let err = layout.prepare().expect_err("overlap");
         assert!(err.to_string().contains("licenses"), "{err}");
-        Layout::under_root(tmp.path()).prepare().expect("built-in layout is sound");
+        Layout::under_root(tmp.path())
+            .prepare()
+            .expect("built-in layout is sound");
     }
 }

@@ -37,7 +37,10 @@ impl CategoryManifest {
 
     /// Count of non-directory entries (what an administrator calls "files").
     pub fn file_count(&self) -> u64 {
-        self.entries.iter().filter(|e| e.kind != EntryKind::Dir).count() as u64
+        self.entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::Dir)
+            .count() as u64
     }
 
     pub fn byte_count(&self) -> u64 {
@@ -127,7 +130,10 @@ mod tests {
             vec![file("a", b"1", 0o644, 1), file("c", b"2", 0o644, 1)],
             vec![file("a", b"1", 0o644, 1)],
         ] {
-            assert_ne!(a.digest, CategoryManifest::new(Category::Config, changed).digest);
+            assert_ne!(
+                a.digest,
+                CategoryManifest::new(Category::Config, changed).digest
+            );
         }
     }
 }

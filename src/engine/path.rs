@@ -13,7 +13,9 @@ pub const MAX_PATH_BYTES: usize = 4096;
 pub const MAX_NAME_BYTES: usize = 255;
 
 /// A canonical relative path inside one category.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct RelPath(String);
 
@@ -93,7 +95,9 @@ impl RelPath {
 
     /// Whether `self` lies strictly inside the directory `dir`.
     pub fn is_inside(&self, dir: &RelPath) -> bool {
-        self.0.len() > dir.0.len() && self.0.starts_with(&dir.0) && self.0.as_bytes()[dir.0.len()] == b'/'
+        self.0.len() > dir.0.len()
+            && self.0.starts_with(&dir.0)
+            && self.0.as_bytes()[dir.0.len()] == b'/'
     }
 }
 
@@ -163,7 +167,13 @@ mod tests {
 
     #[test]
     fn canonical_paths_are_accepted() {
-        for ok in ["a", "a/b", "firmware-1.2.bin", "dir with space/f", "ünïcode/ß"] {
+        for ok in [
+            "a",
+            "a/b",
+            "firmware-1.2.bin",
+            "dir with space/f",
+            "ünïcode/ß",
+        ] {
             assert_eq!(RelPath::new(ok).expect(ok).as_str(), ok);
         }
     }
@@ -173,15 +183,28 @@ mod tests {
         let long = "x".repeat(MAX_PATH_BYTES + 1);
         let long_name = "y".repeat(MAX_NAME_BYTES + 1);
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../b", "a//b", ".", "a/.", "a/", "nul\0byte",
-            "back\\slash", &long, &long_name,
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a//b",
+            ".",
+            "a/.",
+            "a/",
+            "nul\0byte",
+            "back\\slash",
+            &long,
+            &long_name,
         ] {
             let err = RelPath::new(bad).expect_err(bad);
             if !bad.is_empty() && bad.len() < 300 {
                 assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
             }
         }
-        assert!(matches!(RelPath::from_bytes(b"bad\xff"), Err(PathError::NotUtf8(_))));
+        assert!(matches!(
+            RelPath::from_bytes(b"bad\xff"),
+            Err(PathError::NotUtf8(_))
+        ));
     }
 
     #[test]
@@ -190,7 +213,15 @@ mod tests {
         for ok in ["target", "../sibling", "../../top", "../c/d"] {
             check_symlink_target(&link, ok).expect(ok);
         }
-        for bad in ["/etc/passwd", "../../../out", "x/../../..", "sub/../y", ".", "", "a//b"] {
+        for bad in [
+            "/etc/passwd",
+            "../../../out",
+            "x/../../..",
+            "sub/../y",
+            ".",
+            "",
+            "a//b",
+        ] {
             assert!(check_symlink_target(&link, bad).is_err(), "{bad} accepted");
         }
         let top = RelPath::new("link").expect("valid");
@@ -202,7 +233,11 @@ mod tests {
         let p = RelPath::new("a/b/c").expect("valid");
         assert_eq!(p.parent(), Some(RelPath::new("a/b").expect("valid")));
         assert!(p.is_inside(&RelPath::new("a").expect("valid")));
-        assert!(!RelPath::new("ab/c").expect("valid").is_inside(&RelPath::new("a").expect("valid")));
+        assert!(
+            !RelPath::new("ab/c")
+                .expect("valid")
+                .is_inside(&RelPath::new("a").expect("valid"))
+        );
         assert_eq!(p.depth(), 2);
     }
 }

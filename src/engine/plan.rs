@@ -165,7 +165,12 @@ pub fn plan(source: &Manifest, destination: &Manifest, guards: &Guards) -> Plan 
         categories.push(category_plan);
     }
     let digest = plan_digest(&categories);
-    Plan { categories, digest, warnings, refusals }
+    Plan {
+        categories,
+        digest,
+        warnings,
+        refusals,
+    }
 }
 
 fn plan_category(src: &CategoryManifest, dst: &CategoryManifest) -> CategoryPlan {
@@ -233,7 +238,12 @@ fn step(action: Action, source: Option<&Entry>, current: Option<&Entry>) -> Step
     }
 }
 
-fn check_guards(plan: &CategoryPlan, src: &CategoryManifest, guards: &Guards, refusals: &mut Vec<String>) {
+fn check_guards(
+    plan: &CategoryPlan,
+    src: &CategoryManifest,
+    guards: &Guards,
+    refusals: &mut Vec<String>,
+) {
     let category = plan.category;
     if src.entries.is_empty() && plan.destination_entries > 0 && !guards.allow_empty_source {
         refusals.push(format!(
@@ -244,8 +254,14 @@ fn check_guards(plan: &CategoryPlan, src: &CategoryManifest, guards: &Guards, re
         return;
     }
     if let Some(limit) = guards.max_delete_percent {
-        let deleted = plan.steps.iter().filter(|s| s.action == Action::Delete).count() as u64;
-        if plan.destination_entries > 0 && deleted * 100 > u64::from(limit) * plan.destination_entries {
+        let deleted = plan
+            .steps
+            .iter()
+            .filter(|s| s.action == Action::Delete)
+            .count() as u64;
+        if plan.destination_entries > 0
+            && deleted * 100 > u64::from(limit) * plan.destination_entries
+        {
             refusals.push(format!(
                 "the plan deletes {deleted} of {} entries in {category} ({}%), over the limit of {limit}% \
                  (override: --max-delete 100)",
@@ -289,7 +305,11 @@ pub fn abbreviate(items: &[&str], keep: usize) -> String {
     if items.len() <= keep {
         return items.join(", ");
     }
-    format!("{} and {} more", items[..keep].join(", "), items.len() - keep)
+    format!(
+        "{} and {} more",
+        items[..keep].join(", "),
+        items.len() - keep
+    )
 }
 
 #[cfg(test)]

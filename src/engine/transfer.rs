@@ -42,7 +42,11 @@ pub type PieceStream = BoxStream<'static, Result<(u64, Vec<u8>)>>;
 /// Where file content comes from: the source agent (over gRPC, in the agent), or anything
 /// else that can answer these two questions.
 pub trait ChunkSource: Send + Sync {
-    fn chunk_list(&self, category: Category, path: &RelPath) -> impl Future<Output = Result<ChunkList>> + Send;
+    fn chunk_list(
+        &self,
+        category: Category,
+        path: &RelPath,
+    ) -> impl Future<Output = Result<ChunkList>> + Send;
     fn fetch(
         &self,
         category: Category,
@@ -85,7 +89,10 @@ pub async fn stage_entry<S: ChunkSource>(
             check_symlink_target(&entry.path, target)?;
             ctx.staging
                 .symlink(target, staged_name)
-                .map_err(EngineError::io("stage symlink", ctx.layout.staging_dir().join(staged_name)))?;
+                .map_err(EngineError::io(
+                    "stage symlink",
+                    ctx.layout.staging_dir().join(staged_name),
+                ))?;
             Ok(Staged::default())
         }
         EntryKind::Dir => Ok(Staged::default()),
@@ -109,11 +116,16 @@ async fn stage_file<S: ChunkSource>(
 
     if let Some((cat, path)) = ctx.local_by_digest.get(&entry.digest) {
         copy_local(ctx.layout, *cat, path, &mut out, ctx.on_bytes)?;
-    } else if let Some(basis) = current.filter(|c| c.kind == EntryKind::File && entry.size > WHOLE_FILE_LIMIT) {
+    } else if let Some(basis) =
+        current.filter(|c| c.kind == EntryKind::File && entry.size > WHOLE_FILE_LIMIT)
+    {
         stage_delta(ctx, category, entry, basis, &mut out).await?;
     } else {
         let ranges = split(0, entry.size);
-        let stream = ctx.source.fetch(category, &entry.path, ranges.clone()).await?;
+        let stream = ctx
+            .source
+            .fetch(category, &entry.path, ranges.clone())
+            .await?;
         receive(stream, &ranges, None, &mut out, ctx.on_bytes, &entry.path).await?;
     }
     out.finish()
@@ -135,14 +147,21 @@ async fn stage_delta<S: ChunkSource>(
         )));
     }
     let basis_path = ctx.layout.root(category).join(&basis.path);
-    let dir = ctx.layout.open_category(category)?.ok_or_else(|| EngineError::Io {
-        op: "open",
-        path: basis_path.clone(),
-        source: std::io::ErrorKind::NotFound.into(),
-    })?;
-    let mut old = dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
+    let dir = ctx
+        .layout
+        .open_category(category)?
+        .ok_or_else(|| EngineError::Io {
+            op: "open",
+            path: basis_path.clone(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+    let mut old = dir
+        .open(&basis.path)
+        .map_err(EngineError::io("open old version", &basis_path))?;
     let old_list = {
-        let reader = dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
+        let reader = dir
+            .open(&basis.path)
+            .map_err(EngineError::io("open old version", &basis_path))?;
         tokio::task::spawn_blocking(move || chunk::chunk_reader(reader))
             .await
             .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
@@ -158,13 +177,20 @@ async fn stage_delta<S: ChunkSource>(
         .chunks
         .iter()
         .filter(|c| !local.contains_key(&c.digest))
-        .map(|c| ByteRange { offset: c.offset, length: u64::from(c.length) })
+        .map(|c| ByteRange {
+            offset: c.offset,
+            length: u64::from(c.length),
+        })
         .collect();
     let digests: HashMap<u64, Digest> = list.chunks.iter().map(|c| (c.offset, c.digest)).collect();
     let mut remote = if missing.is_empty() {
         None
     } else {
-        Some(ctx.source.fetch(category, &entry.path, missing.clone()).await?)
+        Some(
+            ctx.source
+                .fetch(category, &entry.path, missing.clone())
+                .await?,
+        )
     };
     let mut buffer = Vec::new();
     for c in &list.chunks {
@@ -178,14 +204,28 @@ async fn stage_delta<S: ChunkSource>(
                 return Err(EngineError::Cancelled("the transfer was stopped".into()));
             }
         } else if let Some(stream) = remote.as_mut() {
-            let range = [ByteRange { offset: c.offset, length: u64::from(c.length) }];
-            receive_some(stream, &range, Some(&digests), out, ctx.on_bytes, &entry.path).await?;
+            let range = [ByteRange {
+                offset: c.offset,
+                length: u64::from(c.length),
+            }];
+            receive_some(
+                stream,
+                &range,
+                Some(&digests),
+                out,
+                ctx.on_bytes,
+                &entry.path,
+            )
+            .await?;
         }
     }
     if let Some(mut stream) = remote
         && stream.next().await.is_some()
     {
-        return Err(integrity(&entry.path, "the source sent more data than asked for"));
+        return Err(integrity(
+            &entry.path,
+            "the source sent more data than asked for",
+        ));
     }
     Ok(())
 }
@@ -234,7 +274,10 @@ async fn receive_some(
         if let Some(expected) = digests.and_then(|d| d.get(&offset))
             && Digest::of(&data) != *expected
         {
-            return Err(integrity(path, &format!("the chunk at offset {offset} does not match its digest")));
+            return Err(integrity(
+                path,
+                &format!("the chunk at offset {offset} does not match its digest"),
+            ));
         }
         out.received += data.len() as u64;
         out.write(&data)?;
@@ -256,15 +299,21 @@ fn copy_local(
     on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
 ) -> Result<()> {
     let full = layout.root(category).join(path);
-    let dir = layout.open_category(category)?.ok_or_else(|| EngineError::Io {
-        op: "open",
-        path: full.clone(),
-        source: std::io::ErrorKind::NotFound.into(),
-    })?;
-    let mut file = dir.open(path).map_err(EngineError::io("open local copy", &full))?;
+    let dir = layout
+        .open_category(category)?
+        .ok_or_else(|| EngineError::Io {
+            op: "open",
+            path: full.clone(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+    let mut file = dir
+        .open(path)
+        .map_err(EngineError::io("open local copy", &full))?;
     let mut buffer = vec![0u8; MAX_RANGE as usize];
     loop {
-        let n = file.read(&mut buffer).map_err(EngineError::io("read local copy", &full))?;
+        let n = file
+            .read(&mut buffer)
+            .map_err(EngineError::io("read local copy", &full))?;
         if n == 0 {
             return Ok(());
         }
@@ -278,12 +327,18 @@ fn copy_local(
 fn split(start: u64, size: u64) -> Vec<ByteRange> {
     (start..size)
         .step_by(MAX_RANGE as usize)
-        .map(|offset| ByteRange { offset, length: MAX_RANGE.min(size - offset) })
+        .map(|offset| ByteRange {
+            offset,
+            length: MAX_RANGE.min(size - offset),
+        })
         .collect()
 }
 
 fn integrity(path: &RelPath, detail: &str) -> EngineError {
-    EngineError::Integrity { path: path.to_string(), detail: detail.to_string() }
+    EngineError::Integrity {
+        path: path.to_string(),
+        detail: detail.to_string(),
+    }
 }
 
 /// Writes a staged file, hashing as it goes, refusing to exceed the declared size.
@@ -319,10 +374,15 @@ impl Writer {
     fn write(&mut self, data: &[u8]) -> Result<()> {
         self.written += data.len() as u64;
         if self.written > self.expected_size {
-            return Err(integrity(&self.entry_path, "more data arrived than the file's declared size"));
+            return Err(integrity(
+                &self.entry_path,
+                "more data arrived than the file's declared size",
+            ));
         }
         self.hasher.update(data);
-        self.file.write_all(data).map_err(EngineError::io("write staged file", &self.path))
+        self.file
+            .write_all(data)
+            .map_err(EngineError::io("write staged file", &self.path))
     }
 
     /// Verifies size and digest, then sets mode and mtime and makes the file durable.
@@ -330,7 +390,10 @@ impl Writer {
         if self.written != self.expected_size {
             return Err(integrity(
                 &self.entry_path,
-                &format!("got {} bytes, expected {}", self.written, self.expected_size),
+                &format!(
+                    "got {} bytes, expected {}",
+                    self.written, self.expected_size
+                ),
             ));
         }
         let digest: Digest = self.hasher.finalize().into();
@@ -347,12 +410,21 @@ impl Writer {
         self.file
             .set_times(std::fs::FileTimes::new().set_modified(system_time(self.mtime_ns)))
             .map_err(EngineError::io("set mtime of", &self.path))?;
-        self.file.sync_all().map_err(EngineError::io("fsync", &self.path))?;
-        Ok(Staged { bytes_received: self.received, bytes_written: self.written })
+        self.file
+            .sync_all()
+            .map_err(EngineError::io("fsync", &self.path))?;
+        Ok(Staged {
+            bytes_received: self.received,
+            bytes_written: self.written,
+        })
     }
 }
 
 fn system_time(ns: i64) -> SystemTime {
     let magnitude = Duration::from_nanos(ns.unsigned_abs());
-    if ns >= 0 { UNIX_EPOCH + magnitude } else { UNIX_EPOCH - magnitude }
+    if ns >= 0 {
+        UNIX_EPOCH + magnitude
+    } else {
+        UNIX_EPOCH - magnitude
+    }
 }
