@@ -73,27 +73,19 @@ pub struct AgentClient {
 impl AgentClient {
     /// Connects to `address` (`host:port`). Plain TCP for now.
     pub async fn connect(address: &str) -> Result<AgentClient, ClientError> {
-        let unreachable = |detail: String| ClientError::Unreachable {
-            address: address.to_string(),
-            detail,
-        };
+        let unreachable =
+            |detail: String| ClientError::Unreachable { address: address.to_string(), detail };
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| unreachable(format!("not a valid address ({e})")))?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| unreachable(error_chain(&e)))?;
+        let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
         let inner = v1::agent_client::AgentClient::new(channel)
             .send_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Zstd)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(AgentClient {
-            inner,
-            address: address.to_string(),
-        })
+        Ok(AgentClient { inner, address: address.to_string() })
     }
 
     pub fn address(&self) -> &str {
@@ -105,21 +97,13 @@ impl AgentClient {
     }
 
     fn protocol(&self, detail: impl ToString) -> ClientError {
-        ClientError::Protocol {
-            address: self.address.clone(),
-            detail: detail.to_string(),
-        }
+        ClientError::Protocol { address: self.address.clone(), detail: detail.to_string() }
     }
 
     pub async fn hello(&mut self) -> Result<v1::HelloReply, ClientError> {
         let mut request = tonic::Request::new(v1::HelloRequest {});
         request.set_timeout(Duration::from_secs(30));
-        let reply = self
-            .inner
-            .hello(request)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let reply = self.inner.hello(request).await.map_err(|s| self.status(s))?.into_inner();
         if reply.protocol_version != proto::PROTOCOL_VERSION {
             return Err(ClientError::Refused {
                 address: self.address.clone(),
@@ -135,15 +119,9 @@ impl AgentClient {
 
     /// The whole manifest of `categories`, validated entry by entry.
     pub async fn manifest(&mut self, categories: &[Category]) -> Result<Manifest, ClientError> {
-        let request = v1::ManifestRequest {
-            categories: proto::categories_to_proto(categories),
-        };
-        let mut stream = self
-            .inner
-            .get_manifest(request)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let request = v1::ManifestRequest { categories: proto::categories_to_proto(categories) };
+        let mut stream =
+            self.inner.get_manifest(request).await.map_err(|s| self.status(s))?.into_inner();
         let mut entries: std::collections::BTreeMap<Category, Vec<crate::engine::Entry>> =
             categories.iter().map(|c| (*c, Vec::new())).collect();
         while let Some(batch) = stream.next().await {
@@ -176,12 +154,8 @@ impl AgentClient {
             category: proto::category_to_proto(category) as i32,
             path: path.to_string(),
         };
-        let raw = self
-            .inner
-            .get_chunk_list(request)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let raw =
+            self.inner.get_chunk_list(request).await.map_err(|s| self.status(s))?.into_inner();
         proto::chunk_list_from_proto(raw, path).map_err(|e| self.protocol(e))
     }
 
@@ -200,18 +174,10 @@ impl AgentClient {
             }),
             ranges: ranges
                 .iter()
-                .map(|r| v1::ByteRange {
-                    offset: r.offset,
-                    length: r.length,
-                })
+                .map(|r| v1::ByteRange { offset: r.offset, length: r.length })
                 .collect(),
         };
-        let stream = self
-            .inner
-            .get_chunks(request)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let stream = self.inner.get_chunks(request).await.map_err(|s| self.status(s))?.into_inner();
         let address = self.address.clone();
         Ok(stream
             .map(move |item| {
@@ -225,12 +191,7 @@ impl AgentClient {
     pub async fn plan(&mut self, request: v1::PlanRequest) -> Result<PlanView, ClientError> {
         let mut request = tonic::Request::new(request);
         request.set_timeout(CALL_TIMEOUT);
-        let reply = self
-            .inner
-            .plan(request)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let reply = self.inner.plan(request).await.map_err(|s| self.status(s))?.into_inner();
         PlanView::from_proto(reply).map_err(|e| self.protocol(e))
     }
 
@@ -240,12 +201,7 @@ impl AgentClient {
         request: v1::ApplyRequest,
         mut on_progress: impl FnMut(&ProgressEvent),
     ) -> Result<v1::ApplyResult, ClientError> {
-        let mut stream = self
-            .inner
-            .apply(request)
-            .await
-            .map_err(|s| self.status(s))?
-            .into_inner();
+        let mut stream = self.inner.apply(request).await.map_err(|s| self.status(s))?.into_inner();
         while let Some(event) = stream.next().await {
             let event = event.map_err(|s| self.status(s))?;
             if let Some(result) = event.result {
@@ -351,12 +307,7 @@ impl PlanView {
                     downgrade: s.downgrade,
                 });
             }
-            categories.push(CategoryView {
-                category,
-                counts,
-                in_sync: steps.is_empty(),
-                steps,
-            });
+            categories.push(CategoryView { category, counts, in_sync: steps.is_empty(), steps });
         }
         Ok(PlanView {
             digest: digest.to_hex(),

@@ -65,15 +65,9 @@ impl AgentFile {
     /// relative path is taken relative to the configuration file's folder.
     pub fn layout(&self, root_flag: Option<&Path>, base: &Path) -> anyhow::Result<Layout> {
         let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            }
+            if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
         };
-        let root = root_flag
-            .map(Path::to_path_buf)
-            .or_else(|| self.root.as_deref().map(resolve));
+        let root = root_flag.map(Path::to_path_buf).or_else(|| self.root.as_deref().map(resolve));
         let builtin = root.as_deref().map(Layout::under_root);
         let p = &self.paths;
         let given = [
@@ -130,19 +124,14 @@ mod tests {
         assert!(file.protected);
         let layout = file.layout(None, Path::new("/opt/conf")).expect("layout");
         assert_eq!(layout.root(Category::Config), Path::new("/opt/conf/etc"));
-        assert_eq!(
-            layout.root(Category::Firmware),
-            Path::new("/srv/tm/firmware")
-        );
+        assert_eq!(layout.root(Category::Firmware), Path::new("/srv/tm/firmware"));
         assert_eq!(layout.state_dir(), Path::new("/srv/tm/.confsync"));
     }
 
     #[test]
     fn unknown_keys_and_missing_paths_are_errors() {
         assert!(toml::from_str::<AgentFile>("nmae = \"typo\"").is_err());
-        let err = AgentFile::default()
-            .layout(None, Path::new("."))
-            .expect_err("no paths");
+        let err = AgentFile::default().layout(None, Path::new(".")).expect_err("no paths");
         assert!(err.to_string().contains("--root"), "{err}");
     }
 }

@@ -9,10 +9,7 @@ fn main() -> std::process::ExitCode {
         Command::Agent(_) => cli::agent::init_logging(cli.verbose),
         _ => cli::logging::init(cli.verbose, "warn"),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("confsync: cannot start the async runtime: {e}");

@@ -60,10 +60,7 @@ pub fn category_from_proto(raw: i32) -> Result<Category, ConvertError> {
 
 /// A requested category list; empty means all four.
 pub fn categories_from_proto(raw: &[i32]) -> Result<Vec<Category>, ConvertError> {
-    let mut out = raw
-        .iter()
-        .map(|c| category_from_proto(*c))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = raw.iter().map(|c| category_from_proto(*c)).collect::<Result<Vec<_>, _>>()?;
     if out.is_empty() {
         out = Category::ALL.to_vec();
     }
@@ -73,10 +70,7 @@ pub fn categories_from_proto(raw: &[i32]) -> Result<Vec<Category>, ConvertError>
 }
 
 pub fn categories_to_proto(categories: &[Category]) -> Vec<i32> {
-    categories
-        .iter()
-        .map(|c| category_to_proto(*c) as i32)
-        .collect()
+    categories.iter().map(|c| category_to_proto(*c) as i32).collect()
 }
 
 pub fn kind_to_proto(kind: EntryKind) -> v1::EntryKind {
@@ -92,18 +86,13 @@ fn kind_from_proto(raw: i32, path: &str) -> Result<EntryKind, ConvertError> {
         Ok(v1::EntryKind::File) => Ok(EntryKind::File),
         Ok(v1::EntryKind::Dir) => Ok(EntryKind::Dir),
         Ok(v1::EntryKind::Symlink) => Ok(EntryKind::Symlink),
-        _ => Err(ConvertError::UnknownKind {
-            path: path.to_string(),
-            kind: raw,
-        }),
+        _ => Err(ConvertError::UnknownKind { path: path.to_string(), kind: raw }),
     }
 }
 
 pub fn digest_from_proto(raw: &[u8], path: &str) -> Result<Digest, ConvertError> {
-    Digest::from_slice(raw).ok_or(ConvertError::BadDigest {
-        path: path.to_string(),
-        len: raw.len(),
-    })
+    Digest::from_slice(raw)
+        .ok_or(ConvertError::BadDigest { path: path.to_string(), len: raw.len() })
 }
 
 pub fn entry_to_proto(entry: &Entry) -> v1::Entry {
@@ -113,11 +102,7 @@ pub fn entry_to_proto(entry: &Entry) -> v1::Entry {
         size: entry.size,
         mode: entry.mode,
         mtime_ns: entry.mtime_ns,
-        digest: if entry.kind == EntryKind::Dir {
-            Vec::new()
-        } else {
-            entry.digest.0.to_vec()
-        },
+        digest: if entry.kind == EntryKind::Dir { Vec::new() } else { entry.digest.0.to_vec() },
         symlink_target: entry.symlink_target.clone().unwrap_or_default(),
     }
 }
@@ -134,11 +119,7 @@ pub fn entry_from_proto(raw: v1::Entry) -> Result<Entry, ConvertError> {
             check_symlink_target(&path, &raw.symlink_target)?;
             // The digest of a link is derived, never trusted.
             let digest = Digest::of(raw.symlink_target.as_bytes());
-            (
-                digest,
-                Some(raw.symlink_target.clone()),
-                raw.symlink_target.len() as u64,
-            )
+            (digest, Some(raw.symlink_target.clone()), raw.symlink_target.len() as u64)
         }
     };
     Ok(Entry {
@@ -180,11 +161,7 @@ pub fn chunk_list_from_proto(raw: v1::ChunkList, path: &str) -> Result<ChunkList
             })
         })
         .collect::<Result<Vec<_>, ConvertError>>()?;
-    Ok(ChunkList {
-        size: raw.size,
-        digest: digest_from_proto(&raw.digest, path)?,
-        chunks,
-    })
+    Ok(ChunkList { size: raw.size, digest: digest_from_proto(&raw.digest, path)?, chunks })
 }
 
 fn action_to_proto(action: Action) -> v1::step::Action {
@@ -214,16 +191,8 @@ fn step_to_proto(step: &Step) -> v1::Step {
         kind: kind_to_proto(step.kind()) as i32,
         size: entry.map_or(0, |e| e.size),
         mode: entry.map_or(0, |e| e.mode),
-        expected_digest: step
-            .current
-            .as_ref()
-            .map(|e| e.digest.0.to_vec())
-            .unwrap_or_default(),
-        source_digest: step
-            .source
-            .as_ref()
-            .map(|e| e.digest.0.to_vec())
-            .unwrap_or_default(),
+        expected_digest: step.current.as_ref().map(|e| e.digest.0.to_vec()).unwrap_or_default(),
+        source_digest: step.source.as_ref().map(|e| e.digest.0.to_vec()).unwrap_or_default(),
         downgrade: step.downgrade,
     }
 }
@@ -255,18 +224,9 @@ mod tests {
 
     #[test]
     fn licenses_and_unknown_categories_are_refused() {
-        assert_eq!(
-            category_from_proto(v1::Category::Licenses as i32),
-            Err(ConvertError::Licenses)
-        );
-        assert!(matches!(
-            category_from_proto(99),
-            Err(ConvertError::UnknownCategory(99))
-        ));
-        assert_eq!(
-            categories_from_proto(&[]).expect("all"),
-            Category::ALL.to_vec()
-        );
+        assert_eq!(category_from_proto(v1::Category::Licenses as i32), Err(ConvertError::Licenses));
+        assert!(matches!(category_from_proto(99), Err(ConvertError::UnknownCategory(99))));
+        assert_eq!(categories_from_proto(&[]).expect("all"), Category::ALL.to_vec());
     }
 
     #[test]
@@ -284,21 +244,11 @@ mod tests {
         assert_eq!(ok.mode, 0o755, "setuid stripped");
         for path in ["../x", "/etc/passwd", "a/../../b", "a//b", ".", ""] {
             assert!(
-                entry_from_proto(v1::Entry {
-                    path: path.into(),
-                    ..base.clone()
-                })
-                .is_err(),
+                entry_from_proto(v1::Entry { path: path.into(), ..base.clone() }).is_err(),
                 "{path}"
             );
         }
-        assert!(
-            entry_from_proto(v1::Entry {
-                digest: vec![0; 3],
-                ..base.clone()
-            })
-            .is_err()
-        );
+        assert!(entry_from_proto(v1::Entry { digest: vec![0; 3], ..base.clone() }).is_err());
         let link = v1::Entry {
             kind: v1::EntryKind::Symlink as i32,
             symlink_target: "../../outside".into(),

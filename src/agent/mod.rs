@@ -56,17 +56,13 @@ pub async fn run(
     let instance_id = instance_id(&layout)?;
     let state = Arc::new(AgentState::new(settings, instance_id));
 
-    let agent = v1::agent_server::AgentServer::new(AgentService {
-        state: Arc::clone(&state),
-    })
-    .accept_compressed(CompressionEncoding::Zstd)
-    .send_compressed(CompressionEncoding::Zstd)
-    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let agent = v1::agent_server::AgentServer::new(AgentService { state: Arc::clone(&state) })
+        .accept_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<v1::agent_server::AgentServer<AgentService>>()
-        .await;
+    health.set_serving::<v1::agent_server::AgentServer<AgentService>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(v1::FILE_DESCRIPTOR_SET)
         .build_v1()

@@ -28,9 +28,7 @@ const MAX_RANGES_PER_REQUEST: usize = 1 << 16;
 
 pub async fn hello(state: &Arc<AgentState>) -> Result<v1::HelloReply> {
     let manifest = state.scan(Category::ALL.to_vec()).await?;
-    let last_generation = journal::generations(state.layout())?
-        .first()
-        .map_or(0, |g| g.record.id);
+    let last_generation = journal::generations(state.layout())?.first().map_or(0, |g| g.record.id);
     Ok(v1::HelloReply {
         name: state.settings.name.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -79,11 +77,7 @@ pub async fn manifest(
                 let message = v1::ManifestBatch {
                     category,
                     entries: batch.iter().map(proto::entry_to_proto).collect(),
-                    category_digest: if last {
-                        m.digest.0.to_vec()
-                    } else {
-                        Vec::new()
-                    },
+                    category_digest: if last { m.digest.0.to_vec() } else { Vec::new() },
                     last,
                 };
                 if tx.send(Ok(message)).await.is_err() {
@@ -109,17 +103,12 @@ fn open_file(
     path: &RelPath,
 ) -> Result<(cap_std::fs::File, u64)> {
     let full = state.layout().root(category).join(path);
-    let dir: Dir = state
-        .layout()
-        .open_category(category)?
-        .ok_or_else(|| EngineError::Io {
-            op: "open",
-            path: full.clone(),
-            source: std::io::ErrorKind::NotFound.into(),
-        })?;
-    let meta = dir
-        .symlink_metadata(path)
-        .map_err(EngineError::io("inspect", &full))?;
+    let dir: Dir = state.layout().open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: full.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let meta = dir.symlink_metadata(path).map_err(EngineError::io("inspect", &full))?;
     if !meta.is_file() {
         return Err(EngineError::Io {
             op: "serve",
@@ -139,10 +128,8 @@ pub async fn chunk_list(
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
         let (file, _) = open_file(&state, category, &path)?;
-        let list = chunk::chunk_reader(file).map_err(EngineError::io(
-            "chunk",
-            state.layout().root(category).join(&path),
-        ))?;
+        let list = chunk::chunk_reader(file)
+            .map_err(EngineError::io("chunk", state.layout().root(category).join(&path)))?;
         Ok(proto::chunk_list_to_proto(&list))
     })
     .await
@@ -183,12 +170,8 @@ pub async fn chunks(
                 .seek(SeekFrom::Start(r.offset))
                 .and_then(|_| file.read_exact(&mut data))
                 .map_err(EngineError::io("read", &full));
-            let message = read
-                .map(|()| v1::ChunkData {
-                    offset: r.offset,
-                    data,
-                })
-                .map_err(to_status);
+            let message =
+                read.map(|()| v1::ChunkData { offset: r.offset, data }).map_err(to_status);
             let failed = message.is_err();
             if tx.blocking_send(message).is_err() || failed {
                 return;

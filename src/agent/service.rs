@@ -31,10 +31,7 @@ impl v1::agent_server::Agent for AgentService {
         &self,
         _request: Request<v1::HelloRequest>,
     ) -> Result<Response<v1::HelloReply>, Status> {
-        serve_source::hello(&self.state)
-            .await
-            .map(Response::new)
-            .map_err(to_status)
+        serve_source::hello(&self.state).await.map(Response::new).map_err(to_status)
     }
 
     type GetManifestStream = Stream<v1::ManifestBatch>;
@@ -45,10 +42,7 @@ impl v1::agent_server::Agent for AgentService {
     ) -> Result<Response<Self::GetManifestStream>, Status> {
         let categories =
             proto::categories_from_proto(&request.get_ref().categories).map_err(invalid)?;
-        serve_source::manifest(&self.state, categories)
-            .await
-            .map(Response::new)
-            .map_err(to_status)
+        serve_source::manifest(&self.state, categories).await.map(Response::new).map_err(to_status)
     }
 
     async fn get_chunk_list(
@@ -69,9 +63,8 @@ impl v1::agent_server::Agent for AgentService {
         request: Request<v1::ChunksRequest>,
     ) -> Result<Response<Self::GetChunksStream>, Status> {
         let request = request.into_inner();
-        let file = request
-            .file
-            .ok_or_else(|| Status::invalid_argument("GetChunks needs a file"))?;
+        let file =
+            request.file.ok_or_else(|| Status::invalid_argument("GetChunks needs a file"))?;
         let (category, path) = serve_source::file_ref(&file).map_err(invalid)?;
         serve_source::chunks(&self.state, category, path, request.ranges)
             .await
@@ -106,9 +99,8 @@ impl v1::agent_server::Agent for AgentService {
         &self,
         request: Request<v1::ApplyRequest>,
     ) -> Result<Response<Self::ApplyStream>, Status> {
-        let requested_by = request
-            .remote_addr()
-            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        let requested_by =
+            request.remote_addr().map_or_else(|| "unknown".to_string(), |a| a.to_string());
         let request = request.into_inner();
         let categories = proto::categories_from_proto(&request.categories).map_err(invalid)?;
         let guard = Arc::clone(&self.state.apply_lock)
@@ -117,10 +109,7 @@ impl v1::agent_server::Agent for AgentService {
         let (tx, rx) = mpsc::channel(64);
         let state = Arc::clone(&self.state);
         tokio::spawn(async move {
-            let progress = ChannelProgress {
-                tx: tx.clone(),
-                state: Arc::clone(&state),
-            };
+            let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
             let outcome = run_apply(&state, request, categories, &progress, requested_by).await;
             let message = match outcome {
                 Ok(result) => Ok(v1::ApplyEvent {
@@ -159,10 +148,7 @@ async fn plan_against(
     let mut source = AgentClient::connect(source_address)
         .await
         .map_err(|e| EngineError::Source(e.to_string()))?;
-    let hello = source
-        .hello()
-        .await
-        .map_err(|e| EngineError::Source(e.to_string()))?;
+    let hello = source.hello().await.map_err(|e| EngineError::Source(e.to_string()))?;
     if hello.instance_id == state.instance_id {
         return Err(EngineError::Refused(vec![format!(
             "the source {source_address} is this very server; choose another source or destination"
@@ -184,10 +170,7 @@ async fn plan_against(
     let mut source_manifest = if differing.is_empty() {
         Manifest::default()
     } else {
-        source
-            .manifest(&differing)
-            .await
-            .map_err(|e| EngineError::Source(e.to_string()))?
+        source.manifest(&differing).await.map_err(|e| EngineError::Source(e.to_string()))?
     };
     for category in &categories {
         if !differing.contains(category)
@@ -203,19 +186,10 @@ async fn plan_against(
     };
     let mut plan = plan::plan(&source_manifest, &destination, &guards);
     if state.settings.protected && !options.allow_protected && !plan.is_empty() {
-        plan.refusals.push(
-            EngineError::Protected {
-                name: state.settings.name.clone(),
-            }
-            .to_string(),
-        );
+        plan.refusals
+            .push(EngineError::Protected { name: state.settings.name.clone() }.to_string());
     }
-    Ok(Planned {
-        plan,
-        source_name: hello.name,
-        source,
-        destination,
-    })
+    Ok(Planned { plan, source_name: hello.name, source, destination })
 }
 
 async fn run_apply(
@@ -257,13 +231,9 @@ async fn run_apply(
         progress,
         keep_generations: state.settings.keep_generations,
     };
-    let origin = Origin {
-        source: format!("{} ({})", planned.source_name, request.source),
-        requested_by,
-    };
-    let outcome = applier
-        .apply(&planned.plan, &planned.destination, origin)
-        .await?;
+    let origin =
+        Origin { source: format!("{} ({})", planned.source_name, request.source), requested_by };
+    let outcome = applier.apply(&planned.plan, &planned.destination, origin).await?;
     tracing::info!(
         generation = outcome.generation,
         files = outcome.files_changed,

@@ -54,10 +54,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
     let layout = file.layout(args.root.as_deref(), &base)?;
     let settings = AgentSettings {
-        name: args
-            .name
-            .or(file.name)
-            .unwrap_or_else(agent::serve_source::hostname),
+        name: args.name.or(file.name).unwrap_or_else(agent::serve_source::hostname),
         layout,
         protected: args.protected || file.protected,
         keep_generations: args
@@ -65,17 +62,12 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .or(file.keep_generations)
             .unwrap_or(DEFAULT_KEEP_GENERATIONS),
     };
-    let listen = args
-        .listen
-        .or(file.listen)
-        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {listen}; is another agent running there? choose another --listen"
-            )
-        })?;
+    let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {
+        format!(
+            "cannot listen on {listen}; is another agent running there? choose another --listen"
+        )
+    })?;
     let bound = listener.local_addr().context("reading the bound address")?;
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("confsync agent {:?} listening on {bound}", settings.name);

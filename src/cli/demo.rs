@@ -32,13 +32,9 @@ struct RunningAgent {
 }
 
 async fn start(name: &str, root: &Path) -> anyhow::Result<RunningAgent> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding a loopback port")?;
-    let address = listener
-        .local_addr()
-        .context("reading the bound address")?
-        .to_string();
+    let listener =
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
+    let address = listener.local_addr().context("reading the bound address")?.to_string();
     let settings = AgentSettings {
         name: name.to_string(),
         layout: Layout::under_root(root),
@@ -49,11 +45,7 @@ async fn start(name: &str, root: &Path) -> anyhow::Result<RunningAgent> {
     let task = tokio::spawn(agent::run(settings, listener, async move {
         let _ = stopped.await;
     }));
-    Ok(RunningAgent {
-        address,
-        stop,
-        task,
-    })
+    Ok(RunningAgent { address, stop, task })
 }
 
 impl RunningAgent {
@@ -77,25 +69,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let primary = start("primary", &primary_root).await?;
     let backup = start("backup-1", &backup_root).await?;
     println!("Two sample servers are running on this machine:");
-    println!(
-        "  primary   {}  tree {}",
-        primary.address,
-        primary_root.display()
-    );
-    println!(
-        "  backup-1  {}  tree {}",
-        backup.address,
-        backup_root.display()
-    );
+    println!("  primary   {}  tree {}", primary.address, primary_root.display());
+    println!("  backup-1  {}  tree {}", backup.address, backup_root.display());
     println!();
 
-    let outcome = demonstrate(
-        &primary.address,
-        &backup.address,
-        &backup_root,
-        &licenses_before,
-    )
-    .await;
+    let outcome =
+        demonstrate(&primary.address, &backup.address, &backup_root, &licenses_before).await;
     primary.shutdown().await?;
     backup.shutdown().await?;
     if args.keep {
@@ -125,10 +104,7 @@ async fn demonstrate(
         source: from.to_string(),
         categories: proto::categories_to_proto(&categories),
         options: Some(guards.to_proto()),
-        plan_digest: crate::engine::Digest::from_hex(&view.digest)
-            .unwrap_or_default()
-            .0
-            .to_vec(),
+        plan_digest: crate::engine::Digest::from_hex(&view.digest).unwrap_or_default().0.to_vec(),
     };
     let result = client.apply(request, |event| bar.update(event)).await?;
     bar.finish();
@@ -141,11 +117,7 @@ async fn demonstrate(
     let licenses_kept = licenses_after == licenses_before;
     println!(
         "  backup-1 now matches primary: {}",
-        if after.is_empty() {
-            "yes, every category is in sync"
-        } else {
-            "NO"
-        }
+        if after.is_empty() { "yes, every category is in sync" } else { "NO" }
     );
     println!(
         "  backup-1 licenses are its own: {} ({} byte-for-byte as before)",
@@ -156,10 +128,7 @@ async fn demonstrate(
             format!("{} files", licenses_after.len())
         }
     );
-    println!(
-        "  the replaced files are kept as generation {} for rollback",
-        result.generation
-    );
+    println!("  the replaced files are kept as generation {} for rollback", result.generation);
     if after.is_empty() && licenses_kept {
         Ok(ExitCode::Success)
     } else {
@@ -255,21 +224,9 @@ mod sample {
         )?;
         write(root, "modules/usb-redirect.mod", &image(48 << 10, 3))?;
         write(root, "modules/touchscreen.mod", &image(96 << 10, 4))?;
-        write(
-            root,
-            "config/terminals/lobby.conf",
-            b"[terminal]\nname=lobby\nmodel=TC-100\n",
-        )?;
-        write(
-            root,
-            "config/terminals/lab-1.conf",
-            b"[terminal]\nname=lab-1\nmodel=TC-200\n",
-        )?;
-        write(
-            root,
-            "config/scripts/startup.sh",
-            b"#!/bin/sh\nexec /opt/tm/bin/serve\n",
-        )?;
+        write(root, "config/terminals/lobby.conf", b"[terminal]\nname=lobby\nmodel=TC-100\n")?;
+        write(root, "config/terminals/lab-1.conf", b"[terminal]\nname=lab-1\nmodel=TC-200\n")?;
+        write(root, "config/scripts/startup.sh", b"#!/bin/sh\nexec /opt/tm/bin/serve\n")?;
         chmod(root, "config/scripts/startup.sh", 0o755)?;
         std::fs::create_dir_all(root.join("config/drop-in")).context("creating config/drop-in")?;
         Ok(())
@@ -293,11 +250,7 @@ mod sample {
         )?;
         std::os::unix::fs::symlink("terminals/lobby.conf", root.join("config/default.conf"))
             .context("creating config/default.conf")?;
-        write(
-            root,
-            "licenses/primary.lic",
-            b"LICENSE primary serial=PRI-0001 seats=250\n",
-        )?;
+        write(root, "licenses/primary.lic", b"LICENSE primary serial=PRI-0001 seats=250\n")?;
         Ok(())
     }
 
@@ -311,16 +264,8 @@ mod sample {
             "config/server.conf",
             b"[server]\nport=2031\nfailover=primary\nsessions=200\n",
         )?;
-        write(
-            root,
-            "config/terminals/old-kiosk.conf",
-            b"[terminal]\nname=old-kiosk\nmodel=K-9\n",
-        )?;
-        write(
-            root,
-            "licenses/backup-1.lic",
-            b"LICENSE backup-1 serial=BAK-0002 seats=250\n",
-        )?;
+        write(root, "config/terminals/old-kiosk.conf", b"[terminal]\nname=old-kiosk\nmodel=K-9\n")?;
+        write(root, "licenses/backup-1.lic", b"LICENSE backup-1 serial=BAK-0002 seats=250\n")?;
         Ok(())
     }
 }

@@ -32,14 +32,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!(
-            "{}",
-            render::plan(&view, &args.selection.from, &args.to, args.selection.all)
-        );
+        print!("{}", render::plan(&view, &args.selection.from, &args.to, args.selection.all));
     }
-    Ok(if view.is_empty() {
-        ExitCode::Success
-    } else {
-        ExitCode::Differences
-    })
+    Ok(if view.is_empty() { ExitCode::Success } else { ExitCode::Differences })
 }

@@ -46,18 +46,10 @@ pub fn code_for(error: &anyhow::Error) -> ExitCode {
             return ExitCode::Usage;
         }
         if let Some(e) = cause.downcast_ref::<ClientError>() {
-            return if e.is_refusal() {
-                ExitCode::Refused
-            } else {
-                ExitCode::Failed
-            };
+            return if e.is_refusal() { ExitCode::Refused } else { ExitCode::Failed };
         }
         if let Some(e) = cause.downcast_ref::<EngineError>() {
-            return if e.is_refusal() {
-                ExitCode::Refused
-            } else {
-                ExitCode::Failed
-            };
+            return if e.is_refusal() { ExitCode::Refused } else { ExitCode::Failed };
         }
     }
     ExitCode::Failed

@@ -49,10 +49,8 @@ pub enum Command {
     )]
     Diff(diff::DiffArgs),
     /// Make one or more destinations equal the source, after showing the differences.
-    #[command(
-        after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
-                            confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json"
-    )]
+    #[command(after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
+                            confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json")]
     Sync(sync::SyncArgs),
     /// Start two sample servers on this machine and synchronize them.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
@@ -135,10 +133,6 @@ pub fn print_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Wri
 
 /// A path flag that must name an existing file.
 pub fn existing_file(path: &PathBuf) -> anyhow::Result<&PathBuf> {
-    anyhow::ensure!(
-        path.is_file(),
-        "{} does not exist or is not a file",
-        path.display()
-    );
+    anyhow::ensure!(path.is_file(), "{} does not exist or is not a file", path.display());
     Ok(path)
 }

@@ -18,11 +18,7 @@ pub fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -44,11 +40,7 @@ pub fn counts(c: &Counts) -> String {
     if c.chmod > 0 {
         parts.push(plural(c.chmod, "mode change", "mode changes"));
     }
-    if parts.is_empty() {
-        "in sync".to_string()
-    } else {
-        parts.join(", ")
-    }
+    if parts.is_empty() { "in sync".to_string() } else { parts.join(", ") }
 }
 
 fn marker(action: Action) -> char {
@@ -61,22 +53,10 @@ fn marker(action: Action) -> char {
 }
 
 fn category_block(out: &mut String, c: &CategoryView, all: bool) {
-    let size = if c.counts.bytes > 0 {
-        bytes(c.counts.bytes)
-    } else {
-        String::new()
-    };
-    let line = format!(
-        "  {:<21} {:<46} {size:>10}",
-        c.category.title(),
-        counts(&c.counts)
-    );
+    let size = if c.counts.bytes > 0 { bytes(c.counts.bytes) } else { String::new() };
+    let line = format!("  {:<21} {:<46} {size:>10}", c.category.title(), counts(&c.counts));
     let _ = writeln!(out, "{}", line.trim_end());
-    let shown = if all {
-        c.steps.len()
-    } else {
-        c.steps.len().min(FOLD_AFTER)
-    };
+    let shown = if all { c.steps.len() } else { c.steps.len().min(FOLD_AFTER) };
     for step in &c.steps[..shown] {
         let slash = if step.kind == EntryKind::Dir { "/" } else { "" };
         let size = if step.kind == EntryKind::File
@@ -117,11 +97,7 @@ pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
     for c in &view.categories {
         category_block(&mut out, c, all);
     }
-    let _ = writeln!(
-        out,
-        "  {:<21} never synchronized (bound to each machine)",
-        "Licenses"
-    );
+    let _ = writeln!(out, "  {:<21} never synchronized (bound to each machine)", "Licenses");
     let total = view.counts();
     if view.is_empty() {
         let _ = writeln!(out, "Already in sync.");
@@ -155,11 +131,7 @@ pub fn confirmation(view: &PlanView, from: &str, destinations: &[String]) -> Str
         bytes(total.bytes)
     );
     if total.deleted > 0 {
-        let _ = write!(
-            text,
-            "; {} will be deleted",
-            plural(total.deleted, "entry", "entries")
-        );
+        let _ = write!(text, "; {} will be deleted", plural(total.deleted, "entry", "entries"));
     }
     text
 }
@@ -179,11 +151,7 @@ pub fn result_line(destination: &str, result: &v1::ApplyResult) -> String {
 }
 
 pub fn display_name(name: &str, address: &str) -> String {
-    if name.is_empty() {
-        address.to_string()
-    } else {
-        name.to_string()
-    }
+    if name.is_empty() { address.to_string() } else { name.to_string() }
 }
 
 #[cfg(test)]
@@ -200,12 +168,7 @@ mod tests {
 
     #[test]
     fn counts_name_only_what_happens() {
-        let c = Counts {
-            created: 2,
-            deleted: 1,
-            chmod: 1,
-            ..Counts::default()
-        };
+        let c = Counts { created: 2, deleted: 1, chmod: 1, ..Counts::default() };
         assert_eq!(counts(&c), "2 created, 1 deleted, 1 mode change");
         assert_eq!(counts(&Counts::default()), "in sync");
     }

@@ -70,18 +70,14 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
         Some(hex) => Some(Digest::from_hex(hex.trim()).ok_or_else(|| {
-            UsageError(format!(
-                "--plan {hex:?} is not a 64-digit plan digest from `diff --json`"
-            ))
+            UsageError(format!("--plan {hex:?} is not a 64-digit plan digest from `diff --json`"))
         })?),
         None => None,
     };
     let json = args.selection.json;
 
     let planned = futures::future::join_all(
-        destinations
-            .iter()
-            .map(|to| plan_one(&from, to, &categories, &args.guards)),
+        destinations.iter().map(|to| plan_one(&from, to, &categories, &args.guards)),
     )
     .await;
 
@@ -101,11 +97,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 }
                 if !view.refusals.is_empty() {
                     worst = worst.max(ExitCode::Refused);
-                    report_error(
-                        json,
-                        to,
-                        &anyhow::Error::new(Refusal(view.refusals.join("; "))),
-                    );
+                    report_error(json, to, &anyhow::Error::new(Refusal(view.refusals.join("; "))));
                 } else if !view.is_empty() || pinned.is_some() {
                     ready.push((to.clone(), client, view));
                 } else if json {
@@ -140,8 +132,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let display = ProgressDisplay::choose(json);
     let applies = ready.into_iter().map(|(to, mut client, view)| {
         let bar = display.destination(&to);
-        let digest =
-            pinned.unwrap_or_else(|| Digest::from_hex(&view.digest).unwrap_or_default());
+        let digest = pinned.unwrap_or_else(|| Digest::from_hex(&view.digest).unwrap_or_default());
         let request = v1::ApplyRequest {
             source: from.clone(),
             categories: proto::categories_to_proto(&categories),
@@ -201,21 +192,15 @@ fn confirm(ready: &[(String, AgentClient, PlanView)], from: &str) -> anyhow::Res
         )
         .into());
     }
-    let names: Vec<String> = ready
-        .iter()
-        .map(|(to, _, v)| render::display_name(&v.destination_name, to))
-        .collect();
+    let names: Vec<String> =
+        ready.iter().map(|(to, _, v)| render::display_name(&v.destination_name, to)).collect();
     let question = render::confirmation(&ready[0].2, from, &names);
     let yes = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
         .interact()
         .context("reading the confirmation")?;
-    if yes {
-        Ok(())
-    } else {
-        Err(Refusal("not confirmed; nothing was changed".into()).into())
-    }
+    if yes { Ok(()) } else { Err(Refusal("not confirmed; nothing was changed".into()).into()) }
 }
 
 fn report_error(json: bool, destination: &str, error: &anyhow::Error) {
@@ -226,9 +211,6 @@ fn report_error(json: bool, destination: &str, error: &anyhow::Error) {
             serde_json::json!({ "event": "error", "destination": destination, "refused": refused, "message": format!("{error:#}") })
         );
     } else {
-        eprintln!(
-            "{destination}: {}: {error:#}",
-            if refused { "refused" } else { "error" }
-        );
+        eprintln!("{destination}: {}: {error:#}", if refused { "refused" } else { "error" });
     }
 }

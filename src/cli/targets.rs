@@ -5,16 +5,10 @@ use crate::engine::category::{self, Category};
 
 /// Splits `a:1,b:2` into addresses, each checked to be `host:port`.
 pub fn addresses(list: &str, flag: &str) -> Result<Vec<String>, UsageError> {
-    let out: Vec<String> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    let out: Vec<String> =
+        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
     if out.is_empty() {
-        return Err(UsageError(format!(
-            "{flag} needs at least one server address (host:port)"
-        )));
+        return Err(UsageError(format!("{flag} needs at least one server address (host:port)")));
     }
     for address in &out {
         address_ok(address, flag)?;
@@ -23,9 +17,7 @@ pub fn addresses(list: &str, flag: &str) -> Result<Vec<String>, UsageError> {
 }
 
 pub fn address_ok(address: &str, flag: &str) -> Result<(), UsageError> {
-    let port = address
-        .rsplit_once(':')
-        .map(|(host, port)| (host, port.parse::<u16>()));
+    let port = address.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
     match port {
         Some((host, Ok(_))) if !host.is_empty() => Ok(()),
         _ => Err(UsageError(format!(
@@ -44,18 +36,12 @@ mod tests {
 
     #[test]
     fn addresses_need_a_port() {
-        assert_eq!(
-            addresses("a:1, b:2", "--to").expect("valid"),
-            ["a:1", "b:2"]
-        );
+        assert_eq!(addresses("a:1, b:2", "--to").expect("valid"), ["a:1", "b:2"]);
         assert!(addresses("backup-1", "--to").is_err());
         assert!(addresses(":7420", "--to").is_err());
         assert!(addresses("", "--to").is_err());
         assert!(
-            categories("licenses")
-                .expect_err("refused")
-                .to_string()
-                .contains("never synchronized")
+            categories("licenses").expect_err("refused").to_string().contains("never synchronized")
         );
     }
 }

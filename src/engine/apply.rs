@@ -74,9 +74,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         let staging_path = journal::staging_dir(self.layout, id);
         std::fs::create_dir_all(&staging_path)
             .map_err(EngineError::io("create staging folder", &staging_path))?;
-        let result = self
-            .stage_and_commit(id, plan, destination, origin, started)
-            .await;
+        let result = self.stage_and_commit(id, plan, destination, origin, started).await;
         if result.is_err() {
             // Staging is only ever ours; a leftover would also be cleared at next start.
             let _ = std::fs::remove_dir_all(&staging_path);
@@ -102,30 +100,21 @@ impl<S: ChunkSource> Applier<'_, S> {
         let staged = self.stage_all(plan, destination, &staging).await?;
         drop(staging);
 
-        self.progress
-            .report(self.event(Phase::Committing, "", &staged.tracker));
+        self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
         self.check_unchanged(plan).await?;
 
         let record = GenerationRecord {
             id,
-            started_at: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             source: origin.source,
             requested_by: origin.requested_by,
             categories: plan.categories.iter().map(|c| c.category).collect(),
-            files_changed: plan
-                .steps()
-                .filter(|(_, s)| s.kind() != EntryKind::Dir)
-                .count() as u64,
+            files_changed: plan.steps().filter(|(_, s)| s.kind() != EntryKind::Dir).count() as u64,
             bytes_received: staged.bytes_received,
             bytes_written: staged.bytes_written,
         };
-        let mut journal = Journal {
-            state: JournalState::Committing,
-            record,
-            ops: commit_ops(plan),
-        };
+        let mut journal =
+            Journal { state: JournalState::Committing, record, ops: commit_ops(plan) };
         journal.write(self.layout)?;
         let layout = self.layout.clone();
         let committing = journal.clone();
@@ -153,8 +142,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             bytes_written: staged.bytes_written,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
-        self.progress
-            .report(self.event(Phase::Done, "", &staged.tracker));
+        self.progress.report(self.event(Phase::Done, "", &staged.tracker));
         Ok(outcome)
     }
 
@@ -180,10 +168,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         let local_by_digest: HashMap<Digest, (Category, crate::engine::RelPath)> = destination
             .categories
             .values()
-            .flat_map(|m| {
-                m.files()
-                    .map(move |e| (e.digest, (m.category, e.path.clone())))
-            })
+            .flat_map(|m| m.files().map(move |e| (e.digest, (m.category, e.path.clone()))))
             .collect();
         let on_bytes = |n: u64| {
             tracker.bytes_done.fetch_add(n, Ordering::Relaxed);
@@ -197,28 +182,21 @@ impl<S: ChunkSource> Applier<'_, S> {
             local_by_digest: &local_by_digest,
             on_bytes: &on_bytes,
         };
-        self.progress
-            .report(self.event(Phase::Transferring, "", &tracker));
+        self.progress.report(self.event(Phase::Transferring, "", &tracker));
         // The futures are built before streaming them (not in a stream's map closure), which
         // keeps their lifetimes concrete and the whole apply future Send.
         let jobs: Vec<_> = to_stage
             .iter()
             .map(|(i, category, step)| self.stage_one(&ctx, &tracker, *i, *category, step))
             .collect();
-        let results: Vec<transfer::Staged> = futures::stream::iter(jobs)
-            .buffer_unordered(FILES_IN_FLIGHT)
-            .try_collect()
-            .await?;
+        let results: Vec<transfer::Staged> =
+            futures::stream::iter(jobs).buffer_unordered(FILES_IN_FLIGHT).try_collect().await?;
         if self.progress.is_cancelled() {
             return Err(EngineError::Cancelled("the transfer was stopped".into()));
         }
         let bytes_received = results.iter().map(|s| s.bytes_received).sum();
         let bytes_written = results.iter().map(|s| s.bytes_written).sum();
-        Ok(StagedTotals {
-            tracker,
-            bytes_received,
-            bytes_written,
-        })
+        Ok(StagedTotals { tracker, bytes_received, bytes_written })
     }
 
     async fn stage_one(
@@ -235,14 +213,9 @@ impl<S: ChunkSource> Applier<'_, S> {
         })?;
         *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
             format!("{category}/{}", step.path);
-        let staged = transfer::stage_entry(
-            ctx,
-            category,
-            entry,
-            step.current.as_ref(),
-            &index.to_string(),
-        )
-        .await?;
+        let staged =
+            transfer::stage_entry(ctx, category, entry, step.current.as_ref(), &index.to_string())
+                .await?;
         tracker.files_done.fetch_add(1, Ordering::Relaxed);
         Ok(staged)
     }
@@ -285,8 +258,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
         *last = Some(Instant::now());
         let current = t.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        self.progress
-            .report(self.event(Phase::Transferring, &current, t));
+        self.progress.report(self.event(Phase::Transferring, &current, t));
     }
 }
 
@@ -340,21 +312,12 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
         match (step.action, step.kind()) {
             (Action::Delete, EntryKind::Dir) => {
                 let mode = step.current.as_ref().map_or(0o755, |e| e.mode);
-                dir_removals.push(Op::RemoveDir {
-                    category,
-                    path,
-                    mode,
-                });
+                dir_removals.push(Op::RemoveDir { category, path, mode });
             }
             (Action::Delete, _) => removals.push(Op::Remove { category, path }),
             (Action::Create, EntryKind::Dir) => {
                 let to = step.source.as_ref().map_or(0o755, |e| e.mode);
-                modes.push(Op::Chmod {
-                    category,
-                    path: path.clone(),
-                    from: 0o700,
-                    to,
-                });
+                modes.push(Op::DirMode { category, path: path.clone(), mode: to });
                 dirs.push(Op::MakeDir { category, path });
             }
             (Action::Create | Action::Overwrite, _) => puts.push(Op::Put {
@@ -366,12 +329,7 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
             (Action::Chmod, _) => {
                 let from = step.current.as_ref().map_or(0o755, |e| e.mode);
                 let to = step.source.as_ref().map_or(from, |e| e.mode);
-                modes.push(Op::Chmod {
-                    category,
-                    path,
-                    from,
-                    to,
-                });
+                modes.push(Op::Chmod { category, path, from, to });
             }
         }
     }
@@ -381,13 +339,7 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
     dirs.sort_by(|a, b| op_path(a).cmp(&op_path(b)));
     // Children's modes first, so a read-only parent is set last.
     modes.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
-    removals
-        .into_iter()
-        .chain(dir_removals)
-        .chain(dirs)
-        .chain(puts)
-        .chain(modes)
-        .collect()
+    removals.into_iter().chain(dir_removals).chain(dirs).chain(puts).chain(modes).collect()
 }
 
 fn op_path(op: &Op) -> (Category, &str) {
@@ -395,6 +347,7 @@ fn op_path(op: &Op) -> (Category, &str) {
     | Op::RemoveDir { category, path, .. }
     | Op::MakeDir { category, path }
     | Op::Put { category, path, .. }
-    | Op::Chmod { category, path, .. }) = op;
+    | Op::Chmod { category, path, .. }
+    | Op::DirMode { category, path, .. }) = op;
     (*category, path.as_str())
 }

@@ -27,12 +27,8 @@ pub const LICENSES_REFUSAL: &str = "licenses are bound to each machine and are n
      choose among firmware, capdb, modules, config";
 
 impl Category {
-    pub const ALL: [Category; 4] = [
-        Category::Firmware,
-        Category::Capdb,
-        Category::Modules,
-        Category::Config,
-    ];
+    pub const ALL: [Category; 4] =
+        [Category::Firmware, Category::Capdb, Category::Modules, Category::Config];
 
     /// The folder name under a `--root` and the name used on the command line.
     pub fn name(self) -> &'static str {
@@ -121,9 +117,6 @@ mod tests {
             vec![Category::Firmware, Category::Config]
         );
         assert_eq!(parse_list("").expect("valid"), Category::ALL.to_vec());
-        assert!(matches!(
-            parse_list("kernel"),
-            Err(CategoryError::Unknown(_))
-        ));
+        assert!(matches!(parse_list("kernel"), Err(CategoryError::Unknown(_))));
     }
 }

@@ -53,11 +53,7 @@ pub fn chunk_reader<R: Read>(reader: R) -> std::io::Result<ChunkList> {
             digest: Digest::of(&chunk.data),
         });
     }
-    Ok(ChunkList {
-        size,
-        digest: whole.finalize().into(),
-        chunks,
-    })
+    Ok(ChunkList { size, digest: whole.finalize().into(), chunks })
 }
 
 #[cfg(test)]
@@ -95,10 +91,7 @@ mod tests {
             .filter(|c| !known.contains(&c.digest))
             .map(|c| u64::from(c.length))
             .sum();
-        assert!(
-            new_bytes <= 3 * u64::from(MAX_CHUNK),
-            "{new_bytes} new bytes"
-        );
+        assert!(new_bytes <= 3 * u64::from(MAX_CHUNK), "{new_bytes} new bytes");
         assert!(after.chunks.iter().all(|c| c.length <= MAX_CHUNK));
     }
 }

@@ -29,9 +29,7 @@ impl Digest {
     }
 
     pub fn from_hex(hex: &str) -> Option<Digest> {
-        blake3::Hash::from_hex(hex)
-            .ok()
-            .map(|h| Digest(*h.as_bytes()))
+        blake3::Hash::from_hex(hex).ok().map(|h| Digest(*h.as_bytes()))
     }
 }
 

@@ -47,18 +47,11 @@ impl HashIndex {
             }),
             Err(_) => HashMap::new(),
         };
-        HashIndex {
-            path: path.to_path_buf(),
-            records,
-            dirty: false,
-        }
+        HashIndex { path: path.to_path_buf(), records, dirty: false }
     }
 
     pub fn lookup(&self, key: &str, stamp: &FileStamp) -> Option<Digest> {
-        self.records
-            .get(key)
-            .filter(|r| r.stamp == *stamp)
-            .map(|r| r.digest)
+        self.records.get(key).filter(|r| r.stamp == *stamp).map(|r| r.digest)
     }
 
     pub fn remember(&mut self, key: String, stamp: FileStamp, digest: Digest) {
@@ -73,8 +66,7 @@ impl HashIndex {
     /// Forgets every key under `prefix` that `keep` does not hold (deleted files).
     pub fn retain_under(&mut self, prefix: &str, keep: &dyn Fn(&str) -> bool) {
         let before = self.records.len();
-        self.records
-            .retain(|key, _| !key.starts_with(prefix) || keep(key));
+        self.records.retain(|key, _| !key.starts_with(prefix) || keep(key));
         self.dirty |= self.records.len() != before;
     }
 
@@ -83,10 +75,8 @@ impl HashIndex {
         if !self.dirty {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(&self.records).map_err(|e| EngineError::State {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })?;
+        let bytes = serde_json::to_vec(&self.records)
+            .map_err(|e| EngineError::State { path: self.path.clone(), detail: e.to_string() })?;
         write_atomically(&self.path, &bytes)?;
         self.dirty = false;
         Ok(())
@@ -104,8 +94,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&tmp).map_err(EngineError::io("create", &tmp))?;
-    file.write_all(bytes)
-        .map_err(EngineError::io("write", &tmp))?;
+    file.write_all(bytes).map_err(EngineError::io("write", &tmp))?;
     file.sync_all().map_err(EngineError::io("fsync", &tmp))?;
     std::fs::rename(&tmp, path).map_err(EngineError::io("rename into place", path))?;
     if let Some(parent) = path.parent() {
@@ -129,17 +118,8 @@ mod tests {
     fn remembers_across_save_and_load_but_not_racy_files() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let path = tmp.path().join("index.json");
-        let old = FileStamp {
-            size: 3,
-            mtime_ns: 1_000,
-            inode: 7,
-            ctime_ns: 1_000,
-        };
-        let racy = FileStamp {
-            mtime_ns: now_ns(),
-            ctime_ns: now_ns(),
-            ..old
-        };
+        let old = FileStamp { size: 3, mtime_ns: 1_000, inode: 7, ctime_ns: 1_000 };
+        let racy = FileStamp { mtime_ns: now_ns(), ctime_ns: now_ns(), ..old };
         let mut index = HashIndex::load(&path);
         index.remember("config/a".into(), old, Digest::of(b"abc"));
         index.remember("config/b".into(), racy, Digest::of(b"abc"));
@@ -147,10 +127,7 @@ mod tests {
 
         let index = HashIndex::load(&path);
         assert_eq!(index.lookup("config/a", &old), Some(Digest::of(b"abc")));
-        assert_eq!(
-            index.lookup("config/a", &FileStamp { size: 4, ..old }),
-            None
-        );
+        assert_eq!(index.lookup("config/a", &FileStamp { size: 4, ..old }), None);
         assert_eq!(index.lookup("config/b", &racy), None);
     }
 }

@@ -24,7 +24,10 @@ use crate::engine::path::RelPath;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// Move a file or symlink into the generation's backup.
-    Remove { category: Category, path: RelPath },
+    Remove {
+        category: Category,
+        path: RelPath,
+    },
     /// Remove an (emptied) directory, remembering its mode.
     RemoveDir {
         category: Category,
@@ -32,7 +35,10 @@ pub enum Op {
         mode: u32,
     },
     /// Create a directory (owner-writable until its final Chmod).
-    MakeDir { category: Category, path: RelPath },
+    MakeDir {
+        category: Category,
+        path: RelPath,
+    },
     /// Move what is at `path` (if `replaces`) into the backup, then rename the staged
     /// entry into place.
     Put {
@@ -41,12 +47,10 @@ pub enum Op {
         staged: String,
         replaces: bool,
     },
-    Chmod {
-        category: Category,
-        path: RelPath,
-        from: u32,
-        to: u32,
-    },
+    /// Change the mode of an entry that was there before.
+    Chmod { category: Category, path: RelPath, from: u32, to: u32 },
+    /// Give a folder this commit created its final mode; undone with the folder itself.
+    DirMode { category: Category, path: RelPath, mode: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,12 +106,10 @@ impl Journal {
     pub fn read(layout: &Layout) -> Result<Option<Journal>> {
         let path = layout.journal_path();
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| EngineError::State {
-                    path,
-                    detail: format!("unreadable journal: {e}"),
-                }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| EngineError::State {
+                path,
+                detail: format!("unreadable journal: {e}"),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(EngineError::io("read journal", path)(e)),
         }
@@ -127,10 +129,8 @@ impl Handles {
     fn open(layout: &Layout, journal: &Journal) -> Result<Handles> {
         let id = journal.record.id;
         let generation_path = generation_dir(layout, id);
-        std::fs::create_dir_all(&generation_path).map_err(EngineError::io(
-            "create generation folder",
-            &generation_path,
-        ))?;
+        std::fs::create_dir_all(&generation_path)
+            .map_err(EngineError::io("create generation folder", &generation_path))?;
         let staging_path = staging_dir(layout, id);
         std::fs::create_dir_all(&staging_path)
             .map_err(EngineError::io("create staging folder", &staging_path))?;
@@ -153,14 +153,12 @@ impl Handles {
     }
 
     fn category(&self, category: Category) -> Result<&Dir> {
-        self.categories
-            .iter()
-            .find(|(c, _)| *c == category)
-            .map(|(_, d)| d)
-            .ok_or_else(|| EngineError::State {
+        self.categories.iter().find(|(c, _)| *c == category).map(|(_, d)| d).ok_or_else(|| {
+            EngineError::State {
                 path: self.layout.root(category).to_path_buf(),
                 detail: "the category folder is missing during commit".into(),
-            })
+            }
+        })
     }
 
     fn full(&self, category: Category, path: &RelPath) -> PathBuf {
@@ -171,28 +169,23 @@ impl Handles {
         let dir = self.category(category)?;
         let backup = backup_path(category, path);
         if let Some(parent) = backup.parent() {
-            self.generation
-                .create_dir_all(parent)
-                .map_err(EngineError::io(
-                    "create backup folder",
-                    self.generation_path.join(parent),
-                ))?;
+            self.generation.create_dir_all(parent).map_err(EngineError::io(
+                "create backup folder",
+                self.generation_path.join(parent),
+            ))?;
         }
         dir.rename(path, &self.generation, &backup)
             .map_err(EngineError::io("move aside", self.full(category, path)))
     }
 
     fn has_backup(&self, category: Category, path: &RelPath) -> bool {
-        self.generation
-            .symlink_metadata(backup_path(category, path))
-            .is_ok()
+        self.generation.symlink_metadata(backup_path(category, path)).is_ok()
     }
 
     fn restore(&self, category: Category, path: &RelPath) -> Result<()> {
         let dir = self.category(category)?;
         if dir.symlink_metadata(path).is_ok() {
-            dir.remove_file(path)
-                .map_err(EngineError::io("remove", self.full(category, path)))?;
+            dir.remove_file(path).map_err(EngineError::io("remove", self.full(category, path)))?;
         }
         self.generation
             .rename(backup_path(category, path), dir, path)
@@ -238,12 +231,7 @@ fn run(h: &Handles, op: &Op) -> Result<()> {
                 .and_then(|()| dir.set_permissions(path, Permissions::from_mode(0o700)))
                 .map_err(EngineError::io("create folder", h.full(*category, path)))
         }
-        Op::Put {
-            category,
-            path,
-            staged,
-            replaces,
-        } => {
+        Op::Put { category, path, staged, replaces } => {
             if *replaces {
                 h.backup(*category, path)?;
             }
@@ -251,11 +239,9 @@ fn run(h: &Handles, op: &Op) -> Result<()> {
                 .rename(staged, h.category(*category)?, path)
                 .map_err(EngineError::io("move into place", h.full(*category, path)))
         }
-        Op::Chmod {
-            category, path, to, ..
-        } => h
+        Op::Chmod { category, path, to: mode, .. } | Op::DirMode { category, path, mode } => h
             .category(*category)?
-            .set_permissions(path, Permissions::from_mode(*to))
+            .set_permissions(path, Permissions::from_mode(*mode))
             .map_err(EngineError::io("set mode of", h.full(*category, path))),
     }
 }
@@ -264,24 +250,19 @@ fn run(h: &Handles, op: &Op) -> Result<()> {
 fn undo_ops(h: &Handles, ops: &[Op]) -> Result<()> {
     for op in ops.iter().rev() {
         match op {
-            Op::Chmod {
-                category,
-                path,
-                from,
-                ..
-            } => {
+            Op::DirMode { .. } => {}
+            Op::Chmod { category, path, from, to } => {
+                // Only an entry showing the new mode was changed; a path still holding
+                // the old entry (a change of kind not reached yet) is left alone.
                 let dir = h.category(*category)?;
-                if dir.symlink_metadata(path).is_ok() {
+                let changed =
+                    dir.symlink_metadata(path).is_ok_and(|m| m.permissions().mode() & 0o7777 == *to);
+                if changed {
                     dir.set_permissions(path, Permissions::from_mode(*from))
                         .map_err(EngineError::io("restore mode of", h.full(*category, path)))?;
                 }
             }
-            Op::Put {
-                category,
-                path,
-                staged,
-                replaces,
-            } => {
+            Op::Put { category, path, staged, replaces } => {
                 if h.has_backup(*category, path) {
                     h.restore(*category, path)?;
                 } else if !replaces && h.staging.symlink_metadata(staged).is_err() {
@@ -299,11 +280,7 @@ fn undo_ops(h: &Handles, ops: &[Op]) -> Result<()> {
                         .map_err(EngineError::io("remove folder", h.full(*category, path)))?;
                 }
             }
-            Op::RemoveDir {
-                category,
-                path,
-                mode,
-            } => {
+            Op::RemoveDir { category, path, mode } => {
                 let dir = h.category(*category)?;
                 if dir.symlink_metadata(path).is_err() {
                     dir.create_dir(path)
@@ -330,25 +307,28 @@ fn sync_touched(h: &Handles, ops: &[Op]) {
         | Op::RemoveDir { category, path, .. }
         | Op::MakeDir { category, path }
         | Op::Put { category, path, .. }
-        | Op::Chmod { category, path, .. }) = op;
-        let parent = path
-            .parent()
-            .map_or_else(PathBuf::new, |p| PathBuf::from(p.as_str()));
+        | Op::Chmod { category, path, .. }
+        | Op::DirMode { category, path, .. }
+        | Op::DirMode { category, path, .. }) = op;
+        let parent = path.parent().map_or_else(PathBuf::new, |p| PathBuf::from(p.as_str()));
         folders.insert((*category, parent));
     }
     for (category, folder) in folders {
         let Ok(dir) = h.category(category) else {
             continue;
         };
-        let target = if folder.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            folder.as_path()
-        };
+        let target = if folder.as_os_str().is_empty() { Path::new(".") } else { folder.as_path() };
         if let Err(e) = dir.open(target).and_then(|f| f.into_std().sync_all()) {
             tracing::warn!(folder = %h.layout.root(category).join(&folder).display(), error = %e, "could not fsync folder");
         }
     }
+}
+
+/// Runs only the first `count` operations, as a crash after them would leave the tree.
+#[cfg(test)]
+pub(crate) fn commit_first(layout: &Layout, journal: &Journal, count: usize) -> Result<()> {
+    let handles = Handles::open(layout, journal)?;
+    journal.ops.iter().take(count).try_for_each(|op| run(&handles, op))
 }
 
 /// What recovery found at agent start.
@@ -387,10 +367,8 @@ pub fn recover(layout: &Layout) -> Result<Recovery> {
 pub fn finish(layout: &Layout, journal: &Journal) -> Result<()> {
     let dir = generation_dir(layout, journal.record.id);
     std::fs::create_dir_all(&dir).map_err(EngineError::io("create generation folder", &dir))?;
-    let bytes = serde_json::to_vec_pretty(journal).map_err(|e| EngineError::State {
-        path: dir.clone(),
-        detail: e.to_string(),
-    })?;
+    let bytes = serde_json::to_vec_pretty(journal)
+        .map_err(|e| EngineError::State { path: dir.clone(), detail: e.to_string() })?;
     write_atomically(&dir.join("generation.json"), &bytes)?;
     remove_file(&layout.journal_path())?;
     remove_all(&staging_dir(layout, journal.record.id))
@@ -468,3 +446,6 @@ fn remove_file(path: &Path) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -29,10 +29,7 @@ impl Layout {
     /// `root/.confsync`.
     pub fn under_root(root: &Path) -> Layout {
         Layout {
-            roots: Category::ALL
-                .into_iter()
-                .map(|c| (c, root.join(c.name())))
-                .collect(),
+            roots: Category::ALL.into_iter().map(|c| (c, root.join(c.name()))).collect(),
             licenses: root.join(LICENSES),
             state_dir: root.join(STATE_DIR_NAME),
         }
@@ -46,23 +43,15 @@ impl Layout {
     ) -> Result<Layout> {
         for category in Category::ALL {
             if !roots.contains_key(&category) {
-                return Err(EngineError::Config(format!(
-                    "no path is set for category {category}"
-                )));
+                return Err(EngineError::Config(format!("no path is set for category {category}")));
             }
         }
-        Ok(Layout {
-            roots,
-            licenses,
-            state_dir,
-        })
+        Ok(Layout { roots, licenses, state_dir })
     }
 
     pub fn root(&self, category: Category) -> &Path {
         // Every category has a root: both constructors guarantee it.
-        self.roots
-            .get(&category)
-            .map_or(self.state_dir.as_path(), PathBuf::as_path)
+        self.roots.get(&category).map_or(self.state_dir.as_path(), PathBuf::as_path)
     }
 
     pub fn licenses(&self) -> &Path {
@@ -173,17 +162,13 @@ mod tests {
     #[test]
     fn overlapping_layouts_are_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mut roots: BTreeMap<Category, PathBuf> = Category::ALL
-            .into_iter()
-            .map(|c| (c, tmp.path().join(c.name())))
-            .collect();
+        let mut roots: BTreeMap<Category, PathBuf> =
+            Category::ALL.into_iter().map(|c| (c, tmp.path().join(c.name()))).collect();
         roots.insert(Category::Config, tmp.path().join("licenses/config"));
         let layout = Layout::explicit(roots, tmp.path().join("licenses"), tmp.path().join("state"))
             .expect("complete");
         let err = layout.prepare().expect_err("overlap");
         assert!(err.to_string().contains("licenses"), "{err}");
-        Layout::under_root(tmp.path())
-            .prepare()
-            .expect("built-in layout is sound");
+        Layout::under_root(tmp.path()).prepare().expect("built-in layout is sound");
     }
 }

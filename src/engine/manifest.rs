@@ -24,11 +24,7 @@ impl CategoryManifest {
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         entries.dedup_by(|later, earlier| later.path == earlier.path);
         let digest = category_digest(&entries);
-        CategoryManifest {
-            category,
-            entries,
-            digest,
-        }
+        CategoryManifest { category, entries, digest }
     }
 
     pub fn files(&self) -> impl Iterator<Item = &Entry> {
@@ -37,10 +33,7 @@ impl CategoryManifest {
 
     /// Count of non-directory entries (what an administrator calls "files").
     pub fn file_count(&self) -> u64 {
-        self.entries
-            .iter()
-            .filter(|e| e.kind != EntryKind::Dir)
-            .count() as u64
+        self.entries.iter().filter(|e| e.kind != EntryKind::Dir).count() as u64
     }
 
     pub fn byte_count(&self) -> u64 {
@@ -130,10 +123,7 @@ mod tests {
             vec![file("a", b"1", 0o644, 1), file("c", b"2", 0o644, 1)],
             vec![file("a", b"1", 0o644, 1)],
         ] {
-            assert_ne!(
-                a.digest,
-                CategoryManifest::new(Category::Config, changed).digest
-            );
+            assert_ne!(a.digest, CategoryManifest::new(Category::Config, changed).digest);
         }
     }
 }

@@ -133,10 +133,8 @@ impl AsRef<std::path::Path> for RelPath {
 /// name is refused because the name may itself be a symlink (`a -> .`, then `b -> a/../x`
 /// would escape); with this shape, every link resolves inside by induction.
 pub fn check_symlink_target(link: &RelPath, target: &str) -> Result<(), PathError> {
-    let escapes = || PathError::SymlinkEscapes {
-        link: link.to_string(),
-        target: target.to_string(),
-    };
+    let escapes =
+        || PathError::SymlinkEscapes { link: link.to_string(), target: target.to_string() };
     if target.is_empty()
         || target.starts_with('/')
         || target.contains('\0')
@@ -167,13 +165,7 @@ mod tests {
 
     #[test]
     fn canonical_paths_are_accepted() {
-        for ok in [
-            "a",
-            "a/b",
-            "firmware-1.2.bin",
-            "dir with space/f",
-            "ünïcode/ß",
-        ] {
+        for ok in ["a", "a/b", "firmware-1.2.bin", "dir with space/f", "ünïcode/ß"] {
             assert_eq!(RelPath::new(ok).expect(ok).as_str(), ok);
         }
     }
@@ -201,10 +193,7 @@ mod tests {
                 assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
             }
         }
-        assert!(matches!(
-            RelPath::from_bytes(b"bad\xff"),
-            Err(PathError::NotUtf8(_))
-        ));
+        assert!(matches!(RelPath::from_bytes(b"bad\xff"), Err(PathError::NotUtf8(_))));
     }
 
     #[test]
@@ -213,15 +202,7 @@ mod tests {
         for ok in ["target", "../sibling", "../../top", "../c/d"] {
             check_symlink_target(&link, ok).expect(ok);
         }
-        for bad in [
-            "/etc/passwd",
-            "../../../out",
-            "x/../../..",
-            "sub/../y",
-            ".",
-            "",
-            "a//b",
-        ] {
+        for bad in ["/etc/passwd", "../../../out", "x/../../..", "sub/../y", ".", "", "a//b"] {
             assert!(check_symlink_target(&link, bad).is_err(), "{bad} accepted");
         }
         let top = RelPath::new("link").expect("valid");
@@ -234,9 +215,7 @@ mod tests {
         assert_eq!(p.parent(), Some(RelPath::new("a/b").expect("valid")));
         assert!(p.is_inside(&RelPath::new("a").expect("valid")));
         assert!(
-            !RelPath::new("ab/c")
-                .expect("valid")
-                .is_inside(&RelPath::new("a").expect("valid"))
+            !RelPath::new("ab/c").expect("valid").is_inside(&RelPath::new("a").expect("valid"))
         );
         assert_eq!(p.depth(), 2);
     }

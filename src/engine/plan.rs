@@ -131,9 +131,7 @@ impl Plan {
     }
 
     pub fn steps(&self) -> impl Iterator<Item = (Category, &Step)> {
-        self.categories
-            .iter()
-            .flat_map(|c| c.steps.iter().map(move |s| (c.category, s)))
+        self.categories.iter().flat_map(|c| c.steps.iter().map(move |s| (c.category, s)))
     }
 }
 
@@ -147,12 +145,8 @@ pub fn plan(source: &Manifest, destination: &Manifest, guards: &Guards) -> Plan 
         let dst = destination.get(*category).unwrap_or(&empty);
         let category_plan = plan_category(src, dst);
         check_guards(&category_plan, src, guards, &mut refusals);
-        let downgrades: Vec<&str> = category_plan
-            .steps
-            .iter()
-            .filter(|s| s.downgrade)
-            .map(|s| s.path.as_str())
-            .collect();
+        let downgrades: Vec<&str> =
+            category_plan.steps.iter().filter(|s| s.downgrade).map(|s| s.path.as_str()).collect();
         if !downgrades.is_empty() {
             warnings.push(format!(
                 "{} {} in {category} {} newer on the destination than on the source (downgrade): {}",
@@ -165,12 +159,7 @@ pub fn plan(source: &Manifest, destination: &Manifest, guards: &Guards) -> Plan 
         categories.push(category_plan);
     }
     let digest = plan_digest(&categories);
-    Plan {
-        categories,
-        digest,
-        warnings,
-        refusals,
-    }
+    Plan { categories, digest, warnings, refusals }
 }
 
 fn plan_category(src: &CategoryManifest, dst: &CategoryManifest) -> CategoryPlan {
@@ -229,13 +218,7 @@ fn step(action: Action, source: Option<&Entry>, current: Option<&Entry>) -> Step
         (Some(e), _) | (None, Some(e)) => e.path.clone(),
         (None, None) => unreachable!("a step is about at least one entry"),
     };
-    Step {
-        action,
-        path,
-        source: source.cloned(),
-        current: current.cloned(),
-        downgrade: false,
-    }
+    Step { action, path, source: source.cloned(), current: current.cloned(), downgrade: false }
 }
 
 fn check_guards(
@@ -254,11 +237,7 @@ fn check_guards(
         return;
     }
     if let Some(limit) = guards.max_delete_percent {
-        let deleted = plan
-            .steps
-            .iter()
-            .filter(|s| s.action == Action::Delete)
-            .count() as u64;
+        let deleted = plan.steps.iter().filter(|s| s.action == Action::Delete).count() as u64;
         if plan.destination_entries > 0
             && deleted * 100 > u64::from(limit) * plan.destination_entries
         {
@@ -305,11 +284,7 @@ pub fn abbreviate(items: &[&str], keep: usize) -> String {
     if items.len() <= keep {
         return items.join(", ");
     }
-    format!(
-        "{} and {} more",
-        items[..keep].join(", "),
-        items.len() - keep
-    )
+    format!("{} and {} more", items[..keep].join(", "), items.len() - keep)
 }
 
 #[cfg(test)]

@@ -61,10 +61,7 @@ pub fn scan_category(
         };
         let meta = item.metadata().map_err(|e| walk_error(root, e))?;
         let file_type = item.file_type();
-        let mtime_ns = meta
-            .mtime()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(meta.mtime_nsec());
+        let mtime_ns = meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec());
         let mode = meta.mode() & SYNCED_MODE_BITS;
         let entry = if file_type.is_dir() {
             Entry {
@@ -80,9 +77,8 @@ pub fn scan_category(
             let target = std::fs::read_link(item.path())
                 .map_err(EngineError::io("read symlink", item.path()))?;
             let Some(target) = target.to_str().map(str::to_string) else {
-                warnings.push(format!(
-                    "skipped symlink {category}/{path}: its target is not UTF-8"
-                ));
+                warnings
+                    .push(format!("skipped symlink {category}/{path}: its target is not UTF-8"));
                 continue;
             };
             if let Err(e) = check_symlink_target(&path, &target) {
@@ -109,12 +105,10 @@ pub fn scan_category(
                     .saturating_mul(1_000_000_000)
                     .saturating_add(meta.ctime_nsec()),
             };
-            let digest = index
-                .lookup(&index_key(category, &path), &stamp)
-                .unwrap_or_else(|| {
-                    to_hash.push((entries.len(), stamp));
-                    Digest::ZERO
-                });
+            let digest = index.lookup(&index_key(category, &path), &stamp).unwrap_or_else(|| {
+                to_hash.push((entries.len(), stamp));
+                Digest::ZERO
+            });
             Entry {
                 path,
                 kind: EntryKind::File,
@@ -144,17 +138,11 @@ pub fn scan_category(
         index.remember(index_key(category, &entries[i].path), stamp, digest);
     }
     let prefix = format!("{}/", category.name());
-    let present: std::collections::HashSet<String> = entries
-        .iter()
-        .map(|e| index_key(category, &e.path))
-        .collect();
+    let present: std::collections::HashSet<String> =
+        entries.iter().map(|e| index_key(category, &e.path)).collect();
     index.retain_under(&prefix, &|key| present.contains(key));
 
-    Ok(Scanned {
-        manifest: CategoryManifest::new(category, entries),
-        warnings,
-        hashed_files,
-    })
+    Ok(Scanned { manifest: CategoryManifest::new(category, entries), warnings, hashed_files })
 }
 
 fn relative(root: &Path, full: &Path, warnings: &mut Vec<String>) -> Option<RelPath> {
@@ -174,28 +162,18 @@ fn relative(root: &Path, full: &Path, warnings: &mut Vec<String>) -> Option<RelP
 
 fn walk_error(root: &Path, e: walkdir::Error) -> EngineError {
     let path = e.path().unwrap_or(root).to_path_buf();
-    let source = e
-        .into_io_error()
-        .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-    EngineError::Io {
-        op: "read",
-        path,
-        source,
-    }
+    let source = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+    EngineError::Io { op: "read", path, source }
 }
 
 /// Hashes one file read through the category's directory handle.
 pub fn hash_file(dir: &cap_std::fs::Dir, root: &Path, path: &RelPath) -> Result<Digest> {
     let full = root.join(path);
-    let mut file = dir
-        .open(path)
-        .map_err(EngineError::io("open for hashing", &full))?;
+    let mut file = dir.open(path).map_err(EngineError::io("open for hashing", &full))?;
     let mut hasher = blake3::Hasher::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let n = file
-            .read(&mut buffer)
-            .map_err(EngineError::io("read for hashing", &full))?;
+        let n = file.read(&mut buffer).map_err(EngineError::io("read for hashing", &full))?;
         if n == 0 {
             break;
         }
@@ -216,30 +194,18 @@ mod tests {
         let root = tmp.path().join("config");
         std::fs::create_dir_all(root.join("sub/empty")).expect("mkdir");
         std::fs::write(root.join("sub/a.conf"), b"alpha").expect("write");
-        std::fs::set_permissions(
-            root.join("sub/a.conf"),
-            std::fs::Permissions::from_mode(0o4755),
-        )
-        .expect("chmod");
+        std::fs::set_permissions(root.join("sub/a.conf"), std::fs::Permissions::from_mode(0o4755))
+            .expect("chmod");
         symlink("sub/a.conf", root.join("link")).expect("symlink");
         symlink("../../etc/passwd", root.join("sub/evil")).expect("symlink");
         let fifo = root.join("fifo");
         assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .expect("mkfifo")
-                .success()
+            std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success()
         );
 
         let mut index = HashIndex::load(&layout.index_path());
         let scanned = scan_category(&layout, Category::Config, &mut index).expect("scan");
-        let paths: Vec<&str> = scanned
-            .manifest
-            .entries
-            .iter()
-            .map(|e| e.path.as_str())
-            .collect();
+        let paths: Vec<&str> = scanned.manifest.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["link", "sub", "sub/a.conf", "sub/empty"]);
         let file = &scanned.manifest.entries[2];
         assert_eq!(file.digest, Digest::of(b"alpha"));

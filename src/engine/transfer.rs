@@ -87,12 +87,10 @@ pub async fn stage_entry<S: ChunkSource>(
         EntryKind::Symlink => {
             let target = entry.symlink_target.as_deref().unwrap_or_default();
             check_symlink_target(&entry.path, target)?;
-            ctx.staging
-                .symlink(target, staged_name)
-                .map_err(EngineError::io(
-                    "stage symlink",
-                    ctx.layout.staging_dir().join(staged_name),
-                ))?;
+            ctx.staging.symlink(target, staged_name).map_err(EngineError::io(
+                "stage symlink",
+                ctx.layout.staging_dir().join(staged_name),
+            ))?;
             Ok(Staged::default())
         }
         EntryKind::Dir => Ok(Staged::default()),
@@ -122,10 +120,7 @@ async fn stage_file<S: ChunkSource>(
         stage_delta(ctx, category, entry, basis, &mut out).await?;
     } else {
         let ranges = split(0, entry.size);
-        let stream = ctx
-            .source
-            .fetch(category, &entry.path, ranges.clone())
-            .await?;
+        let stream = ctx.source.fetch(category, &entry.path, ranges.clone()).await?;
         receive(stream, &ranges, None, &mut out, ctx.on_bytes, &entry.path).await?;
     }
     out.finish()
@@ -147,50 +142,35 @@ async fn stage_delta<S: ChunkSource>(
         )));
     }
     let basis_path = ctx.layout.root(category).join(&basis.path);
-    let dir = ctx
-        .layout
-        .open_category(category)?
-        .ok_or_else(|| EngineError::Io {
-            op: "open",
-            path: basis_path.clone(),
-            source: std::io::ErrorKind::NotFound.into(),
-        })?;
-    let mut old = dir
-        .open(&basis.path)
-        .map_err(EngineError::io("open old version", &basis_path))?;
+    let dir = ctx.layout.open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: basis_path.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let mut old =
+        dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
     let old_list = {
-        let reader = dir
-            .open(&basis.path)
-            .map_err(EngineError::io("open old version", &basis_path))?;
+        let reader =
+            dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
         tokio::task::spawn_blocking(move || chunk::chunk_reader(reader))
             .await
             .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
             .map_err(EngineError::io("chunk old version", &basis_path))?
     };
-    let local: HashMap<Digest, (u64, u32)> = old_list
-        .chunks
-        .iter()
-        .map(|c| (c.digest, (c.offset, c.length)))
-        .collect();
+    let local: HashMap<Digest, (u64, u32)> =
+        old_list.chunks.iter().map(|c| (c.digest, (c.offset, c.length))).collect();
 
     let missing: Vec<ByteRange> = list
         .chunks
         .iter()
         .filter(|c| !local.contains_key(&c.digest))
-        .map(|c| ByteRange {
-            offset: c.offset,
-            length: u64::from(c.length),
-        })
+        .map(|c| ByteRange { offset: c.offset, length: u64::from(c.length) })
         .collect();
     let digests: HashMap<u64, Digest> = list.chunks.iter().map(|c| (c.offset, c.digest)).collect();
     let mut remote = if missing.is_empty() {
         None
     } else {
-        Some(
-            ctx.source
-                .fetch(category, &entry.path, missing.clone())
-                .await?,
-        )
+        Some(ctx.source.fetch(category, &entry.path, missing.clone()).await?)
     };
     let mut buffer = Vec::new();
     for c in &list.chunks {
@@ -204,28 +184,14 @@ async fn stage_delta<S: ChunkSource>(
                 return Err(EngineError::Cancelled("the transfer was stopped".into()));
             }
         } else if let Some(stream) = remote.as_mut() {
-            let range = [ByteRange {
-                offset: c.offset,
-                length: u64::from(c.length),
-            }];
-            receive_some(
-                stream,
-                &range,
-                Some(&digests),
-                out,
-                ctx.on_bytes,
-                &entry.path,
-            )
-            .await?;
+            let range = [ByteRange { offset: c.offset, length: u64::from(c.length) }];
+            receive_some(stream, &range, Some(&digests), out, ctx.on_bytes, &entry.path).await?;
         }
     }
     if let Some(mut stream) = remote
         && stream.next().await.is_some()
     {
-        return Err(integrity(
-            &entry.path,
-            "the source sent more data than asked for",
-        ));
+        return Err(integrity(&entry.path, "the source sent more data than asked for"));
     }
     Ok(())
 }
@@ -299,21 +265,15 @@ fn copy_local(
     on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
 ) -> Result<()> {
     let full = layout.root(category).join(path);
-    let dir = layout
-        .open_category(category)?
-        .ok_or_else(|| EngineError::Io {
-            op: "open",
-            path: full.clone(),
-            source: std::io::ErrorKind::NotFound.into(),
-        })?;
-    let mut file = dir
-        .open(path)
-        .map_err(EngineError::io("open local copy", &full))?;
+    let dir = layout.open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: full.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let mut file = dir.open(path).map_err(EngineError::io("open local copy", &full))?;
     let mut buffer = vec![0u8; MAX_RANGE as usize];
     loop {
-        let n = file
-            .read(&mut buffer)
-            .map_err(EngineError::io("read local copy", &full))?;
+        let n = file.read(&mut buffer).map_err(EngineError::io("read local copy", &full))?;
         if n == 0 {
             return Ok(());
         }
@@ -327,18 +287,12 @@ fn copy_local(
 fn split(start: u64, size: u64) -> Vec<ByteRange> {
     (start..size)
         .step_by(MAX_RANGE as usize)
-        .map(|offset| ByteRange {
-            offset,
-            length: MAX_RANGE.min(size - offset),
-        })
+        .map(|offset| ByteRange { offset, length: MAX_RANGE.min(size - offset) })
         .collect()
 }
 
 fn integrity(path: &RelPath, detail: &str) -> EngineError {
-    EngineError::Integrity {
-        path: path.to_string(),
-        detail: detail.to_string(),
-    }
+    EngineError::Integrity { path: path.to_string(), detail: detail.to_string() }
 }
 
 /// Writes a staged file, hashing as it goes, refusing to exceed the declared size.
@@ -380,9 +334,7 @@ impl Writer {
             ));
         }
         self.hasher.update(data);
-        self.file
-            .write_all(data)
-            .map_err(EngineError::io("write staged file", &self.path))
+        self.file.write_all(data).map_err(EngineError::io("write staged file", &self.path))
     }
 
     /// Verifies size and digest, then sets mode and mtime and makes the file durable.
@@ -390,10 +342,7 @@ impl Writer {
         if self.written != self.expected_size {
             return Err(integrity(
                 &self.entry_path,
-                &format!(
-                    "got {} bytes, expected {}",
-                    self.written, self.expected_size
-                ),
+                &format!("got {} bytes, expected {}", self.written, self.expected_size),
             ));
         }
         let digest: Digest = self.hasher.finalize().into();
@@ -410,21 +359,12 @@ impl Writer {
         self.file
             .set_times(std::fs::FileTimes::new().set_modified(system_time(self.mtime_ns)))
             .map_err(EngineError::io("set mtime of", &self.path))?;
-        self.file
-            .sync_all()
-            .map_err(EngineError::io("fsync", &self.path))?;
-        Ok(Staged {
-            bytes_received: self.received,
-            bytes_written: self.written,
-        })
+        self.file.sync_all().map_err(EngineError::io("fsync", &self.path))?;
+        Ok(Staged { bytes_received: self.received, bytes_written: self.written })
     }
 }
 
 fn system_time(ns: i64) -> SystemTime {
     let magnitude = Duration::from_nanos(ns.unsigned_abs());
-    if ns >= 0 {
-        UNIX_EPOCH + magnitude
-    } else {
-        UNIX_EPOCH - magnitude
-    }
+    if ns >= 0 { UNIX_EPOCH + magnitude } else { UNIX_EPOCH - magnitude }
 }

@@ -7,11 +7,7 @@ fn entry(path: &str, kind: EntryKind, content: &str, mode: u32, mtime_ns: i64) -
         size: content.len() as u64,
         mode,
         mtime_ns,
-        digest: if kind == EntryKind::Dir {
-            Digest::ZERO
-        } else {
-            Digest::of(content.as_bytes())
-        },
+        digest: if kind == EntryKind::Dir { Digest::ZERO } else { Digest::of(content.as_bytes()) },
         symlink_target: (kind == EntryKind::Symlink).then(|| content.to_string()),
     }
 }
@@ -27,17 +23,12 @@ fn manifest(entries: Vec<Entry>) -> Manifest {
 }
 
 fn actions(plan: &Plan) -> Vec<(Action, &str)> {
-    plan.steps()
-        .map(|(_, s)| (s.action, s.path.as_str()))
-        .collect()
+    plan.steps().map(|(_, s)| (s.action, s.path.as_str())).collect()
 }
 
 #[test]
 fn equal_trees_give_an_empty_plan() {
-    let m = manifest(vec![
-        file("a", "1"),
-        entry("d", EntryKind::Dir, "", 0o755, 1),
-    ]);
+    let m = manifest(vec![file("a", "1"), entry("d", EntryKind::Dir, "", 0o755, 1)]);
     let p = plan(&m, &m.clone(), &Guards::default());
     assert!(p.is_empty());
     assert!(p.refusals.is_empty() && p.warnings.is_empty());
@@ -69,32 +60,19 @@ fn creates_overwrites_deletes_and_chmods() {
     );
     let counts = p.counts();
     assert_eq!(
-        (
-            counts.created,
-            counts.overwritten,
-            counts.deleted,
-            counts.chmod,
-            counts.bytes
-        ),
+        (counts.created, counts.overwritten, counts.deleted, counts.chmod, counts.bytes),
         (1, 1, 1, 1, 3)
     );
 }
 
 #[test]
 fn a_change_of_kind_is_a_delete_then_a_create() {
-    let src = manifest(vec![
-        entry("x", EntryKind::Dir, "", 0o755, 1),
-        file("x/f", "f"),
-    ]);
+    let src = manifest(vec![entry("x", EntryKind::Dir, "", 0o755, 1), file("x/f", "f")]);
     let dst = manifest(vec![file("x", "was a file")]);
     let p = plan(&src, &dst, &Guards::default());
     assert_eq!(
         actions(&p),
-        [
-            (Action::Delete, "x"),
-            (Action::Create, "x"),
-            (Action::Create, "x/f")
-        ]
+        [(Action::Delete, "x"), (Action::Create, "x"), (Action::Create, "x/f")]
     );
 }
 
@@ -131,14 +109,8 @@ fn the_digest_pins_both_sides() {
     let dst = manifest(vec![file("a", "0")]);
     let base = plan(&src, &dst, &Guards::default()).digest;
     assert_eq!(base, plan(&src, &dst, &Guards::default()).digest);
-    assert_ne!(
-        base,
-        plan(&manifest(vec![file("a", "2")]), &dst, &Guards::default()).digest
-    );
-    assert_ne!(
-        base,
-        plan(&src, &manifest(vec![file("a", "9")]), &Guards::default()).digest
-    );
+    assert_ne!(base, plan(&manifest(vec![file("a", "2")]), &dst, &Guards::default()).digest);
+    assert_ne!(base, plan(&src, &manifest(vec![file("a", "9")]), &Guards::default()).digest);
 }
 
 #[test]
@@ -146,48 +118,22 @@ fn an_empty_source_category_is_refused_unless_allowed() {
     let src = manifest(vec![]);
     let dst = manifest(vec![file("a", "1")]);
     let p = plan(&src, &dst, &Guards::default());
-    assert!(
-        p.refusals[0].contains("--allow-empty-source"),
-        "{:?}",
-        p.refusals
-    );
-    let allowed = plan(
-        &src,
-        &dst,
-        &Guards {
-            allow_empty_source: true,
-            ..Guards::default()
-        },
-    );
+    assert!(p.refusals[0].contains("--allow-empty-source"), "{:?}", p.refusals);
+    let allowed = plan(&src, &dst, &Guards { allow_empty_source: true, ..Guards::default() });
     assert!(allowed.refusals.is_empty());
 }
 
 #[test]
 fn mass_deletion_over_the_limit_is_refused() {
     let src = manifest(vec![file("keep", "k")]);
-    let dst = manifest(vec![
-        file("keep", "k"),
-        file("a", "1"),
-        file("b", "2"),
-        file("c", "3"),
-    ]);
-    let guards = Guards {
-        max_delete_percent: Some(25),
-        ..Guards::default()
-    };
+    let dst = manifest(vec![file("keep", "k"), file("a", "1"), file("b", "2"), file("c", "3")]);
+    let guards = Guards { max_delete_percent: Some(25), ..Guards::default() };
     let p = plan(&src, &dst, &guards);
     assert!(
         p.refusals[0].contains("3 of 4") && p.refusals[0].contains("--max-delete"),
         "{:?}",
         p.refusals
     );
-    let p = plan(
-        &src,
-        &dst,
-        &Guards {
-            max_delete_percent: Some(75),
-            ..guards
-        },
-    );
+    let p = plan(&src, &dst, &Guards { max_delete_percent: Some(75), ..guards });
     assert!(p.refusals.is_empty());
 }
