@@ -308,7 +308,6 @@ fn sync_touched(h: &Handles, ops: &[Op]) {
         | Op::MakeDir { category, path }
         | Op::Put { category, path, .. }
         | Op::Chmod { category, path, .. }
-        | Op::DirMode { category, path, .. }
         | Op::DirMode { category, path, .. }) = op;
         let parent = path.parent().map_or_else(PathBuf::new, |p| PathBuf::from(p.as_str()));
         folders.insert((*category, parent));
