@@ -63,6 +63,29 @@ impl ClientError {
     }
 }
 
+/// Client certificate, key and the CA that signed the agents' certificates (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClientTls {
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// Where an agent is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port`.
+    pub address: String,
+    /// `None`: plaintext (allowed on loopback only).
+    pub tls: Option<ClientTls>,
+}
+
+impl Target {
+    pub fn plain(address: &str) -> Target {
+        Target { address: address.to_string(), tls: None }
+    }
+}
+
 /// A connection to one agent.
 #[derive(Clone)]
 pub struct AgentClient {
@@ -71,8 +94,9 @@ pub struct AgentClient {
 }
 
 impl AgentClient {
-    /// Connects to `address` (`host:port`). Plain TCP for now.
-    pub async fn connect(address: &str) -> Result<AgentClient, ClientError> {
+    /// Connects to the agent at `target`.
+    pub async fn connect(target: &Target) -> Result<AgentClient, ClientError> {
+        let address = target.address.as_str();
         let unreachable =
             |detail: String| ClientError::Unreachable { address: address.to_string(), detail };
         let endpoint = Endpoint::from_shared(format!("http://{address}"))

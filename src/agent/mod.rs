@@ -4,14 +4,20 @@
 //! - [`service`]: the gRPC handlers; planning and applying (destination side).
 //! - [`serve_source`]: manifests and chunks (source side, read-only).
 //! - [`source`]: the source agent as the engine's chunk source.
+//! - [`history`]: the record of applies, and rollback to a kept generation.
+//! - [`watch`]: tree-changed events for `auto --on-change`.
+//! - [`hold`]: refusing every apply during maintenance, across restarts.
 //!
 //! Start-up order matters: lock the state folder (one agent per tree), recover an
 //! unfinished journal, clear staging, and only then listen.
 
+pub mod history;
+pub mod hold;
 pub mod serve_source;
 pub mod service;
 pub mod source;
 pub mod state;
+pub mod watch;
 
 use std::future::Future;
 use std::io::Read;

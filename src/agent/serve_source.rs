@@ -28,7 +28,8 @@ const MAX_RANGES_PER_REQUEST: usize = 1 << 16;
 
 pub async fn hello(state: &Arc<AgentState>) -> Result<v1::HelloReply> {
     let manifest = state.scan(Category::ALL.to_vec()).await?;
-    let last_generation = journal::generations(state.layout())?.first().map_or(0, |g| g.record.id);
+    let generations = journal::generations(state.layout())?;
+    let last = generations.first().map(|g| &g.record);
     Ok(v1::HelloReply {
         name: state.settings.name.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -46,8 +47,12 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<v1::HelloReply> {
             })
             .collect(),
         tree_digest: manifest.digest().0.to_vec(),
-        last_generation,
+        last_generation: last.map_or(0, |r| r.id),
+        last_generation_time: last.map_or(0, |r| r.started_at),
+        last_generation_source: last.map(|r| r.source.clone()).unwrap_or_default(),
         instance_id: state.instance_id.clone(),
+        inventory: None,
+        hold: None,
     })
 }
 

@@ -7,10 +7,10 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::agent::serve_source;
+use crate::agent::{history, hold, serve_source, watch};
 use crate::agent::source::RemoteSource;
 use crate::agent::state::AgentState;
-use crate::client::AgentClient;
+use crate::client::{AgentClient, Target};
 use crate::engine::apply::{Applier, Origin};
 use crate::engine::category::Category;
 use crate::engine::error::EngineError;
@@ -127,6 +127,42 @@ impl v1::agent_server::Agent for AgentService {
         });
         Ok(Response::new(ReceiverStream::new(rx)))
     }
+
+    async fn history(
+        &self,
+        request: Request<v1::HistoryRequest>,
+    ) -> Result<Response<v1::HistoryReply>, Status> {
+        history::history(&self.state, request).await
+    }
+
+    type RollbackStream = Stream<v1::ApplyEvent>;
+
+    async fn rollback(
+        &self,
+        request: Request<v1::RollbackRequest>,
+    ) -> Result<Response<Self::RollbackStream>, Status> {
+        history::rollback(&self.state, request).await
+    }
+
+    type WatchStream = Stream<v1::TreeChanged>;
+
+    async fn watch(
+        &self,
+        request: Request<v1::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        watch::watch(&self.state, request).await
+    }
+
+    async fn hold(&self, request: Request<v1::HoldRequest>) -> Result<Response<v1::HoldState>, Status> {
+        hold::hold(&self.state, request).await
+    }
+
+    async fn release(
+        &self,
+        request: Request<v1::ReleaseRequest>,
+    ) -> Result<Response<v1::HoldState>, Status> {
+        hold::release(&self.state, request).await
+    }
 }
 
 /// A plan computed against a source, with what is needed to apply it.
@@ -145,9 +181,10 @@ async fn plan_against(
     categories: Vec<Category>,
     options: v1::PlanOptions,
 ) -> Result<Planned, EngineError> {
-    let mut source = AgentClient::connect(source_address)
-        .await
-        .map_err(|e| EngineError::Source(e.to_string()))?;
+    let target =
+        Target { address: source_address.to_string(), tls: state.settings.client_tls.clone() };
+    let mut source =
+        AgentClient::connect(&target).await.map_err(|e| EngineError::Source(e.to_string()))?;
     let hello = source.hello().await.map_err(|e| EngineError::Source(e.to_string()))?;
     if hello.instance_id == state.instance_id {
         return Err(EngineError::Refused(vec![format!(

@@ -18,6 +18,8 @@ pub struct AgentSettings {
     pub layout: Layout,
     pub protected: bool,
     pub keep_generations: usize,
+    /// The identity this agent presents when it pulls from a source.
+    pub client_tls: Option<crate::client::ClientTls>,
 }
 
 pub struct AgentState {

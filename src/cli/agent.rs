@@ -61,6 +61,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .keep_generations
             .or(file.keep_generations)
             .unwrap_or(DEFAULT_KEEP_GENERATIONS),
+        client_tls: None,
     };
     let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {

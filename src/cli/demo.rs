@@ -12,11 +12,10 @@ use tokio::sync::oneshot;
 
 use crate::agent::{self, AgentSettings};
 use crate::cli::progress::ProgressDisplay;
-use crate::cli::sync::plan_one;
-use crate::cli::{ExitCode, GuardArgs, render};
+use crate::cli::{ExitCode, GuardArgs, flow, render};
+use crate::client::Target;
 use crate::engine::Category;
 use crate::engine::layout::Layout;
-use crate::proto::{self, v1};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -40,6 +39,7 @@ async fn start(name: &str, root: &Path) -> anyhow::Result<RunningAgent> {
         layout: Layout::under_root(root),
         protected: false,
         keep_generations: 5,
+        client_tls: None,
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(agent::run(settings, listener, async move {
@@ -92,7 +92,8 @@ async fn demonstrate(
 ) -> anyhow::Result<ExitCode> {
     let guards = GuardArgs::default();
     let categories = Category::ALL.to_vec();
-    let (mut client, view) = plan_one(from, to, &categories, &guards).await?;
+    let (source, destination) = (Target::plain(from), Target::plain(to));
+    let (mut client, view) = flow::plan_one(&source, &destination, &categories, &guards).await?;
     println!("Step 1: what differs (as `confsync diff --from {from} --to {to}` shows it)");
     print!("{}", render::plan(&view, from, to, false));
     println!();
@@ -100,19 +101,18 @@ async fn demonstrate(
     println!("Step 2: synchronize (as `confsync sync --from {from} --to {to} --yes` does)");
     let display = ProgressDisplay::choose(false);
     let bar = display.destination("backup-1");
-    let request = v1::ApplyRequest {
-        source: from.to_string(),
-        categories: proto::categories_to_proto(&categories),
-        options: Some(guards.to_proto()),
-        plan_digest: crate::engine::Digest::from_hex(&view.digest).unwrap_or_default().0.to_vec(),
-    };
-    let result = client.apply(request, |event| bar.update(event)).await?;
+    let reviewed = flow::digest_of(&view);
+    let result =
+        flow::apply_one(&mut client, &source, &categories, &guards, reviewed, |event| {
+            bar.update(event);
+        })
+        .await?;
     bar.finish();
     println!("{}", render::result_line("backup-1", &result));
     println!();
 
     println!("Step 3: check");
-    let (_, after) = plan_one(from, to, &categories, &guards).await?;
+    let (_, after) = flow::plan_one(&source, &destination, &categories, &guards).await?;
     let licenses_after = licenses(backup_root)?;
     let licenses_kept = licenses_after == licenses_before;
     println!(

@@ -2,8 +2,7 @@
 
 use clap::Args;
 
-use crate::cli::sync::plan_one;
-use crate::cli::{ExitCode, GuardArgs, Selection, render, targets};
+use crate::cli::{ExitCode, GuardArgs, Selection, flow, render, targets};
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -20,19 +19,19 @@ pub struct DiffArgs {
 
 pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let categories = targets::categories(&args.selection.only)?;
-    targets::address_ok(&args.selection.from, "--from")?;
-    targets::address_ok(&args.to, "--to")?;
-    let (_, view) = plan_one(&args.selection.from, &args.to, &categories, &args.guards).await?;
+    let from = targets::resolve(&args.selection.from, "--from")?;
+    let to = targets::resolve(&args.to, "--to")?;
+    let (_, view) = flow::plan_one(&from, &to, &categories, &args.guards).await?;
     if args.selection.json {
         let doc = serde_json::json!({
-            "source": args.selection.from,
-            "destination": args.to,
+            "source": from.address,
+            "destination": to.address,
             "in_sync": view.is_empty(),
             "plan": view,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", render::plan(&view, &args.selection.from, &args.to, args.selection.all));
+        print!("{}", render::plan(&view, &from.address, &to.address, args.selection.all));
     }
     Ok(if view.is_empty() { ExitCode::Success } else { ExitCode::Differences })
 }

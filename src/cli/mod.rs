@@ -2,12 +2,18 @@
 //! (exit codes, plan rendering, progress display, logging).
 
 pub mod agent;
+pub mod auto;
+pub mod certs;
 pub mod demo;
 pub mod diff;
 pub mod exit;
+pub mod flow;
+pub mod history;
+pub mod hold;
 pub mod logging;
 pub mod progress;
 pub mod render;
+pub mod rollback;
 pub mod sync;
 pub mod targets;
 
@@ -52,6 +58,24 @@ pub enum Command {
     #[command(after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
                             confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json")]
     Sync(sync::SyncArgs),
+    /// Keep destinations following a source: on a schedule, on change, or both.
+    #[command(after_help = "Example:\n  confsync auto --from primary:7420 --to backup-1:7420 --every 5m --on-change")]
+    Auto(auto::AutoArgs),
+    /// List the applies recorded on a server, newest first.
+    #[command(after_help = "Example:\n  confsync history --server backup-1:7420")]
+    History(history::HistoryArgs),
+    /// Restore a server to its state before a kept generation.
+    #[command(after_help = "Example:\n  confsync rollback --server backup-1:7420 --generation 12")]
+    Rollback(rollback::RollbackArgs),
+    /// Make a server refuse every apply until released (maintenance, upgrades).
+    #[command(after_help = "Example:\n  confsync hold --server backup-1:7420 --reason \"OS upgrade\"")]
+    Hold(hold::HoldArgs),
+    /// Let a held server accept applies again.
+    #[command(after_help = "Example:\n  confsync release --server backup-1:7420")]
+    Release(hold::ReleaseArgs),
+    /// Create a certificate authority and issue agent and admin certificates.
+    #[command(subcommand, after_help = "Example:\n  confsync certs init --dir /etc/confsync/pki")]
+    Certs(certs::CertsCommand),
     /// Start two sample servers on this machine and synchronize them.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(demo::DemoArgs),
@@ -119,6 +143,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => diff::run(args).await,
         Command::Sync(args) => sync::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Auto(args) => auto::run(args).await,
+        Command::History(args) => history::run(args).await,
+        Command::Rollback(args) => rollback::run(args).await,
+        Command::Hold(args) => hold::hold(args).await,
+        Command::Release(args) => hold::release(args).await,
+        Command::Certs(command) => certs::run(command).await,
         Command::Completions { shell } => {
             print_completions(shell, &mut std::io::stdout());
             Ok(ExitCode::Success)

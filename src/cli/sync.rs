@@ -7,11 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::cli::progress::ProgressDisplay;
-use crate::cli::{ExitCode, GuardArgs, Refusal, Selection, UsageError, exit, render, targets};
+use crate::cli::{ExitCode, GuardArgs, Refusal, Selection, UsageError, exit, flow, render, targets};
 use crate::client::{AgentClient, PlanView};
 use crate::engine::Digest;
-use crate::engine::category::Category;
-use crate::proto::{self, v1};
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -38,30 +36,11 @@ pub struct SyncArgs {
     pub guards: GuardArgs,
 }
 
-/// Asks `to` for its plan against `from`.
-pub async fn plan_one(
-    from: &str,
-    to: &str,
-    categories: &[Category],
-    guards: &GuardArgs,
-) -> anyhow::Result<(AgentClient, PlanView)> {
-    let mut client = AgentClient::connect(to).await?;
-    let view = client
-        .plan(v1::PlanRequest {
-            source: from.to_string(),
-            categories: proto::categories_to_proto(categories),
-            options: Some(guards.to_proto()),
-        })
-        .await
-        .with_context(|| format!("planning {to} from {from}"))?;
-    Ok((client, view))
-}
-
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let categories = targets::categories(&args.selection.only)?;
-    let from = args.selection.from.clone();
-    targets::address_ok(&from, "--from")?;
-    let destinations = targets::addresses(&args.to, "--to")?;
+    let source = targets::resolve(&args.selection.from, "--from")?;
+    let from = source.address.clone();
+    let destinations = targets::resolve_list(&args.to, "--to")?;
     let pinned = match &args.plan {
         Some(_) if destinations.len() > 1 => {
             return Err(UsageError(
@@ -77,13 +56,13 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let json = args.selection.json;
 
     let planned = futures::future::join_all(
-        destinations.iter().map(|to| plan_one(&from, to, &categories, &args.guards)),
+        destinations.iter().map(|to| flow::plan_one(&source, to, &categories, &args.guards)),
     )
     .await;
 
     let mut worst = ExitCode::Success;
     let mut ready: Vec<(String, AgentClient, PlanView)> = Vec::new();
-    for (to, outcome) in destinations.iter().zip(planned) {
+    for (to, outcome) in destinations.iter().map(|t| &t.address).zip(planned) {
         match outcome {
             Ok((client, view)) => {
                 if json {
@@ -132,15 +111,13 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let display = ProgressDisplay::choose(json);
     let applies = ready.into_iter().map(|(to, mut client, view)| {
         let bar = display.destination(&to);
-        let digest = pinned.unwrap_or_else(|| Digest::from_hex(&view.digest).unwrap_or_default());
-        let request = v1::ApplyRequest {
-            source: from.clone(),
-            categories: proto::categories_to_proto(&categories),
-            options: Some(args.guards.to_proto()),
-            plan_digest: digest.0.to_vec(),
-        };
+        let reviewed = pinned.unwrap_or_else(|| flow::digest_of(&view));
+        let (source, categories, guards) = (&source, &categories, &args.guards);
         async move {
-            let result = client.apply(request, |event| bar.update(event)).await;
+            let result = flow::apply_one(&mut client, source, categories, guards, reviewed, |event| {
+                bar.update(event);
+            })
+            .await;
             bar.finish();
             (to, result)
         }

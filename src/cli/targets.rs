@@ -1,6 +1,7 @@
 //! Reading server addresses and category lists from the command line.
 
 use crate::cli::UsageError;
+use crate::client::Target;
 use crate::engine::category::{self, Category};
 
 /// Splits `a:1,b:2` into addresses, each checked to be `host:port`.
@@ -24,6 +25,17 @@ pub fn address_ok(address: &str, flag: &str) -> Result<(), UsageError> {
             "{flag} {address:?} is not an address; give host:port, for example 10.0.0.2:7420"
         ))),
     }
+}
+
+/// A server as named on the command line: for now an address (`host:port`).
+pub fn resolve(text: &str, flag: &str) -> Result<Target, UsageError> {
+    address_ok(text.trim(), flag)?;
+    Ok(Target::plain(text.trim()))
+}
+
+/// A comma-separated list of servers.
+pub fn resolve_list(list: &str, flag: &str) -> Result<Vec<Target>, UsageError> {
+    addresses(list, flag)?.iter().map(|a| resolve(a, flag)).collect()
 }
 
 pub fn categories(only: &str) -> Result<Vec<Category>, UsageError> {
