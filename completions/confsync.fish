@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_confsync_global_optspecs
-    string join \n v/verbose h/help V/version
+    string join \n v/verbose servers= ca= cert= key= insecure h/help V/version
 end
 
 function __fish_confsync_needs_command
@@ -24,13 +24,27 @@ function __fish_confsync_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c confsync -n "__fish_confsync_needs_command" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_needs_command" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_needs_command" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_needs_command" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_needs_command" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_needs_command" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_needs_command" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_needs_command" -s V -l version -d 'Print version'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "agent" -d 'Serve this server\'s tree to other agents and the CLI'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "wizard" -d 'Step by step: pick source, destination and categories, review, confirm, apply'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "diff" -d 'Show what would change on DST to make it equal SRC (exit 1 when they differ)'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "sync" -d 'Make one or more destinations equal the source, after showing the differences'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "servers" -d 'Keep the list of servers, and see them all live (inventory, last sync, in step?)'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "auto" -d 'Keep destinations following a source: on a schedule, on change, or both'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "history" -d 'List the applies recorded on a server, newest first'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "rollback" -d 'Restore a server to its state before a kept generation'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "hold" -d 'Make a server refuse every apply until released (maintenance, upgrades)'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "release" -d 'Let a held server accept applies again'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "certs" -d 'Create a certificate authority and issue agent and admin certificates'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "demo" -d 'Start two sample servers on this machine and synchronize them'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "man" -d 'Print the manual page (roff), generated from the same definitions as --help'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l root -d 'Serve DIR/{firmware,capdb,modules,config}; DIR/licenses stays untouched and DIR/.confsync holds the agent\'s state' -r -F
@@ -38,19 +52,40 @@ complete -c confsync -n "__fish_confsync_using_subcommand agent" -l config -d 'R
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l listen -d 'Address to listen on [default: 127.0.0.1:7420]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l name -d 'The server\'s name in plans and history [default: the hostname]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l keep-generations -d 'How many applied generations to keep for rollback [default: 5]' -r
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-ca -d 'CA certificate (PEM) that issued the peers\' certificates (admins and other agents)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-cert -d 'This agent\'s certificate (PEM), from `confsync certs issue NAME --role agent`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-key -d 'The private key of --tls-cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l protected -d 'Refuse every apply unless the client passes --allow-protected (for a primary)'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s V -l version -d 'Print version'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l from -d 'The source server: an address as host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l to -d 'The destination server: an address as host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (0: no limit)' -r
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l json -d 'Print machine-readable JSON instead of text'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l all -d 'List every path, not only the first ones of each category'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l allow-empty-source -d 'Allow an empty source category to empty the destination\'s'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l allow-protected -d 'Write to a server marked protected'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -s V -l version -d 'Print version'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l from -d 'The source server: an address as host:port' -r
@@ -58,6 +93,10 @@ complete -c confsync -n "__fish_confsync_using_subcommand sync" -l only -d 'Only
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l to -d 'Destination servers, comma separated: host:port[,host:port...]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l plan -d 'Apply only if the plan is still exactly this one (the digest `diff --json` printed)' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (0: no limit)' -r
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l json -d 'Print machine-readable JSON instead of text'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l all -d 'List every path, not only the first ones of each category'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -s y -l yes -d 'Apply without asking (for scripts and cron)'
@@ -65,18 +104,212 @@ complete -c confsync -n "__fish_confsync_using_subcommand sync" -l dry-run -d 'S
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l allow-empty-source -d 'Allow an empty source category to empty the destination\'s'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l allow-protected -d 'Write to a server marked protected'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "add" -d 'Add a server to the list (or change it)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "remove" -d 'Remove a server from the list'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "list" -d 'Ask every listed server at once and print one table'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "show" -d 'Everything one server reports about itself'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l role -d 'primary or backup' -r -f -a "primary\t''
+backup\t''"
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l ca -d 'CA certificate that signed the agent\'s certificate (PEM), for mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l cert -d 'Client certificate to present (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l key -d 'Key of the client certificate (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l filter -d 'Only servers whose name contains this text (any case)' -r
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a server to the list (or change it)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a server from the list'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "list" -d 'Ask every listed server at once and print one table'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything one server reports about itself'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l from -d 'The source server: a name from the server list, or host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l to -d 'Destination servers, comma separated: names or host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l every -d 'Sync on this schedule: 30s, 5m, 1h, 1h30m (a little jitter is added). Without --every and --on-change: every 5m' -r
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l max-delete -d 'Refuse runs that delete more than this percentage of a destination category\'s entries (0: no limit)' -r
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l status-file -d 'Keep a JSON status here: per destination the last attempt, last success, failures in a row and last error' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l on-change -d 'Sync soon after the source\'s tree changes (follows the source\'s change events)'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l once -d 'One pass over every destination, then exit with the sync exit codes (cron, timers)'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l allow-empty-source -d 'Allow an empty source category to empty the destination\'s (a wiped source otherwise never wipes its backups)'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l allow-protected -d 'Write to servers marked protected'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l json -d 'Log lines as JSON objects on stdout, one per line'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l server -d 'The server: a name from the server list, or host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l limit -d 'Show at most this many entries (0: all that are recorded)' -r
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l json -d 'Print one JSON document instead of a table'
+complete -c confsync -n "__fish_confsync_using_subcommand history" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand history" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand history" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l server -d 'The server to roll back: a name from the server list, or host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l generation -d 'Restore the state before this generation, undoing it and every newer one [default: the newest generation]. `confsync history` lists them' -r
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -s y -l yes -d 'Roll back without asking (for scripts)'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l dry-run -d 'Show what would change and stop'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l force -d 'Roll back even paths that changed after the generation that wrote them; what is overwritten is kept as the rollback\'s own generation'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l allow-protected -d 'Roll back a server marked protected'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l json -d 'Print JSON lines (plan, progress, result) instead of text'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l all -d 'List every path, not only the first ones of each category'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l server -d 'The server to hold: a name from the server list, or host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l reason -d 'Why; shown in every refusal until the release' -r
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l json -d 'Print the hold state as JSON'
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand release" -l server -d 'The server to release: a name from the server list, or host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand release" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand release" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand release" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand release" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand release" -l json -d 'Print the hold state as JSON'
+complete -c confsync -n "__fish_confsync_using_subcommand release" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand release" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand release" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand release" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -f -a "init" -d 'Create a certificate authority: DIR/ca.pem (give it to every agent and admin) and DIR/ca.key (keep it on this machine only)'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -f -a "issue" -d 'Issue a certificate and key signed by the CA in DIR: DIR/NAME.pem and DIR/NAME.key'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l dir -d 'Folder for the CA files (created with mode 0700)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l name -d 'The CA\'s common name [default: "confsync CA", this host\'s name, the date and a random tag]' -r
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing CA (every certificate it issued stops being trusted)'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l role -d 'agent: serves and pulls from other agents; admin: plans, applies, rolls back' -r
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l san -d 'Host name or IP address the agent is reached at; repeat for each (agents only)' -r
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l dir -d 'Folder holding the CA (from `certs init`); the new files are written there' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l days -d 'Days the certificate is valid' -r
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l force -d 'Replace existing files of the same name'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a certificate authority: DIR/ca.pem (give it to every agent and admin) and DIR/ca.key (keep it on this machine only)'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Issue a certificate and key signed by the CA in DIR: DIR/NAME.pem and DIR/NAME.key'
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c confsync -n "__fish_confsync_using_subcommand demo" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand demo" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand demo" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand demo" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -l keep -d 'Keep the sample trees after the demo and print where they are'
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand demo" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand man" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand man" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand man" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand man" -l key -d 'The private key of --cert (PEM)' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand man" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand man" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
+complete -c confsync -n "__fish_confsync_using_subcommand man" -s h -l help -d 'Print help'
+complete -c confsync -n "__fish_confsync_using_subcommand man" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand completions" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand completions" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand completions" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand completions" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand completions" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
+complete -c confsync -n "__fish_confsync_using_subcommand completions" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent diff sync demo completions help" -f -a "agent" -d 'Serve this server\'s tree to other agents and the CLI'
-complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent diff sync demo completions help" -f -a "diff" -d 'Show what would change on DST to make it equal SRC (exit 1 when they differ)'
-complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent diff sync demo completions help" -f -a "sync" -d 'Make one or more destinations equal the source, after showing the differences'
-complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent diff sync demo completions help" -f -a "demo" -d 'Start two sample servers on this machine and synchronize them'
-complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent diff sync demo completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent diff sync demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "agent" -d 'Serve this server\'s tree to other agents and the CLI'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "wizard" -d 'Step by step: pick source, destination and categories, review, confirm, apply'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "diff" -d 'Show what would change on DST to make it equal SRC (exit 1 when they differ)'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "sync" -d 'Make one or more destinations equal the source, after showing the differences'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "servers" -d 'Keep the list of servers, and see them all live (inventory, last sync, in step?)'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "auto" -d 'Keep destinations following a source: on a schedule, on change, or both'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "history" -d 'List the applies recorded on a server, newest first'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "rollback" -d 'Restore a server to its state before a kept generation'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "hold" -d 'Make a server refuse every apply until released (maintenance, upgrades)'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "release" -d 'Let a held server accept applies again'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "certs" -d 'Create a certificate authority and issue agent and admin certificates'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "demo" -d 'Start two sample servers on this machine and synchronize them'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "man" -d 'Print the manual page (roff), generated from the same definitions as --help'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "add" -d 'Add a server to the list (or change it)'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "remove" -d 'Remove a server from the list'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "list" -d 'Ask every listed server at once and print one table'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "show" -d 'Everything one server reports about itself'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "init" -d 'Create a certificate authority: DIR/ca.pem (give it to every agent and admin) and DIR/ca.key (keep it on this machine only)'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "issue" -d 'Issue a certificate and key signed by the CA in DIR: DIR/NAME.pem and DIR/NAME.key'

@@ -15,8 +15,13 @@ _confsync() {
 
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -37,9 +42,32 @@ _arguments "${_arguments_options[@]}" : \
 '--listen=[Address to listen on \[default\: 127.0.0.1\:7420\]]:ADDR:_default' \
 '--name=[The server'\''s name in plans and history \[default\: the hostname\]]:NAME:_default' \
 '--keep-generations=[How many applied generations to keep for rollback \[default\: 5\]]:N:_default' \
+'--tls-ca=[CA certificate (PEM) that issued the peers'\'' certificates (admins and other agents)]:FILE:_files' \
+'--tls-cert=[This agent'\''s certificate (PEM), from \`confsync certs issue NAME --role agent\`]:FILE:_files' \
+'--tls-key=[The private key of --tls-cert (PEM)]:FILE:_files' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
 '--protected[Refuse every apply unless the client passes --allow-protected (for a primary)]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(wizard)
+_arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -52,12 +80,17 @@ _arguments "${_arguments_options[@]}" : \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--to=[The destination server\: an address as host\:port]:DST:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (0\: no limit)]:PERCENT:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
 '--json[Print machine-readable JSON instead of text]' \
 '--all[List every path, not only the first ones of each category]' \
 '--allow-empty-source[Allow an empty source category to empty the destination'\''s]' \
 '--allow-protected[Write to a server marked protected]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -71,6 +104,10 @@ _arguments "${_arguments_options[@]}" : \
 '--to=[Destination servers, comma separated\: host\:port\[,host\:port...\]]:DST[,DST...]:_default' \
 '--plan=[Apply only if the plan is still exactly this one (the digest \`diff --json\` printed)]:DIGEST:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (0\: no limit)]:PERCENT:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
 '--json[Print machine-readable JSON instead of text]' \
 '--all[List every path, not only the first ones of each category]' \
 '-y[Apply without asking (for scripts and cron)]' \
@@ -80,17 +117,366 @@ _arguments "${_arguments_options[@]}" : \
 '--allow-protected[Write to a server marked protected]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
 ;;
+(servers)
+_arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_confsync__subcmd__servers_commands" \
+"*::: :->servers" \
+&& ret=0
+
+    case $state in
+    (servers)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:confsync-servers-command-$line[1]:"
+        case $line[1] in
+            (add)
+_arguments "${_arguments_options[@]}" : \
+'--role=[primary or backup]:ROLE:(primary backup)' \
+'--ca=[CA certificate that signed the agent'\''s certificate (PEM), for mutual TLS]:CA:_files' \
+'--cert=[Client certificate to present (PEM)]:CERT:_files' \
+'--key=[Key of the client certificate (PEM)]:KEY:_files' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':name -- A short name to use in --from, --to and the wizard:_default' \
+':address -- Where its agent listens\: host\:port:_default' \
+&& ret=0
+;;
+(remove)
+_arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':name:_default' \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+'--filter=[Only servers whose name contains this text (any case)]:FILTER:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--json[Print machine-readable JSON]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(show)
+_arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--json[Print machine-readable JSON]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':name:_default' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_confsync__subcmd__servers__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:confsync-servers-help-command-$line[1]:"
+        case $line[1] in
+            (add)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(remove)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(show)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(auto)
+_arguments "${_arguments_options[@]}" : \
+'--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
+'--to=[Destination servers, comma separated\: names or host\:port]:DST[,DST...]:_default' \
+'--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
+'--every=[Sync on this schedule\: 30s, 5m, 1h, 1h30m (a little jitter is added). Without --every and --on-change\: every 5m]:DURATION:_default' \
+'--max-delete=[Refuse runs that delete more than this percentage of a destination category'\''s entries (0\: no limit)]:PERCENT:_default' \
+'--status-file=[Keep a JSON status here\: per destination the last attempt, last success, failures in a row and last error]:PATH:_files' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--on-change[Sync soon after the source'\''s tree changes (follows the source'\''s change events)]' \
+'(--every --on-change)--once[One pass over every destination, then exit with the sync exit codes (cron, timers)]' \
+'--allow-empty-source[Allow an empty source category to empty the destination'\''s (a wiped source otherwise never wipes its backups)]' \
+'--allow-protected[Write to servers marked protected]' \
+'--json[Log lines as JSON objects on stdout, one per line]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(history)
+_arguments "${_arguments_options[@]}" : \
+'--server=[The server\: a name from the server list, or host\:port]:NAME:_default' \
+'--limit=[Show at most this many entries (0\: all that are recorded)]:N:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--json[Print one JSON document instead of a table]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(rollback)
+_arguments "${_arguments_options[@]}" : \
+'--server=[The server to roll back\: a name from the server list, or host\:port]:NAME:_default' \
+'--generation=[Restore the state before this generation, undoing it and every newer one \[default\: the newest generation\]. \`confsync history\` lists them]:ID:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'-y[Roll back without asking (for scripts)]' \
+'--yes[Roll back without asking (for scripts)]' \
+'--dry-run[Show what would change and stop]' \
+'--force[Roll back even paths that changed after the generation that wrote them; what is overwritten is kept as the rollback'\''s own generation]' \
+'--allow-protected[Roll back a server marked protected]' \
+'--json[Print JSON lines (plan, progress, result) instead of text]' \
+'--all[List every path, not only the first ones of each category]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(hold)
+_arguments "${_arguments_options[@]}" : \
+'--server=[The server to hold\: a name from the server list, or host\:port]:NAME:_default' \
+'--reason=[Why; shown in every refusal until the release]:TEXT:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--json[Print the hold state as JSON]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(release)
+_arguments "${_arguments_options[@]}" : \
+'--server=[The server to release\: a name from the server list, or host\:port]:NAME:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--json[Print the hold state as JSON]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(certs)
+_arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_confsync__subcmd__certs_commands" \
+"*::: :->certs" \
+&& ret=0
+
+    case $state in
+    (certs)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:confsync-certs-command-$line[1]:"
+        case $line[1] in
+            (init)
+_arguments "${_arguments_options[@]}" : \
+'--dir=[Folder for the CA files (created with mode 0700)]:DIR:_files' \
+'--name=[The CA'\''s common name \[default\: "confsync CA", this host'\''s name, the date and a random tag\]]:NAME:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--force[Replace an existing CA (every certificate it issued stops being trusted)]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(issue)
+_arguments "${_arguments_options[@]}" : \
+'--role=[agent\: serves and pulls from other agents; admin\: plans, applies, rolls back]:ROLE:_default' \
+'*--san=[Host name or IP address the agent is reached at; repeat for each (agents only)]:HOST:_default' \
+'--dir=[Folder holding the CA (from \`certs init\`); the new files are written there]:DIR:_files' \
+'--days=[Days the certificate is valid]:N:_default' \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--force[Replace existing files of the same name]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':name -- The certificate'\''s name\: the server'\''s name for an agent, a person'\''s for an admin:_default' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_confsync__subcmd__certs__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:confsync-certs-help-command-$line[1]:"
+        case $line[1] in
+            (init)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(issue)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
 (demo)
 _arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
 '--keep[Keep the sample trees after the demo and print where they are]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -99,8 +485,13 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
+'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -124,6 +515,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(wizard)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (diff)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -132,7 +527,87 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(servers)
+_arguments "${_arguments_options[@]}" : \
+":: :_confsync__subcmd__help__subcmd__servers_commands" \
+"*::: :->servers" \
+&& ret=0
+
+    case $state in
+    (servers)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:confsync-help-servers-command-$line[1]:"
+        case $line[1] in
+            (add)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(remove)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(show)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(auto)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(history)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(rollback)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(hold)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(release)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(certs)
+_arguments "${_arguments_options[@]}" : \
+":: :_confsync__subcmd__help__subcmd__certs_commands" \
+"*::: :->certs" \
+&& ret=0
+
+    case $state in
+    (certs)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:confsync-help-certs-command-$line[1]:"
+        case $line[1] in
+            (init)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(issue)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
 (demo)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(man)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -157,9 +632,18 @@ esac
 _confsync_commands() {
     local commands; commands=(
 'agent:Serve this server'\''s tree to other agents and the CLI' \
+'wizard:Step by step\: pick source, destination and categories, review, confirm, apply' \
 'diff:Show what would change on DST to make it equal SRC (exit 1 when they differ)' \
 'sync:Make one or more destinations equal the source, after showing the differences' \
+'servers:Keep the list of servers, and see them all live (inventory, last sync, in step?)' \
+'auto:Keep destinations following a source\: on a schedule, on change, or both' \
+'history:List the applies recorded on a server, newest first' \
+'rollback:Restore a server to its state before a kept generation' \
+'hold:Make a server refuse every apply until released (maintenance, upgrades)' \
+'release:Let a held server accept applies again' \
+'certs:Create a certificate authority and issue agent and admin certificates' \
 'demo:Start two sample servers on this machine and synchronize them' \
+'man:Print the manual page (roff), generated from the same definitions as --help' \
 'completions:Print a shell completion script' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -169,6 +653,54 @@ _confsync_commands() {
 _confsync__subcmd__agent_commands() {
     local commands; commands=()
     _describe -t commands 'confsync agent commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__auto_commands] )) ||
+_confsync__subcmd__auto_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync auto commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__certs_commands] )) ||
+_confsync__subcmd__certs_commands() {
+    local commands; commands=(
+'init:Create a certificate authority\: DIR/ca.pem (give it to every agent and admin) and DIR/ca.key (keep it on this machine only)' \
+'issue:Issue a certificate and key signed by the CA in DIR\: DIR/NAME.pem and DIR/NAME.key' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'confsync certs commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__certs__subcmd__help_commands] )) ||
+_confsync__subcmd__certs__subcmd__help_commands() {
+    local commands; commands=(
+'init:Create a certificate authority\: DIR/ca.pem (give it to every agent and admin) and DIR/ca.key (keep it on this machine only)' \
+'issue:Issue a certificate and key signed by the CA in DIR\: DIR/NAME.pem and DIR/NAME.key' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'confsync certs help commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__certs__subcmd__help__subcmd__help_commands] )) ||
+_confsync__subcmd__certs__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync certs help help commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__certs__subcmd__help__subcmd__init_commands] )) ||
+_confsync__subcmd__certs__subcmd__help__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync certs help init commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__certs__subcmd__help__subcmd__issue_commands] )) ||
+_confsync__subcmd__certs__subcmd__help__subcmd__issue_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync certs help issue commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__certs__subcmd__init_commands] )) ||
+_confsync__subcmd__certs__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync certs init commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__certs__subcmd__issue_commands] )) ||
+_confsync__subcmd__certs__subcmd__issue_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync certs issue commands' commands "$@"
 }
 (( $+functions[_confsync__subcmd__completions_commands] )) ||
 _confsync__subcmd__completions_commands() {
@@ -189,9 +721,18 @@ _confsync__subcmd__diff_commands() {
 _confsync__subcmd__help_commands() {
     local commands; commands=(
 'agent:Serve this server'\''s tree to other agents and the CLI' \
+'wizard:Step by step\: pick source, destination and categories, review, confirm, apply' \
 'diff:Show what would change on DST to make it equal SRC (exit 1 when they differ)' \
 'sync:Make one or more destinations equal the source, after showing the differences' \
+'servers:Keep the list of servers, and see them all live (inventory, last sync, in step?)' \
+'auto:Keep destinations following a source\: on a schedule, on change, or both' \
+'history:List the applies recorded on a server, newest first' \
+'rollback:Restore a server to its state before a kept generation' \
+'hold:Make a server refuse every apply until released (maintenance, upgrades)' \
+'release:Let a held server accept applies again' \
+'certs:Create a certificate authority and issue agent and admin certificates' \
 'demo:Start two sample servers on this machine and synchronize them' \
+'man:Print the manual page (roff), generated from the same definitions as --help' \
 'completions:Print a shell completion script' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -201,6 +742,29 @@ _confsync__subcmd__help_commands() {
 _confsync__subcmd__help__subcmd__agent_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help agent commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__auto_commands] )) ||
+_confsync__subcmd__help__subcmd__auto_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help auto commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__certs_commands] )) ||
+_confsync__subcmd__help__subcmd__certs_commands() {
+    local commands; commands=(
+'init:Create a certificate authority\: DIR/ca.pem (give it to every agent and admin) and DIR/ca.key (keep it on this machine only)' \
+'issue:Issue a certificate and key signed by the CA in DIR\: DIR/NAME.pem and DIR/NAME.key' \
+    )
+    _describe -t commands 'confsync help certs commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__certs__subcmd__init_commands] )) ||
+_confsync__subcmd__help__subcmd__certs__subcmd__init_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help certs init commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__certs__subcmd__issue_commands] )) ||
+_confsync__subcmd__help__subcmd__certs__subcmd__issue_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help certs issue commands' commands "$@"
 }
 (( $+functions[_confsync__subcmd__help__subcmd__completions_commands] )) ||
 _confsync__subcmd__help__subcmd__completions_commands() {
@@ -222,15 +786,172 @@ _confsync__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help help commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__help__subcmd__history_commands] )) ||
+_confsync__subcmd__help__subcmd__history_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help history commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__hold_commands] )) ||
+_confsync__subcmd__help__subcmd__hold_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help hold commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__man_commands] )) ||
+_confsync__subcmd__help__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help man commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__release_commands] )) ||
+_confsync__subcmd__help__subcmd__release_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help release commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__rollback_commands] )) ||
+_confsync__subcmd__help__subcmd__rollback_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help rollback commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__servers_commands] )) ||
+_confsync__subcmd__help__subcmd__servers_commands() {
+    local commands; commands=(
+'add:Add a server to the list (or change it)' \
+'remove:Remove a server from the list' \
+'list:Ask every listed server at once and print one table' \
+'show:Everything one server reports about itself' \
+    )
+    _describe -t commands 'confsync help servers commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__servers__subcmd__add_commands] )) ||
+_confsync__subcmd__help__subcmd__servers__subcmd__add_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help servers add commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__servers__subcmd__list_commands] )) ||
+_confsync__subcmd__help__subcmd__servers__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help servers list commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__servers__subcmd__remove_commands] )) ||
+_confsync__subcmd__help__subcmd__servers__subcmd__remove_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help servers remove commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__servers__subcmd__show_commands] )) ||
+_confsync__subcmd__help__subcmd__servers__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help servers show commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__help__subcmd__sync_commands] )) ||
 _confsync__subcmd__help__subcmd__sync_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help sync commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__help__subcmd__wizard_commands] )) ||
+_confsync__subcmd__help__subcmd__wizard_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help wizard commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__history_commands] )) ||
+_confsync__subcmd__history_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync history commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__hold_commands] )) ||
+_confsync__subcmd__hold_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync hold commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__man_commands] )) ||
+_confsync__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync man commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__release_commands] )) ||
+_confsync__subcmd__release_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync release commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__rollback_commands] )) ||
+_confsync__subcmd__rollback_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync rollback commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers_commands] )) ||
+_confsync__subcmd__servers_commands() {
+    local commands; commands=(
+'add:Add a server to the list (or change it)' \
+'remove:Remove a server from the list' \
+'list:Ask every listed server at once and print one table' \
+'show:Everything one server reports about itself' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'confsync servers commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__add_commands] )) ||
+_confsync__subcmd__servers__subcmd__add_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers add commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__help_commands] )) ||
+_confsync__subcmd__servers__subcmd__help_commands() {
+    local commands; commands=(
+'add:Add a server to the list (or change it)' \
+'remove:Remove a server from the list' \
+'list:Ask every listed server at once and print one table' \
+'show:Everything one server reports about itself' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'confsync servers help commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__help__subcmd__add_commands] )) ||
+_confsync__subcmd__servers__subcmd__help__subcmd__add_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers help add commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__help__subcmd__help_commands] )) ||
+_confsync__subcmd__servers__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers help help commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__help__subcmd__list_commands] )) ||
+_confsync__subcmd__servers__subcmd__help__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers help list commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__help__subcmd__remove_commands] )) ||
+_confsync__subcmd__servers__subcmd__help__subcmd__remove_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers help remove commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__help__subcmd__show_commands] )) ||
+_confsync__subcmd__servers__subcmd__help__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers help show commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__list_commands] )) ||
+_confsync__subcmd__servers__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers list commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__remove_commands] )) ||
+_confsync__subcmd__servers__subcmd__remove_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers remove commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__servers__subcmd__show_commands] )) ||
+_confsync__subcmd__servers__subcmd__show_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync servers show commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__sync_commands] )) ||
 _confsync__subcmd__sync_commands() {
     local commands; commands=()
     _describe -t commands 'confsync sync commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__wizard_commands] )) ||
+_confsync__subcmd__wizard_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync wizard commands' commands "$@"
 }
 
 if [ "$funcstack[1]" = "_confsync" ]; then

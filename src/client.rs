@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::engine::category::Category;
 use crate::engine::chunk::ChunkList;
+use crate::engine::confine::MAX_MANIFEST_ENTRIES;
 use crate::engine::manifest::{CategoryManifest, Manifest};
 use crate::engine::plan::{Action, Counts};
 use crate::engine::progress::{Phase, ProgressEvent};
@@ -18,11 +19,40 @@ use crate::engine::transfer::{ByteRange, PieceStream};
 use crate::engine::{Digest, EngineError, EntryKind};
 use crate::proto::{self, v1};
 
+mod admin;
+pub use admin::TreeChanges;
+
 /// Largest gRPC message accepted or sent, on purpose rather than by default.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline for calls that only read (hello, plan): scanning a large tree takes a while.
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest wait for the next message of a stream (manifest batches, chunk data).
+const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Awaits a unary call whole (answer, message and trailers) within `limit`: the deadline
+/// sent with a request bounds only the start of the answer, and a peer could stall after.
+pub(crate) async fn within<T>(
+    address: &str,
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(ClientError::from_status(address, status)),
+        Err(_) => Err(ClientError::Unreachable {
+            address: address.to_string(),
+            detail: format!("no complete answer within {limit:?} (deadline exceeded)"),
+        }),
+    }
+}
+
+/// A call's deadline; the `client-timeout-ms` failpoint shortens them all in tests.
+fn deadline(default: Duration) -> Duration {
+    crate::engine::failpoint::value(crate::engine::failpoint::CLIENT_TIMEOUT_MS)
+        .map_or(default, Duration::from_millis)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -36,12 +66,20 @@ pub enum ClientError {
     Failed { address: String, message: String },
     #[error("{address} sent a message this client does not understand: {detail}")]
     Protocol { address: String, detail: String },
+    #[error("cannot connect to {address} securely: {detail}")]
+    Tls { address: String, detail: String },
 }
 
 impl ClientError {
     fn from_status(address: &str, status: tonic::Status) -> ClientError {
         let address = address.to_string();
-        let message = status.message().to_string();
+        let message = match std::error::Error::source(&status) {
+            // A transport failure (a refused handshake) hides its reason in the source.
+            Some(source) => {
+                format!("{}: {}", status.message(), crate::tls::client::describe(source))
+            }
+            None => status.message().to_string(),
+        };
         match status.code() {
             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ClientError::Unreachable {
                 address,
@@ -53,7 +91,8 @@ impl ClientError {
             },
             tonic::Code::FailedPrecondition
             | tonic::Code::ResourceExhausted
-            | tonic::Code::PermissionDenied => ClientError::Refused { address, message },
+            | tonic::Code::PermissionDenied
+            | tonic::Code::Unauthenticated => ClientError::Refused { address, message },
             _ => ClientError::Failed { address, message },
         }
     }
@@ -65,6 +104,7 @@ impl ClientError {
 
 /// Client certificate, key and the CA that signed the agents' certificates (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClientTls {
     pub ca: std::path::PathBuf,
     pub cert: std::path::PathBuf,
@@ -97,13 +137,14 @@ impl AgentClient {
     /// Connects to the agent at `target`.
     pub async fn connect(target: &Target) -> Result<AgentClient, ClientError> {
         let address = target.address.as_str();
-        let unreachable =
-            |detail: String| ClientError::Unreachable { address: address.to_string(), detail };
-        let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| unreachable(format!("not a valid address ({e})")))?
+        if let Some(files) = &target.tls {
+            crate::tls::client::probe(address, files).await?;
+        }
+        let endpoint = crate::tls::client::endpoint(target)?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
-        let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
+        let channel =
+            endpoint.connect().await.map_err(|e| crate::tls::client::connect_error(address, &e))?;
         let inner = v1::agent_client::AgentClient::new(channel)
             .send_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Zstd)
@@ -126,8 +167,10 @@ impl AgentClient {
 
     pub async fn hello(&mut self) -> Result<v1::HelloReply, ClientError> {
         let mut request = tonic::Request::new(v1::HelloRequest {});
-        request.set_timeout(Duration::from_secs(30));
-        let reply = self.inner.hello(request).await.map_err(|s| self.status(s))?.into_inner();
+        let limit = deadline(HELLO_TIMEOUT);
+        request.set_timeout(limit);
+        let address = self.address.clone();
+        let reply = within(&address, limit, self.inner.hello(request)).await?;
         if reply.protocol_version != proto::PROTOCOL_VERSION {
             return Err(ClientError::Refused {
                 address: self.address.clone(),
@@ -143,13 +186,23 @@ impl AgentClient {
 
     /// The whole manifest of `categories`, validated entry by entry.
     pub async fn manifest(&mut self, categories: &[Category]) -> Result<Manifest, ClientError> {
-        let request = v1::ManifestRequest { categories: proto::categories_to_proto(categories) };
+        let mut request = tonic::Request::new(v1::ManifestRequest {
+            categories: proto::categories_to_proto(categories),
+        });
+        request.set_timeout(deadline(CALL_TIMEOUT));
         let mut stream =
             self.inner.get_manifest(request).await.map_err(|s| self.status(s))?.into_inner();
         let mut entries: std::collections::BTreeMap<Category, Vec<crate::engine::Entry>> =
             categories.iter().map(|c| (*c, Vec::new())).collect();
-        while let Some(batch) = stream.next().await {
+        let mut count = 0usize;
+        while let Some(batch) = self.next_within(&mut stream).await? {
             let batch = batch.map_err(|s| self.status(s))?;
+            count = count.saturating_add(batch.entries.len());
+            if count > MAX_MANIFEST_ENTRIES {
+                return Err(self.protocol(format!(
+                    "the manifest has more than {MAX_MANIFEST_ENTRIES} entries; refusing it"
+                )));
+            }
             let category =
                 proto::category_from_proto(batch.category).map_err(|e| self.protocol(e))?;
             let list = entries
@@ -164,9 +217,28 @@ impl AgentClient {
         }
         let mut manifest = Manifest::default();
         for (category, list) in entries {
+            crate::engine::confine::check_tree(&list)
+                .map_err(|e| self.protocol(format!("in {category}: {e}")))?;
             manifest.insert(CategoryManifest::new(category, list));
         }
         Ok(manifest)
+    }
+
+    /// The next item of a stream from the agent, or an error when none comes for
+    /// [`STREAM_IDLE_TIMEOUT`] (a stalled peer must not hold an apply forever).
+    async fn next_within<T>(
+        &self,
+        stream: &mut tonic::Streaming<T>,
+    ) -> Result<Option<Result<T, tonic::Status>>, ClientError> {
+        tokio::time::timeout(deadline(STREAM_IDLE_TIMEOUT), stream.next()).await.map_err(|_| {
+            ClientError::Unreachable {
+                address: self.address.clone(),
+                detail: format!(
+                    "nothing arrived for {:?} in the middle of a stream",
+                    deadline(STREAM_IDLE_TIMEOUT)
+                ),
+            }
+        })
     }
 
     pub async fn chunk_list(
@@ -174,12 +246,14 @@ impl AgentClient {
         category: Category,
         path: &str,
     ) -> Result<ChunkList, ClientError> {
-        let request = v1::FileRef {
+        let mut request = tonic::Request::new(v1::FileRef {
             category: proto::category_to_proto(category) as i32,
             path: path.to_string(),
-        };
-        let raw =
-            self.inner.get_chunk_list(request).await.map_err(|s| self.status(s))?.into_inner();
+        });
+        let limit = deadline(CALL_TIMEOUT);
+        request.set_timeout(limit);
+        let address = self.address.clone();
+        let raw = within(&address, limit, self.inner.get_chunk_list(request)).await?;
         proto::chunk_list_from_proto(raw, path).map_err(|e| self.protocol(e))
     }
 
@@ -201,21 +275,28 @@ impl AgentClient {
                 .map(|r| v1::ByteRange { offset: r.offset, length: r.length })
                 .collect(),
         };
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(deadline(CALL_TIMEOUT));
         let stream = self.inner.get_chunks(request).await.map_err(|s| self.status(s))?.into_inner();
         let address = self.address.clone();
-        Ok(stream
-            .map(move |item| {
-                item.map(|c| (c.offset, c.data)).map_err(|s| {
+        Ok(tokio_stream::StreamExt::timeout(stream, deadline(STREAM_IDLE_TIMEOUT))
+            .map(move |item| match item {
+                Ok(item) => item.map(|c| (c.offset, c.data)).map_err(|s| {
                     EngineError::Source(ClientError::from_status(&address, s).to_string())
-                })
+                }),
+                Err(_) => Err(EngineError::Source(format!(
+                    "{address} sent no data for {:?}; stopped waiting",
+                    deadline(STREAM_IDLE_TIMEOUT)
+                ))),
             })
             .boxed())
     }
 
     pub async fn plan(&mut self, request: v1::PlanRequest) -> Result<PlanView, ClientError> {
         let mut request = tonic::Request::new(request);
-        request.set_timeout(CALL_TIMEOUT);
-        let reply = self.inner.plan(request).await.map_err(|s| self.status(s))?.into_inner();
+        request.set_timeout(deadline(CALL_TIMEOUT));
+        let address = self.address.clone();
+        let reply = within(&address, deadline(CALL_TIMEOUT), self.inner.plan(request)).await?;
         PlanView::from_proto(reply).map_err(|e| self.protocol(e))
     }
 

@@ -6,6 +6,8 @@
 //! listen = "127.0.0.1:7420"
 //! protected = false
 //! keep_generations = 5
+//! role = "backup"          # shown in the server list
+//! serial = "TM-BAK-0002"   # reported when the hardware serial (DMI) cannot be read
 //! # Either one root with the built-in layout ...
 //! root = "/srv/thinmanager"
 //! # ... or each path on its own (state_dir must share a filesystem with the categories).
@@ -16,7 +18,15 @@
 //! config = "/etc/thinmanager"
 //! licenses = "/srv/licenses"
 //! state_dir = "/srv/.confsync"
+//! # Mutual TLS (see `confsync certs`); without it the agent listens on loopback only,
+//! # unless `insecure = true` (top level) or --insecure allows plaintext elsewhere.
+//! [tls]
+//! ca = "/etc/confsync/pki/ca.pem"
+//! cert = "/etc/confsync/pki/backup-1.pem"
+//! key = "/etc/confsync/pki/backup-1.key"
 //! ```
+
+pub mod servers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,9 +47,18 @@ pub struct AgentFile {
     #[serde(default)]
     pub protected: bool,
     pub keep_generations: Option<usize>,
+    /// `primary` or `backup`, shown in the server list.
+    pub role: Option<String>,
+    /// Serial number to report when the hardware's (DMI) cannot be read.
+    pub serial: Option<String>,
     pub root: Option<PathBuf>,
     #[serde(default)]
     pub paths: PathsFile,
+    /// The agent's certificate and key, and the CA its peers' certificates come from.
+    pub tls: Option<crate::client::ClientTls>,
+    /// Serve plaintext on a non-loopback address (as `--insecure`).
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]

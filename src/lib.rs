@@ -11,6 +11,8 @@
 //! - [`client`]: connecting to an agent, one method per RPC, errors that say what to do.
 //! - [`proto`]: generated protobuf code and the conversions that validate peer input.
 //! - [`config`]: `agent.toml` and the defaults.
+//! - [`tls`]: mutual TLS, certificates and their roles, and the loopback-only rule for
+//!   plaintext.
 //! - [`cli`]: clap commands (one file each), rendering, progress, exit codes.
 //!
 //! Data flows from the source agent straight to the destination agent; the CLI decides
@@ -22,3 +24,4 @@ pub mod client;
 pub mod config;
 pub mod engine;
 pub mod proto;
+pub mod tls;

@@ -6,7 +6,8 @@ use confsync::cli::{self, Cli, Command, ExitCode};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match &cli.command {
-        Command::Agent(_) => cli::agent::init_logging(cli.verbose),
+        Some(Command::Agent(_)) => cli::agent::init_logging(cli.verbose),
+        Some(Command::Auto(args)) => cli::auto::init_logging(cli.verbose, args.json),
         _ => cli::logging::init(cli.verbose, "warn"),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -7,6 +7,7 @@
 
 use crate::engine::category::{Category, LICENSES_REFUSAL};
 use crate::engine::chunk::{ChunkInfo, ChunkList};
+use crate::engine::confine::MAX_FILE_BYTES;
 use crate::engine::entry::{Digest, Entry, EntryKind};
 use crate::engine::path::{PathError, RelPath, check_symlink_target};
 use crate::engine::plan::{Action, Plan, Step};
@@ -34,8 +35,14 @@ pub enum ConvertError {
     UnknownKind { path: String, kind: i32 },
     #[error("digest of {path:?} is {len} bytes, expected 32")]
     BadDigest { path: String, len: usize },
+    #[error("{path:?} declares {size} bytes, more than the {max} accepted")]
+    TooLarge { path: String, size: u64, max: u64 },
+    #[error("chunk list of {path:?}: {detail}")]
+    BadChunks { path: String, detail: String },
     #[error(transparent)]
     Path(#[from] PathError),
+    #[error(transparent)]
+    Shape(#[from] crate::engine::confine::ShapeError),
 }
 
 pub fn category_to_proto(category: Category) -> v1::Category {
@@ -114,6 +121,13 @@ pub fn entry_from_proto(raw: v1::Entry) -> Result<Entry, ConvertError> {
     let kind = kind_from_proto(raw.kind, &raw.path)?;
     let (digest, symlink_target, size) = match kind {
         EntryKind::Dir => (Digest::ZERO, None, 0),
+        EntryKind::File if raw.size > MAX_FILE_BYTES => {
+            return Err(ConvertError::TooLarge {
+                path: raw.path,
+                size: raw.size,
+                max: MAX_FILE_BYTES,
+            });
+        }
         EntryKind::File => (digest_from_proto(&raw.digest, &raw.path)?, None, raw.size),
         EntryKind::Symlink => {
             check_symlink_target(&path, &raw.symlink_target)?;
@@ -149,7 +163,28 @@ pub fn chunk_list_to_proto(list: &ChunkList) -> v1::ChunkList {
     }
 }
 
+/// Validates a chunk list from a peer: 32-byte digests, and chunks that cover the file
+/// exactly, in order, each at most [`MAX_CHUNK`] bytes.
+///
+/// [`MAX_CHUNK`]: crate::engine::chunk::MAX_CHUNK
 pub fn chunk_list_from_proto(raw: v1::ChunkList, path: &str) -> Result<ChunkList, ConvertError> {
+    let bad = |detail: String| ConvertError::BadChunks { path: path.to_string(), detail };
+    let mut expected_offset = 0u64;
+    for c in &raw.chunks {
+        if c.offset != expected_offset {
+            return Err(bad(format!(
+                "a chunk starts at {} instead of {expected_offset}",
+                c.offset
+            )));
+        }
+        if c.length == 0 || c.length > crate::engine::chunk::MAX_CHUNK {
+            return Err(bad(format!("a chunk of {} bytes at {}", c.length, c.offset)));
+        }
+        expected_offset = expected_offset.saturating_add(u64::from(c.length));
+    }
+    if expected_offset != raw.size || raw.size > MAX_FILE_BYTES {
+        return Err(bad(format!("chunks cover {expected_offset} bytes of {}", raw.size)));
+    }
     let chunks = raw
         .chunks
         .into_iter()

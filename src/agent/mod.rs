@@ -1,18 +1,24 @@
 //! The agent: serves one server's tree over gRPC.
 //!
 //! - [`state`]: identity, layout, hash index, apply lock, shutdown flag.
+//! - [`listen`]: accepting connections: TLS handshakes, plaintext only on loopback.
+//! - [`auth`]: which role may make which call (the one place roles are checked).
 //! - [`service`]: the gRPC handlers; planning and applying (destination side).
 //! - [`serve_source`]: manifests and chunks (source side, read-only).
 //! - [`source`]: the source agent as the engine's chunk source.
 //! - [`history`]: the record of applies, and rollback to a kept generation.
 //! - [`watch`]: tree-changed events for `auto --on-change`.
 //! - [`hold`]: refusing every apply during maintenance, across restarts.
+//! - [`inventory`]: what the machine is (serial, MACs, CPU, memory, OS) for `Hello`.
 //!
 //! Start-up order matters: lock the state folder (one agent per tree), recover an
 //! unfinished journal, clear staging, and only then listen.
 
+pub mod auth;
 pub mod history;
 pub mod hold;
+pub mod inventory;
+pub mod listen;
 pub mod serve_source;
 pub mod service;
 pub mod source;
@@ -25,8 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::FutureExt;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
 
@@ -40,12 +46,15 @@ pub use state::{AgentSettings, AgentState};
 /// How long open connections may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
-/// Prepares the tree (lock, recovery) and serves on `listener` until `shutdown` resolves.
+/// Prepares the tree (lock, recovery), calls `ready` (the tree is now safe to look at and
+/// requests will be served), and serves on `listener` until `shutdown` resolves.
 pub async fn run(
     settings: AgentSettings,
     listener: TcpListener,
+    ready: impl FnOnce(),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let tls = listen::security(settings.server_tls.as_ref(), &listener)?;
     let layout = settings.layout.clone();
     layout.prepare()?;
     let _lock = lock_tree(&layout)?;
@@ -61,6 +70,7 @@ pub async fn run(
     }
     let instance_id = instance_id(&layout)?;
     let state = Arc::new(AgentState::new(settings, instance_id));
+    ready();
 
     let agent = v1::agent_server::AgentServer::new(AgentService { state: Arc::clone(&state) })
         .accept_compressed(CompressionEncoding::Zstd)
@@ -82,13 +92,25 @@ pub async fn run(
         signal_state.begin_shutdown();
         let _ = stopping_tx.send(());
     };
-    let server = Server::builder()
+    let policy = if tls.is_some() { auth::Policy::Roles } else { auth::Policy::Open };
+    let router = Server::builder()
         .concurrency_limit_per_connection(64)
+        .max_concurrent_streams(listen::MAX_STREAMS_PER_CONNECTION)
+        .timeout(listen::SERVER_CALL_TIMEOUT)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(auth::AuthLayer::new(policy))
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(agent)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        .add_service(agent);
+    let server = match listen::accept(listener, tls) {
+        listen::Incoming::Plain(incoming) => {
+            router.serve_with_incoming_shutdown(incoming, signal).boxed()
+        }
+        listen::Incoming::Tls { secure, plaintext } => {
+            listen::answer_tls_required(plaintext);
+            router.serve_with_incoming_shutdown(secure, signal).boxed()
+        }
+    };
     tokio::pin!(server);
     tokio::select! {
         served = &mut server => served.context("serving gRPC")?,

@@ -51,8 +51,8 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<v1::HelloReply> {
         last_generation_time: last.map_or(0, |r| r.started_at),
         last_generation_source: last.map(|r| r.source.clone()).unwrap_or_default(),
         instance_id: state.instance_id.clone(),
-        inventory: None,
-        hold: None,
+        inventory: Some(crate::agent::inventory::collect(&state.settings.identity)),
+        hold: Some(crate::agent::hold::to_proto(crate::agent::hold::current(state.layout()))),
     })
 }
 
@@ -121,8 +121,24 @@ fn open_file(
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
         });
     }
-    let file = dir.open(path).map_err(EngineError::io("open", &full))?;
-    Ok((file, meta.len()))
+    let file = dir.open(path).map_err(EngineError::io("open", &full))?.into_std();
+    // Judge what was opened, not what the path named a moment before.
+    let opened = file.metadata().map_err(EngineError::io("inspect", &full))?;
+    let refusal = if !opened.is_file() {
+        Some("not a regular file")
+    } else if crate::engine::confine::is_linked_to_licenses(state.layout().licenses(), &opened) {
+        Some("it is a hard link to a license file, and licenses never leave their machine")
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        return Err(EngineError::Io {
+            op: "serve",
+            path: full,
+            source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, reason),
+        });
+    }
+    Ok((cap_std::fs::File::from_std(file), opened.len()))
 }
 
 pub async fn chunk_list(

@@ -7,9 +7,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::agent::{history, hold, serve_source, watch};
 use crate::agent::source::RemoteSource;
 use crate::agent::state::AgentState;
+use crate::agent::{history, hold, serve_source, watch};
 use crate::client::{AgentClient, Target};
 use crate::engine::apply::{Applier, Origin};
 use crate::engine::category::Category;
@@ -99,8 +99,7 @@ impl v1::agent_server::Agent for AgentService {
         &self,
         request: Request<v1::ApplyRequest>,
     ) -> Result<Response<Self::ApplyStream>, Status> {
-        let requested_by =
-            request.remote_addr().map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        let requested_by = crate::agent::auth::caller(&request);
         let request = request.into_inner();
         let categories = proto::categories_from_proto(&request.categories).map_err(invalid)?;
         let guard = Arc::clone(&self.state.apply_lock)
@@ -110,7 +109,9 @@ impl v1::agent_server::Agent for AgentService {
         let state = Arc::clone(&self.state);
         tokio::spawn(async move {
             let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
+            let attempt = history::Attempt::new(&request.source, &categories, &requested_by);
             let outcome = run_apply(&state, request, categories, &progress, requested_by).await;
+            history::record(&state, attempt, &outcome);
             let message = match outcome {
                 Ok(result) => Ok(v1::ApplyEvent {
                     phase: v1::apply_event::Phase::Done as i32,
@@ -135,6 +136,13 @@ impl v1::agent_server::Agent for AgentService {
         history::history(&self.state, request).await
     }
 
+    async fn plan_rollback(
+        &self,
+        request: Request<v1::RollbackRequest>,
+    ) -> Result<Response<v1::PlanReply>, Status> {
+        history::plan_rollback(&self.state, request).await
+    }
+
     type RollbackStream = Stream<v1::ApplyEvent>;
 
     async fn rollback(
@@ -153,7 +161,10 @@ impl v1::agent_server::Agent for AgentService {
         watch::watch(&self.state, request).await
     }
 
-    async fn hold(&self, request: Request<v1::HoldRequest>) -> Result<Response<v1::HoldState>, Status> {
+    async fn hold(
+        &self,
+        request: Request<v1::HoldRequest>,
+    ) -> Result<Response<v1::HoldState>, Status> {
         hold::hold(&self.state, request).await
     }
 
@@ -226,6 +237,7 @@ async fn plan_against(
         plan.refusals
             .push(EngineError::Protected { name: state.settings.name.clone() }.to_string());
     }
+    plan.refusals.extend(hold::refusal(state));
     Ok(Planned { plan, source_name: hello.name, source, destination })
 }
 
@@ -268,8 +280,11 @@ async fn run_apply(
         progress,
         keep_generations: state.settings.keep_generations,
     };
-    let origin =
-        Origin { source: format!("{} ({})", planned.source_name, request.source), requested_by };
+    let origin = Origin {
+        source: format!("{} ({})", planned.source_name, request.source),
+        requested_by,
+        rollback_of: None,
+    };
     let outcome = applier.apply(&planned.plan, &planned.destination, origin).await?;
     tracing::info!(
         generation = outcome.generation,
@@ -289,9 +304,9 @@ async fn run_apply(
 
 /// Sends progress to the client; stops the transfer when the client went away or the
 /// agent is shutting down.
-struct ChannelProgress {
-    tx: mpsc::Sender<Result<v1::ApplyEvent, Status>>,
-    state: Arc<AgentState>,
+pub(crate) struct ChannelProgress {
+    pub(crate) tx: mpsc::Sender<Result<v1::ApplyEvent, Status>>,
+    pub(crate) state: Arc<AgentState>,
 }
 
 impl Progress for ChannelProgress {

@@ -18,8 +18,13 @@ pub struct AgentSettings {
     pub layout: Layout,
     pub protected: bool,
     pub keep_generations: usize,
+    /// Role and configured serial number, reported in `Hello`.
+    pub identity: crate::agent::inventory::Identity,
     /// The identity this agent presents when it pulls from a source.
     pub client_tls: Option<crate::client::ClientTls>,
+    /// Certificate, key and CA the agent serves with (mutual TLS); `None`: plaintext,
+    /// allowed on loopback only unless `--insecure`.
+    pub server_tls: Option<crate::client::ClientTls>,
 }
 
 pub struct AgentState {

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use crate::agent::inventory::Identity;
 use crate::agent::{self, AgentSettings};
-use crate::cli::{ExitCode, UsageError, logging};
+use crate::cli::{ExitCode, UsageError, logging, tls_args};
 use crate::config::{AgentFile, DEFAULT_KEEP_GENERATIONS, DEFAULT_LISTEN};
 
 #[derive(Debug, Args)]
@@ -37,6 +38,9 @@ pub struct AgentArgs {
     /// How many applied generations to keep for rollback [default: 5].
     #[arg(long, value_name = "N")]
     pub keep_generations: Option<usize>,
+
+    #[command(flatten)]
+    pub tls: tls_args::AgentTlsArgs,
 }
 
 pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
@@ -53,6 +57,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         .and_then(|p| p.parent())
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
     let layout = file.layout(args.root.as_deref(), &base)?;
+    let tls = args.tls.resolve(file.tls.as_ref(), &base)?;
+    if file.insecure {
+        crate::tls::allow_insecure(true);
+    }
     let settings = AgentSettings {
         name: args.name.or(file.name).unwrap_or_else(agent::serve_source::hostname),
         layout,
@@ -61,7 +69,9 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .keep_generations
             .or(file.keep_generations)
             .unwrap_or(DEFAULT_KEEP_GENERATIONS),
-        client_tls: None,
+        identity: Identity { role: file.role.clone(), serial: file.serial.clone() },
+        client_tls: tls.clone(),
+        server_tls: tls,
     };
     let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {
@@ -70,11 +80,15 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let bound = listener.local_addr().context("reading the bound address")?;
-    // Tests and scripts read this line to learn the port when listening on port 0.
-    println!("confsync agent {:?} listening on {bound}", settings.name);
-    std::io::stdout().flush().context("writing to stdout")?;
     tracing::info!(name = %settings.name, address = %bound, state = %settings.layout.state_dir().display(), protected = settings.protected, "agent starting");
-    agent::run(settings, listener, shutdown_signal()).await?;
+    let name = settings.name.clone();
+    // Printed once the tree is locked and recovered: scripts and tests read this line to
+    // learn the port (with port 0) and may look at the tree from then on.
+    let ready = move || {
+        println!("confsync agent {name:?} listening on {bound}");
+        let _ = std::io::stdout().flush();
+    };
+    agent::run(settings, listener, ready, shutdown_signal()).await?;
     tracing::info!("agent stopped");
     Ok(ExitCode::Success)
 }

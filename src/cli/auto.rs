@@ -1,13 +1,245 @@
-//! `confsync auto`: keep destinations following a source on a schedule or on change.
-//! (Issue 4 work in progress.)
+//! `confsync auto`: keep destinations following a source, on a schedule (`--every`), on
+//! change (`--on-change`, following the source's `Watch` stream), or both; until SIGTERM
+//! or Ctrl-C, or for one pass with `--once`.
+//!
+//! Each destination has its own loop, so one destination's failure never holds the others
+//! back. Each run is plan + apply through [`flow`](crate::cli::flow), the same path as
+//! `sync --yes`; a destination already in sync costs a digest comparison. Guards refuse
+//! runs (logged, skipped, never applied); failures are retried with capped exponential
+//! backoff, one log line each, and the recovery is logged. Stopping mid-apply is safe:
+//! the destination agent notices the client is gone and drops what it staged, or
+//! completes a commit already under way, so it is entirely old or entirely new.
+//!
+//! - [`schedule`]: durations, jitter, backoff.
+//! - [`pass`]: one run for one destination, its log line and status.
+//! - [`changes`]: following the source's changes.
+//! - [`status`]: the `--status-file`.
+
+pub mod changes;
+pub mod pass;
+pub mod schedule;
+pub mod status;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
 
-use crate::cli::ExitCode;
+use crate::cli::{ExitCode, GuardArgs, UsageError, logging, targets};
+use pass::{Destination, Job, Outcome};
+use schedule::{Backoff, DEFAULT_EVERY, parse_duration, with_jitter};
+use status::StatusBoard;
 
 #[derive(Debug, Args)]
-pub struct AutoArgs {}
+pub struct AutoArgs {
+    /// The source server: a name from the server list, or host:port.
+    #[arg(long, value_name = "SRC")]
+    pub from: String,
 
-pub async fn run(_args: AutoArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("auto is not available in this build yet")
+    /// Destination servers, comma separated: names or host:port.
+    #[arg(long, value_name = "DST[,DST...]")]
+    pub to: String,
+
+    /// Only these categories, comma separated (firmware, capdb, modules, config).
+    /// Licenses are never synchronized.
+    #[arg(long, value_name = "CATS", default_value = "")]
+    pub only: String,
+
+    /// Sync on this schedule: 30s, 5m, 1h, 1h30m (a little jitter is added).
+    /// Without --every and --on-change: every 5m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub every: Option<Duration>,
+
+    /// Sync soon after the source's tree changes (follows the source's change events).
+    #[arg(long)]
+    pub on_change: bool,
+
+    /// One pass over every destination, then exit with the sync exit codes (cron, timers).
+    #[arg(long, conflicts_with_all = ["every", "on_change"])]
+    pub once: bool,
+
+    /// Refuse runs that delete more than this percentage of a destination category's
+    /// entries (0: no limit).
+    #[arg(long, value_name = "PERCENT", default_value_t = 25)]
+    pub max_delete: u32,
+
+    /// Allow an empty source category to empty the destination's (a wiped source
+    /// otherwise never wipes its backups).
+    #[arg(long)]
+    pub allow_empty_source: bool,
+
+    /// Write to servers marked protected.
+    #[arg(long)]
+    pub allow_protected: bool,
+
+    /// Log lines as JSON objects on stdout, one per line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Keep a JSON status here: per destination the last attempt, last success,
+    /// failures in a row and last error.
+    #[arg(long, value_name = "PATH")]
+    pub status_file: Option<PathBuf>,
+}
+
+/// Logs for a long-running follower: info by default (one line per run), JSON lines on
+/// stdout with `--json`, text on stderr otherwise.
+pub fn init_logging(verbose: u8, json: bool) {
+    let level = match verbose {
+        0 => "warn,confsync=info",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_writer(std::io::stdout)
+            .try_init()
+    } else {
+        builder.with_writer(std::io::stderr).with_ansi(logging::color_enabled()).try_init()
+    };
+}
+
+pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
+    let categories = targets::categories(&args.only)?;
+    let source = targets::resolve(&args.from, "--from")?;
+    let destinations = destinations(&args.to)?;
+    let job = Arc::new(Job {
+        source,
+        categories,
+        guards: GuardArgs {
+            max_delete: args.max_delete,
+            allow_empty_source: args.allow_empty_source,
+            allow_protected: args.allow_protected,
+        },
+    });
+    let status = Arc::new(StatusBoard::new(args.status_file.clone(), &args.from));
+    status.init()?;
+
+    if args.once {
+        let runs = destinations.iter().map(|d| pass::run_and_report(&job, d, &status));
+        let outcomes = futures::future::join_all(runs).await;
+        return Ok(outcomes.iter().map(Outcome::exit_code).max().unwrap_or(ExitCode::Success));
+    }
+
+    let every = match (args.every, args.on_change) {
+        (None, false) => Some(DEFAULT_EVERY),
+        (every, _) => every,
+    };
+    tracing::info!(
+        source = %args.from,
+        destinations = %args.to,
+        every_s = every.map_or(0, |d| d.as_secs()),
+        on_change = args.on_change,
+        max_delete = args.max_delete,
+        "following {}: {}{}",
+        args.from,
+        every.map_or_else(String::new, |d| format!("every {}", humanize(d))),
+        if args.on_change { if every.is_some() { " and on change" } else { "on change" } } else { "" }
+    );
+    let (bump, changes) = watch::channel(0u64);
+    let mut tasks = tokio::task::JoinSet::new();
+    if args.on_change {
+        tasks.spawn(changes::follow(job.source.clone(), job.categories.clone(), bump));
+    } else {
+        drop(bump);
+    }
+    for destination in destinations {
+        let (job, status, changes) = (Arc::clone(&job), Arc::clone(&status), changes.clone());
+        tasks.spawn(follow_destination(job, destination, every, changes, status));
+    }
+    crate::cli::agent::shutdown_signal().await;
+    tracing::info!(
+        "stopping; an apply in flight is dropped by its destination before commit, or completes"
+    );
+    tasks.shutdown().await;
+    Ok(ExitCode::Success)
+}
+
+/// `--to` as given, each resolved, keeping the name for the logs.
+fn destinations(list: &str) -> Result<Vec<Destination>, UsageError> {
+    let labels: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if labels.is_empty() {
+        return Err(UsageError("--to needs at least one server name or address".into()));
+    }
+    labels
+        .into_iter()
+        .map(|label| {
+            Ok(Destination { label: label.to_string(), target: targets::resolve(label, "--to")? })
+        })
+        .collect()
+}
+
+/// With `--on-change` alone, how soon a refused destination is tried again.
+const REFUSED_RECHECK: Duration = Duration::from_secs(60);
+
+/// One destination's loop: run now, then on schedule, on change, or after a backoff.
+async fn follow_destination(
+    job: Arc<Job>,
+    destination: Destination,
+    every: Option<Duration>,
+    mut changes: watch::Receiver<u64>,
+    status: Arc<StatusBoard>,
+) {
+    let mut backoff = Backoff::default();
+    let mut on_change = changes.has_changed().is_ok();
+    let mut next = Some(tokio::time::Instant::now());
+    loop {
+        let sleep = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        // While backing off, a change does not cut the wait short.
+        let listen = on_change && backoff.failures() == 0;
+        tokio::select! {
+            () = sleep => {}
+            changed = changes.changed(), if listen => {
+                if changed.is_err() {
+                    on_change = false;
+                    continue;
+                }
+            }
+        }
+        changes.borrow_and_update();
+        let started = Instant::now();
+        let outcome = pass::run(&job, &destination).await;
+        let failures_before = backoff.failures();
+        let retry_in = match &outcome {
+            Outcome::Failed(_) => Some(backoff.failed()),
+            _ => {
+                backoff.reset();
+                None
+            }
+        };
+        pass::report(&status, &destination, &outcome, started.elapsed(), failures_before, retry_in);
+        // Without a schedule, a refused destination (held, guarded) is looked at again now
+        // and then, so that a release or a fix is followed without waiting for a change.
+        let wait = retry_in.or_else(|| every.map(with_jitter)).or_else(|| {
+            matches!(outcome, Outcome::Refused(_)).then(|| with_jitter(REFUSED_RECHECK))
+        });
+        next = wait.map(|w| tokio::time::Instant::now() + w);
+    }
+}
+
+/// `5m`, `90s`, `1h30m`.
+fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0 => format!("{}ms", d.as_millis()),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 3600 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }

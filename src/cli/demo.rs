@@ -10,10 +10,12 @@ use anyhow::Context;
 use clap::Args;
 use tokio::sync::oneshot;
 
+use crate::agent::inventory::Identity;
 use crate::agent::{self, AgentSettings};
 use crate::cli::progress::ProgressDisplay;
-use crate::cli::{ExitCode, GuardArgs, flow, render};
+use crate::cli::{ExitCode, GuardArgs, flow, render, wizard};
 use crate::client::Target;
+use crate::config::servers::{Role, ServerEntry, ServerList};
 use crate::engine::Category;
 use crate::engine::layout::Layout;
 
@@ -30,19 +32,22 @@ struct RunningAgent {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-async fn start(name: &str, root: &Path) -> anyhow::Result<RunningAgent> {
+/// Starts an agent; the primary is protected, as a real primary usually is.
+async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAgent> {
     let listener =
         tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
     let address = listener.local_addr().context("reading the bound address")?.to_string();
     let settings = AgentSettings {
         name: name.to_string(),
         layout: Layout::under_root(root),
-        protected: false,
+        protected: role == "primary",
         keep_generations: 5,
+        identity: Identity { role: Some(role.to_string()), serial: None },
         client_tls: None,
+        server_tls: None,
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(agent::run(settings, listener, async move {
+    let task = tokio::spawn(agent::run(settings, listener, || {}, async move {
         let _ = stopped.await;
     }));
     Ok(RunningAgent { address, stop, task })
@@ -66,8 +71,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     sample::backup(&backup_root)?;
     let licenses_before = licenses(&backup_root)?;
 
-    let primary = start("primary", &primary_root).await?;
-    let backup = start("backup-1", &backup_root).await?;
+    let primary = start("primary", "primary", &primary_root).await?;
+    let backup = start("backup-1", "backup", &backup_root).await?;
     println!("Two sample servers are running on this machine:");
     println!("  primary   {}  tree {}", primary.address, primary_root.display());
     println!("  backup-1  {}  tree {}", backup.address, backup_root.display());
@@ -90,29 +95,20 @@ async fn demonstrate(
     backup_root: &Path,
     licenses_before: &[(PathBuf, Vec<u8>)],
 ) -> anyhow::Result<ExitCode> {
-    let guards = GuardArgs::default();
-    let categories = Category::ALL.to_vec();
     let (source, destination) = (Target::plain(from), Target::plain(to));
-    let (mut client, view) = flow::plan_one(&source, &destination, &categories, &guards).await?;
-    println!("Step 1: what differs (as `confsync diff --from {from} --to {to}` shows it)");
-    print!("{}", render::plan(&view, from, to, false));
-    println!();
+    let generation = if wizard::require_terminal().is_ok() {
+        match guided(&source, &destination).await? {
+            ExitCode::Success => None,
+            other => return Ok(other),
+        }
+    } else {
+        Some(scripted(&source, &destination).await?)
+    };
 
-    println!("Step 2: synchronize (as `confsync sync --from {from} --to {to} --yes` does)");
-    let display = ProgressDisplay::choose(false);
-    let bar = display.destination("backup-1");
-    let reviewed = flow::digest_of(&view);
-    let result =
-        flow::apply_one(&mut client, &source, &categories, &guards, reviewed, |event| {
-            bar.update(event);
-        })
-        .await?;
-    bar.finish();
-    println!("{}", render::result_line("backup-1", &result));
     println!();
-
     println!("Step 3: check");
-    let (_, after) = flow::plan_one(&source, &destination, &categories, &guards).await?;
+    let (_, after) =
+        flow::plan_one(&source, &destination, &Category::ALL, &GuardArgs::default()).await?;
     let licenses_after = licenses(backup_root)?;
     let licenses_kept = licenses_after == licenses_before;
     println!(
@@ -128,12 +124,61 @@ async fn demonstrate(
             format!("{} files", licenses_after.len())
         }
     );
-    println!("  the replaced files are kept as generation {} for rollback", result.generation);
+    if let Some(generation) = generation {
+        println!("  the replaced files are kept as generation {generation} for rollback");
+    }
     if after.is_empty() && licenses_kept {
         Ok(ExitCode::Success)
     } else {
         anyhow::bail!("the demo's check failed: the backup does not match, or its licenses changed")
     }
+}
+
+/// On a terminal: the administrator drives the wizard over the two sample servers.
+async fn guided(source: &Target, destination: &Target) -> anyhow::Result<ExitCode> {
+    println!(
+        "Steps 1 and 2 in the wizard: choose primary as the source and backup-1 as the destination."
+    );
+    let list = ServerList {
+        servers: vec![
+            ServerEntry {
+                name: "primary".into(),
+                address: source.address.clone(),
+                role: Role::Primary,
+                tls: None,
+            },
+            ServerEntry {
+                name: "backup-1".into(),
+                address: destination.address.clone(),
+                role: Role::Backup,
+                tls: None,
+            },
+        ],
+    };
+    wizard::run_with(&list).await
+}
+
+/// Without a terminal: what `diff` and `sync --yes` would show and do.
+async fn scripted(source: &Target, destination: &Target) -> anyhow::Result<u64> {
+    let (from, to) = (&source.address, &destination.address);
+    let guards = GuardArgs::default();
+    let categories = Category::ALL.to_vec();
+    let (mut client, view) = flow::plan_one(source, destination, &categories, &guards).await?;
+    println!("Step 1: what differs (as `confsync diff --from {from} --to {to}` shows it)");
+    print!("{}", render::plan(&view, from, to, false));
+    println!();
+
+    println!("Step 2: synchronize (as `confsync sync --from {from} --to {to} --yes` does)");
+    let display = ProgressDisplay::choose(false);
+    let bar = display.destination("backup-1");
+    let reviewed = flow::digest_of(&view);
+    let result = flow::apply_one(&mut client, source, &categories, &guards, reviewed, |event| {
+        bar.update(event);
+    })
+    .await?;
+    bar.finish();
+    println!("{}", render::result_line("backup-1", &result));
+    Ok(result.generation)
 }
 
 fn licenses(root: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {

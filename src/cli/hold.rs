@@ -1,20 +1,78 @@
-//! `confsync hold` and `confsync release`: stop and resume applies to one server.
-//! (Issue 4 work in progress.)
+//! `confsync hold` and `confsync release`: stop and resume every apply to one server
+//! (manual, scheduled, rollback), from the server side, for maintenance or an upgrade.
+//! The hold is kept by the agent and survives its restarts.
 
 use clap::Args;
 
-use crate::cli::ExitCode;
+use crate::cli::{ExitCode, targets};
+use crate::client::AgentClient;
+use crate::engine::clock;
+use crate::proto::v1;
 
 #[derive(Debug, Args)]
-pub struct HoldArgs {}
+pub struct HoldArgs {
+    /// The server to hold: a name from the server list, or host:port.
+    #[arg(long, value_name = "NAME")]
+    pub server: String,
 
-#[derive(Debug, Args)]
-pub struct ReleaseArgs {}
+    /// Why; shown in every refusal until the release.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
 
-pub async fn hold(_args: HoldArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("hold is not available in this build yet")
+    /// Print the hold state as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub async fn release(_args: ReleaseArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("release is not available in this build yet")
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The server to release: a name from the server list, or host:port.
+    #[arg(long, value_name = "NAME")]
+    pub server: String,
+
+    /// Print the hold state as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
+    let target = targets::resolve(&args.server, "--server")?;
+    let mut client = AgentClient::connect(&target).await?;
+    let state = client.hold(&args.reason).await?;
+    if args.json {
+        println!("{}", json(&args.server, &state));
+    } else {
+        let reason =
+            if state.reason.is_empty() { String::new() } else { format!(" ({})", state.reason) };
+        println!(
+            "{} is on hold{reason} since {}: it refuses every apply, scheduled or manual, and every \
+             rollback until `confsync release --server {}`.",
+            args.server,
+            clock::utc(state.since),
+            args.server
+        );
+    }
+    Ok(ExitCode::Success)
+}
+
+pub async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
+    let target = targets::resolve(&args.server, "--server")?;
+    let mut client = AgentClient::connect(&target).await?;
+    let state = client.release().await?;
+    if args.json {
+        println!("{}", json(&args.server, &state));
+    } else {
+        println!("{} is not on hold: it accepts applies again.", args.server);
+    }
+    Ok(ExitCode::Success)
+}
+
+fn json(server: &str, state: &v1::HoldState) -> serde_json::Value {
+    serde_json::json!({
+        "server": server,
+        "held": state.held,
+        "reason": state.reason,
+        "since": if state.held { Some(clock::utc(state.since)) } else { None },
+        "held_by": state.held_by,
+    })
 }

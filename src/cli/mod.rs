@@ -14,11 +14,15 @@ pub mod logging;
 pub mod progress;
 pub mod render;
 pub mod rollback;
+pub mod servers;
 pub mod sync;
 pub mod targets;
+pub mod tls_args;
+pub mod wizard;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 pub use exit::{ExitCode, Refusal, UsageError};
@@ -38,8 +42,16 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// The server list [default: ~/.config/confsync/servers.toml].
+    #[arg(long, value_name = "FILE", env = "CONFSYNC_SERVERS", global = true)]
+    pub servers: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: tls_args::ClientTlsArgs,
+
+    /// Without a command on a terminal, the wizard starts.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +61,9 @@ pub enum Command {
         after_help = "Example:\n  confsync agent --root /srv/thinmanager --listen 0.0.0.0:7420 --name backup-1"
     )]
     Agent(agent::AgentArgs),
+    /// Step by step: pick source, destination and categories, review, confirm, apply.
+    #[command(after_help = "Example:\n  confsync wizard    (or just `confsync` on a terminal)")]
+    Wizard(wizard::WizardArgs),
     /// Show what would change on DST to make it equal SRC (exit 1 when they differ).
     #[command(
         after_help = "Example:\n  confsync diff --from primary:7420 --to backup-1:7420 --only firmware,config"
@@ -58,8 +73,16 @@ pub enum Command {
     #[command(after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
                             confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json")]
     Sync(sync::SyncArgs),
+    /// Keep the list of servers, and see them all live (inventory, last sync, in step?).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  confsync servers add primary 10.0.0.1:7420 --role primary\n  confsync servers list"
+    )]
+    Servers(servers::ServersCommand),
     /// Keep destinations following a source: on a schedule, on change, or both.
-    #[command(after_help = "Example:\n  confsync auto --from primary:7420 --to backup-1:7420 --every 5m --on-change")]
+    #[command(
+        after_help = "Example:\n  confsync auto --from primary:7420 --to backup-1:7420 --every 5m --on-change"
+    )]
     Auto(auto::AutoArgs),
     /// List the applies recorded on a server, newest first.
     #[command(after_help = "Example:\n  confsync history --server backup-1:7420")]
@@ -68,7 +91,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  confsync rollback --server backup-1:7420 --generation 12")]
     Rollback(rollback::RollbackArgs),
     /// Make a server refuse every apply until released (maintenance, upgrades).
-    #[command(after_help = "Example:\n  confsync hold --server backup-1:7420 --reason \"OS upgrade\"")]
+    #[command(
+        after_help = "Example:\n  confsync hold --server backup-1:7420 --reason \"OS upgrade\""
+    )]
     Hold(hold::HoldArgs),
     /// Let a held server accept applies again.
     #[command(after_help = "Example:\n  confsync release --server backup-1:7420")]
@@ -79,6 +104,9 @@ pub enum Command {
     /// Start two sample servers on this machine and synchronize them.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(demo::DemoArgs),
+    /// Print the manual page (roff), generated from the same definitions as --help.
+    #[command(after_help = "Example:\n  confsync man > /usr/local/share/man/man1/confsync.1")]
+    Man,
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  confsync completions bash > /etc/bash_completion.d/confsync"
@@ -138,17 +166,36 @@ impl GuardArgs {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    targets::set_servers_path(cli.servers.clone());
+    tls_args::install(&cli.tls)?;
+    let Some(command) = cli.command else {
+        if wizard::require_terminal().is_err() {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return Err(UsageError("no command given and no terminal for the wizard".into()).into());
+        }
+        return wizard::run(wizard::WizardArgs {}).await;
+    };
+    match command {
+        Command::Wizard(args) => wizard::run(args).await,
         Command::Agent(args) => agent::run(args).await,
         Command::Diff(args) => diff::run(args).await,
         Command::Sync(args) => sync::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Servers(command) => servers::run(command).await,
         Command::Auto(args) => auto::run(args).await,
         Command::History(args) => history::run(args).await,
         Command::Rollback(args) => rollback::run(args).await,
         Command::Hold(args) => hold::hold(args).await,
         Command::Release(args) => hold::release(args).await,
         Command::Certs(command) => certs::run(command).await,
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("writing the manual page")?;
+            Ok(ExitCode::Success)
+        }
         Command::Completions { shell } => {
             print_completions(shell, &mut std::io::stdout());
             Ok(ExitCode::Success)

@@ -122,7 +122,14 @@ pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
 /// The question asked before overwriting, with the direction spelled out.
 pub fn confirmation(view: &PlanView, from: &str, destinations: &[String]) -> String {
     let total = view.counts();
-    let files = total.created + total.overwritten;
+    let files = view
+        .categories
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter(|s| {
+            matches!(s.action, Action::Create | Action::Overwrite) && s.kind != EntryKind::Dir
+        })
+        .count() as u64;
     let mut text = format!(
         "Overwrite {} with {}? {}, {}",
         destinations.join(", "),

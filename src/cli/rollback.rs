@@ -1,12 +1,147 @@
-//! `confsync rollback`: restore a server to before a kept generation. (Issue 4 work in progress.)
+//! `confsync rollback`: restore a server to its state before a kept generation (default:
+//! the newest), undoing it and every newer one, as a new generation of its own. Like
+//! `sync`: the agent plans, this shows the plan, asks (or `--yes`), and the agent applies
+//! exactly the reviewed plan with the same crash-safe commit. Licenses are untouched.
 
+use std::io::IsTerminal;
+
+use anyhow::Context;
 use clap::Args;
 
-use crate::cli::ExitCode;
+use crate::cli::progress::ProgressDisplay;
+use crate::cli::{ExitCode, Refusal, render, targets};
+use crate::client::{AgentClient, PlanView};
+use crate::engine::Digest;
+use crate::proto::v1;
 
 #[derive(Debug, Args)]
-pub struct RollbackArgs {}
+pub struct RollbackArgs {
+    /// The server to roll back: a name from the server list, or host:port.
+    #[arg(long, value_name = "NAME")]
+    pub server: String,
 
-pub async fn run(_args: RollbackArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("rollback is not available in this build yet")
+    /// Restore the state before this generation, undoing it and every newer one
+    /// [default: the newest generation]. `confsync history` lists them.
+    #[arg(long, value_name = "ID")]
+    pub generation: Option<u64>,
+
+    /// Roll back without asking (for scripts).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Show what would change and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Roll back even paths that changed after the generation that wrote them; what is
+    /// overwritten is kept as the rollback's own generation.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Roll back a server marked protected.
+    #[arg(long)]
+    pub allow_protected: bool,
+
+    /// Print JSON lines (plan, progress, result) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// List every path, not only the first ones of each category.
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let target = targets::resolve(&args.server, "--server")?;
+    let mut client = AgentClient::connect(&target).await?;
+    let mut request = v1::RollbackRequest {
+        generation: args.generation.unwrap_or(0),
+        options: Some(v1::PlanOptions {
+            allow_protected: args.allow_protected,
+            ..Default::default()
+        }),
+        plan_digest: Vec::new(),
+        force: args.force,
+    };
+    let view = client
+        .plan_rollback(request.clone())
+        .await
+        .with_context(|| format!("planning the rollback of {}", args.server))?;
+    if args.json {
+        println!("{}", serde_json::json!({ "event": "plan", "server": args.server, "plan": view }));
+    } else {
+        print!("{}", render::plan(&view, "kept backups", &args.server, args.all));
+    }
+    if !view.refusals.is_empty() {
+        return Err(Refusal(format!("not rolled back: {}", view.refusals.join("; "))).into());
+    }
+    if view.is_empty() {
+        if !args.json {
+            println!("Nothing to roll back: {} already is as {}.", args.server, view.source_name);
+        }
+        return Ok(ExitCode::Success);
+    }
+    if args.dry_run {
+        if !args.json {
+            println!("Dry run: nothing was changed.");
+        }
+        return Ok(ExitCode::Success);
+    }
+    if !args.yes {
+        confirm(&view, &args.server)?;
+    }
+    request.plan_digest = Digest::from_hex(&view.digest).unwrap_or_default().0.to_vec();
+    let display = ProgressDisplay::choose(args.json);
+    let bar = display.destination(&args.server);
+    let result = client.rollback(request, |event| bar.update(event)).await;
+    bar.finish();
+    let result = result.with_context(|| format!("rolling back {}", args.server))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "result",
+                "server": args.server,
+                "generation": result.generation,
+                "files_changed": result.files_changed,
+                "bytes_written": result.bytes_written,
+                "duration_ms": result.duration_ms,
+            })
+        );
+    } else {
+        println!(
+            "{}: rolled back to {}; {} changed in {:.1}s, recorded as generation {} (roll that \
+             back to undo this)",
+            args.server,
+            view.source_name,
+            plural(result.files_changed, "file", "files"),
+            result.duration_ms as f64 / 1000.0,
+            result.generation
+        );
+    }
+    Ok(ExitCode::Success)
+}
+
+/// Asks on the terminal, or refuses when there is none to ask on.
+fn confirm(view: &PlanView, server: &str) -> anyhow::Result<()> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        return Err(Refusal(
+            "not rolled back: there is no terminal to confirm on; add --yes to roll back without \
+             asking"
+                .into(),
+        )
+        .into());
+    }
+    let question = render::confirmation(view, "kept backups", &[server.to_string()]);
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .context("reading the confirmation")?;
+    if yes { Ok(()) } else { Err(Refusal("not confirmed; nothing was changed".into()).into()) }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::cli::progress::ProgressDisplay;
-use crate::cli::{ExitCode, GuardArgs, Refusal, Selection, UsageError, exit, flow, render, targets};
+use crate::cli::{
+    ExitCode, GuardArgs, Refusal, Selection, UsageError, exit, flow, render, targets,
+};
 use crate::client::{AgentClient, PlanView};
 use crate::engine::Digest;
 
@@ -114,10 +116,11 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         let reviewed = pinned.unwrap_or_else(|| flow::digest_of(&view));
         let (source, categories, guards) = (&source, &categories, &args.guards);
         async move {
-            let result = flow::apply_one(&mut client, source, categories, guards, reviewed, |event| {
-                bar.update(event);
-            })
-            .await;
+            let result =
+                flow::apply_one(&mut client, source, categories, guards, reviewed, |event| {
+                    bar.update(event);
+                })
+                .await;
             bar.finish();
             (to, result)
         }
@@ -125,7 +128,12 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     for (to, result) in futures::future::join_all(applies).await {
         match result {
             Ok(result) => {
-                if json {
+                if json && result.generation == 0 {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "event": "result", "destination": to, "in_sync": true })
+                    );
+                } else if json {
                     println!(
                         "{}",
                         serde_json::json!({

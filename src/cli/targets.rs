@@ -1,21 +1,29 @@
-//! Reading server addresses and category lists from the command line.
+//! Reading servers and category lists from the command line. A server is named by its
+//! name in the server list or by a plain `host:port` address, wherever one is asked for.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use crate::cli::UsageError;
 use crate::client::Target;
-use crate::engine::category::{self, Category};
+use crate::config::servers::{self, ServerList};
 
-/// Splits `a:1,b:2` into addresses, each checked to be `host:port`.
-pub fn addresses(list: &str, flag: &str) -> Result<Vec<String>, UsageError> {
-    let out: Vec<String> =
-        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
-    if out.is_empty() {
-        return Err(UsageError(format!("{flag} needs at least one server address (host:port)")));
-    }
-    for address in &out {
-        address_ok(address, flag)?;
-    }
-    Ok(out)
+static SERVERS_PATH: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sets where the server list is, once, from `--servers` / `CONFSYNC_SERVERS`.
+pub fn set_servers_path(path: Option<PathBuf>) {
+    let _ = SERVERS_PATH.set(path.unwrap_or_else(servers::default_path));
 }
+
+pub fn servers_path() -> PathBuf {
+    SERVERS_PATH.get().cloned().unwrap_or_else(servers::default_path)
+}
+
+/// The server list, or an empty one where there is none yet.
+pub fn server_list() -> anyhow::Result<ServerList> {
+    ServerList::load(&servers_path())
+}
+use crate::engine::category::{self, Category};
 
 pub fn address_ok(address: &str, flag: &str) -> Result<(), UsageError> {
     let port = address.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
@@ -27,15 +35,42 @@ pub fn address_ok(address: &str, flag: &str) -> Result<(), UsageError> {
     }
 }
 
-/// A server as named on the command line: for now an address (`host:port`).
+/// A server as named on the command line: a name from the server list, else `host:port`.
 pub fn resolve(text: &str, flag: &str) -> Result<Target, UsageError> {
-    address_ok(text.trim(), flag)?;
-    Ok(Target::plain(text.trim()))
+    let text = text.trim();
+    let list = server_list().map_err(|e| UsageError(format!("{e:#}")))?;
+    if let Some(entry) = list.find(text) {
+        return Ok(crate::cli::tls_args::with_default(entry.target()));
+    }
+    if address_ok(text, flag).is_ok() {
+        return Ok(crate::cli::tls_args::target(text));
+    }
+    let known = if list.servers.is_empty() {
+        format!("the server list {} is empty", servers_path().display())
+    } else {
+        format!("known servers: {}", list.names().join(", "))
+    };
+    Err(UsageError(format!(
+        "{flag} {text:?} is neither a server name nor an address; {known}. \
+         Give host:port, or add it with `confsync servers add NAME ADDRESS`"
+    )))
 }
 
 /// A comma-separated list of servers.
 pub fn resolve_list(list: &str, flag: &str) -> Result<Vec<Target>, UsageError> {
-    addresses(list, flag)?.iter().map(|a| resolve(a, flag)).collect()
+    let names: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if names.is_empty() {
+        return Err(UsageError(format!("{flag} needs at least one server name or address")));
+    }
+    let mut targets: Vec<Target> = Vec::new();
+    for name in names {
+        let target = resolve(name, flag)?;
+        // Naming one server twice must not race two applies against each other.
+        if !targets.iter().any(|t| t.address == target.address) {
+            targets.push(target);
+        }
+    }
+    Ok(targets)
 }
 
 pub fn categories(only: &str) -> Result<Vec<Category>, UsageError> {
@@ -48,10 +83,11 @@ mod tests {
 
     #[test]
     fn addresses_need_a_port() {
-        assert_eq!(addresses("a:1, b:2", "--to").expect("valid"), ["a:1", "b:2"]);
-        assert!(addresses("backup-1", "--to").is_err());
-        assert!(addresses(":7420", "--to").is_err());
-        assert!(addresses("", "--to").is_err());
+        assert!(address_ok("10.0.0.2:7420", "--to").is_ok());
+        assert!(address_ok("[::1]:7420", "--to").is_ok());
+        assert!(address_ok("backup-1", "--to").is_err());
+        assert!(address_ok(":7420", "--to").is_err());
+        assert!(address_ok("", "--to").is_err());
         assert!(
             categories("licenses").expect_err("refused").to_string().contains("never synchronized")
         );

@@ -23,7 +23,7 @@ use crate::engine::category::Category;
 use crate::engine::entry::{Digest, EntryKind};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::index::HashIndex;
-use crate::engine::journal::{self, GenerationRecord, Journal, JournalState, Op};
+use crate::engine::journal::{self, Change, GenerationRecord, Journal, JournalState, Op};
 use crate::engine::layout::Layout;
 use crate::engine::manifest::Manifest;
 use crate::engine::plan::{Action, Plan, Step};
@@ -31,14 +31,16 @@ use crate::engine::progress::{Phase, Progress, ProgressEvent};
 use crate::engine::scan;
 use crate::engine::transfer::{self, ChunkSource, StageContext};
 
-/// How many files are staged at once.
-const FILES_IN_FLIGHT: usize = 4;
+/// How many files are staged at once: enough to hide the round trip per small file.
+const FILES_IN_FLIGHT: usize = 16;
 
 /// Who asked and from where, for the generation record.
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub source: String,
     pub requested_by: String,
+    /// For a rollback: the oldest generation it undoes.
+    pub rollback_of: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -72,8 +74,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
         let id = journal::next_generation_id(self.layout);
         let staging_path = journal::staging_dir(self.layout, id);
-        std::fs::create_dir_all(&staging_path)
-            .map_err(EngineError::io("create staging folder", &staging_path))?;
+        create_fresh_staging(&staging_path)?;
         let result = self.stage_and_commit(id, plan, destination, origin, started).await;
         if result.is_err() {
             // Staging is only ever ours; a leftover would also be cleared at next start.
@@ -98,10 +99,18 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
 
         let staged = self.stage_all(plan, destination, &staging).await?;
+        // Every staged file must be on disk before the journal that names them.
+        std::fs::File::open(&staging_path)
+            .and_then(|folder| rustix::fs::syncfs(&folder).map_err(std::io::Error::from))
+            .map_err(EngineError::io("flush staged files to disk in", &staging_path))?;
         drop(staging);
 
         self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
         self.check_unchanged(plan).await?;
+        if let Some(ms) = crate::engine::failpoint::value(crate::engine::failpoint::COMMIT_DELAY_MS)
+        {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
 
         let record = GenerationRecord {
             id,
@@ -112,9 +121,14 @@ impl<S: ChunkSource> Applier<'_, S> {
             files_changed: plan.steps().filter(|(_, s)| s.kind() != EntryKind::Dir).count() as u64,
             bytes_received: staged.bytes_received,
             bytes_written: staged.bytes_written,
+            rollback_of: origin.rollback_of,
         };
-        let mut journal =
-            Journal { state: JournalState::Committing, record, ops: commit_ops(plan) };
+        let mut journal = Journal {
+            state: JournalState::Committing,
+            record,
+            ops: commit_ops(plan),
+            changes: changes(plan),
+        };
         journal.write(self.layout)?;
         let layout = self.layout.clone();
         let committing = journal.clone();
@@ -214,7 +228,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
             format!("{category}/{}", step.path);
         let staged =
-            transfer::stage_entry(ctx, category, entry, step.current.as_ref(), &index.to_string())
+            transfer::stage_entry(ctx, category, entry, step.current.as_ref(), &staged_name(index))
                 .await?;
         tracker.files_done.fetch_add(1, Ordering::Relaxed);
         Ok(staged)
@@ -278,6 +292,27 @@ struct StagedTotals {
     bytes_written: u64,
 }
 
+/// Creates a generation's staging folder, which must not exist yet: anything already there
+/// (a planted file or link) was not put there by this agent, and staging into it could
+/// write through it.
+fn create_fresh_staging(path: &std::path::Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(EngineError::io("create staging folder", parent))?;
+    }
+    match std::fs::create_dir(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(EngineError::State {
+            path: path.to_path_buf(),
+            detail:
+                "the staging folder of this generation already exists, so something other than \
+                     this apply wrote in the state folder; nothing was changed. Inspect it, then \
+                     restart the agent (which clears staging)"
+                    .into(),
+        }),
+        other => other.map_err(EngineError::io("create staging folder", path)),
+    }
+}
+
 /// Scans the given categories of this tree into a manifest.
 pub fn scan_all(
     layout: &Layout,
@@ -323,7 +358,7 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
             (Action::Create | Action::Overwrite, _) => puts.push(Op::Put {
                 category,
                 path,
-                staged: i.to_string(),
+                staged: staged_name(i),
                 replaces: step.action == Action::Overwrite,
             }),
             (Action::Chmod, _) => {
@@ -340,6 +375,32 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
     // Children's modes first, so a read-only parent is set last.
     modes.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
     removals.into_iter().chain(dir_removals).chain(dirs).chain(puts).chain(modes).collect()
+}
+
+/// Every path `plan` changes, with the entry before and after; a change of kind (a
+/// deletion and a creation at one path) is one change.
+pub fn changes(plan: &Plan) -> Vec<Change> {
+    let mut by_path: std::collections::BTreeMap<(Category, &str), Change> = Default::default();
+    for (category, step) in plan.steps() {
+        by_path
+            .entry((category, step.path.as_str()))
+            .and_modify(|c| {
+                c.before = c.before.take().or_else(|| step.current.clone());
+                c.after = step.source.clone().or_else(|| c.after.take());
+            })
+            .or_insert_with(|| Change {
+                category,
+                path: step.path.clone(),
+                before: step.current.clone(),
+                after: step.source.clone(),
+            });
+    }
+    by_path.into_values().collect()
+}
+
+/// Where the step at `index` of a plan is staged, inside the generation's staging folder.
+pub fn staged_name(index: usize) -> String {
+    index.to_string()
 }
 
 fn op_path(op: &Op) -> (Category, &str) {

@@ -54,6 +54,9 @@ pub enum EngineError {
 
     #[error("configuration problem: {0}")]
     Config(String),
+
+    #[error("cannot roll back: {0}")]
+    Rollback(String),
 }
 
 impl EngineError {
@@ -72,6 +75,7 @@ impl EngineError {
                 | EngineError::Busy
                 | EngineError::Protected { .. }
                 | EngineError::Refused(_)
+                | EngineError::Rollback(_)
         )
     }
 }

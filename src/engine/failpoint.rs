@@ -12,6 +12,11 @@ pub const ENV: &str = "CONFSYNC_FAILPOINTS";
 pub const COMMIT_CRASH_AFTER: &str = "commit-crash-after";
 /// Sleep this many milliseconds after each chunk received.
 pub const TRANSFER_DELAY_MS: &str = "transfer-delay-ms";
+/// Sleep this many milliseconds after the last check that the destination is unchanged,
+/// just before committing (to change the tree in that window, as an attacker would).
+pub const COMMIT_DELAY_MS: &str = "commit-delay-ms";
+/// Replace every client call deadline and stream idle timeout with this many milliseconds.
+pub const CLIENT_TIMEOUT_MS: &str = "client-timeout-ms";
 
 fn points() -> &'static HashMap<String, u64> {
     static POINTS: OnceLock<HashMap<String, u64>> = OnceLock::new();

@@ -13,6 +13,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, Permissions, PermissionsExt};
 
 use crate::engine::category::Category;
+use crate::engine::entry::Entry;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::failpoint;
 use crate::engine::index::write_atomically;
@@ -24,29 +25,14 @@ use crate::engine::path::RelPath;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// Move a file or symlink into the generation's backup.
-    Remove {
-        category: Category,
-        path: RelPath,
-    },
+    Remove { category: Category, path: RelPath },
     /// Remove an (emptied) directory, remembering its mode.
-    RemoveDir {
-        category: Category,
-        path: RelPath,
-        mode: u32,
-    },
+    RemoveDir { category: Category, path: RelPath, mode: u32 },
     /// Create a directory (owner-writable until its final Chmod).
-    MakeDir {
-        category: Category,
-        path: RelPath,
-    },
+    MakeDir { category: Category, path: RelPath },
     /// Move what is at `path` (if `replaces`) into the backup, then rename the staged
     /// entry into place.
-    Put {
-        category: Category,
-        path: RelPath,
-        staged: String,
-        replaces: bool,
-    },
+    Put { category: Category, path: RelPath, staged: String, replaces: bool },
     /// Change the mode of an entry that was there before.
     Chmod { category: Category, path: RelPath, from: u32, to: u32 },
     /// Give a folder this commit created its final mode; undone with the folder itself.
@@ -72,6 +58,19 @@ pub struct GenerationRecord {
     pub files_changed: u64,
     pub bytes_received: u64,
     pub bytes_written: u64,
+    /// Set when this generation is a rollback: it undid this generation and every newer one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<u64>,
+}
+
+/// One path a commit changes: the entry before and after (`None`: nothing there). A
+/// rollback restores `before` and first checks the tree still holds `after`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    pub category: Category,
+    pub path: RelPath,
+    pub before: Option<Entry>,
+    pub after: Option<Entry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -79,6 +78,9 @@ pub struct Journal {
     pub state: JournalState,
     pub record: GenerationRecord,
     pub ops: Vec<Op>,
+    /// What the commit changes, path by path (empty in records of older versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
 }
 
 /// Where each generation keeps what it replaced.
@@ -255,8 +257,9 @@ fn undo_ops(h: &Handles, ops: &[Op]) -> Result<()> {
                 // Only an entry showing the new mode was changed; a path still holding
                 // the old entry (a change of kind not reached yet) is left alone.
                 let dir = h.category(*category)?;
-                let changed =
-                    dir.symlink_metadata(path).is_ok_and(|m| m.permissions().mode() & 0o7777 == *to);
+                let changed = dir
+                    .symlink_metadata(path)
+                    .is_ok_and(|m| m.permissions().mode() & 0o7777 == *to);
                 if changed {
                     dir.set_permissions(path, Permissions::from_mode(*from))
                         .map_err(EngineError::io("restore mode of", h.full(*category, path)))?;
@@ -317,8 +320,13 @@ fn sync_touched(h: &Handles, ops: &[Op]) {
             continue;
         };
         let target = if folder.as_os_str().is_empty() { Path::new(".") } else { folder.as_path() };
-        if let Err(e) = dir.open(target).and_then(|f| f.into_std().sync_all()) {
-            tracing::warn!(folder = %h.layout.root(category).join(&folder).display(), error = %e, "could not fsync folder");
+        match dir.open(target).and_then(|f| f.into_std().sync_all()) {
+            // A folder the undo removed has nothing left to make durable.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(folder = %h.layout.root(category).join(&folder).display(), error = %e, "could not fsync folder");
+            }
+            Ok(()) => {}
         }
     }
 }

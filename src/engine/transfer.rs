@@ -29,6 +29,8 @@ use crate::engine::path::{RelPath, check_symlink_target};
 
 /// Largest piece asked for in one range when streaming a file whole.
 pub const MAX_RANGE: u64 = 1 << 20;
+/// Ranges asked for in one request when streaming a file whole (1 GiB).
+const RANGES_PER_FETCH: u64 = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
@@ -106,9 +108,10 @@ async fn stage_file<S: ChunkSource>(
     staged_name: &str,
 ) -> Result<Staged> {
     let staged_path = ctx.layout.staging_dir().join(staged_name);
+    // Never opens an existing entry: a planted file or hard link is an error, not a target.
     let file = ctx
         .staging
-        .create(staged_name)
+        .open_with(staged_name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
         .map_err(EngineError::io("create staged file", &staged_path))?;
     let mut out = Writer::new(file.into_std(), &staged_path, entry);
 
@@ -119,11 +122,28 @@ async fn stage_file<S: ChunkSource>(
     {
         stage_delta(ctx, category, entry, basis, &mut out).await?;
     } else {
-        let ranges = split(0, entry.size);
-        let stream = ctx.source.fetch(category, &entry.path, ranges.clone()).await?;
-        receive(stream, &ranges, None, &mut out, ctx.on_bytes, &entry.path).await?;
+        stream_whole(ctx, category, entry, &mut out).await?;
     }
     out.finish()
+}
+
+/// Streams a file whole, a window of at most [`RANGES_PER_FETCH`] ranges at a time, so
+/// that no request and no list is sized from the size the source declared.
+async fn stream_whole<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    out: &mut Writer,
+) -> Result<()> {
+    let mut offset = 0;
+    while offset < entry.size {
+        let end = entry.size.min(offset.saturating_add(MAX_RANGE * RANGES_PER_FETCH));
+        let ranges = split(offset, end);
+        let stream = ctx.source.fetch(category, &entry.path, ranges.clone()).await?;
+        receive(stream, &ranges, None, out, ctx.on_bytes, &entry.path).await?;
+        offset = end;
+    }
+    Ok(())
 }
 
 /// Pulls only the chunks that the old version at the same path does not hold.
@@ -337,7 +357,9 @@ impl Writer {
         self.file.write_all(data).map_err(EngineError::io("write staged file", &self.path))
     }
 
-    /// Verifies size and digest, then sets mode and mtime and makes the file durable.
+    /// Verifies size and digest, then sets mode and mtime. Durability comes from one
+    /// flush of the whole staging filesystem before the journal is written
+    /// ([`crate::engine::apply`]), far cheaper than one fsync per small file.
     fn finish(self) -> Result<Staged> {
         if self.written != self.expected_size {
             return Err(integrity(
@@ -359,7 +381,6 @@ impl Writer {
         self.file
             .set_times(std::fs::FileTimes::new().set_modified(system_time(self.mtime_ns)))
             .map_err(EngineError::io("set mtime of", &self.path))?;
-        self.file.sync_all().map_err(EngineError::io("fsync", &self.path))?;
         Ok(Staged { bytes_received: self.received, bytes_written: self.written })
     }
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use super::*;
-use crate::engine::apply::{commit_ops, scan_all};
+use crate::engine::apply::{commit_ops, scan_all, staged_name};
 use crate::engine::index::HashIndex;
 use crate::engine::plan::{Action, Guards, plan};
 
@@ -80,13 +80,13 @@ fn prepare(src: &Layout, dst: &Layout) -> Journal {
             continue;
         };
         let from = src.root(category).join(&entry.path);
+        let staged = staging.join(staged_name(i));
         match entry.kind {
             crate::engine::EntryKind::File => {
-                std::fs::copy(&from, staging.join(i.to_string())).expect("stage");
+                std::fs::copy(&from, &staged).expect("stage");
             }
             crate::engine::EntryKind::Symlink => {
-                symlink(std::fs::read_link(&from).expect("readlink"), staging.join(i.to_string()))
-                    .expect("stage");
+                symlink(std::fs::read_link(&from).expect("readlink"), &staged).expect("stage");
             }
             crate::engine::EntryKind::Dir => {}
         }
@@ -100,8 +100,14 @@ fn prepare(src: &Layout, dst: &Layout) -> Journal {
         files_changed: 0,
         bytes_received: 0,
         bytes_written: 0,
+        rollback_of: None,
     };
-    let journal = Journal { state: JournalState::Committing, record, ops: commit_ops(&plan) };
+    let journal = Journal {
+        state: JournalState::Committing,
+        record,
+        ops: commit_ops(&plan),
+        changes: Vec::new(),
+    };
     journal.write(dst).expect("journal");
     journal
 }

@@ -1,0 +1,74 @@
+//! `--on-change`: follows the source's `Watch` stream and bumps a counter each time the
+//! source's tree digest changes; every destination loop wakes on it. The stream is
+//! re-subscribed with capped backoff whenever it breaks, and declared dead when the
+//! source's heartbeat stops.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::cli::auto::schedule::Backoff;
+use crate::client::{AgentClient, Target};
+use crate::engine::Digest;
+use crate::engine::category::Category;
+
+/// Silence after which the stream is taken for dead (the agent beats every 30 s).
+const SILENCE: Duration = Duration::from_secs(95);
+
+/// Runs until the receivers are gone; never returns an error, only logs.
+pub async fn follow(source: Target, categories: Vec<Category>, bump: watch::Sender<u64>) {
+    let mut backoff = Backoff::default();
+    let mut last: Option<Digest> = None;
+    let mut lost = false;
+    loop {
+        let why = match AgentClient::connect(&source).await {
+            Ok(mut client) => match client.watch(&categories).await {
+                Ok(mut changes) => loop {
+                    match tokio::time::timeout(SILENCE, changes.next()).await {
+                        Ok(Some(Ok(digest))) => {
+                            if lost || last.is_none() {
+                                tracing::info!(
+                                    source = %source.address,
+                                    watch = "subscribed",
+                                    "following the source's changes{}",
+                                    if lost { " again" } else { "" }
+                                );
+                                lost = false;
+                            }
+                            backoff.reset();
+                            if last != Some(digest) {
+                                last = Some(digest);
+                                bump.send_modify(|n| *n += 1);
+                            }
+                        }
+                        Ok(Some(Err(e))) => break e.to_string(),
+                        Ok(None) => break "the source ended its change stream".to_string(),
+                        Err(_) => {
+                            break format!("no word from the source for {}s", SILENCE.as_secs());
+                        }
+                    }
+                    if bump.is_closed() {
+                        return;
+                    }
+                },
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        if bump.is_closed() {
+            return;
+        }
+        let wait = backoff.failed();
+        if lost {
+            tracing::debug!(source = %source.address, reason = %why, "change stream still unavailable");
+        } else {
+            tracing::warn!(
+                source = %source.address,
+                reason = %why,
+                "lost the source's change stream: {why}; re-subscribing with backoff (scheduled runs, if any, go on)"
+            );
+            lost = true;
+        }
+        tokio::time::sleep(wait).await;
+    }
+}

@@ -1,0 +1,485 @@
+//! `confsync servers`: keep the server list, and see every listed server live: reachable
+//! or why not, version, serial, MAC, last sync, and whether its tree matches the primary's.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Subcommand};
+
+use crate::cli::{ExitCode, UsageError, render, targets};
+use crate::client::{AgentClient, ClientTls};
+use crate::config::servers::{Role, ServerEntry};
+use crate::engine::Category;
+use crate::proto::{self, v1};
+
+/// How long one server may take to answer in `list` and `show`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(4);
+
+#[derive(Debug, Subcommand)]
+pub enum ServersCommand {
+    /// Add a server to the list (or change it).
+    #[command(after_help = "Example:\n  confsync servers add backup-1 10.0.0.2:7420 --role backup")]
+    Add(AddArgs),
+    /// Remove a server from the list.
+    #[command(after_help = "Example:\n  confsync servers remove backup-1")]
+    Remove { name: String },
+    /// Ask every listed server at once and print one table.
+    #[command(after_help = "Example:\n  confsync servers list --filter backup")]
+    List(ListArgs),
+    /// Everything one server reports about itself.
+    #[command(after_help = "Example:\n  confsync servers show backup-1 --json")]
+    Show {
+        name: String,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// A short name to use in --from, --to and the wizard.
+    pub name: String,
+    /// Where its agent listens: host:port.
+    pub address: String,
+    /// primary or backup.
+    #[arg(long, value_enum, default_value = "backup")]
+    pub role: RoleArg,
+    /// CA certificate that signed the agent's certificate (PEM), for mutual TLS.
+    #[arg(long, requires_all = ["cert", "key"])]
+    pub ca: Option<std::path::PathBuf>,
+    /// Client certificate to present (PEM).
+    #[arg(long, requires_all = ["ca", "key"])]
+    pub cert: Option<std::path::PathBuf>,
+    /// Key of the client certificate (PEM).
+    #[arg(long, requires_all = ["ca", "cert"])]
+    pub key: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Primary,
+    Backup,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only servers whose name contains this text (any case).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(command: ServersCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ServersCommand::Add(args) => add(args),
+        ServersCommand::Remove { name } => remove(&name),
+        ServersCommand::List(args) => list(args).await,
+        ServersCommand::Show { name, json } => show(&name, json).await,
+    }
+}
+
+fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
+    targets::address_ok(&args.address, "ADDRESS")?;
+    if args.name.is_empty() || args.name.contains([',', ':', ' ']) {
+        return Err(UsageError(format!(
+            "server name {:?} may not be empty or contain ',', ':' or spaces",
+            args.name
+        ))
+        .into());
+    }
+    let path = targets::servers_path();
+    let mut list = targets::server_list()?;
+    let role = match args.role {
+        RoleArg::Primary => Role::Primary,
+        RoleArg::Backup => Role::Backup,
+    };
+    if role == Role::Primary
+        && let Some(other) = list.primary().filter(|p| p.name != args.name)
+    {
+        return Err(UsageError(format!(
+            "{} is already the primary; change it to a backup first (servers add {} {} --role backup)",
+            other.name, other.name, other.address
+        ))
+        .into());
+    }
+    let tls = match (args.ca, args.cert, args.key) {
+        (Some(ca), Some(cert), Some(key)) => Some(ClientTls { ca, cert, key }),
+        _ => None,
+    };
+    let entry = ServerEntry { name: args.name.clone(), address: args.address.clone(), role, tls };
+    let verb = match list.servers.iter_mut().find(|s| s.name == args.name) {
+        Some(existing) => {
+            *existing = entry;
+            "Updated"
+        }
+        None => {
+            list.servers.push(entry);
+            "Added"
+        }
+    };
+    list.save(&path)?;
+    println!("{verb} {} ({}, {}) in {}", args.name, args.address, role.name(), path.display());
+    Ok(ExitCode::Success)
+}
+
+fn remove(name: &str) -> anyhow::Result<ExitCode> {
+    let path = targets::servers_path();
+    let mut list = targets::server_list()?;
+    let before = list.servers.len();
+    list.servers.retain(|s| s.name != name);
+    if list.servers.len() == before {
+        return Err(UsageError(format!(
+            "no server named {name:?} in {}; known: {}",
+            path.display(),
+            list.names().join(", ")
+        ))
+        .into());
+    }
+    list.save(&path)?;
+    println!("Removed {name} from {}", path.display());
+    Ok(ExitCode::Success)
+}
+
+/// One server as seen just now.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServerStatus {
+    pub name: String,
+    pub address: String,
+    pub role: &'static str,
+    pub reachable: bool,
+    /// Why it could not be asked, when it could not.
+    pub error: Option<String>,
+    pub agent_version: Option<String>,
+    pub hostname: Option<String>,
+    pub serial: Option<String>,
+    pub mac_addresses: Vec<String>,
+    pub cpu: Option<String>,
+    pub memory_bytes: Option<u64>,
+    pub os: Option<String>,
+    pub uptime_seconds: Option<u64>,
+    pub protected: bool,
+    pub held: Option<String>,
+    pub last_generation: Option<u64>,
+    pub last_sync_time: Option<u64>,
+    pub last_sync_source: Option<String>,
+    pub categories: Vec<CategoryStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_the_root_cause() {
+        let full = "cannot reach the agent at 127.0.0.1:1: transport error: tcp connect error: \
+                    Connection refused (os error 111); check that `confsync agent` runs there";
+        assert_eq!(short_reason(full), "connection refused");
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CategoryStatus {
+    pub category: Category,
+    pub files: u64,
+    pub bytes: u64,
+    pub digest: String,
+    /// Whether it equals the primary's; `None` when there is no primary to compare with.
+    pub matches_primary: Option<bool>,
+}
+
+/// Asks one server, bounded in time; an unreachable server is a status, not an error.
+pub async fn probe(entry: &ServerEntry) -> ServerStatus {
+    let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
+        let mut client = AgentClient::connect(&entry.target()).await?;
+        client.hello().await
+    })
+    .await;
+    let mut status = ServerStatus {
+        name: entry.name.clone(),
+        address: entry.address.clone(),
+        role: entry.role.name(),
+        reachable: false,
+        error: None,
+        agent_version: None,
+        hostname: None,
+        serial: None,
+        mac_addresses: Vec::new(),
+        cpu: None,
+        memory_bytes: None,
+        os: None,
+        uptime_seconds: None,
+        protected: false,
+        held: None,
+        last_generation: None,
+        last_sync_time: None,
+        last_sync_source: None,
+        categories: Vec::new(),
+    };
+    let hello = match hello {
+        Err(_) => {
+            status.error = Some(format!("no answer within {}s", HELLO_TIMEOUT.as_secs()));
+            return status;
+        }
+        Ok(Err(e)) => {
+            status.error = Some(e.to_string());
+            return status;
+        }
+        Ok(Ok(hello)) => hello,
+    };
+    status.reachable = true;
+    fill(&mut status, hello);
+    status
+}
+
+fn fill(status: &mut ServerStatus, hello: v1::HelloReply) {
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    status.agent_version = some(hello.agent_version);
+    status.hostname = some(hello.hostname);
+    status.protected = hello.protected;
+    status.held = hello.hold.filter(|h| h.held).map(|h| h.reason);
+    if hello.last_generation > 0 {
+        status.last_generation = Some(hello.last_generation);
+        status.last_sync_time = Some(hello.last_generation_time);
+        status.last_sync_source = some(hello.last_generation_source);
+    }
+    if let Some(inv) = hello.inventory {
+        status.serial = some(inv.serial_number);
+        status.mac_addresses = inv.mac_addresses;
+        status.cpu = some(inv.cpu_model);
+        status.memory_bytes = Some(inv.memory_bytes);
+        status.os = some(inv.os);
+        status.uptime_seconds = Some(inv.uptime_seconds);
+    }
+    status.categories = hello
+        .categories
+        .into_iter()
+        .filter_map(|c| {
+            Some(CategoryStatus {
+                category: proto::category_from_proto(c.category).ok()?,
+                files: c.files,
+                bytes: c.bytes,
+                digest: crate::engine::Digest::from_slice(&c.digest)?.to_hex(),
+                matches_primary: None,
+            })
+        })
+        .collect();
+}
+
+/// Marks each category of each server as matching the primary's or not.
+fn compare_with_primary(statuses: &mut [ServerStatus]) {
+    let primary: Option<Vec<(Category, String)>> = statuses
+        .iter()
+        .find(|s| s.role == Role::Primary.name() && s.reachable)
+        .map(|p| p.categories.iter().map(|c| (c.category, c.digest.clone())).collect());
+    let Some(primary) = primary else { return };
+    for status in statuses.iter_mut() {
+        for c in &mut status.categories {
+            c.matches_primary =
+                Some(primary.iter().any(|(cat, digest)| *cat == c.category && *digest == c.digest));
+        }
+    }
+}
+
+/// Every listed server, asked at once.
+pub async fn probe_all(entries: &[ServerEntry]) -> Vec<ServerStatus> {
+    let mut statuses = futures::future::join_all(entries.iter().map(probe)).await;
+    compare_with_primary(&mut statuses);
+    statuses
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let all = targets::server_list()?;
+    let filter = args.filter.as_deref().map(str::to_lowercase);
+    // The primary is always asked, so that every row can be compared with it.
+    let asked: Vec<ServerEntry> = all
+        .servers
+        .iter()
+        .filter(|s| {
+            s.role == Role::Primary
+                || filter.as_ref().is_none_or(|f| s.name.to_lowercase().contains(f))
+        })
+        .cloned()
+        .collect();
+    let shown =
+        |s: &ServerStatus| filter.as_ref().is_none_or(|f| s.name.to_lowercase().contains(f));
+    let statuses: Vec<ServerStatus> = probe_all(&asked).await.into_iter().filter(shown).collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&statuses)?);
+    } else if all.servers.is_empty() {
+        println!(
+            "The server list {} is empty. Add servers with `confsync servers add NAME ADDRESS --role primary|backup`.",
+            targets::servers_path().display()
+        );
+    } else {
+        print!("{}", table(&statuses));
+    }
+    Ok(ExitCode::Success)
+}
+
+async fn show(name: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let list = targets::server_list()?;
+    let entry = list.find(name).ok_or_else(|| {
+        UsageError(format!("no server named {name:?}; known: {}", list.names().join(", ")))
+    })?;
+    let mut asked = vec![entry.clone()];
+    if let Some(primary) = list.primary().filter(|p| p.name != entry.name) {
+        asked.push(primary.clone());
+    }
+    let status = probe_all(&asked).await.remove(0);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", details(&status));
+    }
+    Ok(if status.reachable { ExitCode::Success } else { ExitCode::Failed })
+}
+
+/// The root cause at the end of an error chain, short enough for a table cell.
+fn short_reason(error: &str) -> String {
+    let without_hint = error.split("; check that").next().unwrap_or(error);
+    let cause = without_hint.rsplit(": ").next().unwrap_or(without_hint);
+    let cause = cause.split(" (os error").next().unwrap_or(cause).trim();
+    cause.chars().take(40).collect::<String>().to_lowercase()
+}
+
+/// `3m ago`, `2h ago`, `5d ago`.
+pub fn age(epoch_seconds: u64) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = now.saturating_sub(epoch_seconds);
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
+}
+
+fn matches_column(s: &ServerStatus) -> String {
+    if !s.reachable {
+        return "-".into();
+    }
+    if s.role == Role::Primary.name() {
+        return "(primary)".into();
+    }
+    let differing: Vec<&str> = s
+        .categories
+        .iter()
+        .filter(|c| c.matches_primary == Some(false))
+        .map(|c| c.category.name())
+        .collect();
+    match (s.categories.iter().all(|c| c.matches_primary.is_none()), differing.is_empty()) {
+        (true, _) => "no primary".into(),
+        (false, true) => "all match".into(),
+        (false, false) => format!("differs: {}", differing.join(",")),
+    }
+}
+
+pub fn table(statuses: &[ServerStatus]) -> String {
+    let header = [
+        "NAME",
+        "ADDRESS",
+        "ROLE",
+        "STATUS",
+        "VERSION",
+        "SERIAL",
+        "MAC",
+        "LAST SYNC",
+        "MATCHES PRIMARY",
+    ];
+    let rows: Vec<[String; 9]> = statuses
+        .iter()
+        .map(|s| {
+            let status = match (&s.error, &s.held) {
+                (Some(e), _) => format!("unreachable: {}", short_reason(e)),
+                (None, Some(reason)) => format!("held: {reason}"),
+                (None, None) if s.protected => "up (protected)".into(),
+                (None, None) => "up".into(),
+            };
+            let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            [
+                s.name.clone(),
+                s.address.clone(),
+                s.role.to_string(),
+                status,
+                dash(&s.agent_version),
+                dash(&s.serial),
+                s.mac_addresses.first().cloned().unwrap_or_else(|| "-".into()),
+                s.last_sync_time.map_or_else(|| "never".into(), age),
+                matches_column(s),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count().min(60));
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let text: Vec<String> =
+            cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}", w = *w)).collect();
+        format!("{}\n", text.join("  ").trim_end())
+    };
+    let mut out = line(header.to_vec());
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn details(s: &ServerStatus) -> String {
+    let mut out = format!("{} ({}, {})\n", s.name, s.address, s.role);
+    let mut field = |k: &str, v: String| out.push_str(&format!("  {k:<20} {v}\n"));
+    if let Some(e) = &s.error {
+        field("status", format!("unreachable: {e}"));
+        return out;
+    }
+    field("status", if let Some(r) = &s.held { format!("held: {r}") } else { "up".into() });
+    field("protected", if s.protected { "yes".into() } else { "no".into() });
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    field("agent version", dash(&s.agent_version));
+    field("hostname", dash(&s.hostname));
+    field("serial", dash(&s.serial));
+    field(
+        "MAC addresses",
+        if s.mac_addresses.is_empty() { "-".into() } else { s.mac_addresses.join(", ") },
+    );
+    field("CPU", dash(&s.cpu));
+    field("memory", s.memory_bytes.map_or_else(|| "-".into(), render::bytes));
+    field("OS", dash(&s.os));
+    field(
+        "uptime",
+        s.uptime_seconds
+            .map_or_else(|| "-".into(), |u| format!("{}h {}m", u / 3600, u % 3600 / 60)),
+    );
+    let last = match (s.last_generation, s.last_sync_time) {
+        (Some(g), Some(t)) => {
+            format!("generation {g}, {} from {}", age(t), dash(&s.last_sync_source))
+        }
+        _ => "never".into(),
+    };
+    field("last sync", last);
+    for c in &s.categories {
+        let matches = match c.matches_primary {
+            _ if s.role == Role::Primary.name() => "",
+            Some(true) => "matches primary",
+            Some(false) => "differs from primary",
+            None => "",
+        };
+        field(
+            c.category.title(),
+            format!(
+                "{} {}, {}, digest {} {matches}",
+                c.files,
+                if c.files == 1 { "file" } else { "files" },
+                render::bytes(c.bytes),
+                &c.digest[..12]
+            )
+            .trim_end()
+            .to_string(),
+        );
+    }
+    out
+}

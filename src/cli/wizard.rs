@@ -1,0 +1,246 @@
+//! `confsync wizard` (and bare `confsync` on a terminal): pick a source and a destination,
+//! pick categories, see the differences, confirm with the direction spelled out, watch
+//! the progress, read the result. Nothing changes before the confirmation, and Ctrl-C
+//! during the transfer leaves the destination as it was.
+//!
+//! It walks the same plan/apply path as `sync` ([`flow`]), so what it shows is what it
+//! applies.
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use dialoguer::{Confirm, Input, MultiSelect, Select};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::progress::ProgressDisplay;
+use crate::cli::servers::{ServerStatus, probe_all};
+use crate::cli::{ExitCode, GuardArgs, Refusal, UsageError, flow, render, targets};
+use crate::client::{AgentClient, PlanView, Target};
+use crate::config::servers::{Role, ServerList};
+use crate::engine::Category;
+
+#[derive(Debug, Args)]
+pub struct WizardArgs {}
+
+/// A server the administrator picked.
+struct Chosen {
+    label: String,
+    target: Target,
+    protected: bool,
+    /// Listed with the role primary.
+    primary: bool,
+}
+
+pub async fn run(_args: WizardArgs) -> anyhow::Result<ExitCode> {
+    require_terminal()?;
+    let list = targets::server_list()?;
+    run_with(&list).await
+}
+
+/// The wizard needs someone to answer; scripts use `sync --yes`.
+pub fn require_terminal() -> anyhow::Result<()> {
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    Err(UsageError(
+        "the wizard asks questions and needs a terminal; in scripts and cron use \
+         `confsync sync --from SRC --to DST --yes`"
+            .into(),
+    )
+    .into())
+}
+
+pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
+    println!(
+        "confsync wizard: make a server equal its source. Nothing changes before you confirm."
+    );
+    let statuses = spin("Asking the servers in the list…", probe_all(&list.servers)).await;
+
+    let source = pick("Source, the server to copy from", &statuses, None)?;
+    let destination = pick("Destination, the server to overwrite", &statuses, Some(&source))?;
+    let warning = match (destination.protected, destination.primary) {
+        (true, _) => {
+            Some(format!("{} is marked protected (usually the primary).", destination.label))
+        }
+        (false, true) => Some(format!("{} is listed as the primary.", destination.label)),
+        (false, false) => None,
+    };
+    if let Some(warning) = warning {
+        let question = format!("{warning} Really overwrite it with {}?", source.label);
+        if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
+            println!("Nothing was changed.");
+            return Err(Refusal("not confirmed; nothing was changed".into()).into());
+        }
+    }
+    let categories = pick_categories()?;
+    let guards = GuardArgs { allow_protected: destination.protected, ..GuardArgs::default() };
+
+    let planning = format!("{} is comparing its tree with {}…", destination.label, source.label);
+    let (mut client, view) =
+        spin(&planning, flow::plan_one(&source.target, &destination.target, &categories, &guards))
+            .await?;
+    let (from, to) = (&source.target.address, &destination.target.address);
+    println!();
+    print!("{}", render::plan(&view, from, to, false));
+    if view.is_empty() {
+        println!("{} already equals {}: nothing to do.", destination.label, source.label);
+        return Ok(ExitCode::Success);
+    }
+    if !view.refusals.is_empty() {
+        return Err(Refusal(view.refusals.join("; ")).into());
+    }
+    let folded = view.categories.iter().any(|c| c.steps.len() > render::FOLD_AFTER);
+    if folded && ask(|| Confirm::new().with_prompt("Show every path?").default(false).interact())? {
+        print!("{}", render::plan(&view, from, to, true));
+    }
+
+    let question = render::confirmation(&view, from, std::slice::from_ref(&destination.label));
+    if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
+        println!("Nothing was changed.");
+        return Err(Refusal("not confirmed; nothing was changed".into()).into());
+    }
+    apply(&mut client, &source, &destination, &categories, &guards, &view).await
+}
+
+async fn apply(
+    client: &mut AgentClient,
+    source: &Chosen,
+    destination: &Chosen,
+    categories: &[Category],
+    guards: &GuardArgs,
+    view: &PlanView,
+) -> anyhow::Result<ExitCode> {
+    let display = ProgressDisplay::choose(false);
+    let bar = display.destination(&destination.label);
+    let started = Instant::now();
+    let reviewed = flow::digest_of(view);
+    let applying = flow::apply_one(client, &source.target, categories, guards, reviewed, |event| {
+        bar.update(event);
+    });
+    let result = tokio::select! {
+        result = applying => result,
+        _ = tokio::signal::ctrl_c() => {
+            bar.finish();
+            // Dropping the call tells the agent the client went away: it stops staging and
+            // discards what it staged. A commit already under way completes (it is quick).
+            println!("Cancelled. {} stops the transfer and discards what it staged: it is as it was.", destination.label);
+            return Err(Refusal("cancelled; nothing was changed".into()).into());
+        }
+    };
+    bar.finish();
+    let result = result?;
+    println!();
+    println!(
+        "Done: {} now equals {} ({} transferred in {:.1}s).",
+        destination.label,
+        source.label,
+        render::bytes(result.bytes_received),
+        started.elapsed().as_secs_f64()
+    );
+    for c in view.categories.iter().filter(|c| !c.steps.is_empty()) {
+        println!(
+            "  {:<21} {}, {}",
+            c.category.title(),
+            render::counts(&c.counts),
+            render::bytes(c.counts.bytes)
+        );
+    }
+    println!("  {}", render::result_line(&destination.label, &result));
+    println!(
+        "To undo it: confsync rollback --server {} --generation {}",
+        destination.label, result.generation
+    );
+    Ok(ExitCode::Success)
+}
+
+/// One row per listed server (role, reachability), and one to type an address.
+fn pick(
+    prompt: &str,
+    statuses: &[ServerStatus],
+    exclude: Option<&Chosen>,
+) -> anyhow::Result<Chosen> {
+    let offered: Vec<&ServerStatus> =
+        statuses.iter().filter(|s| exclude.is_none_or(|x| x.target.address != s.address)).collect();
+    let mut items: Vec<String> = offered
+        .iter()
+        .map(|s| {
+            let state = match (&s.error, s.protected) {
+                (Some(_), _) => "unreachable",
+                (None, true) => "up, protected",
+                (None, false) => "up",
+            };
+            format!("{:<14} {:<8} {:<22} {state}", s.name, s.role, s.address)
+        })
+        .collect();
+    items.push("Type an address…".into());
+    // The usual direction is primary to backup: the cursor starts there.
+    let usual = if exclude.is_none() { Role::Primary } else { Role::Backup };
+    let start = offered.iter().position(|s| s.role == usual.name()).unwrap_or(0);
+    let index = ask(|| Select::new().with_prompt(prompt).items(&items).default(start).interact())?;
+    if let Some(status) = offered.get(index) {
+        let list = targets::server_list()?;
+        let target = match list.find(&status.name) {
+            Some(entry) => entry.target(),
+            None => Target::plain(&status.address),
+        };
+        return Ok(Chosen {
+            label: status.name.clone(),
+            target,
+            protected: status.protected,
+            primary: status.role == Role::Primary.name(),
+        });
+    }
+    let address: String = ask(|| {
+        Input::<String>::new()
+            .with_prompt("Address (host:port)")
+            .validate_with(|text: &String| {
+                targets::address_ok(text.trim(), "address").map_err(|e| e.0)
+            })
+            .interact_text()
+    })?;
+    let target = targets::resolve(address.trim(), "address")?;
+    if exclude.is_some_and(|x| x.target.address == target.address) {
+        return Err(UsageError("the destination must differ from the source".into()).into());
+    }
+    Ok(Chosen { label: target.address.clone(), target, protected: false, primary: false })
+}
+
+fn pick_categories() -> anyhow::Result<Vec<Category>> {
+    println!("Licenses are bound to each machine and are never synchronized.");
+    loop {
+        let titles: Vec<&str> = Category::ALL.iter().map(|c| c.title()).collect();
+        let chosen = ask(|| {
+            MultiSelect::new()
+                .with_prompt("Categories to synchronize (space toggles, enter accepts)")
+                .items(&titles)
+                .defaults(&[true; 4])
+                .interact()
+        })?;
+        if !chosen.is_empty() {
+            return Ok(chosen.into_iter().filter_map(|i| Category::ALL.get(i).copied()).collect());
+        }
+        println!("Choose at least one category.");
+    }
+}
+
+/// Runs a blocking prompt without stalling the async runtime.
+fn ask<T>(prompt: impl FnOnce() -> dialoguer::Result<T>) -> anyhow::Result<T> {
+    tokio::task::block_in_place(prompt).context("reading the answer from the terminal")
+}
+
+/// A spinner on stderr while `work` runs.
+async fn spin<T>(message: &str, work: impl Future<Output = T>) -> T {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(message.to_string());
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let out = work.await;
+    spinner.finish_and_clear();
+    out
+}

@@ -1,0 +1,418 @@
+//! Helpers for the end-to-end tests: real agents on `127.0.0.1:0` and the real CLI
+//! (here), trees and snapshots ([`tree`]), a hostile source agent ([`fake_source`]).
+//!
+//! Every wait is bounded: a hang fails the test with what the processes printed, instead
+//! of blocking CI.
+
+#![allow(dead_code)]
+
+pub mod fake_source;
+pub mod tree;
+
+// Not every test binary uses the tree helpers.
+#[allow(unused_imports)]
+pub use tree::*;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_confsync");
+
+/// Longest any one CLI command may take; large-file tests stay well under it.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Longest an agent may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+const FAILPOINTS: &str = "CONFSYNC_FAILPOINTS";
+
+// ---------------------------------------------------------------------------------------
+// Agents
+
+/// A real `confsync agent` process. Killed when dropped; its log (stderr) is printed when
+/// the test is failing, since that is usually where the reason is.
+pub struct Agent {
+    child: Child,
+    pub address: String,
+    pub root: PathBuf,
+    pub name: String,
+    log: tempfile::NamedTempFile,
+}
+
+impl Agent {
+    pub fn start(root: &Path, name: &str) -> Agent {
+        Agent::start_with_env(root, name, &[])
+    }
+
+    /// Starts an agent serving `root`, with extra environment (failpoints), and waits for
+    /// the line that gives its address.
+    pub fn start_with_env(root: &Path, name: &str, env: &[(&str, &str)]) -> Agent {
+        Agent::start_at(root, name, "127.0.0.1:0", env)
+    }
+
+    /// Starts an agent on a fixed `listen` address, for restarting one where its clients
+    /// expect it.
+    pub fn start_at(root: &Path, name: &str, listen: &str, env: &[(&str, &str)]) -> Agent {
+        let log = tempfile::NamedTempFile::new().expect("create agent log file");
+        let stderr = log.as_file().try_clone().expect("clone agent log handle");
+        let mut command = Command::new(BIN);
+        command
+            .args(["agent", "--root"])
+            .arg(root)
+            .args(["--listen", listen, "--name", name])
+            .env_remove(FAILPOINTS)
+            .env_remove("TERM")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn confsync agent");
+        let stdout = child.stdout.take().expect("agent stdout is piped");
+        let (first_line, _drain) = read_first_line(stdout);
+        let mut agent = Agent {
+            child,
+            address: String::new(),
+            root: root.to_path_buf(),
+            name: name.to_string(),
+            log,
+        };
+        let line = match first_line.recv_timeout(START_TIMEOUT) {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                panic!("agent {name} exited before printing its address; log:\n{}", agent.log())
+            }
+            Err(_) => panic!(
+                "agent {name} printed no address within {START_TIMEOUT:?}; log:\n{}",
+                agent.log()
+            ),
+        };
+        let expected_prefix = format!("confsync agent {name:?} listening on ");
+        agent.address = line
+            .strip_prefix(&expected_prefix)
+            .unwrap_or_else(|| panic!("unexpected first line from agent {name}: {line:?}"))
+            .trim()
+            .to_string();
+        assert!(agent.address.starts_with("127.0.0.1:"), "address line {line:?}");
+        agent.wait_until_serving();
+        agent
+    }
+
+    /// The address line comes before start-up recovery (undoing an unfinished commit,
+    /// clearing staging); the first answered call comes after it.
+    fn wait_until_serving(&self) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("start a tokio runtime");
+        let address = self.address.clone();
+        // The standard health service, so this does not depend on the agent's own API.
+        let check = async move {
+            use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+            let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+                .map_err(|e| e.to_string())?;
+            let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
+            let request = HealthCheckRequest { service: String::new() };
+            HealthClient::new(channel).check(request).await.map_err(|e| e.to_string())
+        };
+        // The timer needs the runtime: build the timeout inside it.
+        let answered = runtime.block_on(async { tokio::time::timeout(START_TIMEOUT, check).await });
+        match answered {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("agent {} does not answer: {e}; log:\n{}", self.name, self.log()),
+            Err(_) => panic!(
+                "agent {} did not answer within {START_TIMEOUT:?}; log:\n{}",
+                self.name,
+                self.log()
+            ),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the agent logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// SIGKILL, then reap, so the tree's lock is free when this returns.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill -TERM");
+        assert!(sent.success(), "kill -TERM {} failed", self.child.id());
+        match self.wait_exit(Duration::from_secs(40)) {
+            Some(status) => status,
+            None => {
+                self.kill();
+                panic!("agent {} did not stop on SIGTERM; log:\n{}", self.name, self.log());
+            }
+        }
+    }
+
+    /// Waits for the agent to exit on its own (for example after a crash failpoint).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll agent") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- log of agent {} ({}) ----\n{}", self.name, self.address, self.log());
+        }
+        self.kill();
+    }
+}
+
+/// Sends the first stdout line (None at end of file) and keeps draining the rest, so the
+/// agent can never block on a full pipe.
+fn read_first_line(stdout: ChildStdout) -> (Receiver<Option<String>>, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let drain = std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let first = match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim_end().to_string()),
+        };
+        let _ = tx.send(first);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    (rx, drain)
+}
+
+// ---------------------------------------------------------------------------------------
+// The CLI
+
+fn cli(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("TERM").env_remove(FAILPOINTS).stdin(Stdio::null());
+    command
+}
+
+/// Runs the CLI without a terminal (stdin null, no TERM) and returns its output; fails the
+/// test when it takes longer than [`COMMAND_TIMEOUT`].
+pub fn confsync(args: &[&str]) -> Output {
+    run(cli(args), args)
+}
+
+/// [`confsync`] with `dir` as the working folder, for commands that might write there.
+pub fn confsync_in(dir: &Path, args: &[&str]) -> Output {
+    let mut command = cli(args);
+    command.current_dir(dir);
+    run(command, args)
+}
+
+fn run(mut command: Command, args: &[&str]) -> Output {
+    let mut child =
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn confsync");
+    let stdout = read_to_end(child.stdout.take().expect("piped stdout"));
+    let stderr = read_to_end(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll confsync") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "confsync {args:?} did not finish within {COMMAND_TIMEOUT:?}\nstdout:\n{}\nstderr:\n{}",
+                text(stdout.join().expect("stdout reader")),
+                text(stderr.join().expect("stderr reader"))
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+fn read_to_end(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = pipe.read_to_end(&mut out);
+        out
+    })
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The exit code, with both streams in the message when it is not `expected`.
+pub fn assert_exit(output: &Output, expected: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(expected),
+        "unexpected exit status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        stdout(output),
+        stderr(output)
+    );
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Parses every stdout line as one JSON document (`sync --json`).
+pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    stdout(output)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}")))
+        .collect()
+}
+
+/// The single event of this kind among `events`.
+pub fn event<'a>(events: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
+    let found: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == kind).collect();
+    assert_eq!(found.len(), 1, "expected one {kind:?} event in {events:#?}");
+    found[0]
+}
+
+/// `sync --from FROM --to TO --yes` plus `extra`.
+pub fn sync_args<'a>(from: &'a str, to: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["sync", "--from", from, "--to", to, "--yes"];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `sync --from SRC --to DST --yes` plus `extra`, expected to succeed.
+pub fn sync_ok(source: &Agent, destination: &Agent, extra: &[&str]) -> Output {
+    let output = confsync(&sync_args(&source.address, &destination.address, extra));
+    assert_exit(&output, 0);
+    output
+}
+
+/// A CLI process whose stdout JSON lines are read as they come.
+pub struct Running {
+    child: Child,
+    events: Receiver<serde_json::Value>,
+    seen: Vec<serde_json::Value>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Running {
+    pub fn spawn(args: &[&str]) -> Running {
+        let mut child = cli(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn confsync");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = read_to_end(child.stderr.take().expect("piped stderr"));
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
+                    && tx.send(value).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Running { child, events, seen: Vec::new(), stderr: Some(stderr) }
+    }
+
+    /// Waits for the first event matching `wanted`; fails the test on timeout or when the
+    /// process ends first.
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(value) => {
+                    self.seen.push(value.clone());
+                    if wanted(&value) {
+                        return value;
+                    }
+                }
+                Err(e) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    let stderr = self.stderr.take().map(|h| text(h.join().expect("stderr reader")));
+                    panic!(
+                        "no awaited event ({e}); events so far: {:#?}\nstderr:\n{}",
+                        self.seen,
+                        stderr.unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Waits for the process to end; returns its status, every event and its stderr.
+    pub fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<serde_json::Value>, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll confsync") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("confsync did not finish within {timeout:?}; events: {:#?}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader thread ends at end of file, which follows the exit.
+        while let Ok(value) = self.events.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(value);
+        }
+        let stderr =
+            self.stderr.take().map(|h| text(h.join().expect("stderr reader"))).unwrap_or_default();
+        (status, std::mem::take(&mut self.seen), stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A progress event showing that file data has started to arrive.
+pub fn is_transferring(event: &serde_json::Value) -> bool {
+    event["event"] == "progress"
+        && event["progress"]["phase"] == "transferring"
+        && event["progress"]["bytes_done"].as_u64().is_some_and(|n| n > 0)
+}
