@@ -1117,7 +1117,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__servers__subcmd__add)
-            opts="-v -h -V --role --ca --cert --key --verbose --servers --insecure --help --version"
+            opts="-v -h -V --role --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1125,6 +1125,10 @@ _confsync() {
             case "${prev}" in
                 --role)
                     COMPREPLY=($(compgen -W "primary backup" -- "${cur}"))
+                    return 0
+                    ;;
+                --servers)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --ca)
@@ -1136,10 +1140,6 @@ _confsync() {
                     return 0
                     ;;
                 --key)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --servers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

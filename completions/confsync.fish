@@ -72,9 +72,9 @@ complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s v -l verbos
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand diff" -l from -d 'The source server: an address as host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l from -d 'The source server: a name from the server list, or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
-complete -c confsync -n "__fish_confsync_using_subcommand diff" -l to -d 'The destination server: an address as host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l to -d 'The destination server: a name from the server list, or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (0: no limit)' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
@@ -88,9 +88,9 @@ complete -c confsync -n "__fish_confsync_using_subcommand diff" -s v -l verbose 
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand sync" -l from -d 'The source server: an address as host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l from -d 'The source server: a name from the server list, or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
-complete -c confsync -n "__fish_confsync_using_subcommand sync" -l to -d 'Destination servers, comma separated: host:port[,host:port...]' -r
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l to -d 'Destination servers, comma separated: names from the server list or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l plan -d 'Apply only if the plan is still exactly this one (the digest `diff --json` printed)' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (0: no limit)' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
@@ -115,17 +115,17 @@ complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fis
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "add" -d 'Add a server to the list (or change it)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "add" -d 'Add a server to the list (or change it); with --ca/--cert/--key, store the certificate to reach it with'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "remove" -d 'Remove a server from the list'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "list" -d 'Ask every listed server at once and print one table'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "show" -d 'Everything one server reports about itself'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l role -d 'primary or backup' -r -f -a "primary\t''
 backup\t''"
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l ca -d 'CA certificate that signed the agent\'s certificate (PEM), for mutual TLS' -r -F
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l cert -d 'Client certificate to present (PEM)' -r -F
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l key -d 'Key of the client certificate (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
@@ -157,7 +157,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_se
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a server to the list (or change it)'
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a server to the list (or change it); with --ca/--cert/--key, store the certificate to reach it with'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a server from the list'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "list" -d 'Ask every listed server at once and print one table'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything one server reports about itself'
@@ -307,7 +307,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_s
 complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "man" -d 'Print the manual page (roff), generated from the same definitions as --help'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync servers auto history rollback hold release certs demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "add" -d 'Add a server to the list (or change it)'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "add" -d 'Add a server to the list (or change it); with --ca/--cert/--key, store the certificate to reach it with'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "remove" -d 'Remove a server from the list'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "list" -d 'Ask every listed server at once and print one table'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "show" -d 'Everything one server reports about itself'

@@ -76,9 +76,9 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (diff)
 _arguments "${_arguments_options[@]}" : \
-'--from=[The source server\: an address as host\:port]:SRC:_default' \
+'--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
-'--to=[The destination server\: an address as host\:port]:DST:_default' \
+'--to=[The destination server\: a name from the server list, or host\:port]:DST:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (0\: no limit)]:PERCENT:_default' \
 '--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
@@ -99,9 +99,9 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (sync)
 _arguments "${_arguments_options[@]}" : \
-'--from=[The source server\: an address as host\:port]:SRC:_default' \
+'--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
-'--to=[Destination servers, comma separated\: host\:port\[,host\:port...\]]:DST[,DST...]:_default' \
+'--to=[Destination servers, comma separated\: names from the server list or host\:port]:DST[,DST...]:_default' \
 '--plan=[Apply only if the plan is still exactly this one (the digest \`diff --json\` printed)]:DIGEST:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (0\: no limit)]:PERCENT:_default' \
 '--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
@@ -150,10 +150,10 @@ _arguments "${_arguments_options[@]}" : \
             (add)
 _arguments "${_arguments_options[@]}" : \
 '--role=[primary or backup]:ROLE:(primary backup)' \
-'--ca=[CA certificate that signed the agent'\''s certificate (PEM), for mutual TLS]:CA:_files' \
-'--cert=[Client certificate to present (PEM)]:CERT:_files' \
-'--key=[Key of the client certificate (PEM)]:KEY:_files' \
 '--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
@@ -814,7 +814,7 @@ _confsync__subcmd__help__subcmd__rollback_commands() {
 (( $+functions[_confsync__subcmd__help__subcmd__servers_commands] )) ||
 _confsync__subcmd__help__subcmd__servers_commands() {
     local commands; commands=(
-'add:Add a server to the list (or change it)' \
+'add:Add a server to the list (or change it); with --ca/--cert/--key, store the certificate to reach it with' \
 'remove:Remove a server from the list' \
 'list:Ask every listed server at once and print one table' \
 'show:Everything one server reports about itself' \
@@ -879,7 +879,7 @@ _confsync__subcmd__rollback_commands() {
 (( $+functions[_confsync__subcmd__servers_commands] )) ||
 _confsync__subcmd__servers_commands() {
     local commands; commands=(
-'add:Add a server to the list (or change it)' \
+'add:Add a server to the list (or change it); with --ca/--cert/--key, store the certificate to reach it with' \
 'remove:Remove a server from the list' \
 'list:Ask every listed server at once and print one table' \
 'show:Everything one server reports about itself' \
@@ -895,7 +895,7 @@ _confsync__subcmd__servers__subcmd__add_commands() {
 (( $+functions[_confsync__subcmd__servers__subcmd__help_commands] )) ||
 _confsync__subcmd__servers__subcmd__help_commands() {
     local commands; commands=(
-'add:Add a server to the list (or change it)' \
+'add:Add a server to the list (or change it); with --ca/--cert/--key, store the certificate to reach it with' \
 'remove:Remove a server from the list' \
 'list:Ask every listed server at once and print one table' \
 'show:Everything one server reports about itself' \

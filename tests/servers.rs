@@ -89,6 +89,11 @@ fn names_from_the_list_work_for_diff_and_unknown_names_list_the_known_ones() {
         .expect("config category");
     assert_eq!(config["matches_primary"], false, "{status}");
 
+    let pki = ["--ca", "/pki/ca.pem", "--cert", "/pki/admin.pem", "--key", "/pki/admin.key"];
+    servers_add(&list, &[&["backup-2", "10.0.0.3:7420"][..], &pki[..]].concat());
+    let stored = std::fs::read_to_string(&list).expect("list");
+    assert!(stored.contains("/pki/admin.pem") && stored.contains("backup-2"), "{stored}");
+
     assert_exit(&confsync(&["--servers", servers, "servers", "remove", "backup-1"]), 0);
     let after = std::fs::read_to_string(&list).expect("list");
     assert!(!after.contains("backup-1") && after.contains("primary"), "{after}");

@@ -45,7 +45,7 @@ pub struct AutoArgs {
 
     /// Only these categories, comma separated (firmware, capdb, modules, config).
     /// Licenses are never synchronized.
-    #[arg(long, value_name = "CATS", default_value = "")]
+    #[arg(long, value_name = "CATS", default_value = "", hide_default_value = true)]
     pub only: String,
 
     /// Sync on this schedule: 30s, 5m, 1h, 1h30m (a little jitter is added).

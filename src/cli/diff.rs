@@ -9,7 +9,7 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub selection: Selection,
 
-    /// The destination server: an address as host:port.
+    /// The destination server: a name from the server list, or host:port.
     #[arg(long, value_name = "DST")]
     pub to: String,
 

@@ -16,7 +16,7 @@ pub struct HoldArgs {
     pub server: String,
 
     /// Why; shown in every refusal until the release.
-    #[arg(long, value_name = "TEXT", default_value = "")]
+    #[arg(long, value_name = "TEXT", default_value = "", hide_default_value = true)]
     pub reason: String,
 
     /// Print the hold state as JSON.

@@ -27,6 +27,9 @@ use clap::{Args, Parser, Subcommand};
 
 pub use exit::{ExitCode, Refusal, UsageError};
 
+/// The heading that keeps global flags apart from each command's own in `--help`.
+pub const GLOBAL: &str = "Global options";
+
 const AFTER_HELP: &str = "\
 Exit codes: 0 success or in sync, 1 differences found (diff), 2 usage error,
             3 failed, 4 refused (safety guard, protected server, busy, not confirmed).
@@ -39,11 +42,11 @@ Start with `confsync demo` to see two sample servers synchronized.";
 #[command(name = "confsync", version, about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// More log output: -v for info, -vv for debug (RUST_LOG overrides).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub verbose: u8,
 
     /// The server list [default: ~/.config/confsync/servers.toml].
-    #[arg(long, value_name = "FILE", env = "CONFSYNC_SERVERS", global = true)]
+    #[arg(long, value_name = "FILE", env = "CONFSYNC_SERVERS", global = true, help_heading = GLOBAL)]
     pub servers: Option<PathBuf>,
 
     #[command(flatten)]
@@ -120,13 +123,13 @@ pub enum Command {
 /// How SRC and DST are given, and which categories.
 #[derive(Debug, Clone, Args)]
 pub struct Selection {
-    /// The source server: an address as host:port.
+    /// The source server: a name from the server list, or host:port.
     #[arg(long, value_name = "SRC")]
     pub from: String,
 
     /// Only these categories, comma separated (firmware, capdb, modules, config).
     /// Licenses are never synchronized.
-    #[arg(long, value_name = "CATS", default_value = "")]
+    #[arg(long, value_name = "CATS", default_value = "", hide_default_value = true)]
     pub only: String,
 
     /// Print machine-readable JSON instead of text.

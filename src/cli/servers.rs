@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 
-use crate::cli::{ExitCode, UsageError, render, targets};
-use crate::client::{AgentClient, ClientTls};
+use crate::cli::{ExitCode, UsageError, render, targets, tls_args};
+use crate::client::AgentClient;
 use crate::config::servers::{Role, ServerEntry};
 use crate::engine::Category;
 use crate::proto::{self, v1};
@@ -16,8 +16,12 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(4);
 
 #[derive(Debug, Subcommand)]
 pub enum ServersCommand {
-    /// Add a server to the list (or change it).
-    #[command(after_help = "Example:\n  confsync servers add backup-1 10.0.0.2:7420 --role backup")]
+    /// Add a server to the list (or change it); with --ca/--cert/--key, store the
+    /// certificate to reach it with.
+    #[command(
+        after_help = "Examples:\n  confsync servers add backup-1 10.0.0.2:7420 --role backup\n  \
+                      confsync servers add backup-1 10.0.0.2:7420 --ca ca.pem --cert admin.pem --key admin.key"
+    )]
     Add(AddArgs),
     /// Remove a server from the list.
     #[command(after_help = "Example:\n  confsync servers remove backup-1")]
@@ -44,15 +48,6 @@ pub struct AddArgs {
     /// primary or backup.
     #[arg(long, value_enum, default_value = "backup")]
     pub role: RoleArg,
-    /// CA certificate that signed the agent's certificate (PEM), for mutual TLS.
-    #[arg(long, requires_all = ["cert", "key"])]
-    pub ca: Option<std::path::PathBuf>,
-    /// Client certificate to present (PEM).
-    #[arg(long, requires_all = ["ca", "key"])]
-    pub cert: Option<std::path::PathBuf>,
-    /// Key of the client certificate (PEM).
-    #[arg(long, requires_all = ["ca", "cert"])]
-    pub key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -104,10 +99,8 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let tls = match (args.ca, args.cert, args.key) {
-        (Some(ca), Some(cert), Some(key)) => Some(ClientTls { ca, cert, key }),
-        _ => None,
-    };
+    // The global --ca/--cert/--key, when given, are the certificate for this server.
+    let tls = tls_args::client_tls();
     let entry = ServerEntry { name: args.name.clone(), address: args.address.clone(), role, tls };
     let verb = match list.servers.iter_mut().find(|s| s.name == args.name) {
         Some(existing) => {

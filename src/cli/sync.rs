@@ -18,7 +18,7 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub selection: Selection,
 
-    /// Destination servers, comma separated: host:port[,host:port...].
+    /// Destination servers, comma separated: names from the server list or host:port.
     #[arg(long, value_name = "DST[,DST...]")]
     pub to: String,
 

@@ -22,20 +22,20 @@ static CLIENT_TLS: OnceLock<Option<ClientTls>> = OnceLock::new();
 pub struct ClientTlsArgs {
     /// CA certificate (PEM) that issued the agents' certificates; with --cert and --key,
     /// connect to agents with mutual TLS.
-    #[arg(long, value_name = "FILE", env = "CONFSYNC_CA", global = true)]
+    #[arg(long, value_name = "FILE", env = "CONFSYNC_CA", global = true, help_heading = crate::cli::GLOBAL)]
     pub ca: Option<PathBuf>,
 
     /// This client's certificate (PEM), issued by `confsync certs issue NAME --role admin`.
-    #[arg(long, value_name = "FILE", env = "CONFSYNC_CERT", global = true)]
+    #[arg(long, value_name = "FILE", env = "CONFSYNC_CERT", global = true, help_heading = crate::cli::GLOBAL)]
     pub cert: Option<PathBuf>,
 
     /// The private key of --cert (PEM).
-    #[arg(long, value_name = "FILE", env = "CONFSYNC_KEY", global = true)]
+    #[arg(long, value_name = "FILE", env = "CONFSYNC_KEY", global = true, help_heading = crate::cli::GLOBAL)]
     pub key: Option<PathBuf>,
 
     /// Allow plaintext to and from non-loopback addresses (logged as a warning). Without
     /// it, plaintext is refused anywhere but on loopback.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = crate::cli::GLOBAL)]
     pub insecure: bool,
 }
 

@@ -187,11 +187,7 @@ async fn stage_delta<S: ChunkSource>(
         .map(|c| ByteRange { offset: c.offset, length: u64::from(c.length) })
         .collect();
     let digests: HashMap<u64, Digest> = list.chunks.iter().map(|c| (c.offset, c.digest)).collect();
-    let mut remote = if missing.is_empty() {
-        None
-    } else {
-        Some(ctx.source.fetch(category, &entry.path, missing.clone()).await?)
-    };
+    let mut remote = Windows::new(missing);
     let mut buffer = Vec::new();
     for c in &list.chunks {
         if let Some((offset, length)) = local.get(&c.digest) {
@@ -203,17 +199,71 @@ async fn stage_delta<S: ChunkSource>(
             if !(ctx.on_bytes)(u64::from(*length)) {
                 return Err(EngineError::Cancelled("the transfer was stopped".into()));
             }
-        } else if let Some(stream) = remote.as_mut() {
+        } else {
+            let stream = remote.next_stream(ctx, category, &entry.path).await?;
             let range = [ByteRange { offset: c.offset, length: u64::from(c.length) }];
             receive_some(stream, &range, Some(&digests), out, ctx.on_bytes, &entry.path).await?;
         }
     }
-    if let Some(mut stream) = remote
-        && stream.next().await.is_some()
-    {
-        return Err(integrity(&entry.path, "the source sent more data than asked for"));
+    remote.finish(&entry.path).await
+}
+
+/// Ranges a delta asks for in one request: a source refuses more than 65,536, and one
+/// window is plenty to keep the wire busy. Tests use small windows to cross many.
+const RANGES_PER_REQUEST: usize = if cfg!(test) { 4 } else { 4096 };
+
+/// The missing chunks of a delta, asked for in windows, each stream read to its end.
+struct Windows {
+    pending: std::collections::VecDeque<Vec<ByteRange>>,
+    current: Option<(PieceStream, usize)>,
+}
+
+impl Windows {
+    fn new(missing: Vec<ByteRange>) -> Windows {
+        let pending = missing.chunks(RANGES_PER_REQUEST).map(<[ByteRange]>::to_vec).collect();
+        Windows { pending, current: None }
     }
-    Ok(())
+
+    /// The stream that delivers the next missing chunk, opening the next window when the
+    /// current one is used up.
+    async fn next_stream<S: ChunkSource>(
+        &mut self,
+        ctx: &StageContext<'_, S>,
+        category: Category,
+        path: &RelPath,
+    ) -> Result<&mut PieceStream> {
+        if self.current.as_ref().is_none_or(|(_, left)| *left == 0) {
+            self.finish_current(path).await?;
+            let ranges = self
+                .pending
+                .pop_front()
+                .ok_or_else(|| integrity(path, "more chunks are missing than were asked for"))?;
+            let count = ranges.len();
+            self.current = Some((ctx.source.fetch(category, path, ranges).await?, count));
+        }
+        let (stream, left) =
+            self.current.as_mut().ok_or_else(|| integrity(path, "no open window"))?;
+        *left -= 1;
+        Ok(stream)
+    }
+
+    async fn finish_current(&mut self, path: &RelPath) -> Result<()> {
+        if let Some((mut stream, _)) = self.current.take()
+            && stream.next().await.is_some()
+        {
+            return Err(integrity(path, "the source sent more data than asked for"));
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self, path: &RelPath) -> Result<()> {
+        self.finish_current(path).await?;
+        if self.pending.is_empty() {
+            Ok(())
+        } else {
+            Err(integrity(path, "some missing chunks were never asked for"))
+        }
+    }
 }
 
 /// Receives exactly `ranges` from `stream`, then checks that it ends.
@@ -389,3 +439,6 @@ fn system_time(ns: i64) -> SystemTime {
     let magnitude = Duration::from_nanos(ns.unsigned_abs());
     if ns >= 0 { UNIX_EPOCH + magnitude } else { UNIX_EPOCH - magnitude }
 }
+
+#[cfg(test)]
+mod tests;
