@@ -15,7 +15,7 @@ use crate::engine::confine::MAX_MANIFEST_ENTRIES;
 use crate::engine::manifest::{CategoryManifest, Manifest};
 use crate::engine::plan::{Action, Counts};
 use crate::engine::progress::{Phase, ProgressEvent};
-use crate::engine::transfer::{ByteRange, PieceStream};
+use crate::engine::transfer::{ByteRange, FilesStream, PieceStream};
 use crate::engine::{Digest, EngineError, EntryKind};
 use crate::proto::{self, v1};
 
@@ -259,6 +259,48 @@ impl AgentClient {
 
     /// Streams the asked ranges of one file; each piece is checked against its range by
     /// the engine.
+    /// Streams several small files whole, in the order asked: (index, offset, bytes).
+    /// `None` when the agent does not serve `GetFiles` (an older agent): ask file by file.
+    pub async fn fetch_files(
+        &mut self,
+        category: Category,
+        paths: Vec<String>,
+    ) -> Result<Option<FilesStream>, ClientError> {
+        let request =
+            v1::FilesRequest { category: proto::category_to_proto(category) as i32, paths };
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(deadline(CALL_TIMEOUT));
+        let mut stream = match self.inner.get_files(request).await {
+            Ok(response) => response.into_inner(),
+            Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(None),
+            Err(status) => return Err(self.status(status)),
+        };
+        // An agent may also say "unimplemented" in place of the first message.
+        let first = tokio::time::timeout(deadline(STREAM_IDLE_TIMEOUT), stream.message())
+            .await
+            .map_err(|_| self.protocol("no answer to GetFiles; stopped waiting"))?;
+        let first = match first {
+            Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(None),
+            Err(status) => return Err(self.status(status)),
+            Ok(first) => first,
+        };
+        let stream = futures::stream::iter(first.map(Ok)).chain(stream);
+        let address = self.address.clone();
+        Ok(Some(
+            tokio_stream::StreamExt::timeout(stream, deadline(STREAM_IDLE_TIMEOUT))
+                .map(move |item| match item {
+                    Ok(item) => item.map(|f| (f.index, f.offset, f.data)).map_err(|s| {
+                        EngineError::Source(ClientError::from_status(&address, s).to_string())
+                    }),
+                    Err(_) => Err(EngineError::Source(format!(
+                        "{address} sent no data for {:?}; stopped waiting",
+                        deadline(STREAM_IDLE_TIMEOUT)
+                    ))),
+                })
+                .boxed(),
+        ))
+    }
+
     pub async fn fetch(
         &mut self,
         category: Category,

@@ -3,7 +3,7 @@
 //!
 //! | role | may call |
 //! |---|---|
-//! | `agent` | Hello, GetManifest, GetChunkList, GetChunks, Watch, health, reflection |
+//! | `agent` | Hello, GetManifest, GetChunkList, GetChunks, GetFiles, Watch, health, reflection |
 //! | `admin` | all of the above, and Plan, Apply, PlanRollback, Rollback, History, Hold, Release |
 //!
 //! Anything else, and any certificate without a role, is `PERMISSION_DENIED` naming the
@@ -22,7 +22,8 @@ use tower::{Layer, Service};
 use crate::tls::identity::{self, Role};
 
 /// Calls any role may make (reads, for a destination pulling from its source).
-const READ_CALLS: [&str; 5] = ["Hello", "GetManifest", "GetChunkList", "GetChunks", "Watch"];
+const READ_CALLS: [&str; 6] =
+    ["Hello", "GetManifest", "GetChunkList", "GetChunks", "GetFiles", "Watch"];
 /// Calls only an administrator may make.
 const ADMIN_CALLS: [&str; 7] =
     ["Plan", "Apply", "PlanRollback", "Rollback", "History", "Hold", "Release"];

@@ -201,3 +201,70 @@ pub async fn chunks(
     });
     Ok(ReceiverStream::new(rx))
 }
+
+/// Files one GetFiles may ask for; the destination asks for small files only, in batches.
+pub const MAX_FILES_PER_REQUEST: usize = 1024;
+
+/// Streams several whole files in the order asked: each in pieces of at most
+/// [`MAX_RANGE`] bytes, an empty file as one empty piece. Every path is validated and
+/// opened through the category's handle, as for [`chunks`].
+pub async fn files(
+    state: &Arc<AgentState>,
+    category: Category,
+    paths: Vec<String>,
+) -> Result<ReceiverStream<Result<v1::FileData, Status>>> {
+    if paths.len() > MAX_FILES_PER_REQUEST {
+        return Err(EngineError::Refused(vec![format!(
+            "{} files asked in one request, at most {MAX_FILES_PER_REQUEST} are served",
+            paths.len()
+        )]));
+    }
+    let paths = paths.iter().map(|p| RelPath::new(p)).collect::<Result<Vec<_>, _>>()?;
+    let state = Arc::clone(state);
+    let (tx, rx) = mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        for (index, path) in (0u32..).zip(&paths) {
+            let sent = open_file(&state, category, path).and_then(|(file, _)| {
+                let full = state.layout().root(category).join(path);
+                send_whole(file, index, &full, &tx)
+            });
+            match sent {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(to_status(e)));
+                    return;
+                }
+            }
+        }
+    });
+    Ok(ReceiverStream::new(rx))
+}
+
+/// Sends one file in pieces; false when the receiver went away.
+fn send_whole(
+    file: cap_std::fs::File,
+    index: u32,
+    full: &std::path::Path,
+    tx: &mpsc::Sender<Result<v1::FileData, Status>>,
+) -> Result<bool> {
+    let mut file = file.into_std();
+    let mut offset = 0u64;
+    loop {
+        let mut data = Vec::new();
+        let n = (&mut file)
+            .take(MAX_RANGE)
+            .read_to_end(&mut data)
+            .map_err(EngineError::io("read", full))? as u64;
+        if n == 0 && offset > 0 {
+            return Ok(true);
+        }
+        if tx.blocking_send(Ok(v1::FileData { index, offset, data })).is_err() {
+            return Ok(false);
+        }
+        offset += n;
+        if n < MAX_RANGE {
+            return Ok(true);
+        }
+    }
+}

@@ -72,6 +72,20 @@ impl v1::agent_server::Agent for AgentService {
             .map_err(to_status)
     }
 
+    type GetFilesStream = Stream<v1::FileData>;
+
+    async fn get_files(
+        &self,
+        request: Request<v1::FilesRequest>,
+    ) -> Result<Response<Self::GetFilesStream>, Status> {
+        let request = request.into_inner();
+        let category = proto::category_from_proto(request.category).map_err(invalid)?;
+        serve_source::files(&self.state, category, request.paths)
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
     async fn plan(
         &self,
         request: Request<v1::PlanRequest>,

@@ -5,7 +5,7 @@ use crate::engine::category::Category;
 use crate::engine::chunk::ChunkList;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::path::RelPath;
-use crate::engine::transfer::{ByteRange, ChunkSource, PieceStream};
+use crate::engine::transfer::{self, ByteRange, ChunkSource, FilesStream, PieceStream};
 
 pub struct RemoteSource {
     client: AgentClient,
@@ -38,5 +38,19 @@ impl ChunkSource for RemoteSource {
             .fetch(category, path.as_str(), ranges)
             .await
             .map_err(|e| EngineError::Source(e.to_string()))
+    }
+
+    async fn fetch_files(
+        &self,
+        category: Category,
+        files: Vec<(RelPath, u64)>,
+    ) -> Result<FilesStream> {
+        let mut client = self.client.clone();
+        let paths = files.iter().map(|(path, _)| path.to_string()).collect();
+        match client.fetch_files(category, paths).await {
+            Ok(Some(stream)) => Ok(stream),
+            Ok(None) => transfer::fetch_one_by_one(self, category, files).await,
+            Err(e) => Err(EngineError::Source(e.to_string())),
+        }
     }
 }

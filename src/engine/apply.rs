@@ -17,9 +17,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 
 use crate::engine::category::Category;
+use crate::engine::chunk::WHOLE_FILE_LIMIT;
 use crate::engine::entry::{Digest, EntryKind};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::index::HashIndex;
@@ -197,14 +199,29 @@ impl<S: ChunkSource> Applier<'_, S> {
             on_bytes: &on_bytes,
         };
         self.progress.report(self.event(Phase::Transferring, "", &tracker));
+        // Small files the destination does not hold travel in batches, one request each;
+        // the rest one by one (local copies, deltas of large files, symlinks).
+        let (batched, single): (Vec<_>, Vec<_>) = to_stage.into_iter().partition(|(_, _, step)| {
+            step.source.as_ref().is_some_and(|e| {
+                e.kind == EntryKind::File
+                    && e.size <= WHOLE_FILE_LIMIT
+                    && !local_by_digest.contains_key(&e.digest)
+            })
+        });
         // The futures are built before streaming them (not in a stream's map closure), which
         // keeps their lifetimes concrete and the whole apply future Send.
-        let jobs: Vec<_> = to_stage
+        let mut jobs: Vec<BoxFuture<'_, Result<Vec<transfer::Staged>>>> = single
             .iter()
-            .map(|(i, category, step)| self.stage_one(&ctx, &tracker, *i, *category, step))
+            .map(|(i, category, step)| {
+                self.stage_one(&ctx, &tracker, *i, *category, step).map_ok(|s| vec![s]).boxed()
+            })
             .collect();
-        let results: Vec<transfer::Staged> =
+        for (category, batch) in batches(&batched) {
+            jobs.push(self.stage_batch(&ctx, &tracker, category, batch).boxed());
+        }
+        let results: Vec<Vec<transfer::Staged>> =
             futures::stream::iter(jobs).buffer_unordered(FILES_IN_FLIGHT).try_collect().await?;
+        let results: Vec<transfer::Staged> = results.into_iter().flatten().collect();
         if self.progress.is_cancelled() {
             return Err(EngineError::Cancelled("the transfer was stopped".into()));
         }
@@ -231,6 +248,30 @@ impl<S: ChunkSource> Applier<'_, S> {
             transfer::stage_entry(ctx, category, entry, step.current.as_ref(), &staged_name(index))
                 .await?;
         tracker.files_done.fetch_add(1, Ordering::Relaxed);
+        Ok(staged)
+    }
+
+    async fn stage_batch(
+        &self,
+        ctx: &StageContext<'_, S>,
+        tracker: &Tracker,
+        category: Category,
+        batch: Vec<(usize, &Step)>,
+    ) -> Result<Vec<transfer::Staged>> {
+        let mut items = Vec::with_capacity(batch.len());
+        for (index, step) in &batch {
+            let entry = step.source.as_ref().ok_or_else(|| EngineError::State {
+                path: self.layout.journal_path(),
+                detail: format!("step for {} has no source entry", step.path),
+            })?;
+            items.push((staged_name(*index), entry));
+        }
+        if let Some((_, first)) = batch.first() {
+            *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
+                format!("{category}/{}", first.path);
+        }
+        let staged = transfer::stage_files(ctx, category, &items).await?;
+        tracker.files_done.fetch_add(staged.len() as u64, Ordering::Relaxed);
         Ok(staged)
     }
 
@@ -396,6 +437,33 @@ pub fn changes(plan: &Plan) -> Vec<Change> {
             });
     }
     by_path.into_values().collect()
+}
+
+/// Files and bytes in one batch request: small enough to keep several in flight.
+const BATCH_FILES: usize = 256;
+const BATCH_BYTES: u64 = 8 << 20;
+
+/// Groups small files by category into batches of at most [`BATCH_FILES`] files and
+/// [`BATCH_BYTES`] bytes, keeping plan order.
+fn batches<'a>(files: &[(usize, Category, &'a Step)]) -> Vec<(Category, Vec<(usize, &'a Step)>)> {
+    let mut out: Vec<(Category, Vec<(usize, &'a Step)>)> = Vec::new();
+    let mut bytes = 0;
+    for &(index, category, step) in files {
+        let size = step.bytes();
+        let fits = out.last().is_some_and(|(c, batch)| {
+            *c == category && batch.len() < BATCH_FILES && bytes + size <= BATCH_BYTES
+        });
+        if fits {
+            bytes += size;
+            if let Some((_, batch)) = out.last_mut() {
+                batch.push((index, step));
+            }
+        } else {
+            bytes = size;
+            out.push((category, vec![(index, step)]));
+        }
+    }
+    out
 }
 
 /// Where the step at `index` of a plan is staged, inside the generation's staging folder.

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cap_std::fs::Dir;
@@ -55,7 +56,61 @@ pub trait ChunkSource: Send + Sync {
         path: &RelPath,
         ranges: Vec<ByteRange>,
     ) -> impl Future<Output = Result<PieceStream>> + Send;
+
+    /// Several small files whole, in one stream, in the order given: (index, offset,
+    /// bytes), an empty file as one empty piece. The default asks for each file on its
+    /// own; the source agent answers all of them in one call.
+    fn fetch_files(
+        &self,
+        category: Category,
+        files: Vec<(RelPath, u64)>,
+    ) -> impl Future<Output = Result<FilesStream>> + Send {
+        fetch_one_by_one(self, category, files)
+    }
 }
+
+/// [`ChunkSource::fetch_files`] done with one [`ChunkSource::fetch`] per file.
+pub async fn fetch_one_by_one<S: ChunkSource + ?Sized>(
+    source: &S,
+    category: Category,
+    files: Vec<(RelPath, u64)>,
+) -> Result<FilesStream> {
+    let mut streams = Vec::with_capacity(files.len());
+    for (index, (path, size)) in (0u32..).zip(files) {
+        if size == 0 {
+            streams.push(futures::stream::iter([Ok((index, 0, Vec::new()))]).boxed());
+            continue;
+        }
+        let ranges = split(0, size);
+        let pieces = source.fetch(category, &path, ranges.clone()).await?;
+        // Each piece must be exactly the range asked for, as on the single-file path, and
+        // nothing may follow the last (the `None` after the ranges catches a piece more).
+        let expected = futures::stream::iter(ranges.into_iter().map(Some).chain([None]));
+        let checked = pieces.zip(expected).map(move |(piece, range)| {
+            let (offset, data) = piece?;
+            let Some(range) = range else {
+                return Err(integrity(&path, "the source sent more data than asked for"));
+            };
+            if offset != range.offset || data.len() as u64 != range.length {
+                return Err(integrity(
+                    &path,
+                    &format!(
+                        "asked for {} bytes at offset {}, got {} bytes at offset {offset}",
+                        range.length,
+                        range.offset,
+                        data.len()
+                    ),
+                ));
+            }
+            Ok((index, offset, data))
+        });
+        streams.push(checked.boxed());
+    }
+    Ok(futures::stream::iter(streams).flatten().boxed())
+}
+
+/// Pieces of several whole files: (index in the request, offset, bytes).
+pub type FilesStream = BoxStream<'static, Result<(u32, u64, Vec<u8>)>>;
 
 /// What staging one entry cost.
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,6 +155,17 @@ pub async fn stage_entry<S: ChunkSource>(
     }
 }
 
+/// Creates a staged file; never opens an existing entry: a planted file or hard link at
+/// the staging name is an error, not a target.
+fn create_staged<S>(ctx: &StageContext<'_, S>, name: &str) -> Result<(std::fs::File, PathBuf)> {
+    let path = ctx.layout.staging_dir().join(name);
+    let file = ctx
+        .staging
+        .open_with(name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
+        .map_err(EngineError::io("create staged file", &path))?;
+    Ok((file.into_std(), path))
+}
+
 async fn stage_file<S: ChunkSource>(
     ctx: &StageContext<'_, S>,
     category: Category,
@@ -107,13 +173,8 @@ async fn stage_file<S: ChunkSource>(
     current: Option<&Entry>,
     staged_name: &str,
 ) -> Result<Staged> {
-    let staged_path = ctx.layout.staging_dir().join(staged_name);
-    // Never opens an existing entry: a planted file or hard link is an error, not a target.
-    let file = ctx
-        .staging
-        .open_with(staged_name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
-        .map_err(EngineError::io("create staged file", &staged_path))?;
-    let mut out = Writer::new(file.into_std(), &staged_path, entry);
+    let (file, staged_path) = create_staged(ctx, staged_name)?;
+    let mut out = Writer::new(file, &staged_path, entry);
 
     if let Some((cat, path)) = ctx.local_by_digest.get(&entry.digest) {
         copy_local(ctx.layout, *cat, path, &mut out, ctx.on_bytes)?;
@@ -439,6 +500,9 @@ fn system_time(ns: i64) -> SystemTime {
     let magnitude = Duration::from_nanos(ns.unsigned_abs());
     if ns >= 0 { UNIX_EPOCH + magnitude } else { UNIX_EPOCH - magnitude }
 }
+
+mod batch;
+pub use batch::stage_files;
 
 #[cfg(test)]
 mod tests;

@@ -123,6 +123,12 @@ impl Agent for FakeSource {
         unimplemented()
     }
 
+    type GetFilesStream = Stream<v1::FileData>;
+
+    async fn get_files(&self, _: Request<v1::FilesRequest>) -> Reply<Self::GetFilesStream> {
+        unimplemented()
+    }
+
     async fn plan(&self, _: Request<v1::PlanRequest>) -> Reply<v1::PlanReply> {
         unimplemented()
     }
