@@ -9,12 +9,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::agent::hold;
-use crate::agent::service::{ChannelProgress, to_status};
+use crate::agent::service::{ChannelProgress, run_locked, to_status};
 use crate::agent::state::AgentState;
 use crate::engine::apply::{Applier, Origin};
 use crate::engine::category::Category;
@@ -150,31 +149,12 @@ pub async fn rollback(
     if let Some(refusal) = hold::refusal(state) {
         return Err(Status::failed_precondition(refusal));
     }
-    let guard =
-        Arc::clone(&state.apply_lock).try_lock_owned().map_err(|_| to_status(EngineError::Busy))?;
-    let (tx, rx) = mpsc::channel(64);
-    let state = Arc::clone(state);
-    tokio::spawn(async move {
-        let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
-        let mut attempt = Attempt::new("kept generations", &[], &requested_by);
-        attempt.rollback_of = Some(request.generation);
-        let outcome = run_rollback(&state, &request, &progress, requested_by).await;
-        record(&state, attempt, &outcome);
-        let message = match outcome {
-            Ok(result) => Ok(v1::ApplyEvent {
-                phase: v1::apply_event::Phase::Done as i32,
-                result: Some(result),
-                ..Default::default()
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, "rollback did not complete");
-                Err(to_status(e))
-            }
-        };
-        let _ = tx.send(message).await;
-        drop(guard);
-    });
-    Ok(Response::new(ReceiverStream::new(rx)))
+    let mut attempt = Attempt::new("kept generations", &[], &requested_by);
+    attempt.rollback_of = Some(request.generation);
+    let events = run_locked(state, attempt, "rollback", move |state, progress| async move {
+        run_rollback(&state, &request, &progress, requested_by).await
+    })?;
+    Ok(Response::new(events))
 }
 
 async fn run_rollback(

@@ -1,6 +1,7 @@
 //! The gRPC service: one handler per RPC, each a thin adapter from protobuf to the engine.
 //! Source-side reads are in [`super::serve_source`]; planning and applying are here.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -116,31 +117,12 @@ impl v1::agent_server::Agent for AgentService {
         let requested_by = crate::agent::auth::caller(&request);
         let request = request.into_inner();
         let categories = proto::categories_from_proto(&request.categories).map_err(invalid)?;
-        let guard = Arc::clone(&self.state.apply_lock)
-            .try_lock_owned()
-            .map_err(|_| to_status(EngineError::Busy))?;
-        let (tx, rx) = mpsc::channel(64);
-        let state = Arc::clone(&self.state);
-        tokio::spawn(async move {
-            let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
-            let attempt = history::Attempt::new(&request.source, &categories, &requested_by);
-            let outcome = run_apply(&state, request, categories, &progress, requested_by).await;
-            history::record(&state, attempt, &outcome);
-            let message = match outcome {
-                Ok(result) => Ok(v1::ApplyEvent {
-                    phase: v1::apply_event::Phase::Done as i32,
-                    result: Some(result),
-                    ..Default::default()
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %e, "apply did not complete");
-                    Err(to_status(e))
-                }
-            };
-            let _ = tx.send(message).await;
-            drop(guard);
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        let attempt = history::Attempt::new(&request.source, &categories, &requested_by);
+        let events =
+            run_locked(&self.state, attempt, "apply", move |state, progress| async move {
+                run_apply(&state, request, categories, &progress, requested_by).await
+            })?;
+        Ok(Response::new(events))
     }
 
     async fn history(
@@ -188,6 +170,44 @@ impl v1::agent_server::Agent for AgentService {
     ) -> Result<Response<v1::HoldState>, Status> {
         hold::release(&self.state, request).await
     }
+}
+
+/// Runs an apply-like job (apply, rollback) in a task of its own while holding the apply
+/// lock (a second one is refused as busy), records it in the history, and streams its
+/// progress and then its result or error.
+pub(crate) fn run_locked<F, Fut>(
+    state: &Arc<AgentState>,
+    attempt: history::Attempt,
+    what: &'static str,
+    job: F,
+) -> Result<Stream<v1::ApplyEvent>, Status>
+where
+    F: FnOnce(Arc<AgentState>, ChannelProgress) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<v1::ApplyResult, EngineError>> + Send,
+{
+    let guard =
+        Arc::clone(&state.apply_lock).try_lock_owned().map_err(|_| to_status(EngineError::Busy))?;
+    let (tx, rx) = mpsc::channel(64);
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
+        let outcome = job(Arc::clone(&state), progress).await;
+        history::record(&state, attempt, &outcome);
+        let message = match outcome {
+            Ok(result) => Ok(v1::ApplyEvent {
+                phase: v1::apply_event::Phase::Done as i32,
+                result: Some(result),
+                ..Default::default()
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "{what} did not complete");
+                Err(to_status(e))
+            }
+        };
+        let _ = tx.send(message).await;
+        drop(guard);
+    });
+    Ok(ReceiverStream::new(rx))
 }
 
 /// A plan computed against a source, with what is needed to apply it.

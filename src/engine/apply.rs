@@ -472,11 +472,6 @@ pub fn staged_name(index: usize) -> String {
 }
 
 fn op_path(op: &Op) -> (Category, &str) {
-    let (Op::Remove { category, path }
-    | Op::RemoveDir { category, path, .. }
-    | Op::MakeDir { category, path }
-    | Op::Put { category, path, .. }
-    | Op::Chmod { category, path, .. }
-    | Op::DirMode { category, path, .. }) = op;
-    (*category, path.as_str())
+    let (category, path) = op.target();
+    (category, path.as_str())
 }

@@ -57,7 +57,7 @@ pub fn chunk_reader<R: Read>(reader: R) -> std::io::Result<ChunkList> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Deterministic pseudo-random bytes (xorshift), so tests need no RNG crate.

@@ -39,6 +39,19 @@ pub enum Op {
     DirMode { category: Category, path: RelPath, mode: u32 },
 }
 
+impl Op {
+    /// The entry the operation is about.
+    pub fn target(&self) -> (Category, &RelPath) {
+        let (Op::Remove { category, path }
+        | Op::RemoveDir { category, path, .. }
+        | Op::MakeDir { category, path }
+        | Op::Put { category, path, .. }
+        | Op::Chmod { category, path, .. }
+        | Op::DirMode { category, path, .. }) = self;
+        (*category, path)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JournalState {
@@ -306,14 +319,9 @@ fn undo_ops(h: &Handles, ops: &[Op]) -> Result<()> {
 fn sync_touched(h: &Handles, ops: &[Op]) {
     let mut folders = std::collections::BTreeSet::new();
     for op in ops {
-        let (Op::Remove { category, path }
-        | Op::RemoveDir { category, path, .. }
-        | Op::MakeDir { category, path }
-        | Op::Put { category, path, .. }
-        | Op::Chmod { category, path, .. }
-        | Op::DirMode { category, path, .. }) = op;
+        let (category, path) = op.target();
         let parent = path.parent().map_or_else(PathBuf::new, |p| PathBuf::from(p.as_str()));
-        folders.insert((*category, parent));
+        folders.insert((category, parent));
     }
     for (category, folder) in folders {
         let Ok(dir) = h.category(category) else {

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::engine::chunk::chunk_reader;
+use crate::engine::chunk::tests::noise;
 
 /// A source holding one file in memory, counting what it is asked for.
 struct MemorySource {
@@ -30,18 +31,6 @@ impl ChunkSource for MemorySource {
             .collect();
         Ok(futures::stream::iter(pieces).boxed())
     }
-}
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
 }
 
 fn entry(path: &str, data: &[u8]) -> Entry {
