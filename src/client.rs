@@ -24,6 +24,8 @@ pub use admin::TreeChanges;
 
 /// Largest gRPC message accepted or sent, on purpose rather than by default.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline for calls that only read (hello, plan): scanning a large tree takes a while.
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
@@ -142,7 +144,12 @@ impl AgentClient {
         }
         let endpoint = crate::tls::client::endpoint(target)?
             .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // A peer that vanished without closing (power loss, cable) is noticed within
+            // a minute instead of hanging a long apply or an `auto` run until TCP gives up.
+            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true);
         let channel =
             endpoint.connect().await.map_err(|e| crate::tls::client::connect_error(address, &e))?;
         let inner = v1::agent_client::AgentClient::new(channel)

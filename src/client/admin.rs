@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::{AgentClient, CALL_TIMEOUT, ClientError, PlanView, progress_from_proto};
+use super::{AgentClient, CALL_TIMEOUT, ClientError, PlanView, progress_from_proto, within};
 use crate::engine::Digest;
 use crate::engine::category::Category;
 use crate::engine::progress::ProgressEvent;
@@ -42,8 +42,8 @@ impl AgentClient {
     pub async fn history(&mut self) -> Result<Vec<v1::Generation>, ClientError> {
         let mut request = tonic::Request::new(v1::HistoryRequest {});
         request.set_timeout(SHORT_CALL);
-        let reply = self.inner.history(request).await.map_err(|s| self.status(s))?;
-        Ok(reply.into_inner().generations)
+        let address = self.address.clone();
+        Ok(within(&address, SHORT_CALL, self.inner.history(request)).await?.generations)
     }
 
     /// What a rollback would change; nothing is changed.
@@ -53,8 +53,8 @@ impl AgentClient {
     ) -> Result<PlanView, ClientError> {
         let mut request = tonic::Request::new(request);
         request.set_timeout(CALL_TIMEOUT);
-        let reply =
-            self.inner.plan_rollback(request).await.map_err(|s| self.status(s))?.into_inner();
+        let address = self.address.clone();
+        let reply = within(&address, CALL_TIMEOUT, self.inner.plan_rollback(request)).await?;
         PlanView::from_proto(reply).map_err(|e| self.protocol(e))
     }
 
@@ -87,12 +87,14 @@ impl AgentClient {
     pub async fn hold(&mut self, reason: &str) -> Result<v1::HoldState, ClientError> {
         let mut request = tonic::Request::new(v1::HoldRequest { reason: reason.to_string() });
         request.set_timeout(SHORT_CALL);
-        Ok(self.inner.hold(request).await.map_err(|s| self.status(s))?.into_inner())
+        let address = self.address.clone();
+        within(&address, SHORT_CALL, self.inner.hold(request)).await
     }
 
     pub async fn release(&mut self) -> Result<v1::HoldState, ClientError> {
         let mut request = tonic::Request::new(v1::ReleaseRequest {});
         request.set_timeout(SHORT_CALL);
-        Ok(self.inner.release(request).await.map_err(|s| self.status(s))?.into_inner())
+        let address = self.address.clone();
+        within(&address, SHORT_CALL, self.inner.release(request)).await
     }
 }
