@@ -505,3 +505,22 @@ fn setuid_bits_never_arrive_and_special_files_are_never_created() {
     assert_mentions(&err, &["unknown entry kind 7", "fifo"]);
     assert_untouched(root.path(), &before);
 }
+
+#[test]
+fn a_source_speaking_another_protocol_version_is_refused_naming_both() {
+    let (root, destination) = destination();
+    let before = snapshot(root.path());
+    for other in [0, confsync::proto::PROTOCOL_VERSION + 1] {
+        let source = Evil { protocol_version: Some(other), ..Evil::firmware(vec![]) }.serve();
+        // A failure, not a refusal: no override makes two protocols understand each other.
+        let err = sync_fails(&source.address, &destination, 3);
+        assert_mentions(
+            &err,
+            &[
+                &format!("protocol version {other}"),
+                &format!("this confsync speaks {}", confsync::proto::PROTOCOL_VERSION),
+            ],
+        );
+        assert_untouched(root.path(), &before);
+    }
+}

@@ -264,6 +264,8 @@ pub struct Evil {
     pub chunks: Arc<dyn Fn(&v1::ChunksRequest) -> Answer + Send + Sync>,
     /// Answers `Hello` with silence instead of a reply.
     pub silent_hello: bool,
+    /// The protocol version `Hello` claims (this build's when `None`).
+    pub protocol_version: Option<u32>,
 }
 
 impl Default for Evil {
@@ -274,6 +276,7 @@ impl Default for Evil {
             chunk_list: None,
             chunks: Arc::new(|_| Answer::Status(12, "no data here".into())),
             silent_hello: false,
+            protocol_version: None,
         }
     }
 }
@@ -290,7 +293,12 @@ impl Evil {
             let method = path.rsplit('/').next().unwrap_or_default();
             match method {
                 "Hello" if evil.silent_hello => Answer::MessagesThenSilence(Vec::new()),
-                "Hello" => Answer::one(&hello()),
+                "Hello" => Answer::one(&v1::HelloReply {
+                    protocol_version: evil
+                        .protocol_version
+                        .unwrap_or(confsync::proto::PROTOCOL_VERSION),
+                    ..hello()
+                }),
                 "GetManifest" => match &evil.manifest_answer {
                     Some(answer) => answer(),
                     None => Answer::Messages(evil.manifest.clone()),
