@@ -13,16 +13,15 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::agent::hold;
-use crate::agent::service::{ChannelProgress, run_locked, to_status};
+use crate::agent::service::{ChannelProgress, check_reviewed, run_locked, to_status};
 use crate::agent::state::AgentState;
 use crate::engine::apply::{Applier, Origin};
 use crate::engine::category::Category;
+use crate::engine::clock;
 use crate::engine::error::EngineError;
 use crate::engine::history::{self, HistoryEntry, RESULT_OK};
 use crate::engine::journal::{self, GenerationRecord};
-use crate::engine::progress::{Phase, Progress, ProgressEvent};
 use crate::engine::rollback::{self, Prepared};
-use crate::engine::{Digest, clock};
 use crate::proto::{self, v1};
 
 type Events = ReceiverStream<Result<v1::ApplyEvent, Status>>;
@@ -163,22 +162,8 @@ async fn run_rollback(
     progress: &ChannelProgress,
     requested_by: String,
 ) -> Result<v1::ApplyResult, EngineError> {
-    progress.report(ProgressEvent {
-        phase: Phase::Planning,
-        current_file: String::new(),
-        bytes_done: 0,
-        bytes_total: 0,
-        files_done: 0,
-        files_total: 0,
-    });
     let prepared = prepare(state, request).await?;
-    if prepared.plan.digest.0.as_slice() != request.plan_digest.as_slice() {
-        return Err(EngineError::ChangedSincePreview {
-            expected: Digest::from_slice(&request.plan_digest)
-                .map_or_else(|| "(none)".into(), Digest::short),
-            actual: prepared.plan.digest.short(),
-        });
-    }
+    check_reviewed(&request.plan_digest, prepared.plan.digest)?;
     if !prepared.plan.refusals.is_empty() {
         return Err(EngineError::Refused(prepared.plan.refusals));
     }

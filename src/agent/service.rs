@@ -12,6 +12,7 @@ use crate::agent::source::RemoteSource;
 use crate::agent::state::AgentState;
 use crate::agent::{history, hold, serve_source, watch};
 use crate::client::{AgentClient, Target};
+use crate::engine::Digest;
 use crate::engine::apply::{Applier, Origin};
 use crate::engine::category::Category;
 use crate::engine::error::EngineError;
@@ -191,6 +192,7 @@ where
     let state = Arc::clone(state);
     tokio::spawn(async move {
         let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
+        progress.report(ProgressEvent::phase(Phase::Planning));
         let outcome = job(Arc::clone(&state), progress).await;
         history::record(&state, attempt, &outcome);
         let message = match outcome {
@@ -208,6 +210,18 @@ where
         drop(guard);
     });
     Ok(ReceiverStream::new(rx))
+}
+
+/// Refuses, changing nothing, when the plan computed now is not the one the client
+/// reviewed (its digest pins both trees).
+pub(crate) fn check_reviewed(reviewed: &[u8], now: Digest) -> Result<(), EngineError> {
+    if now.0.as_slice() == reviewed {
+        return Ok(());
+    }
+    Err(EngineError::ChangedSincePreview {
+        expected: Digest::from_slice(reviewed).map_or_else(|| "(none)".into(), Digest::short),
+        actual: now.short(),
+    })
 }
 
 /// A plan computed against a source, with what is needed to apply it.
@@ -282,24 +296,9 @@ async fn run_apply(
     progress: &ChannelProgress,
     requested_by: String,
 ) -> Result<v1::ApplyResult, EngineError> {
-    progress.report(ProgressEvent {
-        phase: Phase::Planning,
-        current_file: String::new(),
-        bytes_done: 0,
-        bytes_total: 0,
-        files_done: 0,
-        files_total: 0,
-    });
     let options = request.options.unwrap_or_default();
     let planned = plan_against(state, &request.source, categories, options).await?;
-    if planned.plan.digest.0.as_slice() != request.plan_digest.as_slice() {
-        return Err(EngineError::ChangedSincePreview {
-            expected: crate::engine::Digest::from_slice(&request.plan_digest)
-                .map(|d| d.short())
-                .unwrap_or_else(|| "(none)".into()),
-            actual: planned.plan.digest.short(),
-        });
-    }
+    check_reviewed(&request.plan_digest, planned.plan.digest)?;
     if !planned.plan.refusals.is_empty() {
         return Err(EngineError::Refused(planned.plan.refusals));
     }

@@ -20,6 +20,20 @@ pub struct ProgressEvent {
     pub files_total: u64,
 }
 
+impl ProgressEvent {
+    /// An event that only names the phase (no counts yet).
+    pub fn phase(phase: Phase) -> ProgressEvent {
+        ProgressEvent {
+            phase,
+            current_file: String::new(),
+            bytes_done: 0,
+            bytes_total: 0,
+            files_done: 0,
+            files_total: 0,
+        }
+    }
+}
+
 pub trait Progress: Send + Sync {
     fn report(&self, event: ProgressEvent);
 
