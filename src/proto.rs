@@ -5,6 +5,7 @@
 //! [`RelPath`]s, digests must be 32 bytes, symlinks must stay inside their category, and
 //! `licenses` is refused with its reason.
 
+use crate::engine::apply::ApplyOutcome;
 use crate::engine::category::{Category, LICENSES_REFUSAL};
 use crate::engine::chunk::{ChunkInfo, ChunkList};
 use crate::engine::confine::MAX_FILE_BYTES;
@@ -250,6 +251,16 @@ pub fn plan_to_proto(plan: &Plan, source_name: &str, destination_name: &str) -> 
         destination_name: destination_name.to_string(),
         warnings: plan.warnings.clone(),
         refusals: plan.refusals.clone(),
+    }
+}
+
+pub fn apply_result_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
+    v1::ApplyResult {
+        generation: outcome.generation,
+        files_changed: outcome.files_changed,
+        bytes_received: outcome.bytes_received,
+        bytes_written: outcome.bytes_written,
+        duration_ms: outcome.duration_ms,
     }
 }
 

@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -20,8 +18,7 @@ fn tempdir() -> tempfile::TempDir {
 /// A running `confsync auto --json`, its stdout read line by line as JSON.
 struct Auto {
     child: Child,
-    lines: Receiver<serde_json::Value>,
-    seen: Vec<serde_json::Value>,
+    lines: JsonLines,
 }
 
 impl Auto {
@@ -39,20 +36,8 @@ impl Auto {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = command.spawn().expect("spawn confsync auto");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let value = serde_json::from_str(&line).unwrap_or_else(
-                    |e| serde_json::json!({ "unparsed": line, "error": e.to_string() }),
-                );
-                if tx.send(value).is_err() {
-                    return;
-                }
-            }
-        });
-        Auto { child, lines, seen: Vec::new() }
+        let lines = JsonLines::read(child.stdout.take().expect("piped stdout"));
+        Auto { child, lines }
     }
 
     /// The first log line from now on matching `wanted`.
@@ -62,22 +47,9 @@ impl Auto {
         timeout: Duration,
         wanted: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if wanted(&line) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!(
-                    "auto logged no {what} within {timeout:?} ({e}); lines so far:\n{}",
-                    self.dump()
-                ),
-            }
-        }
+        self.lines.wait_for(timeout, wanted).unwrap_or_else(|e| {
+            panic!("auto logged no {what} within {timeout:?} ({e}); lines so far:\n{}", self.dump())
+        })
     }
 
     /// The next run of `destination` (a log line with an outcome).
@@ -91,7 +63,7 @@ impl Auto {
     }
 
     fn dump(&self) -> String {
-        self.seen.iter().map(|l| format!("  {l}\n")).collect()
+        self.lines.seen.iter().map(|l| format!("  {l}\n")).collect()
     }
 
     fn is_running(&mut self) -> bool {

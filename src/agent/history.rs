@@ -187,13 +187,7 @@ async fn run_rollback(
         duration_ms = outcome.duration_ms,
         "rolled back"
     );
-    Ok(v1::ApplyResult {
-        generation: outcome.generation,
-        files_changed: outcome.files_changed,
-        bytes_received: outcome.bytes_received,
-        bytes_written: outcome.bytes_written,
-        duration_ms: outcome.duration_ms,
-    })
+    Ok(proto::apply_result_to_proto(&outcome))
 }
 
 /// Plans the rollback on a blocking thread and adds the protected and hold refusals.

@@ -326,13 +326,7 @@ async fn run_apply(
         duration_ms = outcome.duration_ms,
         "applied"
     );
-    Ok(v1::ApplyResult {
-        generation: outcome.generation,
-        files_changed: outcome.files_changed,
-        bytes_received: outcome.bytes_received,
-        bytes_written: outcome.bytes_written,
-        duration_ms: outcome.duration_ms,
-    })
+    Ok(proto::apply_result_to_proto(&outcome))
 }
 
 /// Sends progress to the client; stops the transfer when the client went away or the

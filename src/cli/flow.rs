@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use crate::cli::GuardArgs;
+use crate::cli::{GuardArgs, Refusal};
 use crate::client::{AgentClient, ClientError, PlanView, Target};
 use crate::engine::Digest;
 use crate::engine::category::Category;
@@ -51,4 +51,28 @@ pub async fn apply_one(
 /// The digest a plan view carries (hex, as shown).
 pub fn digest_of(view: &PlanView) -> Digest {
     Digest::from_hex(&view.digest).unwrap_or_default()
+}
+
+/// Asks `question` on the terminal with No as the default; refuses (exit 4, nothing
+/// changed) on No, and when there is no terminal to ask on, telling how to skip the
+/// question (`without_asking`, e.g. "add --yes to apply without asking").
+pub fn confirm_or_refuse(
+    question: String,
+    not_done: &str,
+    without_asking: &str,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        return Err(Refusal(format!(
+            "{not_done}: there is no terminal to confirm on; {without_asking}"
+        ))
+        .into());
+    }
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .context("reading the confirmation")?;
+    if yes { Ok(()) } else { Err(Refusal("not confirmed; nothing was changed".into()).into()) }
 }

@@ -3,13 +3,11 @@
 //! `sync`: the agent plans, this shows the plan, asks (or `--yes`), and the agent applies
 //! exactly the reviewed plan with the same crash-safe commit. Licenses are untouched.
 
-use std::io::IsTerminal;
-
 use anyhow::Context;
 use clap::Args;
 
 use crate::cli::progress::ProgressDisplay;
-use crate::cli::{ExitCode, Refusal, render, targets};
+use crate::cli::{ExitCode, Refusal, flow, render, targets};
 use crate::client::{AgentClient, PlanView};
 use crate::engine::Digest;
 use crate::proto::v1;
@@ -124,22 +122,8 @@ pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
 
 /// Asks on the terminal, or refuses when there is none to ask on.
 fn confirm(view: &PlanView, server: &str) -> anyhow::Result<()> {
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !interactive {
-        return Err(Refusal(
-            "not rolled back: there is no terminal to confirm on; add --yes to roll back without \
-             asking"
-                .into(),
-        )
-        .into());
-    }
     let question = render::confirmation(view, "kept backups", &[server.to_string()]);
-    let yes = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact()
-        .context("reading the confirmation")?;
-    if yes { Ok(()) } else { Err(Refusal("not confirmed; nothing was changed".into()).into()) }
+    flow::confirm_or_refuse(question, "not rolled back", "add --yes to roll back without asking")
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {

@@ -1,9 +1,6 @@
 //! `confsync sync`: plan every destination, show the differences, confirm (or `--yes`),
 //! then apply the reviewed plans concurrently and print a result line per destination.
 
-use std::io::IsTerminal;
-
-use anyhow::Context;
 use clap::Args;
 
 use crate::cli::progress::ProgressDisplay;
@@ -169,23 +166,10 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
 
 /// Asks on the terminal, or refuses when there is none to ask on.
 fn confirm(ready: &[(String, AgentClient, PlanView)], from: &str) -> anyhow::Result<()> {
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !interactive {
-        return Err(Refusal(
-            "not applied: there is no terminal to confirm on; add --yes to apply without asking"
-                .into(),
-        )
-        .into());
-    }
     let names: Vec<String> =
         ready.iter().map(|(to, _, v)| render::display_name(&v.destination_name, to)).collect();
     let question = render::confirmation(&ready[0].2, from, &names);
-    let yes = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact()
-        .context("reading the confirmation")?;
-    if yes { Ok(()) } else { Err(Refusal("not confirmed; nothing was changed".into()).into()) }
+    flow::confirm_or_refuse(question, "not applied", "add --yes to apply without asking")
 }
 
 fn report_error(json: bool, destination: &str, error: &anyhow::Error) {

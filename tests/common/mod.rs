@@ -57,48 +57,9 @@ impl Agent {
     /// Starts an agent on a fixed `listen` address, for restarting one where its clients
     /// expect it.
     pub fn start_at(root: &Path, name: &str, listen: &str, env: &[(&str, &str)]) -> Agent {
-        let log = tempfile::NamedTempFile::new().expect("create agent log file");
-        let stderr = log.as_file().try_clone().expect("clone agent log handle");
-        let mut command = Command::new(BIN);
-        command
-            .args(["agent", "--root"])
-            .arg(root)
-            .args(["--listen", listen, "--name", name])
-            .env_remove(FAILPOINTS)
-            .env_remove("TERM")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr));
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("spawn confsync agent");
-        let stdout = child.stdout.take().expect("agent stdout is piped");
-        let (first_line, _drain) = read_first_line(stdout);
-        let mut agent = Agent {
-            child,
-            address: String::new(),
-            root: root.to_path_buf(),
-            name: name.to_string(),
-            log,
-        };
-        let line = match first_line.recv_timeout(START_TIMEOUT) {
-            Ok(Some(line)) => line,
-            Ok(None) => {
-                panic!("agent {name} exited before printing its address; log:\n{}", agent.log())
-            }
-            Err(_) => panic!(
-                "agent {name} printed no address within {START_TIMEOUT:?}; log:\n{}",
-                agent.log()
-            ),
-        };
-        let expected_prefix = format!("confsync agent {name:?} listening on ");
-        agent.address = line
-            .strip_prefix(&expected_prefix)
-            .unwrap_or_else(|| panic!("unexpected first line from agent {name}: {line:?}"))
-            .trim()
-            .to_string();
-        assert!(agent.address.starts_with("127.0.0.1:"), "address line {line:?}");
+        let Spawned { child, address, log } = spawn_agent(root, name, listen, &[], env);
+        let agent = Agent { child, address, root: root.to_path_buf(), name: name.to_string(), log };
+        assert!(agent.address.starts_with("127.0.0.1:"), "address {:?}", agent.address);
         agent.wait_until_serving();
         agent
     }
@@ -190,6 +151,60 @@ impl Drop for Agent {
 
 /// Sends the first stdout line (None at end of file) and keeps draining the rest, so the
 /// agent can never block on a full pipe.
+/// A `confsync agent` process whose address line has been read.
+pub struct Spawned {
+    pub child: Child,
+    pub address: String,
+    /// Where its stderr (the log) goes.
+    pub log: tempfile::NamedTempFile,
+}
+
+/// Spawns `confsync agent --root ROOT --listen LISTEN --name NAME EXTRA` with `env` added
+/// (and no inherited failpoints or TERM), and waits for the line that gives its address,
+/// not for it to answer. Fails the test, with the agent's log, when no such line comes.
+pub fn spawn_agent(
+    root: &Path,
+    name: &str,
+    listen: &str,
+    extra: &[String],
+    env: &[(&str, &str)],
+) -> Spawned {
+    let log = tempfile::NamedTempFile::new().expect("create agent log file");
+    let stderr = log.as_file().try_clone().expect("clone agent log handle");
+    let mut command = Command::new(BIN);
+    command
+        .args(["agent", "--root"])
+        .arg(root)
+        .args(["--listen", listen, "--name", name])
+        .args(extra)
+        .env_remove(FAILPOINTS)
+        .env_remove("TERM")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawn confsync agent");
+    let stdout = child.stdout.take().expect("agent stdout is piped");
+    let (first_line, _drain) = read_first_line(stdout);
+    let logged = || std::fs::read_to_string(log.path()).unwrap_or_default();
+    let line = match first_line.recv_timeout(START_TIMEOUT) {
+        Ok(Some(line)) => line,
+        Ok(None) => panic!("agent {name} exited before printing its address; log:\n{}", logged()),
+        Err(_) => {
+            panic!("agent {name} printed no address within {START_TIMEOUT:?}; log:\n{}", logged())
+        }
+    };
+    let expected_prefix = format!("confsync agent {name:?} listening on ");
+    let address = line
+        .strip_prefix(&expected_prefix)
+        .unwrap_or_else(|| panic!("unexpected first line from agent {name}: {line:?}"))
+        .trim()
+        .to_string();
+    Spawned { child, address, log }
+}
+
 fn read_first_line(stdout: ChildStdout) -> (Receiver<Option<String>>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel();
     let drain = std::thread::spawn(move || {
@@ -318,10 +333,60 @@ pub fn sync_ok(source: &Agent, destination: &Agent, extra: &[&str]) -> Output {
 }
 
 /// A CLI process whose stdout JSON lines are read as they come.
+/// JSON lines read from a child's stdout on a thread of their own. Everything read is kept
+/// in `seen`, for the message of a failing test.
+pub struct JsonLines {
+    lines: Receiver<serde_json::Value>,
+    pub seen: Vec<serde_json::Value>,
+}
+
+impl JsonLines {
+    /// Reads `stdout` line by line; a line that is not JSON is kept as `{"unparsed": ...}`.
+    pub fn read(stdout: ChildStdout) -> JsonLines {
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                let value = serde_json::from_str(&line).unwrap_or_else(
+                    |e| serde_json::json!({ "unparsed": line, "error": e.to_string() }),
+                );
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        JsonLines { lines, seen: Vec::new() }
+    }
+
+    /// The first line from now on matching `wanted`, or why none came within `timeout`
+    /// (the time ran out, or the output ended).
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value, mpsc::RecvTimeoutError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left)?;
+            self.seen.push(line.clone());
+            if wanted(&line) {
+                return Ok(line);
+            }
+        }
+    }
+
+    /// Keeps every line that comes until none has come for `quiet`.
+    pub fn drain(&mut self, quiet: Duration) {
+        while let Ok(line) = self.lines.recv_timeout(quiet) {
+            self.seen.push(line);
+        }
+    }
+}
+
 pub struct Running {
     child: Child,
-    events: Receiver<serde_json::Value>,
-    seen: Vec<serde_json::Value>,
+    events: JsonLines,
     stderr: Option<JoinHandle<Vec<u8>>>,
 }
 
@@ -332,20 +397,9 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn confsync");
-        let stdout = child.stdout.take().expect("piped stdout");
+        let events = JsonLines::read(child.stdout.take().expect("piped stdout"));
         let stderr = read_to_end(child.stderr.take().expect("piped stderr"));
-        let (tx, events) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
-                    && tx.send(value).is_err()
-                {
-                    return;
-                }
-            }
-        });
-        Running { child, events, seen: Vec::new(), stderr: Some(stderr) }
+        Running { child, events, stderr: Some(stderr) }
     }
 
     /// Waits for the first event matching `wanted`; fails the test on timeout or when the
@@ -355,26 +409,17 @@ impl Running {
         timeout: Duration,
         wanted: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(value) => {
-                    self.seen.push(value.clone());
-                    if wanted(&value) {
-                        return value;
-                    }
-                }
-                Err(e) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    let stderr = self.stderr.take().map(|h| text(h.join().expect("stderr reader")));
-                    panic!(
-                        "no awaited event ({e}); events so far: {:#?}\nstderr:\n{}",
-                        self.seen,
-                        stderr.unwrap_or_default()
-                    );
-                }
+        match self.events.wait_for(timeout, wanted) {
+            Ok(value) => value,
+            Err(e) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let stderr = self.stderr.take().map(|h| text(h.join().expect("stderr reader")));
+                panic!(
+                    "no awaited event ({e}); events so far: {:#?}\nstderr:\n{}",
+                    self.events.seen,
+                    stderr.unwrap_or_default()
+                );
             }
         }
     }
@@ -389,17 +434,18 @@ impl Running {
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                panic!("confsync did not finish within {timeout:?}; events: {:#?}", self.seen);
+                panic!(
+                    "confsync did not finish within {timeout:?}; events: {:#?}",
+                    self.events.seen
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };
         // The reader thread ends at end of file, which follows the exit.
-        while let Ok(value) = self.events.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(value);
-        }
+        self.events.drain(Duration::from_secs(5));
         let stderr =
             self.stderr.take().map(|h| text(h.join().expect("stderr reader"))).unwrap_or_default();
-        (status, std::mem::take(&mut self.seen), stderr)
+        (status, std::mem::take(&mut self.events.seen), stderr)
     }
 }
 

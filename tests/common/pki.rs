@@ -4,17 +4,15 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use confsync::client::{ClientTls, Target};
 use confsync::tls::Role;
 use confsync::tls::pki::{Authority, CertRequest};
 
-use crate::common::{BIN, assert_exit, confsync};
+use crate::common::{Spawned, assert_exit, confsync, spawn_agent};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -166,56 +164,8 @@ impl TlsAgent {
         extra: &[String],
         env: &[(&str, &str)],
     ) -> TlsAgent {
-        let log = tempfile::NamedTempFile::new().expect("create agent log file");
-        let stderr = log.as_file().try_clone().expect("clone agent log handle");
-        let mut command = Command::new(BIN);
-        command
-            .args(["agent", "--root"])
-            .arg(root)
-            .args(["--listen", listen, "--name", name])
-            .args(extra)
-            .env_remove("CONFSYNC_FAILPOINTS")
-            .env_remove("TERM")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr));
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("spawn confsync agent");
-        let stdout = child.stdout.take().expect("agent stdout is piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let first = match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => None,
-                Ok(_) => Some(line.trim_end().to_string()),
-            };
-            let _ = tx.send(first);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let mut agent = TlsAgent {
-            child,
-            address: String::new(),
-            root: root.to_path_buf(),
-            name: name.to_string(),
-            log,
-        };
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Some(line)) => line,
-            Ok(None) => {
-                panic!("agent {name} exited before printing its address; log:\n{}", agent.log())
-            }
-            Err(_) => panic!("agent {name} printed no address in time; log:\n{}", agent.log()),
-        };
-        let prefix = format!("confsync agent {name:?} listening on ");
-        agent.address = line
-            .strip_prefix(&prefix)
-            .unwrap_or_else(|| panic!("unexpected first line from agent {name}: {line:?}"))
-            .trim()
-            .to_string();
-        agent
+        let Spawned { child, address, log } = spawn_agent(root, name, listen, extra, env);
+        TlsAgent { child, address, root: root.to_path_buf(), name: name.to_string(), log }
     }
 
     /// Waits until the agent answers `Hello` (over TLS with `creds`, or in plaintext).
