@@ -5,6 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::*;
 use rexpect::session::{PtySession, spawn_command};
@@ -20,8 +21,15 @@ struct Pair {
 }
 
 fn pair() -> Pair {
+    pair_with(&[], |_| {})
+}
+
+/// [`pair`], with `backup_env` for the backup's agent and `more` written into the
+/// primary's tree.
+fn pair_with(backup_env: &[(&str, &str)], more: impl FnOnce(&Path)) -> Pair {
     let dir = tempfile::tempdir().expect("tempdir");
     let (p, b) = (dir.path().join("primary"), dir.path().join("backup"));
+    more(&p);
     write(&p, "firmware/image.bin", b"firmware v2");
     write(&b, "firmware/image.bin", b"firmware v1");
     write(&p, "modules/new.mod", b"a module only the primary has");
@@ -31,7 +39,7 @@ fn pair() -> Pair {
     write(&p, "licenses/primary.lic", b"primary license");
     write(&b, "licenses/backup.lic", b"backup license");
     let primary = Agent::start(&p, "primary");
-    let backup = Agent::start(&b, "backup-1");
+    let backup = Agent::start_with_env(&b, "backup-1", backup_env);
     let servers = dir.path().join("servers.toml");
     std::fs::write(
         &servers,
@@ -109,6 +117,43 @@ fn answering_no_leaves_the_destination_unchanged() {
     let status = session.process().wait().expect("exit status");
     assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 4)), "{status:?}");
     assert_same_tree(&before, &snapshot(&pair.backup.root), "backup after answering no");
+}
+
+#[test]
+fn ctrl_c_during_the_transfer_leaves_the_destination_as_it_was() {
+    // A slowed transfer of a large image, so that Ctrl-C lands in the middle of it.
+    let pair = pair_with(&[("CONFSYNC_FAILPOINTS", "transfer-delay-ms=100")], |p| {
+        write_noise(p, "firmware/big.img", 32 << 20, 7);
+    });
+    let before = snapshot(&pair.backup.root);
+    let mut session = wizard(&pair.servers);
+    answer_until_confirmation(&mut session);
+    press(&mut session, "y");
+    let staging = pair.backup.root.join(".confsync/staging");
+    let staged = || {
+        std::fs::read_dir(&staging).into_iter().flatten().flatten().any(|generation| {
+            std::fs::read_dir(generation.path()).is_ok_and(|mut files| files.next().is_some())
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !staged() {
+        assert!(Instant::now() < deadline, "the transfer never started staging");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    session.send_control('c').expect("Ctrl-C");
+    session.exp_string("Cancelled").expect("the wizard says it cancelled");
+    session.exp_string("as it was").expect("and that the destination is unchanged");
+    session.exp_eof().expect("the wizard ends");
+    let status = session.process().wait().expect("exit status");
+    assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 4)), "{status:?}");
+
+    // The agent notices the client went away at its next piece and discards the staging.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while staging.read_dir().is_ok_and(|mut e| e.next().is_some()) {
+        assert!(Instant::now() < deadline, "staging was not discarded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_same_tree(&before, &snapshot(&pair.backup.root), "backup after Ctrl-C");
 }
 
 #[test]

@@ -96,10 +96,6 @@ impl<S: ChunkSource> Applier<'_, S> {
         let staging_path = journal::staging_dir(self.layout, id);
         let staging = Dir::open_ambient_dir(&staging_path, ambient_authority())
             .map_err(EngineError::io("open", &staging_path))?;
-        for category in plan.categories.iter().filter(|c| !c.steps.is_empty()) {
-            self.layout.create_category(category.category)?;
-        }
-
         let staged = self.stage_all(plan, destination, &staging).await?;
         // Every staged file must be on disk before the journal that names them.
         std::fs::File::open(&staging_path)
@@ -125,6 +121,15 @@ impl<S: ChunkSource> Applier<'_, S> {
             bytes_written: staged.bytes_written,
             rollback_of: origin.rollback_of,
         };
+        // Missing category folders are made only now: an apply that stops before its
+        // commit leaves no trace, and one whose commit undoes itself removes them again.
+        let mut created = Vec::new();
+        for category in plan.categories.iter().filter(|c| !c.steps.is_empty()) {
+            if self.layout.open_category(category.category)?.is_none() {
+                self.layout.create_category(category.category)?;
+                created.push(self.layout.root(category.category).to_path_buf());
+            }
+        }
         let mut journal = Journal {
             state: JournalState::Committing,
             record,
@@ -144,6 +149,10 @@ impl<S: ChunkSource> Applier<'_, S> {
             // The commit undid itself; the journal is no longer needed.
             let _ = std::fs::remove_file(self.layout.journal_path());
             let _ = std::fs::remove_dir_all(journal::generation_dir(self.layout, id));
+            for root in created {
+                // Only an empty folder goes; one that gained content is left as it is.
+                let _ = std::fs::remove_dir(root);
+            }
             return Err(e);
         }
         journal.state = JournalState::Committed;
