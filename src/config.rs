@@ -33,8 +33,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::engine::category::Category;
-use crate::engine::layout::Layout;
+use confsync_engine::category::Category;
+use confsync_engine::layout::Layout;
+use confsync_wire::TlsFiles;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
 pub const DEFAULT_KEEP_GENERATIONS: usize = 5;
@@ -55,7 +56,7 @@ pub struct AgentFile {
     #[serde(default)]
     pub paths: PathsFile,
     /// The agent's certificate and key, and the CA its peers' certificates come from.
-    pub tls: Option<crate::client::ClientTls>,
+    pub tls: Option<TlsFiles>,
     /// Serve plaintext on a non-loopback address (as `--insecure`).
     #[serde(default)]
     pub insecure: bool,

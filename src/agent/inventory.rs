@@ -1,10 +1,10 @@
-//! What the machine is, for `Hello` and the server list: serial number, MAC addresses,
-//! CPU, memory, OS and uptime, read from `/sys` and `/proc`. Anything unreadable is left
-//! empty rather than failing the call.
+//! What the machine is, for `Hello` and the server list: hostname, serial number, MAC
+//! addresses, CPU, memory, OS and uptime, read from `/sys` and `/proc`. Anything
+//! unreadable is left empty rather than failing the call.
 
 use std::path::Path;
 
-use crate::proto::v1;
+use confsync_engine::server::Inventory;
 
 /// Settings that describe the server rather than the machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,10 +15,15 @@ pub struct Identity {
     pub serial: Option<String>,
 }
 
-pub fn collect(identity: &Identity) -> v1::Inventory {
+/// This machine's host name (empty when unreadable).
+pub fn hostname() -> String {
+    read_trimmed("/proc/sys/kernel/hostname").unwrap_or_default()
+}
+
+pub fn collect(identity: &Identity) -> Inventory {
     let (serial_number, serial_source) = serial(identity);
     let (cpu_model, cpu_count) = cpu();
-    v1::Inventory {
+    Inventory {
         role: identity.role.clone().unwrap_or_default(),
         serial_number,
         serial_source: serial_source.to_string(),

@@ -1,50 +1,45 @@
-//! The agent: serves one server's tree over gRPC.
+//! The agent: one server's tree, served to other agents and to the command line. It
+//! implements the wire crate's [`Api`](confsync_wire::server::Api) with the engine; the
+//! wire crate puts it behind gRPC, TLS and the role checks.
 //!
-//! - [`state`]: identity, layout, hash index, apply lock, shutdown flag.
-//! - [`listen`]: accepting connections: TLS handshakes, plaintext only on loopback.
-//! - [`auth`]: which role may make which call (the one place roles are checked).
-//! - [`service`]: the gRPC handlers; planning and applying (destination side).
-//! - [`serve_source`]: manifests and chunks (source side, read-only).
+//! - [`state`]: settings, layout, hash index, apply lock, shutdown flag.
+//! - [`api`]: the handlers, one line each, dispatching to the files below.
+//! - [`serve_source`]: the source side (hello, manifests, chunks, files), read-only.
+//! - [`sync`]: the destination side: planning against a source, applying a reviewed plan.
+//! - [`job`]: the apply lock, the history record and the event stream every apply-like
+//!   job shares.
 //! - [`source`]: the source agent as the engine's chunk source.
 //! - [`history`]: the record of applies, and rollback to a kept generation.
 //! - [`watch`]: tree-changed events for `auto --on-change`.
 //! - [`hold`]: refusing every apply during maintenance, across restarts.
-//! - [`inventory`]: what the machine is (serial, MACs, CPU, memory, OS) for `Hello`.
+//! - [`inventory`]: what the machine is (hostname, serial, MACs, CPU, memory, OS).
 //!
-//! Start-up order matters: lock the state folder (one agent per tree), recover an
-//! unfinished journal, clear staging, and only then listen.
+//! Start-up order matters: check the TLS settings, lock the state folder (one agent per
+//! tree), recover an unfinished journal, clear staging, and only then listen.
 
-pub mod auth;
+mod api;
 pub mod history;
 pub mod hold;
 pub mod inventory;
-pub mod listen;
+mod job;
 pub mod serve_source;
-pub mod service;
 pub mod source;
 pub mod state;
+pub mod sync;
 pub mod watch;
 
 use std::future::Future;
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use futures::FutureExt;
+use confsync_engine::journal::{self, Recovery};
+use confsync_engine::layout::Layout;
+use confsync_wire::server;
 use tokio::net::TcpListener;
-use tonic::codec::CompressionEncoding;
-use tonic::transport::Server;
 
-use crate::client::MAX_MESSAGE_BYTES;
-use crate::engine::journal::{self, Recovery};
-use crate::engine::layout::Layout;
-use crate::proto::v1;
-use service::AgentService;
+pub use api::Agent;
 pub use state::{AgentSettings, AgentState};
-
-/// How long open connections may take to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Prepares the tree (lock, recovery), calls `ready` (the tree is now safe to look at and
 /// requests will be served), and serves on `listener` until `shutdown` resolves.
@@ -54,7 +49,7 @@ pub async fn run(
     ready: impl FnOnce(),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let tls = listen::security(settings.server_tls.as_ref(), &listener)?;
+    let security = server::listen::security(settings.server_tls.as_ref(), &listener)?;
     let layout = settings.layout.clone();
     layout.prepare()?;
     let _lock = lock_tree(&layout)?;
@@ -72,52 +67,13 @@ pub async fn run(
     let state = Arc::new(AgentState::new(settings, instance_id));
     ready();
 
-    let agent = v1::agent_server::AgentServer::new(AgentService { state: Arc::clone(&state) })
-        .accept_compressed(CompressionEncoding::Zstd)
-        .send_compressed(CompressionEncoding::Zstd)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<v1::agent_server::AgentServer<AgentService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(v1::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building the gRPC reflection service")?;
-
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal_state = Arc::clone(&state);
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: no new requests; an apply in flight completes or is undone");
         signal_state.begin_shutdown();
-        let _ = stopping_tx.send(());
     };
-    let policy = if tls.is_some() { auth::Policy::Roles } else { auth::Policy::Open };
-    let router = Server::builder()
-        .concurrency_limit_per_connection(64)
-        .max_concurrent_streams(listen::MAX_STREAMS_PER_CONNECTION)
-        .timeout(listen::SERVER_CALL_TIMEOUT)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .layer(auth::AuthLayer::new(policy))
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(agent);
-    let server = match listen::accept(listener, tls) {
-        listen::Incoming::Plain(incoming) => {
-            router.serve_with_incoming_shutdown(incoming, signal).boxed()
-        }
-        listen::Incoming::Tls { secure, plaintext } => {
-            listen::answer_tls_required(plaintext);
-            router.serve_with_incoming_shutdown(secure, signal).boxed()
-        }
-    };
-    tokio::pin!(server);
-    tokio::select! {
-        served = &mut server => served.context("serving gRPC")?,
-        () = async { let _ = stopping_rx.await; tokio::time::sleep(SHUTDOWN_GRACE).await; } => {
-            tracing::warn!("connections did not close within {SHUTDOWN_GRACE:?}; stopping anyway");
-        }
-    }
+    server::serve(Arc::new(Agent::new(Arc::clone(&state))), listener, security, signal).await?;
     // An apply in flight holds this lock until it has committed or undone itself.
     let _idle = state.apply_lock.lock().await;
     Ok(())
@@ -158,6 +114,6 @@ fn instance_id(layout: &Layout) -> anyhow::Result<String> {
         .and_then(|mut f| f.read_exact(&mut bytes))
         .context("reading /dev/urandom for the instance id")?;
     let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(&path, &id).with_context(|| format!("writing {}", path.display()))?;
+    confsync_engine::fsutil::write_atomically(&path, id.as_bytes())?;
     Ok(id)
 }

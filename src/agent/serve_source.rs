@@ -7,98 +7,56 @@ use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use cap_std::fs::Dir;
+use confsync_engine::category::Category;
+use confsync_engine::chunk::{self, ChunkList};
+use confsync_engine::error::{EngineError, Result};
+use confsync_engine::journal;
+use confsync_engine::path::RelPath;
+use confsync_engine::refusal::RefusalKind;
+use confsync_engine::server::{CategorySummary, LastGeneration, ServerInfo};
+use confsync_engine::transfer::{ByteRange, FilesStream, MAX_RANGE, PieceStream};
+use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::Status;
 
-use crate::agent::service::to_status;
+use crate::agent::inventory;
 use crate::agent::state::AgentState;
-use crate::engine::category::Category;
-use crate::engine::chunk;
-use crate::engine::error::{EngineError, Result};
-use crate::engine::journal;
-use crate::engine::path::RelPath;
-use crate::engine::transfer::MAX_RANGE;
-use crate::proto::{self, ConvertError, v1};
 
-/// Entries per manifest message: well under the message limit even with long paths.
-const ENTRIES_PER_BATCH: usize = 1000;
 /// Ranges one GetChunks may ask for (a 1 TiB file in 64 KiB chunks needs 16 Mi; ask in parts).
 const MAX_RANGES_PER_REQUEST: usize = 1 << 16;
+/// Files one GetFiles may ask for; the destination asks for small files only, in batches.
+pub const MAX_FILES_PER_REQUEST: usize = 1024;
 
-pub async fn hello(state: &Arc<AgentState>) -> Result<v1::HelloReply> {
+pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
     let manifest = state.scan(Category::ALL.to_vec()).await?;
     let generations = journal::generations(state.layout())?;
     let last = generations.first().map(|g| &g.record);
-    Ok(v1::HelloReply {
+    Ok(ServerInfo {
         name: state.settings.name.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
-        protocol_version: proto::PROTOCOL_VERSION,
-        hostname: hostname(),
+        protocol_version: confsync_wire::PROTOCOL_VERSION,
+        hostname: inventory::hostname(),
         protected: state.settings.protected,
         categories: manifest
             .categories
             .values()
-            .map(|m| v1::CategorySummary {
-                category: proto::category_to_proto(m.category) as i32,
+            .map(|m| CategorySummary {
+                category: m.category,
                 files: m.file_count(),
                 bytes: m.byte_count(),
-                digest: m.digest.0.to_vec(),
+                digest: m.digest,
             })
             .collect(),
-        tree_digest: manifest.digest().0.to_vec(),
-        last_generation: last.map_or(0, |r| r.id),
-        last_generation_time: last.map_or(0, |r| r.started_at),
-        last_generation_source: last.map(|r| r.source.clone()).unwrap_or_default(),
+        tree_digest: manifest.digest(),
+        last_generation: last.map(|r| LastGeneration {
+            id: r.id,
+            time: r.started_at,
+            source: r.source.clone(),
+        }),
         instance_id: state.instance_id.clone(),
-        inventory: Some(crate::agent::inventory::collect(&state.settings.identity)),
-        hold: Some(crate::agent::hold::to_proto(crate::agent::hold::current(state.layout()))),
+        inventory: inventory::collect(&state.settings.identity),
+        hold: confsync_engine::hold::current(state.layout()),
     })
-}
-
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
-
-pub async fn manifest(
-    state: &Arc<AgentState>,
-    categories: Vec<Category>,
-) -> Result<ReceiverStream<Result<v1::ManifestBatch, Status>>> {
-    let manifest = state.scan(categories).await?;
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        for m in manifest.categories.values() {
-            let category = proto::category_to_proto(m.category) as i32;
-            let batches: Vec<&[crate::engine::Entry]> = if m.entries.is_empty() {
-                vec![&[]]
-            } else {
-                m.entries.chunks(ENTRIES_PER_BATCH).collect()
-            };
-            let count = batches.len();
-            for (i, batch) in batches.into_iter().enumerate() {
-                let last = i + 1 == count;
-                let message = v1::ManifestBatch {
-                    category,
-                    entries: batch.iter().map(proto::entry_to_proto).collect(),
-                    category_digest: if last { m.digest.0.to_vec() } else { Vec::new() },
-                    last,
-                };
-                if tx.send(Ok(message)).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    Ok(ReceiverStream::new(rx))
-}
-
-/// Validates a file reference from a peer.
-pub fn file_ref(file: &v1::FileRef) -> std::result::Result<(Category, RelPath), ConvertError> {
-    let category = proto::category_from_proto(file.category)?;
-    let path = RelPath::new(&file.path)?;
-    Ok((category, path))
 }
 
 /// Opens a regular file of a category through its directory handle.
@@ -126,7 +84,7 @@ fn open_file(
     let opened = file.metadata().map_err(EngineError::io("inspect", &full))?;
     let refusal = if !opened.is_file() {
         Some("not a regular file")
-    } else if crate::engine::confine::is_linked_to_licenses(state.layout().licenses(), &opened) {
+    } else if confsync_engine::confine::is_linked_to_licenses(state.layout().licenses(), &opened) {
         Some("it is a hard link to a license file, and licenses never leave their machine")
     } else {
         None
@@ -145,29 +103,31 @@ pub async fn chunk_list(
     state: &Arc<AgentState>,
     category: Category,
     path: RelPath,
-) -> Result<v1::ChunkList> {
+) -> Result<ChunkList> {
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
         let (file, _) = open_file(&state, category, &path)?;
-        let list = chunk::chunk_reader(file)
-            .map_err(EngineError::io("chunk", state.layout().root(category).join(&path)))?;
-        Ok(proto::chunk_list_to_proto(&list))
+        chunk::chunk_reader(file)
+            .map_err(EngineError::io("chunk", state.layout().root(category).join(&path)))
     })
     .await
     .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
 }
 
-pub async fn chunks(
+pub fn chunks(
     state: &Arc<AgentState>,
     category: Category,
     path: RelPath,
-    ranges: Vec<v1::ByteRange>,
-) -> Result<ReceiverStream<Result<v1::ChunkData, Status>>> {
+    ranges: Vec<ByteRange>,
+) -> Result<PieceStream> {
     if ranges.len() > MAX_RANGES_PER_REQUEST {
-        return Err(EngineError::Refused(vec![format!(
-            "{} ranges asked in one request, at most {MAX_RANGES_PER_REQUEST} are served",
-            ranges.len()
-        )]));
+        return Err(EngineError::refused(
+            RefusalKind::OverLimit,
+            format!(
+                "{} ranges asked in one request, at most {MAX_RANGES_PER_REQUEST} are served",
+                ranges.len()
+            ),
+        ));
     }
     let (mut file, size) = open_file(state, category, &path)?;
     for r in &ranges {
@@ -175,10 +135,13 @@ pub async fn chunks(
             || r.length > MAX_RANGE
             || r.offset.checked_add(r.length).is_none_or(|end| end > size)
         {
-            return Err(EngineError::Refused(vec![format!(
-                "range of {} bytes at {} is outside {category}/{path} ({size} bytes) or over {MAX_RANGE} bytes",
-                r.length, r.offset
-            )]));
+            return Err(EngineError::refused(
+                RefusalKind::OverLimit,
+                format!(
+                    "range of {} bytes at {} is outside {category}/{path} ({size} bytes) or over {MAX_RANGE} bytes",
+                    r.length, r.offset
+                ),
+            ));
         }
     }
     let full = state.layout().root(category).join(&path);
@@ -186,40 +149,38 @@ pub async fn chunks(
     tokio::task::spawn_blocking(move || {
         for r in ranges {
             // Lengths were checked against MAX_RANGE above, so this buffer is bounded.
-            let mut data = vec![0u8; r.length as usize];
+            let mut data = vec![0u8; usize::try_from(r.length).unwrap_or(0)];
             let read = file
                 .seek(SeekFrom::Start(r.offset))
                 .and_then(|_| file.read_exact(&mut data))
                 .map_err(EngineError::io("read", &full));
-            let message =
-                read.map(|()| v1::ChunkData { offset: r.offset, data }).map_err(to_status);
+            let message = read.map(|()| (r.offset, data));
             let failed = message.is_err();
             if tx.blocking_send(message).is_err() || failed {
                 return;
             }
         }
     });
-    Ok(ReceiverStream::new(rx))
+    Ok(ReceiverStream::new(rx).boxed())
 }
 
-/// Files one GetFiles may ask for; the destination asks for small files only, in batches.
-pub const MAX_FILES_PER_REQUEST: usize = 1024;
-
 /// Streams several whole files in the order asked: each in pieces of at most
-/// [`MAX_RANGE`] bytes, an empty file as one empty piece. Every path is validated and
-/// opened through the category's handle, as for [`chunks`].
-pub async fn files(
+/// [`MAX_RANGE`] bytes, an empty file as one empty piece. Every path is opened through
+/// the category's handle, as for [`chunks`].
+pub fn files(
     state: &Arc<AgentState>,
     category: Category,
-    paths: Vec<String>,
-) -> Result<ReceiverStream<Result<v1::FileData, Status>>> {
+    paths: Vec<RelPath>,
+) -> Result<FilesStream> {
     if paths.len() > MAX_FILES_PER_REQUEST {
-        return Err(EngineError::Refused(vec![format!(
-            "{} files asked in one request, at most {MAX_FILES_PER_REQUEST} are served",
-            paths.len()
-        )]));
+        return Err(EngineError::refused(
+            RefusalKind::OverLimit,
+            format!(
+                "{} files asked in one request, at most {MAX_FILES_PER_REQUEST} are served",
+                paths.len()
+            ),
+        ));
     }
-    let paths = paths.iter().map(|p| RelPath::new(p)).collect::<Result<Vec<_>, _>>()?;
     let state = Arc::clone(state);
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
@@ -232,21 +193,23 @@ pub async fn files(
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(to_status(e)));
+                    let _ = tx.blocking_send(Err(e));
                     return;
                 }
             }
         }
     });
-    Ok(ReceiverStream::new(rx))
+    Ok(ReceiverStream::new(rx).boxed())
 }
+
+type FilePieces = mpsc::Sender<Result<(u32, u64, Vec<u8>)>>;
 
 /// Sends one file in pieces; false when the receiver went away.
 fn send_whole(
     file: cap_std::fs::File,
     index: u32,
     full: &std::path::Path,
-    tx: &mpsc::Sender<Result<v1::FileData, Status>>,
+    tx: &FilePieces,
 ) -> Result<bool> {
     let mut file = file.into_std();
     let mut offset = 0u64;
@@ -259,7 +222,7 @@ fn send_whole(
         if n == 0 && offset > 0 {
             return Ok(true);
         }
-        if tx.blocking_send(Ok(v1::FileData { index, offset, data })).is_err() {
+        if tx.blocking_send(Ok((index, offset, data))).is_err() {
             return Ok(false);
         }
         offset += n;

@@ -1,11 +1,11 @@
 //! The source agent seen from a destination: the engine's [`ChunkSource`] over gRPC.
 
-use crate::client::AgentClient;
-use crate::engine::category::Category;
-use crate::engine::chunk::ChunkList;
-use crate::engine::error::{EngineError, Result};
-use crate::engine::path::RelPath;
-use crate::engine::transfer::{self, ByteRange, ChunkSource, FilesStream, PieceStream};
+use confsync_engine::category::Category;
+use confsync_engine::chunk::ChunkList;
+use confsync_engine::error::{EngineError, Result};
+use confsync_engine::path::RelPath;
+use confsync_engine::transfer::{self, ByteRange, ChunkSource, FilesStream, PieceStream};
+use confsync_wire::AgentClient;
 
 pub struct RemoteSource {
     client: AgentClient,

@@ -4,12 +4,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::apply::scan_all;
-use crate::engine::category::Category;
-use crate::engine::error::{EngineError, Result};
-use crate::engine::index::HashIndex;
-use crate::engine::layout::Layout;
-use crate::engine::manifest::Manifest;
+use confsync_engine::apply::scan_all;
+use confsync_engine::category::Category;
+use confsync_engine::error::{EngineError, Result};
+use confsync_engine::index::HashIndex;
+use confsync_engine::layout::Layout;
+use confsync_engine::manifest::Manifest;
+use confsync_wire::TlsFiles;
 
 /// The agent's settings once resolved from flags and `agent.toml`.
 #[derive(Debug, Clone)]
@@ -21,10 +22,10 @@ pub struct AgentSettings {
     /// Role and configured serial number, reported in `Hello`.
     pub identity: crate::agent::inventory::Identity,
     /// The identity this agent presents when it pulls from a source.
-    pub client_tls: Option<crate::client::ClientTls>,
+    pub client_tls: Option<TlsFiles>,
     /// Certificate, key and CA the agent serves with (mutual TLS); `None`: plaintext,
     /// allowed on loopback only unless `--insecure`.
-    pub server_tls: Option<crate::client::ClientTls>,
+    pub server_tls: Option<TlsFiles>,
 }
 
 pub struct AgentState {

@@ -16,16 +16,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use confsync_engine::category::Category;
+use confsync_engine::entry::Digest;
+use confsync_engine::error::{EngineError, Result};
+use confsync_wire::server::Changes;
+use futures::StreamExt;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status};
 
-use crate::agent::service::to_status;
 use crate::agent::state::AgentState;
-use crate::engine::category::Category;
-use crate::proto::{self, v1};
 
 /// A change is reported once the tree has been quiet this long...
 const QUIET: Duration = Duration::from_millis(500);
@@ -37,36 +38,29 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(250);
 /// tree from a connection that silently died.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
-type Events = ReceiverStream<Result<v1::TreeChanged, Status>>;
-
-pub async fn watch(
-    state: &Arc<AgentState>,
-    request: Request<v1::WatchRequest>,
-) -> Result<Response<Events>, Status> {
-    let categories = proto::categories_from_proto(&request.get_ref().categories)
-        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+pub async fn watch(state: &Arc<AgentState>, categories: Vec<Category>) -> Result<Changes> {
     let roots: Vec<PathBuf> =
         categories.iter().map(|c| state.layout().root(*c).to_path_buf()).collect();
     let changed = Arc::new(Notify::new());
     let mut roots_watch = Roots::start(&roots, Arc::clone(&changed)).map_err(|e| {
         tracing::warn!(error = %e, "cannot watch the tree; Watch is unavailable on this agent");
-        Status::unavailable(format!(
+        EngineError::Unavailable(format!(
             "this agent cannot watch its tree for changes ({e}); use `confsync auto --every` instead, \
              or raise fs.inotify.max_user_watches / max_user_instances on the source"
         ))
     })?;
-    let mut last = digest(state, &categories).await.map_err(to_status)?;
+    let mut last = digest(state, &categories).await?;
     let (tx, rx) = mpsc::channel(4);
     let state = Arc::clone(state);
     tokio::spawn(async move {
-        if tx.send(Ok(event(&categories, &last))).await.is_err() {
+        if tx.send(Ok(last)).await.is_err() {
             return;
         }
         loop {
             match wait_for_change(&changed, &tx, &state).await {
                 Wake::Stop => return,
                 Wake::Heartbeat => {
-                    if tx.send(Ok(event(&categories, &last))).await.is_err() {
+                    if tx.send(Ok(last)).await.is_err() {
                         return;
                     }
                     continue;
@@ -77,7 +71,7 @@ pub async fn watch(
             match digest(&state, &categories).await {
                 Ok(now) if now != last => {
                     last = now;
-                    if tx.send(Ok(event(&categories, &last))).await.is_err() {
+                    if tx.send(Ok(last)).await.is_err() {
                         return;
                     }
                 }
@@ -86,7 +80,7 @@ pub async fn watch(
             }
         }
     });
-    Ok(Response::new(ReceiverStream::new(rx)))
+    Ok(ReceiverStream::new(rx).boxed())
 }
 
 enum Wake {
@@ -99,7 +93,7 @@ enum Wake {
 /// the client left or the agent is stopping.
 async fn wait_for_change(
     changed: &Notify,
-    tx: &mpsc::Sender<Result<v1::TreeChanged, Status>>,
+    tx: &mpsc::Sender<Result<Digest>>,
     state: &AgentState,
 ) -> Wake {
     let heartbeat = Instant::now() + HEARTBEAT;
@@ -132,18 +126,8 @@ async fn wait_for_change(
     }
 }
 
-async fn digest(
-    state: &Arc<AgentState>,
-    categories: &[Category],
-) -> crate::engine::Result<Vec<u8>> {
-    Ok(state.scan(categories.to_vec()).await?.digest().0.to_vec())
-}
-
-fn event(categories: &[Category], digest: &[u8]) -> v1::TreeChanged {
-    v1::TreeChanged {
-        categories: proto::categories_to_proto(categories),
-        tree_digest: digest.to_vec(),
-    }
+async fn digest(state: &Arc<AgentState>, categories: &[Category]) -> Result<Digest> {
+    Ok(state.scan(categories.to_vec()).await?.digest())
 }
 
 /// The watcher and which category roots it watches recursively.

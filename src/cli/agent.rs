@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::agent::inventory::Identity;
+use crate::agent::inventory::{self, Identity};
 use crate::agent::{self, AgentSettings};
 use crate::cli::{ExitCode, UsageError, logging, tls_args};
 use crate::config::{AgentFile, DEFAULT_KEEP_GENERATIONS, DEFAULT_LISTEN};
@@ -59,10 +59,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let layout = file.layout(args.root.as_deref(), &base)?;
     let tls = args.tls.resolve(file.tls.as_ref(), &base)?;
     if file.insecure {
-        crate::tls::allow_insecure(true);
+        confsync_wire::tls::allow_insecure(true);
     }
     let settings = AgentSettings {
-        name: args.name.or(file.name).unwrap_or_else(agent::serve_source::hostname),
+        name: args.name.or(file.name).unwrap_or_else(inventory::hostname),
         layout,
         protected: args.protected || file.protected,
         keep_generations: args

@@ -115,12 +115,14 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
     let destinations = destinations(&args.to)?;
     let job = Arc::new(Job {
         source,
+        source_label: args.from.clone(),
         categories,
-        guards: GuardArgs {
+        options: GuardArgs {
             max_delete: args.max_delete,
             allow_empty_source: args.allow_empty_source,
             allow_protected: args.allow_protected,
-        },
+        }
+        .options(),
     });
     let status = Arc::new(StatusBoard::new(args.status_file.clone(), &args.from));
     status.init()?;
@@ -216,7 +218,7 @@ async fn follow_destination(
         let outcome = pass::run(&job, &destination).await;
         let failures_before = backoff.failures();
         let retry_in = match &outcome {
-            Outcome::Failed(_) => Some(backoff.failed()),
+            Outcome::Failed { .. } => Some(backoff.failed()),
             _ => {
                 backoff.reset();
                 None
@@ -232,14 +234,7 @@ async fn follow_destination(
     }
 }
 
-/// `5m`, `90s`, `1h30m`.
+/// `5m`, `90s`, `1h 30m`.
 fn humanize(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0 => format!("{}ms", d.as_millis()),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s >= 3600 => format!("{}h{}m", s / 3600, s % 3600 / 60),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
+    humantime::format_duration(d).to_string()
 }

@@ -1,13 +1,15 @@
 //! `confsync certs`: a certificate authority, and certificates for agents and admins.
-//! The work is in [`crate::tls::pki`]; this file reads the flags and says what to do next.
+//! The work is in [`confsync_wire::tls::pki`]; this file reads the flags and says what to
+//! do next.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use confsync_wire::tls::Role;
+use confsync_wire::tls::pki::{self, Authority, CertRequest};
 
+use crate::agent::inventory;
 use crate::cli::{ExitCode, UsageError};
-use crate::tls::Role;
-use crate::tls::pki::{self, Authority, CertRequest};
 
 #[derive(Debug, Subcommand)]
 pub enum CertsCommand {
@@ -89,7 +91,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     pki::create_dir(&args.dir)?;
     // A distinct name per CA: a certificate of another CA is then "unknown issuer", not
     // a puzzling bad signature from a same-named one.
-    let name = args.name.clone().unwrap_or_else(pki::default_ca_name);
+    let name = args.name.clone().unwrap_or_else(|| pki::default_ca_name(&inventory::hostname()));
     let (_, issued) = Authority::generate(&name)?;
     pki::write_file(&key_path, &issued.key_pem, 0o600, args.force)?;
     pki::write_file(&cert_path, &issued.cert_pem, 0o644, args.force)?;

@@ -10,14 +10,15 @@ use anyhow::Context;
 use clap::Args;
 use tokio::sync::oneshot;
 
+use confsync_engine::Category;
+use confsync_engine::layout::Layout;
+use confsync_wire::Target;
+
 use crate::agent::inventory::Identity;
 use crate::agent::{self, AgentSettings};
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::{ExitCode, GuardArgs, flow, render, wizard};
-use crate::client::Target;
 use crate::config::servers::{Role, ServerEntry, ServerList};
-use crate::engine::Category;
-use crate::engine::layout::Layout;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -108,7 +109,8 @@ async fn demonstrate(
     println!();
     println!("Step 3: check");
     let (_, after) =
-        flow::plan_one(&source, &destination, &Category::ALL, &GuardArgs::default()).await?;
+        flow::plan_one(&source, &destination, &Category::ALL, &GuardArgs::default().options())
+            .await?;
     let licenses_after = licenses(backup_root)?;
     let licenses_kept = licenses_after == licenses_before;
     println!(
@@ -161,9 +163,9 @@ async fn guided(source: &Target, destination: &Target) -> anyhow::Result<ExitCod
 /// Without a terminal: what `diff` and `sync --yes` would show and do.
 async fn scripted(source: &Target, destination: &Target) -> anyhow::Result<u64> {
     let (from, to) = (&source.address, &destination.address);
-    let guards = GuardArgs::default();
+    let options = GuardArgs::default().options();
     let categories = Category::ALL.to_vec();
-    let (mut client, view) = flow::plan_one(source, destination, &categories, &guards).await?;
+    let (mut client, view) = flow::plan_one(source, destination, &categories, &options).await?;
     println!("Step 1: what differs (as `confsync diff --from {from} --to {to}` shows it)");
     print!("{}", render::plan(&view, from, to, false));
     println!();
@@ -171,11 +173,11 @@ async fn scripted(source: &Target, destination: &Target) -> anyhow::Result<u64> 
     println!("Step 2: synchronize (as `confsync sync --from {from} --to {to} --yes` does)");
     let display = ProgressDisplay::choose(false);
     let bar = display.destination("backup-1");
-    let reviewed = flow::digest_of(&view);
-    let result = flow::apply_one(&mut client, source, &categories, &guards, reviewed, |event| {
-        bar.update(event);
-    })
-    .await?;
+    let result =
+        flow::apply_one(&mut client, source, &categories, &options, view.digest, |event| {
+            bar.update(event);
+        })
+        .await?;
     bar.finish();
     println!("{}", render::result_line("backup-1", &result));
     Ok(result.generation)
@@ -236,15 +238,7 @@ mod sample {
 
     /// Deterministic bytes that do not compress, like a real firmware image.
     fn image(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
+        confsync_engine::noise::noise(len, seed)
     }
 
     fn firmware(version_patch: u8) -> Vec<u8> {

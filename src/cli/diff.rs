@@ -21,7 +21,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let categories = targets::categories(&args.selection.only)?;
     let from = targets::resolve(&args.selection.from, "--from")?;
     let to = targets::resolve(&args.to, "--to")?;
-    let (_, view) = flow::plan_one(&from, &to, &categories, &args.guards).await?;
+    let (_, view) = flow::plan_one(&from, &to, &categories, &args.guards.options()).await?;
     if args.selection.json {
         let doc = serde_json::json!({
             "source": from.address,

@@ -1,29 +1,34 @@
 //! The one plan-then-apply path that `sync`, the wizard, `auto` and `demo` share, so that
-//! what any of them shows is exactly what it applies.
+//! what any of them shows is exactly what it applies, and the one wording of its
+//! outcomes. What to do with a plan is decided once, by
+//! [`PlanView::decision`](confsync_engine::view::PlanView::decision).
 
 use anyhow::Context;
+use confsync_engine::Digest;
+use confsync_engine::apply::ApplyOutcome;
+use confsync_engine::category::Category;
+use confsync_engine::progress::ProgressEvent;
+use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest};
+use confsync_engine::view::PlanView;
+use confsync_wire::{AgentClient, ClientError, Target};
 
-use crate::cli::{GuardArgs, Refusal};
-use crate::client::{AgentClient, ClientError, PlanView, Target};
-use crate::engine::Digest;
-use crate::engine::category::Category;
-use crate::engine::progress::ProgressEvent;
-use crate::proto::{self, v1};
+use crate::cli::exit::Refused;
+
+/// The request for a plan of `categories` of `to`'s tree against `from`.
+pub fn request(from: &Target, categories: &[Category], options: &PlanOptions) -> PlanRequest {
+    PlanRequest { source: from.address.clone(), categories: categories.to_vec(), options: *options }
+}
 
 /// Asks the destination `to` for its plan against the source `from`.
 pub async fn plan_one(
     from: &Target,
     to: &Target,
     categories: &[Category],
-    guards: &GuardArgs,
+    options: &PlanOptions,
 ) -> anyhow::Result<(AgentClient, PlanView)> {
     let mut client = AgentClient::connect(to).await?;
     let view = client
-        .plan(v1::PlanRequest {
-            source: from.address.clone(),
-            categories: proto::categories_to_proto(categories),
-            options: Some(guards.to_proto()),
-        })
+        .plan(&request(from, categories, options))
         .await
         .with_context(|| format!("planning {} from {}", to.address, from.address))?;
     Ok((client, view))
@@ -35,22 +40,29 @@ pub async fn apply_one(
     client: &mut AgentClient,
     from: &Target,
     categories: &[Category],
-    guards: &GuardArgs,
+    options: &PlanOptions,
     reviewed: Digest,
     on_progress: impl FnMut(&ProgressEvent),
-) -> Result<v1::ApplyResult, ClientError> {
-    let request = v1::ApplyRequest {
-        source: from.address.clone(),
-        categories: proto::categories_to_proto(categories),
-        options: Some(guards.to_proto()),
-        plan_digest: reviewed.0.to_vec(),
-    };
-    client.apply(request, on_progress).await
+) -> Result<ApplyOutcome, ClientError> {
+    let request = ApplyRequest { plan: request(from, categories, options), reviewed };
+    client.apply(&request, on_progress).await
 }
 
-/// The digest a plan view carries (hex, as shown).
-pub fn digest_of(view: &PlanView) -> Digest {
-    Digest::from_hex(&view.digest).unwrap_or_default()
+/// The one sentence for a destination that already equals its source, with what still
+/// stands there (a hold, protection) as a note: it had nothing to refuse. The servers are
+/// named as they name themselves (the addresses when they give no name), so that the
+/// wizard, `sync` and `auto` say the same words.
+pub fn in_sync_message(view: &PlanView, destination: &str, source: &str) -> String {
+    let destination = crate::cli::render::display_name(&view.destination_name, destination);
+    let source = crate::cli::render::display_name(&view.source_name, source);
+    let names: Vec<&str> = view.categories.iter().map(|c| c.category.name()).collect();
+    let mut text =
+        format!("{destination} already equals {source} ({}): nothing to do", names.join(", "));
+    for refusal in &view.refusals {
+        text.push_str(&format!("; note: {}", refusal.message));
+    }
+    text.push('.');
+    text
 }
 
 /// Asks `question` on the terminal with No as the default; refuses (exit 4, nothing
@@ -64,7 +76,7 @@ pub fn confirm_or_refuse(
     use std::io::IsTerminal;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !interactive {
-        return Err(Refusal(format!(
+        return Err(Refused::not_confirmed(format!(
             "{not_done}: there is no terminal to confirm on; {without_asking}"
         ))
         .into());
@@ -74,5 +86,9 @@ pub fn confirm_or_refuse(
         .default(false)
         .interact()
         .context("reading the confirmation")?;
-    if yes { Ok(()) } else { Err(Refusal("not confirmed; nothing was changed".into()).into()) }
+    if yes {
+        Ok(())
+    } else {
+        Err(Refused::not_confirmed("not confirmed; nothing was changed").into())
+    }
 }

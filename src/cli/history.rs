@@ -4,11 +4,11 @@
 use std::fmt::Write;
 
 use clap::Args;
+use confsync_engine::clock;
+use confsync_engine::history::Listed;
+use confsync_wire::AgentClient;
 
 use crate::cli::{ExitCode, render, targets};
-use crate::client::AgentClient;
-use crate::engine::clock;
-use crate::proto::{self, v1};
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -45,35 +45,32 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-fn categories(g: &v1::Generation) -> Vec<String> {
-    g.categories
-        .iter()
-        .filter_map(|c| proto::category_from_proto(*c).ok())
-        .map(|c| c.name().to_string())
-        .collect()
+fn categories(listed: &Listed) -> Vec<String> {
+    listed.entry.record.categories.iter().map(|c| c.name().to_string()).collect()
 }
 
-fn to_json(g: &v1::Generation) -> serde_json::Value {
+fn to_json(listed: &Listed) -> serde_json::Value {
+    let (entry, r) = (&listed.entry, &listed.entry.record);
     serde_json::json!({
-        "generation": g.id,
-        "time": clock::utc(g.started_at),
-        "started_at": g.started_at,
-        "kind": g.kind,
-        "source": g.source,
-        "requested_by": g.requested_by,
-        "categories": categories(g),
-        "files_changed": g.files_changed,
-        "bytes_received": g.bytes_received,
-        "bytes_written": g.bytes_written,
-        "duration_ms": g.duration_ms,
-        "result": g.result,
-        "kept": g.kept,
+        "generation": r.id,
+        "time": clock::utc(r.started_at),
+        "started_at": r.started_at,
+        "kind": entry.kind(),
+        "source": r.source,
+        "requested_by": r.requested_by,
+        "categories": categories(listed),
+        "files_changed": r.files_changed,
+        "bytes_received": r.bytes_received,
+        "bytes_written": r.bytes_written,
+        "duration_ms": entry.duration_ms,
+        "result": entry.result,
+        "kept": listed.kept,
     })
 }
 
 /// The table an administrator reads: one line per entry with the result last (it can be
 /// long), and under it where it came from, who asked and which categories.
-pub fn table(server: &str, generations: &[v1::Generation]) -> String {
+pub fn table(server: &str, generations: &[Listed]) -> String {
     let mut out = String::new();
     if generations.is_empty() {
         let _ = writeln!(out, "{server}: nothing was ever applied here.");
@@ -85,20 +82,21 @@ pub fn table(server: &str, generations: &[v1::Generation]) -> String {
         "{:>5}  {:<19}  {:<15}  {:>6}  {:>10}  {:<4}  RESULT",
         "GEN", "TIME (UTC)", "KIND", "FILES", "RECEIVED", "KEPT"
     );
-    for g in generations {
+    for listed in generations {
+        let g = &listed.entry.record;
         let id = if g.id == 0 { "-".to_string() } else { g.id.to_string() };
         let time = clock::utc(g.started_at).replace('T', " ").trim_end_matches('Z').to_string();
         let _ = writeln!(
             out,
             "{id:>5}  {time:<19}  {:<15}  {:>6}  {:>10}  {:<4}  {}",
-            g.kind,
+            listed.entry.kind(),
             g.files_changed,
             render::bytes(g.bytes_received),
-            if g.kept { "yes" } else { "no" },
-            g.result
+            if listed.kept { "yes" } else { "no" },
+            listed.entry.result
         );
         let mut origin = format!("from {}; asked by {}", g.source, g.requested_by);
-        let categories = categories(g);
+        let categories = categories(listed);
         if !categories.is_empty() {
             let _ = write!(origin, "; {}", categories.join(", "));
         }
@@ -111,25 +109,36 @@ pub fn table(server: &str, generations: &[v1::Generation]) -> String {
 mod tests {
     use super::*;
 
+    use confsync_engine::category::Category;
+    use confsync_engine::history::HistoryEntry;
+    use confsync_engine::journal::GenerationRecord;
+
+    fn listed(id: u64, rollback_of: Option<u64>, kept: bool, result: &str) -> Listed {
+        Listed {
+            entry: HistoryEntry {
+                record: GenerationRecord {
+                    id,
+                    started_at: 1_795_257_538,
+                    source: "primary (127.0.0.1:7420)".into(),
+                    requested_by: "127.0.0.1:50000".into(),
+                    categories: vec![Category::Config],
+                    files_changed: 3,
+                    bytes_received: 2048,
+                    bytes_written: 0,
+                    rollback_of,
+                },
+                result: result.into(),
+                duration_ms: 0,
+            },
+            kept,
+        }
+    }
+
     #[test]
     fn the_table_shows_rollbacks_failures_and_what_is_kept() {
-        let applied = v1::Generation {
-            id: 1,
-            started_at: 1_795_257_538,
-            source: "primary (127.0.0.1:7420)".into(),
-            requested_by: "127.0.0.1:50000".into(),
-            categories: vec![v1::Category::Config as i32],
-            files_changed: 3,
-            bytes_received: 2048,
-            kind: "applied".into(),
-            kept: false,
-            result: "ok".into(),
-            ..Default::default()
-        };
-        let rollback =
-            v1::Generation { id: 2, kind: "rollback of 1".into(), kept: true, ..applied.clone() };
-        let failed =
-            v1::Generation { id: 0, result: "the source failed".into(), ..applied.clone() };
+        let applied = listed(1, None, false, "ok");
+        let rollback = listed(2, Some(1), true, "ok");
+        let failed = listed(0, None, false, "the source failed");
         let text = table("backup-1", &[rollback, failed, applied]);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].contains("backup-1"), "{text}");

@@ -3,11 +3,11 @@
 //! The hold is kept by the agent and survives its restarts.
 
 use clap::Args;
+use confsync_engine::clock;
+use confsync_engine::hold::Hold;
+use confsync_wire::AgentClient;
 
 use crate::cli::{ExitCode, targets};
-use crate::client::AgentClient;
-use crate::engine::clock;
-use crate::proto::v1;
 
 #[derive(Debug, Args)]
 pub struct HoldArgs {
@@ -40,15 +40,15 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
     let mut client = AgentClient::connect(&target).await?;
     let state = client.hold(&args.reason).await?;
     if args.json {
-        println!("{}", json(&args.server, &state));
-    } else {
+        println!("{}", json(&args.server, state.as_ref()));
+    } else if let Some(hold) = &state {
         let reason =
-            if state.reason.is_empty() { String::new() } else { format!(" ({})", state.reason) };
+            if hold.reason.is_empty() { String::new() } else { format!(" ({})", hold.reason) };
         println!(
             "{} is on hold{reason} since {}: it refuses every apply, scheduled or manual, and every \
              rollback until `confsync release --server {}`.",
             args.server,
-            clock::utc(state.since),
+            clock::utc(hold.since),
             args.server
         );
     }
@@ -60,19 +60,19 @@ pub async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     let mut client = AgentClient::connect(&target).await?;
     let state = client.release().await?;
     if args.json {
-        println!("{}", json(&args.server, &state));
+        println!("{}", json(&args.server, state.as_ref()));
     } else {
         println!("{} is not on hold: it accepts applies again.", args.server);
     }
     Ok(ExitCode::Success)
 }
 
-fn json(server: &str, state: &v1::HoldState) -> serde_json::Value {
+fn json(server: &str, hold: Option<&Hold>) -> serde_json::Value {
     serde_json::json!({
         "server": server,
-        "held": state.held,
-        "reason": state.reason,
-        "since": if state.held { Some(clock::utc(state.since)) } else { None },
-        "held_by": state.held_by,
+        "held": hold.is_some(),
+        "reason": hold.map_or("", |h| h.reason.as_str()),
+        "since": hold.map(|h| clock::utc(h.since)),
+        "held_by": hold.map_or("", |h| h.held_by.as_str()),
     })
 }

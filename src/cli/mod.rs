@@ -1,11 +1,14 @@
 //! The command line: clap definitions, one file per command, and the shared pieces
-//! (exit codes, plan rendering, progress display, logging).
+//! (the plan-then-apply flow, exit codes, JSON events, plan rendering, progress display,
+//! logging). Nothing here names a protobuf type: the wire crate's client speaks the
+//! engine's.
 
 pub mod agent;
 pub mod auto;
 pub mod certs;
 pub mod demo;
 pub mod diff;
+pub mod events;
 pub mod exit;
 pub mod flow;
 pub mod history;
@@ -24,8 +27,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use confsync_engine::plan::Guards;
+use confsync_engine::request::PlanOptions;
 
-pub use exit::{ExitCode, Refusal, UsageError};
+pub use exit::{ExitCode, Refused, UsageError};
 
 /// The heading that keeps global flags apart from each command's own in `--help`.
 pub const GLOBAL: &str = "Global options";
@@ -158,10 +163,13 @@ pub struct GuardArgs {
 }
 
 impl GuardArgs {
-    pub fn to_proto(&self) -> crate::proto::v1::PlanOptions {
-        crate::proto::v1::PlanOptions {
-            max_delete_percent: self.max_delete,
-            allow_empty_source: self.allow_empty_source,
+    /// The plan options these flags ask for.
+    pub fn options(&self) -> PlanOptions {
+        PlanOptions {
+            guards: Guards {
+                max_delete_percent: (self.max_delete > 0).then_some(self.max_delete),
+                allow_empty_source: self.allow_empty_source,
+            },
             allow_protected: self.allow_protected,
         }
     }

@@ -4,9 +4,10 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use confsync_engine::progress::{Phase, ProgressEvent};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::progress::{Phase, ProgressEvent};
+use crate::cli::events::Event;
 
 pub enum ProgressDisplay {
     Bars(MultiProgress),
@@ -73,8 +74,7 @@ impl DestinationProgress {
             };
             bar.set_message(what);
         } else if self.json {
-            let line = serde_json::json!({ "event": "progress", "destination": self.name, "progress": event });
-            println!("{line}");
+            Event::Progress { destination: &self.name, progress: event }.print();
         }
     }
 

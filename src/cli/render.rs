@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::client::{CategoryView, PlanView};
-use crate::engine::EntryKind;
-use crate::engine::plan::{Action, Counts};
-use crate::proto::v1;
+use confsync_engine::EntryKind;
+use confsync_engine::apply::ApplyOutcome;
+use confsync_engine::plan::{Action, Counts};
+use confsync_engine::view::{CategoryView, PlanView};
 
 /// Paths listed per category before folding, unless `--all`.
 pub const FOLD_AFTER: usize = 10;
@@ -113,23 +113,17 @@ pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
         let _ = writeln!(out, "Warning: {w}");
     }
     for r in &view.refusals {
-        let _ = writeln!(out, "Refused: {r}");
+        let label = if view.is_empty() { "Note" } else { "Refused" };
+        let _ = writeln!(out, "{label}: {r}");
     }
-    let _ = writeln!(out, "Plan {}", &view.digest[..12.min(view.digest.len())]);
+    let _ = writeln!(out, "Plan {}", view.digest.short());
     out
 }
 
 /// The question asked before overwriting, with the direction spelled out.
 pub fn confirmation(view: &PlanView, from: &str, destinations: &[String]) -> String {
     let total = view.counts();
-    let files = view
-        .categories
-        .iter()
-        .flat_map(|c| &c.steps)
-        .filter(|s| {
-            matches!(s.action, Action::Create | Action::Overwrite) && s.kind != EntryKind::Dir
-        })
-        .count() as u64;
+    let files = view.files_written();
     let mut text = format!(
         "Overwrite {} with {}? {}, {}",
         destinations.join(", "),
@@ -143,7 +137,7 @@ pub fn confirmation(view: &PlanView, from: &str, destinations: &[String]) -> Str
     text
 }
 
-pub fn result_line(destination: &str, result: &v1::ApplyResult) -> String {
+pub fn result_line(destination: &str, result: &ApplyOutcome) -> String {
     if result.generation == 0 {
         return format!("{destination}: already in sync, nothing transferred");
     }

@@ -5,12 +5,13 @@
 
 use anyhow::Context;
 use clap::Args;
+use confsync_engine::request::RollbackRequest;
+use confsync_engine::view::{Decision, PlanView};
+use confsync_wire::AgentClient;
 
+use crate::cli::events::{self, Event};
 use crate::cli::progress::ProgressDisplay;
-use crate::cli::{ExitCode, Refusal, flow, render, targets};
-use crate::client::{AgentClient, PlanView};
-use crate::engine::Digest;
-use crate::proto::v1;
+use crate::cli::{ExitCode, Refused, flow, render, targets};
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -52,32 +53,35 @@ pub struct RollbackArgs {
 pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let target = targets::resolve(&args.server, "--server")?;
     let mut client = AgentClient::connect(&target).await?;
-    let mut request = v1::RollbackRequest {
-        generation: args.generation.unwrap_or(0),
-        options: Some(v1::PlanOptions {
-            allow_protected: args.allow_protected,
-            ..Default::default()
-        }),
-        plan_digest: Vec::new(),
+    let mut request = RollbackRequest {
+        generation: args.generation,
+        allow_protected: args.allow_protected,
         force: args.force,
+        reviewed: None,
     };
     let view = client
-        .plan_rollback(request.clone())
+        .plan_rollback(&request)
         .await
         .with_context(|| format!("planning the rollback of {}", args.server))?;
     if args.json {
-        println!("{}", serde_json::json!({ "event": "plan", "server": args.server, "plan": view }));
+        Event::Plan { destination: &args.server, plan: &view }.print();
     } else {
         print!("{}", render::plan(&view, "kept backups", &args.server, args.all));
     }
-    if !view.refusals.is_empty() {
-        return Err(Refusal(format!("not rolled back: {}", view.refusals.join("; "))).into());
-    }
-    if view.is_empty() {
-        if !args.json {
-            println!("Nothing to roll back: {} already is as {}.", args.server, view.source_name);
+    match view.decision() {
+        Decision::InSync => {
+            if !args.json {
+                println!(
+                    "Nothing to roll back: {} already is as {}.",
+                    args.server, view.source_name
+                );
+            }
+            return Ok(ExitCode::Success);
         }
-        return Ok(ExitCode::Success);
+        Decision::Refused(refusals) => {
+            return Err(anyhow::Error::new(Refused(refusals.to_vec())).context("not rolled back"));
+        }
+        Decision::Ready => {}
     }
     if args.dry_run {
         if !args.json {
@@ -88,24 +92,14 @@ pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     if !args.yes {
         confirm(&view, &args.server)?;
     }
-    request.plan_digest = Digest::from_hex(&view.digest).unwrap_or_default().0.to_vec();
+    request.reviewed = Some(view.digest);
     let display = ProgressDisplay::choose(args.json);
     let bar = display.destination(&args.server);
-    let result = client.rollback(request, |event| bar.update(event)).await;
+    let result = client.rollback(&request, |event| bar.update(event)).await;
     bar.finish();
     let result = result.with_context(|| format!("rolling back {}", args.server))?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "event": "result",
-                "server": args.server,
-                "generation": result.generation,
-                "files_changed": result.files_changed,
-                "bytes_written": result.bytes_written,
-                "duration_ms": result.duration_ms,
-            })
-        );
+        events::result(&args.server, &result).print();
     } else {
         println!(
             "{}: rolled back to {}; {} changed in {:.1}s, recorded as generation {} (roll that \

@@ -4,12 +4,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
+use confsync_engine::Category;
+use confsync_engine::server::ServerInfo;
+use confsync_wire::AgentClient;
 
 use crate::cli::{ExitCode, UsageError, render, targets, tls_args};
-use crate::client::AgentClient;
 use crate::config::servers::{Role, ServerEntry};
-use crate::engine::Category;
-use crate::proto::{self, v1};
 
 /// How long one server may take to answer in `list` and `show`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(4);
@@ -226,36 +226,33 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
     status
 }
 
-fn fill(status: &mut ServerStatus, hello: v1::HelloReply) {
+fn fill(status: &mut ServerStatus, hello: ServerInfo) {
     let some = |s: String| (!s.is_empty()).then_some(s);
     status.agent_version = some(hello.agent_version);
     status.hostname = some(hello.hostname);
     status.protected = hello.protected;
-    status.held = hello.hold.filter(|h| h.held).map(|h| h.reason);
-    if hello.last_generation > 0 {
-        status.last_generation = Some(hello.last_generation);
-        status.last_sync_time = Some(hello.last_generation_time);
-        status.last_sync_source = some(hello.last_generation_source);
+    status.held = hello.hold.map(|h| h.reason);
+    if let Some(last) = hello.last_generation {
+        status.last_generation = Some(last.id);
+        status.last_sync_time = Some(last.time);
+        status.last_sync_source = some(last.source);
     }
-    if let Some(inv) = hello.inventory {
-        status.serial = some(inv.serial_number);
-        status.mac_addresses = inv.mac_addresses;
-        status.cpu = some(inv.cpu_model);
-        status.memory_bytes = Some(inv.memory_bytes);
-        status.os = some(inv.os);
-        status.uptime_seconds = Some(inv.uptime_seconds);
-    }
+    let inv = hello.inventory;
+    status.serial = some(inv.serial_number);
+    status.mac_addresses = inv.mac_addresses;
+    status.cpu = some(inv.cpu_model);
+    status.memory_bytes = Some(inv.memory_bytes);
+    status.os = some(inv.os);
+    status.uptime_seconds = Some(inv.uptime_seconds);
     status.categories = hello
         .categories
         .into_iter()
-        .filter_map(|c| {
-            Some(CategoryStatus {
-                category: proto::category_from_proto(c.category).ok()?,
-                files: c.files,
-                bytes: c.bytes,
-                digest: crate::engine::Digest::from_slice(&c.digest)?.to_hex(),
-                matches_primary: None,
-            })
+        .map(|c| CategoryStatus {
+            category: c.category,
+            files: c.files,
+            bytes: c.bytes,
+            digest: c.digest.to_hex(),
+            matches_primary: None,
         })
         .collect();
 }

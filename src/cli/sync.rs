@@ -2,13 +2,15 @@
 //! then apply the reviewed plans concurrently and print a result line per destination.
 
 use clap::Args;
+use confsync_engine::Digest;
+use confsync_engine::view::{Decision, PlanView};
+use confsync_wire::AgentClient;
 
+use crate::cli::events::{self, Event};
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::{
-    ExitCode, GuardArgs, Refusal, Selection, UsageError, exit, flow, render, targets,
+    ExitCode, GuardArgs, Refused, Selection, UsageError, exit, flow, render, targets,
 };
-use crate::client::{AgentClient, PlanView};
-use crate::engine::Digest;
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -53,48 +55,50 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let json = args.selection.json;
+    let options = args.guards.options();
 
     let planned = futures::future::join_all(
-        destinations.iter().map(|to| flow::plan_one(&source, to, &categories, &args.guards)),
+        destinations.iter().map(|to| flow::plan_one(&source, to, &categories, &options)),
     )
     .await;
 
     let mut worst = ExitCode::Success;
     let mut ready: Vec<(String, AgentClient, PlanView)> = Vec::new();
     for (to, outcome) in destinations.iter().map(|t| &t.address).zip(planned) {
-        match outcome {
-            Ok((client, view)) => {
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "event": "plan", "destination": to, "plan": view })
-                    );
-                } else {
-                    print!("{}", render::plan(&view, &from, to, args.selection.all));
-                    println!();
-                }
-                if !view.refusals.is_empty() {
-                    worst = worst.max(ExitCode::Refused);
-                    report_error(json, to, &anyhow::Error::new(Refusal(view.refusals.join("; "))));
-                } else if !view.is_empty() || pinned.is_some() {
-                    ready.push((to.clone(), client, view));
-                } else if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "event": "result", "destination": to, "in_sync": true })
-                    );
-                }
-            }
+        let (client, view) = match outcome {
+            Ok(planned) => planned,
             Err(e) => {
                 worst = worst.max(exit::code_for(&e));
                 report_error(json, to, &e);
+                continue;
             }
+        };
+        if json {
+            Event::Plan { destination: to, plan: &view }.print();
+        } else {
+            print!("{}", render::plan(&view, &from, to, args.selection.all));
+            println!();
+        }
+        match view.decision() {
+            // A pinned plan is always sent: the destination itself checks it is this one.
+            _ if pinned.is_some() && !matches!(view.decision(), Decision::Refused(_)) => {
+                ready.push((to.clone(), client, view));
+            }
+            Decision::InSync => {
+                if json {
+                    Event::Result { destination: to, in_sync: true, outcome: None }.print();
+                } else {
+                    println!("{}", flow::in_sync_message(&view, to, &from));
+                }
+            }
+            Decision::Refused(refusals) => {
+                worst = worst.max(ExitCode::Refused);
+                report_error(json, to, &Refused(refusals.to_vec()).into());
+            }
+            Decision::Ready => ready.push((to.clone(), client, view)),
         }
     }
     if ready.is_empty() {
-        if worst == ExitCode::Success && !json {
-            println!("Nothing to do: every destination is already in sync.");
-        }
         return Ok(worst);
     }
     if args.dry_run {
@@ -110,11 +114,11 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let display = ProgressDisplay::choose(json);
     let applies = ready.into_iter().map(|(to, mut client, view)| {
         let bar = display.destination(&to);
-        let reviewed = pinned.unwrap_or_else(|| flow::digest_of(&view));
-        let (source, categories, guards) = (&source, &categories, &args.guards);
+        let reviewed = pinned.unwrap_or(view.digest);
+        let (source, categories, options) = (&source, &categories, &options);
         async move {
             let result =
-                flow::apply_one(&mut client, source, categories, guards, reviewed, |event| {
+                flow::apply_one(&mut client, source, categories, options, reviewed, |event| {
                     bar.update(event);
                 })
                 .await;
@@ -124,34 +128,14 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     });
     for (to, result) in futures::future::join_all(applies).await {
         match result {
-            Ok(result) => {
-                if json && result.generation == 0 {
+            Ok(outcome) if json => events::result(&to, &outcome).print(),
+            Ok(outcome) => {
+                println!("{}", render::result_line(&to, &outcome));
+                if outcome.generation > 0 {
                     println!(
-                        "{}",
-                        serde_json::json!({ "event": "result", "destination": to, "in_sync": true })
+                        "  (the replaced files are kept as generation {} on {to})",
+                        outcome.generation
                     );
-                } else if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({
-                            "event": "result",
-                            "destination": to,
-                            "in_sync": true,
-                            "generation": result.generation,
-                            "files_changed": result.files_changed,
-                            "bytes_received": result.bytes_received,
-                            "bytes_written": result.bytes_written,
-                            "duration_ms": result.duration_ms,
-                        })
-                    );
-                } else {
-                    println!("{}", render::result_line(&to, &result));
-                    if result.generation > 0 {
-                        println!(
-                            "  (the replaced files are kept as generation {} on {to})",
-                            result.generation
-                        );
-                    }
                 }
             }
             Err(e) => {
@@ -173,13 +157,10 @@ fn confirm(ready: &[(String, AgentClient, PlanView)], from: &str) -> anyhow::Res
 }
 
 fn report_error(json: bool, destination: &str, error: &anyhow::Error) {
-    let refused = exit::code_for(error) == ExitCode::Refused;
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "event": "error", "destination": destination, "refused": refused, "message": format!("{error:#}") })
-        );
+        events::error(destination, error).print();
     } else {
+        let refused = exit::code_for(error) == ExitCode::Refused;
         eprintln!("{destination}: {}: {error:#}", if refused { "refused" } else { "error" });
     }
 }

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use confsync_engine::category::{self, Category};
+use confsync_wire::Target;
+
 use crate::cli::UsageError;
-use crate::client::Target;
 use crate::config::servers::{self, ServerList};
 
 static SERVERS_PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -23,7 +25,6 @@ pub fn servers_path() -> PathBuf {
 pub fn server_list() -> anyhow::Result<ServerList> {
     ServerList::load(&servers_path())
 }
-use crate::engine::category::{self, Category};
 
 pub fn address_ok(address: &str, flag: &str) -> Result<(), UsageError> {
     let port = address.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));

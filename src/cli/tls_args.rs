@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use clap::Args;
+use confsync_wire::{Target, TlsFiles};
 
 use crate::cli::UsageError;
-use crate::client::{ClientTls, Target};
 
-static CLIENT_TLS: OnceLock<Option<ClientTls>> = OnceLock::new();
+static CLIENT_TLS: OnceLock<Option<TlsFiles>> = OnceLock::new();
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ClientTlsArgs {
@@ -41,7 +41,7 @@ pub struct ClientTlsArgs {
 
 impl ClientTlsArgs {
     /// The three files, when given; all or none.
-    pub fn files(&self) -> Result<Option<ClientTls>, UsageError> {
+    pub fn files(&self) -> Result<Option<TlsFiles>, UsageError> {
         both_or_none(
             [("--ca", &self.ca), ("--cert", &self.cert), ("--key", &self.key)],
             "CONFSYNC_CA, CONFSYNC_CERT, CONFSYNC_KEY",
@@ -51,14 +51,14 @@ impl ClientTlsArgs {
 
 /// Records the command line's TLS settings for [`client_tls`] and the plaintext rule.
 pub fn install(args: &ClientTlsArgs) -> Result<(), UsageError> {
-    crate::tls::allow_insecure(args.insecure);
+    confsync_wire::tls::allow_insecure(args.insecure);
     let files = args.files()?;
     let _ = CLIENT_TLS.set(files);
     Ok(())
 }
 
 /// The client certificate from `--ca/--cert/--key` (or the environment), if any.
-pub fn client_tls() -> Option<ClientTls> {
+pub fn client_tls() -> Option<TlsFiles> {
     CLIENT_TLS.get().cloned().flatten()
 }
 
@@ -95,9 +95,9 @@ impl AgentTlsArgs {
     /// its folder), else none (plaintext).
     pub fn resolve(
         &self,
-        file: Option<&ClientTls>,
+        file: Option<&TlsFiles>,
         base: &Path,
-    ) -> Result<Option<ClientTls>, UsageError> {
+    ) -> Result<Option<TlsFiles>, UsageError> {
         let flags = both_or_none(
             [
                 ("--tls-ca", &self.tls_ca),
@@ -108,7 +108,7 @@ impl AgentTlsArgs {
         )?;
         let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
         Ok(flags.or_else(|| {
-            file.map(|f| ClientTls {
+            file.map(|f| TlsFiles {
                 ca: resolve(&f.ca),
                 cert: resolve(&f.cert),
                 key: resolve(&f.key),
@@ -120,10 +120,10 @@ impl AgentTlsArgs {
 fn both_or_none(
     given: [(&str, &Option<PathBuf>); 3],
     alternative: &str,
-) -> Result<Option<ClientTls>, UsageError> {
+) -> Result<Option<TlsFiles>, UsageError> {
     match given {
         [(_, Some(ca)), (_, Some(cert)), (_, Some(key))] => {
-            Ok(Some(ClientTls { ca: ca.clone(), cert: cert.clone(), key: key.clone() }))
+            Ok(Some(TlsFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() }))
         }
         [(_, None), (_, None), (_, None)] => Ok(None),
         _ => {
@@ -151,12 +151,11 @@ mod tests {
         let err = partial.files().expect_err("partial");
         assert!(err.to_string().contains("missing --ca, --key"), "{err}");
         let agent = AgentTlsArgs::default();
-        let file =
-            ClientTls { ca: "ca.pem".into(), cert: "/abs/b.pem".into(), key: "b.key".into() };
+        let file = TlsFiles { ca: "ca.pem".into(), cert: "/abs/b.pem".into(), key: "b.key".into() };
         let resolved = agent.resolve(Some(&file), Path::new("/etc/confsync")).expect("file");
         assert_eq!(
             resolved,
-            Some(ClientTls {
+            Some(TlsFiles {
                 ca: "/etc/confsync/ca.pem".into(),
                 cert: "/abs/b.pem".into(),
                 key: "/etc/confsync/b.key".into()

@@ -15,12 +15,16 @@ use clap::Args;
 use dialoguer::{Confirm, Input, MultiSelect, Select};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use confsync_engine::Category;
+use confsync_engine::refusal::RefusalKind;
+use confsync_engine::request::PlanOptions;
+use confsync_engine::view::{Decision, PlanView};
+use confsync_wire::{AgentClient, Target};
+
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::servers::{ServerStatus, probe_all};
-use crate::cli::{ExitCode, GuardArgs, Refusal, UsageError, flow, render, targets};
-use crate::client::{AgentClient, PlanView, Target};
+use crate::cli::{ExitCode, GuardArgs, Refused, UsageError, flow, render, targets};
 use crate::config::servers::{Role, ServerList};
-use crate::engine::Category;
 
 #[derive(Debug, Args)]
 pub struct WizardArgs {}
@@ -72,25 +76,27 @@ pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
         let question = format!("{warning} Really overwrite it with {}?", source.label);
         if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
             println!("Nothing was changed.");
-            return Err(Refusal("not confirmed; nothing was changed".into()).into());
+            return Err(Refused::not_confirmed("not confirmed; nothing was changed").into());
         }
     }
     let categories = pick_categories()?;
-    let guards = GuardArgs { allow_protected: destination.protected, ..GuardArgs::default() };
+    let options =
+        GuardArgs { allow_protected: destination.protected, ..GuardArgs::default() }.options();
 
     let planning = format!("{} is comparing its tree with {}…", destination.label, source.label);
     let (mut client, view) =
-        spin(&planning, flow::plan_one(&source.target, &destination.target, &categories, &guards))
+        spin(&planning, flow::plan_one(&source.target, &destination.target, &categories, &options))
             .await?;
     let (from, to) = (&source.target.address, &destination.target.address);
     println!();
     print!("{}", render::plan(&view, from, to, false));
-    if view.is_empty() {
-        println!("{} already equals {}: nothing to do.", destination.label, source.label);
-        return Ok(ExitCode::Success);
-    }
-    if !view.refusals.is_empty() {
-        return Err(Refusal(view.refusals.join("; ")).into());
+    match view.decision() {
+        Decision::InSync => {
+            println!("{}", flow::in_sync_message(&view, &destination.label, &source.label));
+            return Ok(ExitCode::Success);
+        }
+        Decision::Refused(refusals) => return Err(Refused(refusals.to_vec()).into()),
+        Decision::Ready => {}
     }
     let folded = view.categories.iter().any(|c| c.steps.len() > render::FOLD_AFTER);
     if folded && ask(|| Confirm::new().with_prompt("Show every path?").default(false).interact())? {
@@ -100,9 +106,9 @@ pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
     let question = render::confirmation(&view, from, std::slice::from_ref(&destination.label));
     if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
         println!("Nothing was changed.");
-        return Err(Refusal("not confirmed; nothing was changed".into()).into());
+        return Err(Refused::not_confirmed("not confirmed; nothing was changed").into());
     }
-    apply(&mut client, &source, &destination, &categories, &guards, &view).await
+    apply(&mut client, &source, &destination, &categories, &options, &view).await
 }
 
 async fn apply(
@@ -110,16 +116,16 @@ async fn apply(
     source: &Chosen,
     destination: &Chosen,
     categories: &[Category],
-    guards: &GuardArgs,
+    options: &PlanOptions,
     view: &PlanView,
 ) -> anyhow::Result<ExitCode> {
     let display = ProgressDisplay::choose(false);
     let bar = display.destination(&destination.label);
     let started = Instant::now();
-    let reviewed = flow::digest_of(view);
-    let applying = flow::apply_one(client, &source.target, categories, guards, reviewed, |event| {
-        bar.update(event);
-    });
+    let applying =
+        flow::apply_one(client, &source.target, categories, options, view.digest, |event| {
+            bar.update(event);
+        });
     let result = tokio::select! {
         result = applying => result,
         _ = tokio::signal::ctrl_c() => {
@@ -127,7 +133,7 @@ async fn apply(
             // Dropping the call tells the agent the client went away: it stops staging and
             // discards what it staged. A commit already under way completes (it is quick).
             println!("Cancelled. {} stops the transfer and discards what it staged: it is as it was.", destination.label);
-            return Err(Refusal("cancelled; nothing was changed".into()).into());
+            return Err(Refused::one(RefusalKind::Cancelled, "cancelled; nothing was changed").into());
         }
     };
     bar.finish();

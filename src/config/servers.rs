@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::client::{ClientTls, Target};
+use confsync_wire::{Target, TlsFiles};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,7 +46,7 @@ pub struct ServerEntry {
     pub address: String,
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<ClientTls>,
+    pub tls: Option<TlsFiles>,
 }
 
 impl ServerEntry {
@@ -77,16 +77,15 @@ impl ServerList {
         }
     }
 
-    /// Writes the list atomically, creating its folder.
+    /// Writes the list atomically and durably, creating its folder.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating the folder {}", parent.display()))?;
         }
         let text = toml::to_string_pretty(self).context("encoding the server list")?;
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+        confsync_engine::fsutil::write_atomically(path, text.as_bytes())?;
+        Ok(())
     }
 
     pub fn find(&self, name: &str) -> Option<&ServerEntry> {

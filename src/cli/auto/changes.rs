@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use confsync_engine::Digest;
+use confsync_engine::category::Category;
+use confsync_wire::{AgentClient, Target};
+
 use crate::cli::auto::schedule::Backoff;
-use crate::client::{AgentClient, Target};
-use crate::engine::Digest;
-use crate::engine::category::Category;
 
 /// Silence after which the stream is taken for dead (the agent beats every 30 s).
 const SILENCE: Duration = Duration::from_secs(95);

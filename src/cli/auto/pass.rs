@@ -1,21 +1,28 @@
 //! One run for one destination: plan, and apply when there is something to do and no
-//! guard refuses, through the same [`flow`] as `sync --yes`. Then one log line and the
-//! status update.
+//! guard refuses, through the same [`flow`] as `sync --yes` and the same decision
+//! ([`PlanView::decision`]). Then one log line and the status update. Refusals are told
+//! apart by their kind, never by their message.
 
 use std::time::{Duration, Instant};
 
+use confsync_engine::apply::ApplyOutcome;
+use confsync_engine::category::Category;
+use confsync_engine::clock;
+use confsync_engine::refusal::{self, Refusal};
+use confsync_engine::request::PlanOptions;
+use confsync_engine::view::{Decision, PlanView};
+use confsync_wire::Target;
+
 use crate::cli::auto::status::StatusBoard;
-use crate::cli::{ExitCode, GuardArgs, exit, flow, render};
-use crate::client::{ClientError, Target};
-use crate::engine::category::Category;
-use crate::engine::clock;
-use crate::proto::v1;
+use crate::cli::{ExitCode, exit, flow, render};
 
 /// What `auto` follows: one source, some categories, the guards.
 pub struct Job {
     pub source: Target,
+    /// The source as given on the command line.
+    pub source_label: String,
     pub categories: Vec<Category>,
-    pub guards: GuardArgs,
+    pub options: PlanOptions,
 }
 
 /// A destination as given on the command line (name or address) and where it is.
@@ -28,76 +35,96 @@ pub struct Destination {
 /// How a run ended.
 #[derive(Debug)]
 pub enum Outcome {
-    Applied(v1::ApplyResult),
-    InSync,
-    /// A guard, a hold or protection refused; nothing was changed.
-    Refused(String),
-    /// Something failed (unreachable agent, transfer error); worth retrying soon.
-    Failed(String),
+    Applied(ApplyOutcome),
+    /// Nothing differs; the sentence says so (and notes a hold that had nothing to refuse).
+    InSync(String),
+    /// A guard, a hold, protection or the like refused; nothing was changed, and trying
+    /// again soon changes nothing either.
+    Refused(Vec<Refusal>),
+    /// Something failed (unreachable agent, transfer error), or was refused only for now
+    /// (busy, a tree changed between plan and apply: `refusals` says which); worth
+    /// retrying soon.
+    Failed {
+        message: String,
+        refusals: Vec<Refusal>,
+    },
 }
 
 impl Outcome {
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::Applied(_) => "applied",
-            Outcome::InSync => "in_sync",
+            Outcome::InSync(_) => "in_sync",
             Outcome::Refused(_) => "refused",
-            Outcome::Failed(_) => "failed",
+            Outcome::Failed { .. } => "failed",
         }
     }
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Outcome::Applied(_) | Outcome::InSync => ExitCode::Success,
+            Outcome::Applied(_) | Outcome::InSync(_) => ExitCode::Success,
             Outcome::Refused(_) => ExitCode::Refused,
-            Outcome::Failed(_) => ExitCode::Failed,
+            Outcome::Failed { .. } => ExitCode::Failed,
         }
     }
 
     pub fn is_success(&self) -> bool {
-        matches!(self, Outcome::Applied(_) | Outcome::InSync)
+        matches!(self, Outcome::Applied(_) | Outcome::InSync(_))
+    }
+
+    /// The kinds of the refusals behind this outcome, comma separated (empty if none).
+    pub fn refusal_kinds(&self) -> String {
+        let refusals = match self {
+            Outcome::Refused(refusals) | Outcome::Failed { refusals, .. } => refusals.as_slice(),
+            _ => &[],
+        };
+        refusals.iter().map(|r| r.kind.name()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Classifies an error by its type: a refusal that only means "not now" is a failure
+    /// worth retrying soon, any other refusal is a refusal, the rest is a failure.
+    pub fn from_error(error: &anyhow::Error) -> Outcome {
+        let refusals = exit::refusals(error);
+        let message = format!("{error:#}");
+        if refusals.is_empty() || refusals.iter().all(|r| r.kind.is_transient()) {
+            Outcome::Failed { message, refusals }
+        } else {
+            Outcome::Refused(refusals)
+        }
     }
 }
 
 /// Plans and, when there is something to do and nothing refuses, applies.
 pub async fn run(job: &Job, destination: &Destination) -> Outcome {
     let planned =
-        flow::plan_one(&job.source, &destination.target, &job.categories, &job.guards).await;
+        flow::plan_one(&job.source, &destination.target, &job.categories, &job.options).await;
     let (mut client, view) = match planned {
         Ok(planned) => planned,
-        Err(e) => {
-            return match exit::code_for(&e) {
-                ExitCode::Refused => Outcome::Refused(format!("{e:#}")),
-                _ => Outcome::Failed(format!("{e:#}")),
-            };
-        }
+        Err(e) => return Outcome::from_error(&e),
     };
-    if !view.refusals.is_empty() {
-        return Outcome::Refused(view.refusals.join("; "));
+    match view.decision() {
+        Decision::InSync => return in_sync(job, destination, &view),
+        Decision::Refused(refusals) => return Outcome::Refused(refusals.to_vec()),
+        Decision::Ready => {}
     }
-    if view.is_empty() {
-        return Outcome::InSync;
-    }
-    let reviewed = flow::digest_of(&view);
-    let applied =
-        flow::apply_one(&mut client, &job.source, &job.categories, &job.guards, reviewed, |_| {})
-            .await;
+    let applied = flow::apply_one(
+        &mut client,
+        &job.source,
+        &job.categories,
+        &job.options,
+        view.digest,
+        |_| {},
+    )
+    .await;
     match applied {
-        Ok(result) if result.generation == 0 => Outcome::InSync,
-        Ok(result) => Outcome::Applied(result),
-        // Busy, or the tree changed between plan and apply: a moment later it will go.
-        Err(e) if is_transient(&e) => Outcome::Failed(e.to_string()),
-        Err(e) if e.is_refusal() => Outcome::Refused(e.to_string()),
-        Err(e) => Outcome::Failed(e.to_string()),
+        Ok(outcome) if outcome.generation == 0 => in_sync(job, destination, &view),
+        Ok(outcome) => Outcome::Applied(outcome),
+        Err(e) => Outcome::from_error(&anyhow::Error::new(e)),
     }
 }
 
-/// Refusals that only mean "not now": another apply is running, or a tree changed
-/// between the plan and the apply.
-fn is_transient(error: &ClientError) -> bool {
-    let text = error.to_string();
-    error.is_refusal()
-        && (text.contains("changed since the preview") || text.contains("already running"))
+fn in_sync(job: &Job, destination: &Destination, view: &PlanView) -> Outcome {
+    Outcome::InSync(flow::in_sync_message(view, &destination.label, &job.source_label))
 }
 
 /// The status file, and the one log line of a run (two after a recovery).
@@ -112,23 +139,29 @@ pub fn report(
     let label = destination.label.as_str();
     let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
     let outcome_name = outcome.name();
+    let kinds = outcome.refusal_kinds();
     // The status first, so whoever reads it after seeing the log line finds it current.
     let now = clock::utc(clock::now_secs());
     status.update(label, |s| {
         s.address = destination.target.address.clone();
         s.last_outcome = outcome_name.to_string();
         s.last_attempt = Some(now.clone());
+        s.last_refusal = (!kinds.is_empty()).then(|| kinds.clone());
         match outcome {
-            Outcome::Applied(_) | Outcome::InSync => {
+            Outcome::Applied(_) | Outcome::InSync(_) => {
                 s.last_success = Some(now);
                 s.consecutive_failures = 0;
                 if let Outcome::Applied(r) = outcome {
                     s.last_generation = Some(r.generation);
                 }
             }
-            Outcome::Refused(e) | Outcome::Failed(e) => {
+            Outcome::Refused(refusals) => {
                 s.consecutive_failures = s.consecutive_failures.saturating_add(1);
-                s.last_error = Some(e.clone());
+                s.last_error = Some(refusal::joined(refusals));
+            }
+            Outcome::Failed { message, .. } => {
+                s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+                s.last_error = Some(message.clone());
             }
         }
     });
@@ -146,38 +179,50 @@ pub fn report(
             render::bytes(r.bytes_received),
             r.generation
         ),
-        Outcome::InSync => tracing::info!(
+        Outcome::InSync(sentence) => tracing::info!(
             destination = label,
             outcome = outcome_name,
             files = 0u64,
             bytes = 0u64,
             duration_ms,
-            "{label}: in sync, nothing to do"
+            "{sentence}"
         ),
-        Outcome::Refused(reason) => tracing::warn!(
+        Outcome::Refused(refusals) => tracing::warn!(
             destination = label,
             outcome = outcome_name,
+            refusal = kinds.as_str(),
             files = 0u64,
             bytes = 0u64,
             duration_ms,
-            reason = reason.as_str(),
+            reason = refusal::joined(refusals).as_str(),
             "{label}: refused, run skipped, nothing changed"
         ),
-        Outcome::Failed(error) => {
-            let retry_s = retry_in.map_or(0, |d| d.as_secs());
-            tracing::warn!(
+        Outcome::Failed { message, .. } => match retry_in {
+            Some(wait) => tracing::warn!(
                 destination = label,
                 outcome = outcome_name,
+                refusal = kinds.as_str(),
                 files = 0u64,
                 bytes = 0u64,
                 duration_ms,
                 failures = failures_before + 1,
-                retry_in_s = retry_s,
-                error = error.as_str(),
-                "{label}: failed ({} in a row), retrying in {retry_s}s",
-                failures_before + 1
-            );
-        }
+                retry_in_s = wait.as_secs(),
+                error = message.as_str(),
+                "{label}: failed ({} in a row), retrying in {}s",
+                failures_before + 1,
+                wait.as_secs()
+            ),
+            None => tracing::warn!(
+                destination = label,
+                outcome = outcome_name,
+                refusal = kinds.as_str(),
+                files = 0u64,
+                bytes = 0u64,
+                duration_ms,
+                error = message.as_str(),
+                "{label}: failed"
+            ),
+        },
     }
     if outcome.is_success() && failures_before > 0 {
         tracing::info!(
@@ -200,4 +245,30 @@ pub async fn run_and_report(job: &Job, destination: &Destination, status: &Statu
 
 fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confsync_engine::refusal::RefusalKind;
+
+    use crate::cli::Refused;
+
+    #[test]
+    fn refusals_are_classified_by_kind_not_by_message() {
+        for kind in RefusalKind::ALL {
+            // The message says nothing about the kind: only the type may decide.
+            let error = anyhow::Error::new(Refused::one(kind, "no"));
+            let outcome = Outcome::from_error(&error);
+            if kind.is_transient() {
+                assert!(matches!(outcome, Outcome::Failed { .. }), "{kind}: {outcome:?}");
+            } else {
+                assert!(matches!(outcome, Outcome::Refused(_)), "{kind}: {outcome:?}");
+            }
+            assert_eq!(outcome.refusal_kinds(), kind.name());
+        }
+        let failure =
+            Outcome::from_error(&anyhow::anyhow!("refused: busy, changed since the preview"));
+        assert!(matches!(failure, Outcome::Failed { ref refusals, .. } if refusals.is_empty()));
+    }
 }

@@ -10,43 +10,20 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 /// ... up to this.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(5 * 60);
 
-/// Reads `30s`, `5m`, `1h`, `1h30m`, `500ms` (units: ms, s, m, h, d).
+/// Reads `30s`, `5m`, `1h`, `1h30m`, `500ms` (humantime's units: ms, s, m, h, d and
+/// their long forms); zero is refused, since it would mean syncing without pause.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let hint = "give a number and a unit, for example 30s, 5m, 1h or 1h30m";
-    if text.is_empty() {
-        return Err(format!("an empty duration; {hint}"));
+    // Whole numbers only: "1.5h" reads differently to different people; "1h30m" does not.
+    if text.contains(['.', ',']) {
+        return Err(format!("{text:?} has a fraction; {hint}"));
     }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!("{text:?} is not a duration; {hint}"));
-        }
-        let value: u64 = rest[..digits].parse().map_err(|_| format!("{text:?} is too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            "d" => Duration::from_secs(86_400),
-            "" => return Err(format!("{text:?} has no unit; {hint}")),
-            other => return Err(format!("unknown unit {other:?} in {text:?}; {hint}")),
-        };
-        rest = &rest[unit_len..];
-        let part = u32::try_from(value)
-            .ok()
-            .and_then(|v| unit.checked_mul(v))
-            .ok_or_else(|| format!("{text:?} is too large"))?;
-        total = total.checked_add(part).ok_or_else(|| format!("{text:?} is too large"))?;
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err(format!("{text:?} is no time at all; {hint}")),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{text:?} is not a duration ({e}); {hint}")),
     }
-    if total.is_zero() {
-        return Err(format!("{text:?} is no time at all; {hint}"));
-    }
-    Ok(total)
 }
 
 /// `period` plus up to a tenth of it (at most 30 s), so that many `auto` processes

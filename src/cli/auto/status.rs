@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::engine::clock;
-use crate::engine::index::write_atomically;
+use confsync_engine::clock;
+use confsync_engine::fsutil::{READABLE, write_file};
 
 /// What one destination's runs came to so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,6 +21,8 @@ pub struct DestinationStatus {
     /// Runs in a row that did not end in sync (failed or refused); 0 after a success.
     pub consecutive_failures: u32,
     pub last_error: Option<String>,
+    /// The kinds of the last run's refusals (`hold`, `max_delete`, `busy`...), if any.
+    pub last_refusal: Option<String>,
     /// The last generation an apply committed there.
     pub last_generation: Option<u64>,
 }
@@ -84,7 +86,7 @@ impl StatusBoard {
             destinations: all,
         };
         let bytes = serde_json::to_vec_pretty(&document).map_err(|e| e.to_string())?;
-        write_atomically(path, &bytes).map_err(|e| e.to_string())
+        write_file(path, &bytes, READABLE, true).map_err(|e| e.to_string())
     }
 }
 

@@ -1,0 +1,492 @@
+//! Applying a plan on the destination, crash-safe:
+//!
+//! 1. stage every file and symlink the plan brings under `staging/<generation>/`,
+//!    verifying each against the planned digest (see [`transfer`]);
+//! 2. rescan the destination and refuse if it changed since the plan;
+//! 3. write and fsync the journal (see [`journal`]);
+//! 4. commit: move what is replaced into the generation's backup, rename staged entries
+//!    into place, fsync the folders; undo everything on any error;
+//! 5. mark the generation done, clear staging, prune old generations.
+//!
+//! Until step 4 the tree is untouched; a crash during step 4 is undone at the next start.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
+
+use crate::category::Category;
+use crate::chunk::WHOLE_FILE_LIMIT;
+use crate::entry::{Digest, EntryKind};
+use crate::error::{EngineError, Result};
+use crate::index::HashIndex;
+use crate::journal::{self, Change, GenerationRecord, Journal, JournalState, Op};
+use crate::layout::Layout;
+use crate::manifest::Manifest;
+use crate::plan::{Action, Plan, Step};
+use crate::progress::{Phase, Progress, ProgressEvent};
+use crate::scan;
+use crate::transfer::{self, ChunkSource, StageContext};
+
+/// How many files are staged at once: enough to hide the round trip per small file.
+const FILES_IN_FLIGHT: usize = 16;
+
+/// Who asked and from where, for the generation record.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub source: String,
+    pub requested_by: String,
+    /// For a rollback: the oldest generation it undoes.
+    pub rollback_of: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ApplyOutcome {
+    pub generation: u64,
+    pub files_changed: u64,
+    pub bytes_received: u64,
+    pub bytes_written: u64,
+    pub duration_ms: u64,
+}
+
+/// What an apply or rollback reports while it runs, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyEvent {
+    Progress(ProgressEvent),
+    Done(ApplyOutcome),
+}
+
+pub struct Applier<'a, S> {
+    pub layout: &'a Layout,
+    pub index: &'a Mutex<HashIndex>,
+    pub source: &'a S,
+    pub progress: &'a dyn Progress,
+    pub keep_generations: usize,
+}
+
+impl<S: ChunkSource> Applier<'_, S> {
+    /// Applies `plan`, computed against `destination` (this tree's manifest).
+    pub async fn apply(
+        &self,
+        plan: &Plan,
+        destination: &Manifest,
+        origin: Origin,
+    ) -> Result<ApplyOutcome> {
+        let started = Instant::now();
+        if !plan.refusals.is_empty() {
+            return Err(EngineError::Refused(plan.refusals.clone()));
+        }
+        let id = journal::next_generation_id(self.layout);
+        let staging_path = journal::staging_dir(self.layout, id);
+        create_fresh_staging(&staging_path)?;
+        let result = self.stage_and_commit(id, plan, destination, origin, started).await;
+        if result.is_err() {
+            // Staging is only ever ours; a leftover would also be cleared at next start.
+            let _ = std::fs::remove_dir_all(&staging_path);
+        }
+        result
+    }
+
+    async fn stage_and_commit(
+        &self,
+        id: u64,
+        plan: &Plan,
+        destination: &Manifest,
+        origin: Origin,
+        started: Instant,
+    ) -> Result<ApplyOutcome> {
+        let staging_path = journal::staging_dir(self.layout, id);
+        let staging = Dir::open_ambient_dir(&staging_path, ambient_authority())
+            .map_err(EngineError::io("open", &staging_path))?;
+        let staged = self.stage_all(plan, destination, &staging).await?;
+        // Every staged file must be on disk before the journal that names them.
+        std::fs::File::open(&staging_path)
+            .and_then(|folder| rustix::fs::syncfs(&folder).map_err(std::io::Error::from))
+            .map_err(EngineError::io("flush staged files to disk in", &staging_path))?;
+        drop(staging);
+
+        self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
+        self.check_unchanged(plan).await?;
+        if let Some(ms) = crate::failpoint::value(crate::failpoint::COMMIT_DELAY_MS) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+
+        let record = GenerationRecord {
+            id,
+            started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            source: origin.source,
+            requested_by: origin.requested_by,
+            categories: plan.categories.iter().map(|c| c.category).collect(),
+            files_changed: plan.steps().filter(|(_, s)| s.kind() != EntryKind::Dir).count() as u64,
+            bytes_received: staged.bytes_received,
+            bytes_written: staged.bytes_written,
+            rollback_of: origin.rollback_of,
+        };
+        // Missing category folders are made only now: an apply that stops before its
+        // commit leaves no trace, and one whose commit undoes itself removes them again.
+        let mut created = Vec::new();
+        for category in plan.categories.iter().filter(|c| !c.steps.is_empty()) {
+            if self.layout.open_category(category.category)?.is_none() {
+                self.layout.create_category(category.category)?;
+                created.push(self.layout.root(category.category).to_path_buf());
+            }
+        }
+        let mut journal = Journal {
+            state: JournalState::Committing,
+            record,
+            ops: commit_ops(plan),
+            changes: changes(plan),
+        };
+        journal.write(self.layout)?;
+        let layout = self.layout.clone();
+        let committing = journal.clone();
+        let committed = tokio::task::spawn_blocking(move || journal::commit(&layout, &committing))
+            .await
+            .map_err(|e| EngineError::State {
+                path: self.layout.journal_path(),
+                detail: format!("commit task failed: {e}"),
+            });
+        if let Err(e) = committed.and_then(|r| r) {
+            // The commit undid itself; the journal is no longer needed.
+            let _ = std::fs::remove_file(self.layout.journal_path());
+            let _ = std::fs::remove_dir_all(journal::generation_dir(self.layout, id));
+            for root in created {
+                // Only an empty folder goes; one that gained content is left as it is.
+                let _ = std::fs::remove_dir(root);
+            }
+            return Err(e);
+        }
+        journal.state = JournalState::Committed;
+        journal.write(self.layout)?;
+        journal::finish(self.layout, &journal)?;
+        journal::prune(self.layout, self.keep_generations)?;
+
+        let outcome = ApplyOutcome {
+            generation: id,
+            files_changed: journal.record.files_changed,
+            bytes_received: staged.bytes_received,
+            bytes_written: staged.bytes_written,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        self.progress.report(self.event(Phase::Done, "", &staged.tracker));
+        Ok(outcome)
+    }
+
+    async fn stage_all(
+        &self,
+        plan: &Plan,
+        destination: &Manifest,
+        staging: &Dir,
+    ) -> Result<StagedTotals> {
+        let to_stage: Vec<(usize, Category, &Step)> = plan
+            .steps()
+            .enumerate()
+            .filter(|(_, (_, s))| {
+                matches!(s.action, Action::Create | Action::Overwrite) && s.kind() != EntryKind::Dir
+            })
+            .map(|(i, (c, s))| (i, c, s))
+            .collect();
+        let tracker = Tracker {
+            bytes_total: plan.counts().bytes,
+            files_total: to_stage.len() as u64,
+            ..Tracker::default()
+        };
+        let local_by_digest: HashMap<Digest, (Category, crate::RelPath)> = destination
+            .categories
+            .values()
+            .flat_map(|m| m.files().map(move |e| (e.digest, (m.category, e.path.clone()))))
+            .collect();
+        let on_bytes = |n: u64| {
+            tracker.bytes_done.fetch_add(n, Ordering::Relaxed);
+            self.maybe_report(&tracker);
+            !self.progress.is_cancelled()
+        };
+        let ctx = StageContext {
+            layout: self.layout,
+            staging,
+            source: self.source,
+            local_by_digest: &local_by_digest,
+            on_bytes: &on_bytes,
+        };
+        self.progress.report(self.event(Phase::Transferring, "", &tracker));
+        // Small files the destination does not hold travel in batches, one request each;
+        // the rest one by one (local copies, deltas of large files, symlinks).
+        let (batched, single): (Vec<_>, Vec<_>) = to_stage.into_iter().partition(|(_, _, step)| {
+            step.source.as_ref().is_some_and(|e| {
+                e.kind == EntryKind::File
+                    && e.size <= WHOLE_FILE_LIMIT
+                    && !local_by_digest.contains_key(&e.digest)
+            })
+        });
+        // The futures are built before streaming them (not in a stream's map closure), which
+        // keeps their lifetimes concrete and the whole apply future Send.
+        let mut jobs: Vec<BoxFuture<'_, Result<Vec<transfer::Staged>>>> = single
+            .iter()
+            .map(|(i, category, step)| {
+                self.stage_one(&ctx, &tracker, *i, *category, step).map_ok(|s| vec![s]).boxed()
+            })
+            .collect();
+        for (category, batch) in batches(&batched) {
+            jobs.push(self.stage_batch(&ctx, &tracker, category, batch).boxed());
+        }
+        let results: Vec<Vec<transfer::Staged>> =
+            futures::stream::iter(jobs).buffer_unordered(FILES_IN_FLIGHT).try_collect().await?;
+        let results: Vec<transfer::Staged> = results.into_iter().flatten().collect();
+        if self.progress.is_cancelled() {
+            return Err(EngineError::Cancelled("the transfer was stopped".into()));
+        }
+        let bytes_received = results.iter().map(|s| s.bytes_received).sum();
+        let bytes_written = results.iter().map(|s| s.bytes_written).sum();
+        Ok(StagedTotals { tracker, bytes_received, bytes_written })
+    }
+
+    async fn stage_one(
+        &self,
+        ctx: &StageContext<'_, S>,
+        tracker: &Tracker,
+        index: usize,
+        category: Category,
+        step: &Step,
+    ) -> Result<transfer::Staged> {
+        let entry = step.source.as_ref().ok_or_else(|| EngineError::State {
+            path: self.layout.journal_path(),
+            detail: format!("step for {} has no source entry", step.path),
+        })?;
+        *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
+            format!("{category}/{}", step.path);
+        let staged =
+            transfer::stage_entry(ctx, category, entry, step.current.as_ref(), &staged_name(index))
+                .await?;
+        tracker.files_done.fetch_add(1, Ordering::Relaxed);
+        Ok(staged)
+    }
+
+    async fn stage_batch(
+        &self,
+        ctx: &StageContext<'_, S>,
+        tracker: &Tracker,
+        category: Category,
+        batch: Vec<(usize, &Step)>,
+    ) -> Result<Vec<transfer::Staged>> {
+        let mut items = Vec::with_capacity(batch.len());
+        for (index, step) in &batch {
+            let entry = step.source.as_ref().ok_or_else(|| EngineError::State {
+                path: self.layout.journal_path(),
+                detail: format!("step for {} has no source entry", step.path),
+            })?;
+            items.push((staged_name(*index), entry));
+        }
+        if let Some((_, first)) = batch.first() {
+            *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
+                format!("{category}/{}", first.path);
+        }
+        let staged = transfer::stage_files(ctx, category, &items).await?;
+        tracker.files_done.fetch_add(staged.len() as u64, Ordering::Relaxed);
+        Ok(staged)
+    }
+
+    /// Rescans the destination and refuses when any category differs from the plan's view.
+    async fn check_unchanged(&self, plan: &Plan) -> Result<()> {
+        let layout = self.layout.clone();
+        let categories: Vec<Category> = plan.categories.iter().map(|c| c.category).collect();
+        let now = {
+            let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            tokio::task::block_in_place(|| scan_all(&layout, &categories, &mut index))?
+        };
+        for category in &plan.categories {
+            let current = now.get(category.category).map(|m| m.digest);
+            if current != Some(category.destination_digest) {
+                return Err(EngineError::changed_since_preview(
+                    Some(category.destination_digest),
+                    current.unwrap_or_default(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn event(&self, phase: Phase, current: &str, t: &Tracker) -> ProgressEvent {
+        ProgressEvent {
+            phase,
+            current_file: current.to_string(),
+            bytes_done: t.bytes_done.load(Ordering::Relaxed),
+            bytes_total: t.bytes_total,
+            files_done: t.files_done.load(Ordering::Relaxed),
+            files_total: t.files_total,
+        }
+    }
+
+    fn maybe_report(&self, t: &Tracker) {
+        let mut last = t.last_report.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let current = t.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.progress.report(self.event(Phase::Transferring, &current, t));
+    }
+}
+
+#[derive(Default)]
+struct Tracker {
+    bytes_total: u64,
+    files_total: u64,
+    bytes_done: AtomicU64,
+    files_done: AtomicU64,
+    current: Mutex<String>,
+    last_report: Mutex<Option<Instant>>,
+}
+
+struct StagedTotals {
+    tracker: Tracker,
+    bytes_received: u64,
+    bytes_written: u64,
+}
+
+/// Creates a generation's staging folder, which must not exist yet: anything already there
+/// (a planted file or link) was not put there by this agent, and staging into it could
+/// write through it.
+fn create_fresh_staging(path: &std::path::Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(EngineError::io("create staging folder", parent))?;
+    }
+    match std::fs::create_dir(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(EngineError::State {
+            path: path.to_path_buf(),
+            detail:
+                "the staging folder of this generation already exists, so something other than \
+                     this apply wrote in the state folder; nothing was changed. Inspect it, then \
+                     restart the agent (which clears staging)"
+                    .into(),
+        }),
+        other => other.map_err(EngineError::io("create staging folder", path)),
+    }
+}
+
+/// Scans the given categories of this tree into a manifest.
+pub fn scan_all(
+    layout: &Layout,
+    categories: &[Category],
+    index: &mut HashIndex,
+) -> Result<Manifest> {
+    let mut manifest = Manifest::default();
+    for category in categories {
+        let scanned = scan::scan_category(layout, *category, index)?;
+        for warning in &scanned.warnings {
+            tracing::warn!("{warning}");
+        }
+        manifest.insert(scanned.manifest);
+    }
+    if let Err(e) = index.save() {
+        tracing::warn!(error = %e, "could not save the hash index; the next scan hashes again");
+    }
+    Ok(manifest)
+}
+
+/// Orders a plan's steps into commit operations: removals (contents before their
+/// folders), then new folders (parents first), then files and symlinks, then modes.
+/// Staged names are the step's position in the plan, as staged by [`Applier::stage_all`].
+pub fn commit_ops(plan: &Plan) -> Vec<Op> {
+    let mut removals = Vec::new();
+    let mut dir_removals = Vec::new();
+    let mut dirs = Vec::new();
+    let mut puts = Vec::new();
+    let mut modes = Vec::new();
+    for (i, (category, step)) in plan.steps().enumerate() {
+        let path = step.path.clone();
+        match (step.action, step.kind()) {
+            (Action::Delete, EntryKind::Dir) => {
+                let mode = step.current.as_ref().map_or(0o755, |e| e.mode);
+                dir_removals.push(Op::RemoveDir { category, path, mode });
+            }
+            (Action::Delete, _) => removals.push(Op::Remove { category, path }),
+            (Action::Create, EntryKind::Dir) => {
+                let to = step.source.as_ref().map_or(0o755, |e| e.mode);
+                modes.push(Op::DirMode { category, path: path.clone(), mode: to });
+                dirs.push(Op::MakeDir { category, path });
+            }
+            (Action::Create | Action::Overwrite, _) => puts.push(Op::Put {
+                category,
+                path,
+                staged: staged_name(i),
+                replaces: step.action == Action::Overwrite,
+            }),
+            (Action::Chmod, _) => {
+                let from = step.current.as_ref().map_or(0o755, |e| e.mode);
+                let to = step.source.as_ref().map_or(from, |e| e.mode);
+                modes.push(Op::Chmod { category, path, from, to });
+            }
+        }
+    }
+    // Deepest first, so a folder is empty when its turn comes.
+    dir_removals.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
+    // Parents first; children sort after their parent.
+    dirs.sort_by(|a, b| op_path(a).cmp(&op_path(b)));
+    // Children's modes first, so a read-only parent is set last.
+    modes.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
+    removals.into_iter().chain(dir_removals).chain(dirs).chain(puts).chain(modes).collect()
+}
+
+/// Every path `plan` changes, with the entry before and after; a change of kind (a
+/// deletion and a creation at one path) is one change.
+pub fn changes(plan: &Plan) -> Vec<Change> {
+    let mut by_path: std::collections::BTreeMap<(Category, &str), Change> = Default::default();
+    for (category, step) in plan.steps() {
+        by_path
+            .entry((category, step.path.as_str()))
+            .and_modify(|c| {
+                c.before = c.before.take().or_else(|| step.current.clone());
+                c.after = step.source.clone().or_else(|| c.after.take());
+            })
+            .or_insert_with(|| Change {
+                category,
+                path: step.path.clone(),
+                before: step.current.clone(),
+                after: step.source.clone(),
+            });
+    }
+    by_path.into_values().collect()
+}
+
+/// Files and bytes in one batch request: small enough to keep several in flight.
+const BATCH_FILES: usize = 256;
+const BATCH_BYTES: u64 = 8 << 20;
+
+/// Groups small files by category into batches of at most [`BATCH_FILES`] files and
+/// [`BATCH_BYTES`] bytes, keeping plan order.
+fn batches<'a>(files: &[(usize, Category, &'a Step)]) -> Vec<(Category, Vec<(usize, &'a Step)>)> {
+    let mut out: Vec<(Category, Vec<(usize, &'a Step)>)> = Vec::new();
+    let mut bytes = 0;
+    for &(index, category, step) in files {
+        let size = step.bytes();
+        let fits = out.last().is_some_and(|(c, batch)| {
+            *c == category && batch.len() < BATCH_FILES && bytes + size <= BATCH_BYTES
+        });
+        if fits {
+            bytes += size;
+            if let Some((_, batch)) = out.last_mut() {
+                batch.push((index, step));
+            }
+        } else {
+            bytes = size;
+            out.push((category, vec![(index, step)]));
+        }
+    }
+    out
+}
+
+/// Where the step at `index` of a plan is staged, inside the generation's staging folder.
+pub fn staged_name(index: usize) -> String {
+    index.to_string()
+}
+
+fn op_path(op: &Op) -> (Category, &str) {
+    let (category, path) = op.target();
+    (category, path.as_str())
+}

@@ -1,0 +1,155 @@
+//! Crash at every point of a commit, recover, and check the tree is exactly as before;
+//! let the commit run through, and check it is exactly the source.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+use super::*;
+use crate::apply::{commit_ops, scan_all, staged_name};
+use crate::index::HashIndex;
+use crate::plan::{Action, Guards, plan};
+
+fn write(root: &Path, rel: &str, bytes: &[u8], mode: u32) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    std::fs::write(&path, bytes).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Source and destination differing in every way a plan knows.
+fn trees(tmp: &Path) -> (Layout, Layout) {
+    let (src, dst) = (tmp.join("src"), tmp.join("dst"));
+    write(&src, "config/same", b"same", 0o644);
+    write(&dst, "config/same", b"same", 0o644);
+    write(&src, "config/changed", b"new", 0o644);
+    write(&dst, "config/changed", b"old", 0o644);
+    write(&src, "config/mode", b"m", 0o700);
+    write(&dst, "config/mode", b"m", 0o644);
+    write(&src, "config/new/deep/file", b"fresh", 0o600);
+    write(&dst, "config/gone/inner", b"bye", 0o644);
+    write(&dst, "config/kind", b"a file that becomes a folder", 0o644);
+    write(&src, "config/kind/child", b"child", 0o644);
+    symlink("same", src.join("config/link")).expect("symlink");
+    symlink("changed", dst.join("config/link")).expect("symlink");
+    write(&dst, "licenses/mine.lic", b"destination license", 0o600);
+    (Layout::under_root(&src), Layout::under_root(&dst))
+}
+
+fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+        .filter(|e| !e.path().starts_with(root.join(".confsync")))
+        .map(|e| {
+            let rel = e.path().strip_prefix(root).expect("inside").display().to_string();
+            let meta = e.path().symlink_metadata().expect("stat");
+            let what = if meta.is_symlink() {
+                format!("link {}", std::fs::read_link(e.path()).expect("readlink").display())
+            } else if meta.is_dir() {
+                format!("dir {:o}", meta.permissions().mode() & 0o7777)
+            } else {
+                let content = std::fs::read(e.path()).expect("read");
+                format!(
+                    "file {:o} {}",
+                    meta.permissions().mode() & 0o7777,
+                    String::from_utf8_lossy(&content)
+                )
+            };
+            (rel, what)
+        })
+        .collect()
+}
+
+/// Plans, stages (by copying from the source, as a transfer would) and writes the journal.
+fn prepare(src: &Layout, dst: &Layout) -> Journal {
+    dst.prepare().expect("layout");
+    let categories = [Category::Config];
+    let source = scan_all(src, &categories, &mut HashIndex::default()).expect("scan");
+    let destination = scan_all(dst, &categories, &mut HashIndex::default()).expect("scan");
+    let plan = plan(&source, &destination, &Guards::default());
+    let staging = staging_dir(dst, 1);
+    std::fs::create_dir_all(&staging).expect("staging");
+    for (i, (category, step)) in plan.steps().enumerate() {
+        let Some(entry) = step
+            .source
+            .as_ref()
+            .filter(|_| matches!(step.action, Action::Create | Action::Overwrite))
+        else {
+            continue;
+        };
+        let from = src.root(category).join(&entry.path);
+        let staged = staging.join(staged_name(i));
+        match entry.kind {
+            crate::EntryKind::File => {
+                std::fs::copy(&from, &staged).expect("stage");
+            }
+            crate::EntryKind::Symlink => {
+                symlink(std::fs::read_link(&from).expect("readlink"), &staged).expect("stage");
+            }
+            crate::EntryKind::Dir => {}
+        }
+    }
+    let record = GenerationRecord {
+        id: 1,
+        started_at: 0,
+        source: "test".into(),
+        requested_by: "test".into(),
+        categories: categories.to_vec(),
+        files_changed: 0,
+        bytes_received: 0,
+        bytes_written: 0,
+        rollback_of: None,
+    };
+    let journal = Journal {
+        state: JournalState::Committing,
+        record,
+        ops: commit_ops(&plan),
+        changes: Vec::new(),
+    };
+    journal.write(dst).expect("journal");
+    journal
+}
+
+#[test]
+fn a_crash_anywhere_in_a_commit_is_undone_at_start() {
+    let probe = tempfile::tempdir().expect("tempdir");
+    let (src, dst) = trees(probe.path());
+    let op_count = prepare(&src, &dst).ops.len();
+    assert!(op_count >= 8, "the plan should exercise every kind of operation, has {op_count}");
+
+    for crash_after in 0..=op_count {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (src, dst) = trees(tmp.path());
+        let root = tmp.path().join("dst");
+        let before = snapshot(&root);
+        let journal = prepare(&src, &dst);
+        commit_first(&dst, &journal, crash_after).expect("partial commit");
+
+        assert!(matches!(recover(&dst).expect("recover"), Recovery::Undone(1)));
+        assert_eq!(snapshot(&root), before, "after a crash following {crash_after} operations");
+        assert!(!dst.journal_path().exists() && !dst.staging_dir().exists());
+    }
+}
+
+#[test]
+fn a_full_commit_equals_the_source_and_keeps_what_it_replaced() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (src, dst) = trees(tmp.path());
+    let licenses = snapshot(&tmp.path().join("dst/licenses"));
+    let journal = prepare(&src, &dst);
+    commit(&dst, &journal).expect("commit");
+    finish(&dst, &journal).expect("finish");
+
+    let strip = |m: BTreeMap<String, String>| -> BTreeMap<String, String> {
+        m.into_iter().filter(|(k, _)| k.starts_with("config")).collect()
+    };
+    assert_eq!(strip(snapshot(&tmp.path().join("dst"))), strip(snapshot(&tmp.path().join("src"))));
+    assert_eq!(snapshot(&tmp.path().join("dst/licenses")), licenses);
+    let backup = generation_dir(&dst, 1).join("backup/config");
+    assert_eq!(std::fs::read(backup.join("changed")).expect("kept"), b"old");
+    assert_eq!(std::fs::read(backup.join("gone/inner")).expect("kept"), b"bye");
+    assert_eq!(generations(&dst).expect("records")[0].record.id, 1);
+    assert_eq!(recover(&dst).expect("recover"), Recovery::Clean);
+}

@@ -1,0 +1,60 @@
+//! The engine: everything confsync knows about trees, with no network and no terminal.
+//!
+//! It never imports tonic, prost, clap, dialoguer or indicatif (its manifest has none of
+//! them, and a test checks the lock file): the wire crate, the agent and the command line
+//! adapt it. See `docs/ARCHITECTURE.md` for the whole picture.
+//!
+//! - [`category`]: the categories of a tree, and why `licenses` is not one of them.
+//! - [`path`]: validated relative paths and symlink targets (the confinement rules).
+//! - [`confine`]: rules across a peer's manifest (a tree, nothing beneath a symlink; limits).
+//! - [`entry`], [`manifest`]: what a tree holds, with Merkle digests per category.
+//! - [`layout`]: where one server keeps each category and its own state.
+//! - [`scan`], [`index`]: walking a category and hashing only what changed.
+//! - [`plan`]: the pure diff of two manifests into steps, with guards and a digest.
+//! - [`chunk`], [`transfer`]: content-defined chunks, and staging files from a source.
+//! - [`apply`], [`journal`]: the crash-safe commit of a plan, and recovery at start.
+//! - [`history`]: the record of every apply and rollback, kept beyond pruning.
+//! - [`rollback`]: planning the return to the state before a kept generation.
+//! - [`clock`]: time as records keep it and as administrators read it.
+//! - [`progress`]: the trait the engine reports progress to.
+//! - [`refusal`]: typed refusals (busy, changed since the preview, guards, hold, ...).
+//! - [`request`], [`view`], [`server`]: what a destination is asked, the plan as it is
+//!   reviewed (and the one decision on it), what a server says about itself.
+//! - [`hold`]: refusing every apply during maintenance, across restarts.
+//! - [`fsutil`]: atomic, durable writes of small files.
+//! - [`noise`]: deterministic incompressible bytes for sample images and tests.
+//! - [`failpoint`]: test-only fault injection (crash or slow down at named points).
+
+pub mod apply;
+pub mod category;
+pub mod chunk;
+pub mod clock;
+pub mod confine;
+pub mod entry;
+pub mod error;
+pub mod failpoint;
+pub mod fsutil;
+pub mod history;
+pub mod hold;
+pub mod index;
+pub mod journal;
+pub mod layout;
+pub mod manifest;
+pub mod noise;
+pub mod path;
+pub mod plan;
+pub mod progress;
+pub mod refusal;
+pub mod request;
+pub mod rollback;
+pub mod scan;
+pub mod server;
+pub mod transfer;
+pub mod view;
+
+pub use category::Category;
+pub use entry::{Digest, Entry, EntryKind};
+pub use error::{EngineError, Result};
+pub use manifest::{CategoryManifest, Manifest};
+pub use path::RelPath;
+pub use refusal::{Refusal, RefusalKind};

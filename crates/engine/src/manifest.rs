@@ -1,0 +1,129 @@
+//! Manifests: every entry of some categories, with a Merkle digest per category and one
+//! for the whole set, so that equal digests mean equal content and a no-op sync is a
+//! comparison of 32 bytes per category.
+//!
+//! The digest covers path, kind, permission bits and content digest; not mtime, which is
+//! carried along but is no difference in itself.
+
+use std::collections::BTreeMap;
+
+use crate::category::Category;
+use crate::entry::{Digest, Entry, EntryKind};
+
+/// The entries of one category, sorted by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryManifest {
+    pub category: Category,
+    pub entries: Vec<Entry>,
+    pub digest: Digest,
+}
+
+impl CategoryManifest {
+    /// Builds a manifest from entries in any order; duplicates keep the last.
+    pub fn new(category: Category, mut entries: Vec<Entry>) -> Self {
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.dedup_by(|later, earlier| later.path == earlier.path);
+        let digest = category_digest(&entries);
+        CategoryManifest { category, entries, digest }
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| e.kind == EntryKind::File)
+    }
+
+    /// Count of non-directory entries (what an administrator calls "files").
+    pub fn file_count(&self) -> u64 {
+        self.entries.iter().filter(|e| e.kind != EntryKind::Dir).count() as u64
+    }
+
+    pub fn byte_count(&self) -> u64 {
+        self.files().map(|e| e.size).sum()
+    }
+}
+
+fn category_digest(entries: &[Entry]) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"confsync-category-v1\0");
+    for entry in entries {
+        hasher.update(entry.path.as_str().as_bytes());
+        hasher.update(&[0, kind_byte(entry.kind)]);
+        hasher.update(&entry.mode.to_le_bytes());
+        hasher.update(&entry.digest.0);
+    }
+    hasher.finalize().into()
+}
+
+fn kind_byte(kind: EntryKind) -> u8 {
+    match kind {
+        EntryKind::File => 1,
+        EntryKind::Dir => 2,
+        EntryKind::Symlink => 3,
+    }
+}
+
+/// Several categories of one tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub categories: BTreeMap<Category, CategoryManifest>,
+}
+
+impl Manifest {
+    pub fn insert(&mut self, manifest: CategoryManifest) {
+        self.categories.insert(manifest.category, manifest);
+    }
+
+    pub fn get(&self, category: Category) -> Option<&CategoryManifest> {
+        self.categories.get(&category)
+    }
+
+    /// The digest of all categories held, named by category.
+    pub fn digest(&self) -> Digest {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"confsync-tree-v1\0");
+        for (category, manifest) in &self.categories {
+            hasher.update(category.name().as_bytes());
+            hasher.update(&[0]);
+            hasher.update(&manifest.digest.0);
+        }
+        hasher.finalize().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::RelPath;
+
+    fn file(path: &str, content: &[u8], mode: u32, mtime_ns: i64) -> Entry {
+        Entry {
+            path: RelPath::new(path).expect("valid"),
+            kind: EntryKind::File,
+            size: content.len() as u64,
+            mode,
+            mtime_ns,
+            digest: Digest::of(content),
+            symlink_target: None,
+        }
+    }
+
+    #[test]
+    fn digest_depends_on_content_path_and_mode_but_not_order_or_mtime() {
+        let a = CategoryManifest::new(
+            Category::Config,
+            vec![file("b", b"2", 0o644, 1), file("a", b"1", 0o644, 1)],
+        );
+        let same = CategoryManifest::new(
+            Category::Config,
+            vec![file("a", b"1", 0o644, 99), file("b", b"2", 0o644, 7)],
+        );
+        assert_eq!(a.digest, same.digest);
+        for changed in [
+            vec![file("a", b"1", 0o644, 1), file("b", b"3", 0o644, 1)],
+            vec![file("a", b"1", 0o600, 1), file("b", b"2", 0o644, 1)],
+            vec![file("a", b"1", 0o644, 1), file("c", b"2", 0o644, 1)],
+            vec![file("a", b"1", 0o644, 1)],
+        ] {
+            assert_ne!(a.digest, CategoryManifest::new(Category::Config, changed).digest);
+        }
+    }
+}

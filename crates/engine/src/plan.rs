@@ -1,0 +1,300 @@
+//! The plan: what a destination must do to equal its source, as a pure function of two
+//! manifests and the guards. No I/O here, so every rule is unit-tested directly.
+//!
+//! Every step records the destination entry it expects to find, and the plan has a digest
+//! over all steps and both sides' category digests. The destination recomputes the plan
+//! when asked to apply and refuses when the digest differs from the one the administrator
+//! reviewed: what was confirmed is exactly what is applied.
+
+use std::cmp::Ordering;
+
+use crate::category::Category;
+use crate::entry::{Digest, Entry, EntryKind};
+use crate::manifest::{CategoryManifest, Manifest};
+use crate::path::RelPath;
+use crate::refusal::{Refusal, RefusalKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Overwrite,
+    Delete,
+    Chmod,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub action: Action,
+    pub path: RelPath,
+    /// The entry the source has (every action but Delete).
+    pub source: Option<Entry>,
+    /// The entry the destination has now (every action but Create).
+    pub current: Option<Entry>,
+    /// The destination's file is newer than the source's.
+    pub downgrade: bool,
+}
+
+impl Step {
+    /// The entry this step is about: the source's, or for a deletion the destination's.
+    pub fn entry(&self) -> Option<&Entry> {
+        self.source.as_ref().or(self.current.as_ref())
+    }
+
+    pub fn kind(&self) -> EntryKind {
+        self.entry().map_or(EntryKind::File, |e| e.kind)
+    }
+
+    /// Bytes of file content this step brings from the source.
+    pub fn bytes(&self) -> u64 {
+        match (&self.action, &self.source) {
+            (Action::Create | Action::Overwrite, Some(e)) if e.kind == EntryKind::File => e.size,
+            _ => 0,
+        }
+    }
+}
+
+/// Counts an administrator reads in a summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub created: u64,
+    pub overwritten: u64,
+    pub deleted: u64,
+    pub chmod: u64,
+    pub bytes: u64,
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.created + self.overwritten + self.deleted + self.chmod
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryPlan {
+    pub category: Category,
+    pub steps: Vec<Step>,
+    pub source_digest: Digest,
+    pub destination_digest: Digest,
+    /// Entries the destination holds in this category now.
+    pub destination_entries: u64,
+}
+
+impl CategoryPlan {
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for step in &self.steps {
+            match step.action {
+                Action::Create => counts.created += 1,
+                Action::Overwrite => counts.overwritten += 1,
+                Action::Delete => counts.deleted += 1,
+                Action::Chmod => counts.chmod += 1,
+            }
+            counts.bytes += step.bytes();
+        }
+        counts
+    }
+}
+
+/// Safety guards applied while planning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Guards {
+    /// Refuse deleting more than this percentage of a category's entries.
+    pub max_delete_percent: Option<u32>,
+    /// Allow an empty source category to empty a non-empty destination category.
+    pub allow_empty_source: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub categories: Vec<CategoryPlan>,
+    pub digest: Digest,
+    pub warnings: Vec<String>,
+    /// Why this plan may not be applied (guards, protection, hold); apply is refused while
+    /// any stand.
+    pub refusals: Vec<Refusal>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.categories.iter().all(|c| c.steps.is_empty())
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut total = Counts::default();
+        for c in self.categories.iter().map(CategoryPlan::counts) {
+            total.created += c.created;
+            total.overwritten += c.overwritten;
+            total.deleted += c.deleted;
+            total.chmod += c.chmod;
+            total.bytes += c.bytes;
+        }
+        total
+    }
+
+    pub fn steps(&self) -> impl Iterator<Item = (Category, &Step)> {
+        self.categories.iter().flat_map(|c| c.steps.iter().map(move |s| (c.category, s)))
+    }
+}
+
+/// Plans every category of `source` against the same category of `destination`.
+pub fn plan(source: &Manifest, destination: &Manifest, guards: &Guards) -> Plan {
+    let mut categories = Vec::new();
+    let mut warnings = Vec::new();
+    let mut refusals = Vec::new();
+    for (category, src) in &source.categories {
+        let empty = CategoryManifest::new(*category, Vec::new());
+        let dst = destination.get(*category).unwrap_or(&empty);
+        let category_plan = plan_category(src, dst);
+        check_guards(&category_plan, src, guards, &mut refusals);
+        let downgrades: Vec<&str> =
+            category_plan.steps.iter().filter(|s| s.downgrade).map(|s| s.path.as_str()).collect();
+        if !downgrades.is_empty() {
+            warnings.push(format!(
+                "{} {} in {category} {} newer on the destination than on the source (downgrade): {}",
+                downgrades.len(),
+                if downgrades.len() == 1 { "file" } else { "files" },
+                if downgrades.len() == 1 { "is" } else { "are" },
+                abbreviate(&downgrades, 5)
+            ));
+        }
+        categories.push(category_plan);
+    }
+    let digest = plan_digest(&categories);
+    Plan { categories, digest, warnings, refusals }
+}
+
+fn plan_category(src: &CategoryManifest, dst: &CategoryManifest) -> CategoryPlan {
+    let mut steps = Vec::new();
+    let (mut s, mut d) = (src.entries.iter().peekable(), dst.entries.iter().peekable());
+    loop {
+        let order = match (s.peek(), d.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(a), Some(b)) => a.path.cmp(&b.path),
+        };
+        match order {
+            Ordering::Less => {
+                if let Some(a) = s.next() {
+                    steps.push(step(Action::Create, Some(a), None));
+                }
+            }
+            Ordering::Greater => {
+                if let Some(b) = d.next() {
+                    steps.push(step(Action::Delete, None, Some(b)));
+                }
+            }
+            Ordering::Equal => {
+                if let (Some(a), Some(b)) = (s.next(), d.next()) {
+                    compare(a, b, &mut steps);
+                }
+            }
+        }
+    }
+    CategoryPlan {
+        category: src.category,
+        steps,
+        source_digest: src.digest,
+        destination_digest: dst.digest,
+        destination_entries: dst.entries.len() as u64,
+    }
+}
+
+fn compare(src: &Entry, dst: &Entry, steps: &mut Vec<Step>) {
+    if src.kind != dst.kind {
+        // A change of kind is a deletion followed by a creation at the same path.
+        steps.push(step(Action::Delete, None, Some(dst)));
+        steps.push(step(Action::Create, Some(src), None));
+    } else if src.digest != dst.digest {
+        let mut overwrite = step(Action::Overwrite, Some(src), Some(dst));
+        overwrite.downgrade = src.kind == EntryKind::File && dst.mtime_ns > src.mtime_ns;
+        steps.push(overwrite);
+    } else if src.mode_differs(dst) {
+        steps.push(step(Action::Chmod, Some(src), Some(dst)));
+    }
+}
+
+fn step(action: Action, source: Option<&Entry>, current: Option<&Entry>) -> Step {
+    let path = match (source, current) {
+        (Some(e), _) | (None, Some(e)) => e.path.clone(),
+        (None, None) => unreachable!("a step is about at least one entry"),
+    };
+    Step { action, path, source: source.cloned(), current: current.cloned(), downgrade: false }
+}
+
+fn check_guards(
+    plan: &CategoryPlan,
+    src: &CategoryManifest,
+    guards: &Guards,
+    refusals: &mut Vec<Refusal>,
+) {
+    let category = plan.category;
+    if src.entries.is_empty() && plan.destination_entries > 0 && !guards.allow_empty_source {
+        refusals.push(Refusal::new(
+            RefusalKind::EmptySource,
+            format!(
+                "refused by a safety guard: the source's {category} is empty while the destination \
+                 holds {} entries there; a wiped source must not wipe its backups (override: \
+                 --allow-empty-source)",
+                plan.destination_entries
+            ),
+        ));
+        return;
+    }
+    if let Some(limit) = guards.max_delete_percent {
+        let deleted = plan.steps.iter().filter(|s| s.action == Action::Delete).count() as u64;
+        if plan.destination_entries > 0
+            && deleted * 100 > u64::from(limit) * plan.destination_entries
+        {
+            refusals.push(Refusal::new(
+                RefusalKind::MaxDelete,
+                format!(
+                    "refused by a safety guard: the plan deletes {deleted} of {} entries in \
+                     {category} ({}%), over the limit of {limit}% (override: --max-delete 100)",
+                    plan.destination_entries,
+                    deleted * 100 / plan.destination_entries
+                ),
+            ));
+        }
+    }
+}
+
+fn plan_digest(categories: &[CategoryPlan]) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"confsync-plan-v1\0");
+    for c in categories {
+        hasher.update(c.category.name().as_bytes());
+        hasher.update(&c.source_digest.0);
+        hasher.update(&c.destination_digest.0);
+        for s in &c.steps {
+            hasher.update(&[s.action as u8]);
+            hasher.update(s.path.as_str().as_bytes());
+            hasher.update(&[0]);
+            for entry in [&s.source, &s.current] {
+                match entry {
+                    Some(e) => {
+                        hasher.update(&[1, e.kind as u8]);
+                        hasher.update(&e.mode.to_le_bytes());
+                        hasher.update(&e.digest.0);
+                    }
+                    None => {
+                        hasher.update(&[0]);
+                    }
+                }
+            }
+        }
+    }
+    hasher.finalize().into()
+}
+
+/// `a, b, c and 7 more`.
+pub fn abbreviate(items: &[&str], keep: usize) -> String {
+    if items.len() <= keep {
+        return items.join(", ");
+    }
+    format!("{} and {} more", items[..keep].join(", "), items.len() - keep)
+}
+
+#[cfg(test)]
+mod tests;

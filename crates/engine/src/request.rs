@@ -1,0 +1,46 @@
+//! What a destination is asked to do, as the engine sees it: plan against a source, apply
+//! the plan that was reviewed, roll back. The protocol carries these; the agent carries
+//! them out.
+
+use crate::category::Category;
+use crate::entry::Digest;
+use crate::plan::Guards;
+
+/// Guards and overrides for one plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    pub guards: Guards,
+    /// Write to a server marked protected.
+    pub allow_protected: bool,
+}
+
+/// Plan this destination against the source at `source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRequest {
+    /// The source agent's address, as this destination reaches it.
+    pub source: String,
+    /// The categories to compare; never empty (all four when none were named).
+    pub categories: Vec<Category>,
+    pub options: PlanOptions,
+}
+
+/// Apply the plan of `plan` whose digest was reviewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyRequest {
+    pub plan: PlanRequest,
+    /// The digest of the plan the administrator saw; the apply is refused when the plan
+    /// computed now differs.
+    pub reviewed: Digest,
+}
+
+/// Roll back to the state before a kept generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollbackRequest {
+    /// The generation whose prior state is restored; `None`: the newest.
+    pub generation: Option<u64>,
+    pub allow_protected: bool,
+    /// Roll back even paths that changed after the generation that wrote them.
+    pub force: bool,
+    /// For the rollback itself: the digest of the previewed plan.
+    pub reviewed: Option<Digest>,
+}

@@ -1,0 +1,255 @@
+//! Scanning a category: walk it (walkdir, never following symlinks), stat every entry,
+//! and hash in parallel only the files the [`HashIndex`] does not vouch for.
+//!
+//! What cannot be synchronized is skipped with a warning rather than failing the scan:
+//! FIFOs, sockets and devices, names that are not UTF-8, and symlinks leading outside
+//! their category.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::category::Category;
+use crate::entry::{Digest, Entry, EntryKind, SYNCED_MODE_BITS};
+use crate::error::{EngineError, Result};
+use crate::index::{FileStamp, HashIndex};
+use crate::layout::Layout;
+use crate::manifest::CategoryManifest;
+use crate::path::{RelPath, check_symlink_target};
+
+/// A scanned category and what was skipped in it.
+#[derive(Debug)]
+pub struct Scanned {
+    pub manifest: CategoryManifest,
+    pub warnings: Vec<String>,
+    /// Files actually read and hashed (the rest came from the index).
+    pub hashed_files: u64,
+}
+
+/// The index key of a path in a category.
+pub fn index_key(category: Category, path: &RelPath) -> String {
+    format!("{}/{}", category.name(), path)
+}
+
+pub fn scan_category(
+    layout: &Layout,
+    category: Category,
+    index: &mut HashIndex,
+) -> Result<Scanned> {
+    let root = layout.root(category);
+    let mut warnings = Vec::new();
+    let Some(dir) = layout.open_category(category)? else {
+        return Ok(Scanned {
+            manifest: CategoryManifest::new(category, Vec::new()),
+            warnings,
+            hashed_files: 0,
+        });
+    };
+
+    let mut entries = Vec::new();
+    let mut to_hash: Vec<(usize, FileStamp)> = Vec::new();
+    let walker = walkdir::WalkDir::new(root).min_depth(1).follow_links(false);
+    for item in walker {
+        let item = item.map_err(|e| walk_error(root, e))?;
+        if item.path().starts_with(layout.state_dir()) {
+            continue;
+        }
+        let Some(path) = relative(root, item.path(), &mut warnings) else {
+            continue;
+        };
+        let meta = item.metadata().map_err(|e| walk_error(root, e))?;
+        let file_type = item.file_type();
+        let mtime_ns = meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec());
+        let mode = meta.mode() & SYNCED_MODE_BITS;
+        let entry = if file_type.is_dir() {
+            Entry {
+                path,
+                kind: EntryKind::Dir,
+                size: 0,
+                mode,
+                mtime_ns,
+                digest: Digest::ZERO,
+                symlink_target: None,
+            }
+        } else if file_type.is_symlink() {
+            let target = std::fs::read_link(item.path())
+                .map_err(EngineError::io("read symlink", item.path()))?;
+            let Some(target) = target.to_str().map(str::to_string) else {
+                warnings
+                    .push(format!("skipped symlink {category}/{path}: its target is not UTF-8"));
+                continue;
+            };
+            if let Err(e) = check_symlink_target(&path, &target) {
+                warnings.push(format!("skipped {category}/{path}: {e}"));
+                continue;
+            }
+            let digest = Digest::of(target.as_bytes());
+            Entry {
+                path,
+                kind: EntryKind::Symlink,
+                size: target.len() as u64,
+                mode,
+                mtime_ns,
+                digest,
+                symlink_target: Some(target),
+            }
+        } else if file_type.is_file() {
+            let stamp = FileStamp {
+                size: meta.size(),
+                mtime_ns,
+                inode: meta.ino(),
+                ctime_ns: meta
+                    .ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.ctime_nsec()),
+            };
+            let digest = index.lookup(&index_key(category, &path), &stamp).unwrap_or_else(|| {
+                to_hash.push((entries.len(), stamp));
+                Digest::ZERO
+            });
+            Entry {
+                path,
+                kind: EntryKind::File,
+                size: meta.size(),
+                mode,
+                mtime_ns,
+                digest,
+                symlink_target: None,
+            }
+        } else {
+            warnings.push(format!(
+                "skipped {category}/{path}: FIFOs, sockets and devices are never synchronized"
+            ));
+            continue;
+        };
+        entries.push(entry);
+    }
+
+    let hashed: Vec<(usize, FileStamp, Result<Digest>)> = to_hash
+        .par_iter()
+        .map(|(i, stamp)| (*i, *stamp, hash_file(&dir, root, &entries[*i].path)))
+        .collect();
+    let hashed_files = hashed.len() as u64;
+    for (i, stamp, digest) in hashed {
+        let digest = digest?;
+        entries[i].digest = digest;
+        index.remember(index_key(category, &entries[i].path), stamp, digest);
+    }
+    let prefix = format!("{}/", category.name());
+    let present: std::collections::HashSet<String> =
+        entries.iter().map(|e| index_key(category, &e.path)).collect();
+    index.retain_under(&prefix, &|key| present.contains(key));
+
+    Ok(Scanned { manifest: CategoryManifest::new(category, entries), warnings, hashed_files })
+}
+
+fn relative(root: &Path, full: &Path, warnings: &mut Vec<String>) -> Option<RelPath> {
+    let rel = full.strip_prefix(root).ok()?;
+    let Some(text) = rel.to_str() else {
+        warnings.push(format!("skipped {}: its name is not UTF-8", full.display()));
+        return None;
+    };
+    match RelPath::new(text) {
+        Ok(path) => Some(path),
+        Err(e) => {
+            warnings.push(format!("skipped {}: {e}", full.display()));
+            None
+        }
+    }
+}
+
+fn walk_error(root: &Path, e: walkdir::Error) -> EngineError {
+    let path = e.path().unwrap_or(root).to_path_buf();
+    let source = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+    EngineError::Io { op: "read", path, source }
+}
+
+/// Hashes one file read through the category's directory handle.
+pub fn hash_file(dir: &cap_std::fs::Dir, root: &Path, path: &RelPath) -> Result<Digest> {
+    let full = root.join(path);
+    let mut file = dir.open(path).map_err(EngineError::io("open for hashing", &full))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(EngineError::io("read for hashing", &full))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    #[test]
+    fn scans_files_dirs_and_inside_symlinks_and_skips_the_rest() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::under_root(tmp.path());
+        let root = tmp.path().join("config");
+        std::fs::create_dir_all(root.join("sub/empty")).expect("mkdir");
+        std::fs::write(root.join("sub/a.conf"), b"alpha").expect("write");
+        std::fs::set_permissions(root.join("sub/a.conf"), std::fs::Permissions::from_mode(0o4755))
+            .expect("chmod");
+        symlink("sub/a.conf", root.join("link")).expect("symlink");
+        symlink("../../etc/passwd", root.join("sub/evil")).expect("symlink");
+        let fifo = root.join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success()
+        );
+
+        let mut index = HashIndex::load(&layout.index_path());
+        let scanned = scan_category(&layout, Category::Config, &mut index).expect("scan");
+        let paths: Vec<&str> = scanned.manifest.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["link", "sub", "sub/a.conf", "sub/empty"]);
+        let file = &scanned.manifest.entries[2];
+        assert_eq!(file.digest, Digest::of(b"alpha"));
+        assert_eq!(file.mode, 0o755, "setuid is stripped");
+        assert_eq!(scanned.warnings.len(), 2, "{:?}", scanned.warnings);
+        assert!(scanned.warnings.iter().any(|w| w.contains("sub/evil")));
+        assert!(scanned.warnings.iter().any(|w| w.contains("fifo")));
+    }
+
+    #[test]
+    fn a_missing_category_is_empty() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::under_root(tmp.path());
+        let mut index = HashIndex::default();
+        let scanned = scan_category(&layout, Category::Firmware, &mut index).expect("scan");
+        assert!(scanned.manifest.entries.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    #[test]
+    fn an_unchanged_file_is_not_hashed_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::under_root(tmp.path());
+        std::fs::create_dir_all(tmp.path().join("modules")).expect("mkdir");
+        std::fs::write(tmp.path().join("modules/m.ko"), b"module").expect("write");
+        std::fs::create_dir_all(layout.state_dir()).expect("mkdir");
+        // Files younger than the racy window are always rehashed; let it pass.
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+
+        let mut index = HashIndex::load(&layout.index_path());
+        let first = scan_category(&layout, Category::Modules, &mut index).expect("scan");
+        index.save().expect("save");
+        let mut index = HashIndex::load(&layout.index_path());
+        let second = scan_category(&layout, Category::Modules, &mut index).expect("scan");
+        assert_eq!((first.hashed_files, second.hashed_files), (1, 0));
+        assert_eq!(first.manifest, second.manifest);
+
+        std::fs::write(tmp.path().join("modules/m.ko"), b"module v2").expect("write");
+        let third = scan_category(&layout, Category::Modules, &mut index).expect("scan");
+        assert_eq!(third.hashed_files, 1);
+        assert_ne!(third.manifest.digest, second.manifest.digest);
+    }
+}

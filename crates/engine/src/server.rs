@@ -1,0 +1,62 @@
+//! What a server says about itself (`Hello`): its name, versions, what its tree holds in
+//! summary, its last generation, its hold, and the machine it runs on. The agent fills it
+//! in, the protocol carries it, the server list and the wizard show it.
+
+use crate::category::Category;
+use crate::entry::Digest;
+use crate::hold::Hold;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ServerInfo {
+    pub name: String,
+    pub agent_version: String,
+    pub protocol_version: u32,
+    pub hostname: String,
+    pub protected: bool,
+    pub categories: Vec<CategorySummary>,
+    pub tree_digest: Digest,
+    pub last_generation: Option<LastGeneration>,
+    /// Random per state folder: two addresses reaching one agent share it.
+    pub instance_id: String,
+    pub inventory: Inventory,
+    pub hold: Option<Hold>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CategorySummary {
+    pub category: Category,
+    pub files: u64,
+    pub bytes: u64,
+    pub digest: Digest,
+}
+
+/// The newest generation applied on the server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LastGeneration {
+    pub id: u64,
+    /// Seconds since the Unix epoch.
+    pub time: u64,
+    pub source: String,
+}
+
+/// What the machine is, for the server list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Inventory {
+    /// `primary` or `backup`, as configured.
+    pub role: String,
+    pub serial_number: String,
+    /// Where the serial number came from: `dmi`, `config` or `machine-id`.
+    pub serial_source: String,
+    pub mac_addresses: Vec<String>,
+    pub cpu_model: String,
+    pub cpu_count: u32,
+    pub memory_bytes: u64,
+    pub os: String,
+    pub uptime_seconds: u64,
+}
+
+impl ServerInfo {
+    pub fn category(&self, category: Category) -> Option<&CategorySummary> {
+        self.categories.iter().find(|c| c.category == category)
+    }
+}

@@ -1,0 +1,508 @@
+//! Staging files from a source: the destination reuses what it already holds and pulls
+//! only the missing chunks, verifying each chunk and the whole file before anything is
+//! committed.
+//!
+//! For each file to bring, in order of preference:
+//! 1. a destination file with the same digest (moved or copied content): copied locally;
+//! 2. a large file whose old version is here: the source's chunk list is compared with
+//!    the old version's chunks, and only chunks not found locally cross the wire;
+//! 3. otherwise the file is streamed whole in bounded pieces.
+//!
+//! Memory stays bounded by a few pieces per file in flight, whatever the file size.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cap_std::fs::Dir;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::category::Category;
+use crate::chunk::{self, ChunkList, WHOLE_FILE_LIMIT};
+use crate::entry::{Digest, Entry, EntryKind};
+use crate::error::{EngineError, Result};
+use crate::failpoint;
+use crate::layout::Layout;
+use crate::path::{RelPath, check_symlink_target};
+
+/// Largest piece asked for in one range when streaming a file whole.
+pub const MAX_RANGE: u64 = 1 << 20;
+/// Ranges asked for in one request when streaming a file whole (1 GiB).
+const RANGES_PER_FETCH: u64 = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// Pieces of file content, in the order asked: (offset, bytes).
+pub type PieceStream = BoxStream<'static, Result<(u64, Vec<u8>)>>;
+
+/// Where file content comes from: the source agent (over gRPC, in the agent), or anything
+/// else that can answer these two questions.
+pub trait ChunkSource: Send + Sync {
+    fn chunk_list(
+        &self,
+        category: Category,
+        path: &RelPath,
+    ) -> impl Future<Output = Result<ChunkList>> + Send;
+    fn fetch(
+        &self,
+        category: Category,
+        path: &RelPath,
+        ranges: Vec<ByteRange>,
+    ) -> impl Future<Output = Result<PieceStream>> + Send;
+
+    /// Several small files whole, in one stream, in the order given: (index, offset,
+    /// bytes), an empty file as one empty piece. The default asks for each file on its
+    /// own; the source agent answers all of them in one call.
+    fn fetch_files(
+        &self,
+        category: Category,
+        files: Vec<(RelPath, u64)>,
+    ) -> impl Future<Output = Result<FilesStream>> + Send {
+        fetch_one_by_one(self, category, files)
+    }
+}
+
+/// [`ChunkSource::fetch_files`] done with one [`ChunkSource::fetch`] per file.
+pub async fn fetch_one_by_one<S: ChunkSource + ?Sized>(
+    source: &S,
+    category: Category,
+    files: Vec<(RelPath, u64)>,
+) -> Result<FilesStream> {
+    let mut streams = Vec::with_capacity(files.len());
+    for (index, (path, size)) in (0u32..).zip(files) {
+        if size == 0 {
+            streams.push(futures::stream::iter([Ok((index, 0, Vec::new()))]).boxed());
+            continue;
+        }
+        let ranges = split(0, size);
+        let pieces = source.fetch(category, &path, ranges.clone()).await?;
+        // Each piece must be exactly the range asked for, as on the single-file path, and
+        // nothing may follow the last (the `None` after the ranges catches a piece more).
+        let expected = futures::stream::iter(ranges.into_iter().map(Some).chain([None]));
+        let checked = pieces.zip(expected).map(move |(piece, range)| {
+            let (offset, data) = piece?;
+            let Some(range) = range else {
+                return Err(integrity(&path, "the source sent more data than asked for"));
+            };
+            if offset != range.offset || data.len() as u64 != range.length {
+                return Err(integrity(
+                    &path,
+                    &format!(
+                        "asked for {} bytes at offset {}, got {} bytes at offset {offset}",
+                        range.length,
+                        range.offset,
+                        data.len()
+                    ),
+                ));
+            }
+            Ok((index, offset, data))
+        });
+        streams.push(checked.boxed());
+    }
+    Ok(futures::stream::iter(streams).flatten().boxed())
+}
+
+/// Pieces of several whole files: (index in the request, offset, bytes).
+pub type FilesStream = BoxStream<'static, Result<(u32, u64, Vec<u8>)>>;
+
+/// What staging one entry cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Staged {
+    pub bytes_received: u64,
+    pub bytes_written: u64,
+}
+
+/// Everything staging needs besides the entry itself.
+pub struct StageContext<'a, S> {
+    pub layout: &'a Layout,
+    pub staging: &'a Dir,
+    pub source: &'a S,
+    /// Destination files by digest, for local reuse: (category, path).
+    pub local_by_digest: &'a HashMap<Digest, (Category, RelPath)>,
+    /// Called with the bytes of each piece written, local or received; returns false to
+    /// stop (cancelled).
+    pub on_bytes: &'a (dyn Fn(u64) -> bool + Send + Sync),
+}
+
+/// Stages `entry` (the source's) as `staged_name` in the staging folder.
+/// `current` is what the destination holds at that path now.
+pub async fn stage_entry<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    current: Option<&Entry>,
+    staged_name: &str,
+) -> Result<Staged> {
+    match entry.kind {
+        EntryKind::Symlink => {
+            let target = entry.symlink_target.as_deref().unwrap_or_default();
+            check_symlink_target(&entry.path, target)?;
+            ctx.staging.symlink(target, staged_name).map_err(EngineError::io(
+                "stage symlink",
+                ctx.layout.staging_dir().join(staged_name),
+            ))?;
+            Ok(Staged::default())
+        }
+        EntryKind::Dir => Ok(Staged::default()),
+        EntryKind::File => stage_file(ctx, category, entry, current, staged_name).await,
+    }
+}
+
+/// Creates a staged file; never opens an existing entry: a planted file or hard link at
+/// the staging name is an error, not a target.
+fn create_staged<S>(ctx: &StageContext<'_, S>, name: &str) -> Result<(std::fs::File, PathBuf)> {
+    let path = ctx.layout.staging_dir().join(name);
+    let file = ctx
+        .staging
+        .open_with(name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
+        .map_err(EngineError::io("create staged file", &path))?;
+    Ok((file.into_std(), path))
+}
+
+async fn stage_file<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    current: Option<&Entry>,
+    staged_name: &str,
+) -> Result<Staged> {
+    let (file, staged_path) = create_staged(ctx, staged_name)?;
+    let mut out = Writer::new(file, &staged_path, entry);
+
+    if let Some((cat, path)) = ctx.local_by_digest.get(&entry.digest) {
+        copy_local(ctx.layout, *cat, path, &mut out, ctx.on_bytes)?;
+    } else if let Some(basis) =
+        current.filter(|c| c.kind == EntryKind::File && entry.size > WHOLE_FILE_LIMIT)
+    {
+        stage_delta(ctx, category, entry, basis, &mut out).await?;
+    } else {
+        stream_whole(ctx, category, entry, &mut out).await?;
+    }
+    out.finish()
+}
+
+/// Streams a file whole, a window of at most [`RANGES_PER_FETCH`] ranges at a time, so
+/// that no request and no list is sized from the size the source declared.
+async fn stream_whole<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    out: &mut Writer,
+) -> Result<()> {
+    let mut offset = 0;
+    while offset < entry.size {
+        let end = entry.size.min(offset.saturating_add(MAX_RANGE * RANGES_PER_FETCH));
+        let ranges = split(offset, end);
+        let stream = ctx.source.fetch(category, &entry.path, ranges.clone()).await?;
+        receive(stream, &ranges, None, out, ctx.on_bytes, &entry.path).await?;
+        offset = end;
+    }
+    Ok(())
+}
+
+/// Pulls only the chunks that the old version at the same path does not hold.
+async fn stage_delta<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    basis: &Entry,
+    out: &mut Writer,
+) -> Result<()> {
+    let list = ctx.source.chunk_list(category, &entry.path).await?;
+    if list.digest != entry.digest || list.size != entry.size {
+        return Err(EngineError::Source(format!(
+            "{category}/{} changed on the source during the transfer; nothing was changed, run again",
+            entry.path
+        )));
+    }
+    let basis_path = ctx.layout.root(category).join(&basis.path);
+    let dir = ctx.layout.open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: basis_path.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let mut old =
+        dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
+    let old_list = {
+        let reader =
+            dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
+        tokio::task::spawn_blocking(move || chunk::chunk_reader(reader))
+            .await
+            .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
+            .map_err(EngineError::io("chunk old version", &basis_path))?
+    };
+    let local: HashMap<Digest, (u64, u32)> =
+        old_list.chunks.iter().map(|c| (c.digest, (c.offset, c.length))).collect();
+
+    let missing: Vec<ByteRange> = list
+        .chunks
+        .iter()
+        .filter(|c| !local.contains_key(&c.digest))
+        .map(|c| ByteRange { offset: c.offset, length: u64::from(c.length) })
+        .collect();
+    let digests: HashMap<u64, Digest> = list.chunks.iter().map(|c| (c.offset, c.digest)).collect();
+    let mut remote = Windows::new(missing);
+    let mut buffer = Vec::new();
+    for c in &list.chunks {
+        if let Some((offset, length)) = local.get(&c.digest) {
+            buffer.resize(*length as usize, 0);
+            old.seek(SeekFrom::Start(*offset))
+                .and_then(|_| old.read_exact(&mut buffer))
+                .map_err(EngineError::io("read old version", &basis_path))?;
+            out.write(&buffer)?;
+            if !(ctx.on_bytes)(u64::from(*length)) {
+                return Err(EngineError::Cancelled("the transfer was stopped".into()));
+            }
+        } else {
+            let stream = remote.next_stream(ctx, category, &entry.path).await?;
+            let range = [ByteRange { offset: c.offset, length: u64::from(c.length) }];
+            receive_some(stream, &range, Some(&digests), out, ctx.on_bytes, &entry.path).await?;
+        }
+    }
+    remote.finish(&entry.path).await
+}
+
+/// Ranges a delta asks for in one request: a source refuses more than 65,536, and one
+/// window is plenty to keep the wire busy. Tests use small windows to cross many.
+const RANGES_PER_REQUEST: usize = if cfg!(test) { 4 } else { 4096 };
+
+/// The missing chunks of a delta, asked for in windows, each stream read to its end.
+struct Windows {
+    pending: std::collections::VecDeque<Vec<ByteRange>>,
+    current: Option<(PieceStream, usize)>,
+}
+
+impl Windows {
+    fn new(missing: Vec<ByteRange>) -> Windows {
+        let pending = missing.chunks(RANGES_PER_REQUEST).map(<[ByteRange]>::to_vec).collect();
+        Windows { pending, current: None }
+    }
+
+    /// The stream that delivers the next missing chunk, opening the next window when the
+    /// current one is used up.
+    async fn next_stream<S: ChunkSource>(
+        &mut self,
+        ctx: &StageContext<'_, S>,
+        category: Category,
+        path: &RelPath,
+    ) -> Result<&mut PieceStream> {
+        if self.current.as_ref().is_none_or(|(_, left)| *left == 0) {
+            self.finish_current(path).await?;
+            let ranges = self
+                .pending
+                .pop_front()
+                .ok_or_else(|| integrity(path, "more chunks are missing than were asked for"))?;
+            let count = ranges.len();
+            self.current = Some((ctx.source.fetch(category, path, ranges).await?, count));
+        }
+        let (stream, left) =
+            self.current.as_mut().ok_or_else(|| integrity(path, "no open window"))?;
+        *left -= 1;
+        Ok(stream)
+    }
+
+    async fn finish_current(&mut self, path: &RelPath) -> Result<()> {
+        if let Some((mut stream, _)) = self.current.take()
+            && stream.next().await.is_some()
+        {
+            return Err(integrity(path, "the source sent more data than asked for"));
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self, path: &RelPath) -> Result<()> {
+        self.finish_current(path).await?;
+        if self.pending.is_empty() {
+            Ok(())
+        } else {
+            Err(integrity(path, "some missing chunks were never asked for"))
+        }
+    }
+}
+
+/// Receives exactly `ranges` from `stream`, then checks that it ends.
+async fn receive(
+    mut stream: PieceStream,
+    ranges: &[ByteRange],
+    digests: Option<&HashMap<u64, Digest>>,
+    out: &mut Writer,
+    on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
+    path: &RelPath,
+) -> Result<()> {
+    receive_some(&mut stream, ranges, digests, out, on_bytes, path).await?;
+    if stream.next().await.is_some() {
+        return Err(integrity(path, "the source sent more data than asked for"));
+    }
+    Ok(())
+}
+
+async fn receive_some(
+    stream: &mut PieceStream,
+    ranges: &[ByteRange],
+    digests: Option<&HashMap<u64, Digest>>,
+    out: &mut Writer,
+    on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
+    path: &RelPath,
+) -> Result<()> {
+    let delay = failpoint::value(failpoint::TRANSFER_DELAY_MS);
+    for range in ranges {
+        let (offset, data) = stream
+            .next()
+            .await
+            .ok_or_else(|| integrity(path, "the source's data ended early"))??;
+        if offset != range.offset || data.len() as u64 != range.length {
+            return Err(integrity(
+                path,
+                &format!(
+                    "asked for {} bytes at offset {}, got {} bytes at offset {offset}",
+                    range.length,
+                    range.offset,
+                    data.len()
+                ),
+            ));
+        }
+        if let Some(expected) = digests.and_then(|d| d.get(&offset))
+            && Digest::of(&data) != *expected
+        {
+            return Err(integrity(
+                path,
+                &format!("the chunk at offset {offset} does not match its digest"),
+            ));
+        }
+        out.received += data.len() as u64;
+        out.write(&data)?;
+        if !on_bytes(data.len() as u64) {
+            return Err(EngineError::Cancelled("the transfer was stopped".into()));
+        }
+        if let Some(ms) = delay {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+    Ok(())
+}
+
+fn copy_local(
+    layout: &Layout,
+    category: Category,
+    path: &RelPath,
+    out: &mut Writer,
+    on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
+) -> Result<()> {
+    let full = layout.root(category).join(path);
+    let dir = layout.open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: full.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let mut file = dir.open(path).map_err(EngineError::io("open local copy", &full))?;
+    let mut buffer = vec![0u8; MAX_RANGE as usize];
+    loop {
+        let n = file.read(&mut buffer).map_err(EngineError::io("read local copy", &full))?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write(&buffer[..n])?;
+        if !on_bytes(n as u64) {
+            return Err(EngineError::Cancelled("the transfer was stopped".into()));
+        }
+    }
+}
+
+fn split(start: u64, size: u64) -> Vec<ByteRange> {
+    (start..size)
+        .step_by(MAX_RANGE as usize)
+        .map(|offset| ByteRange { offset, length: MAX_RANGE.min(size - offset) })
+        .collect()
+}
+
+fn integrity(path: &RelPath, detail: &str) -> EngineError {
+    EngineError::Integrity { path: path.to_string(), detail: detail.to_string() }
+}
+
+/// Writes a staged file, hashing as it goes, refusing to exceed the declared size.
+struct Writer {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    hasher: blake3::Hasher,
+    written: u64,
+    received: u64,
+    expected_size: u64,
+    expected_digest: Digest,
+    mode: u32,
+    mtime_ns: i64,
+    entry_path: RelPath,
+}
+
+impl Writer {
+    fn new(file: std::fs::File, path: &std::path::Path, entry: &Entry) -> Writer {
+        Writer {
+            file,
+            path: path.to_path_buf(),
+            hasher: blake3::Hasher::new(),
+            written: 0,
+            received: 0,
+            expected_size: entry.size,
+            expected_digest: entry.digest,
+            mode: entry.mode,
+            mtime_ns: entry.mtime_ns,
+            entry_path: entry.path.clone(),
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.written += data.len() as u64;
+        if self.written > self.expected_size {
+            return Err(integrity(
+                &self.entry_path,
+                "more data arrived than the file's declared size",
+            ));
+        }
+        self.hasher.update(data);
+        self.file.write_all(data).map_err(EngineError::io("write staged file", &self.path))
+    }
+
+    /// Verifies size and digest, then sets mode and mtime. Durability comes from one
+    /// flush of the whole staging filesystem before the journal is written
+    /// ([`crate::apply`]), far cheaper than one fsync per small file.
+    fn finish(self) -> Result<Staged> {
+        if self.written != self.expected_size {
+            return Err(integrity(
+                &self.entry_path,
+                &format!("got {} bytes, expected {}", self.written, self.expected_size),
+            ));
+        }
+        let digest: Digest = self.hasher.finalize().into();
+        if digest != self.expected_digest {
+            return Err(integrity(
+                &self.entry_path,
+                "its content does not match the planned digest (did the source change? run again)",
+            ));
+        }
+        use std::os::unix::fs::PermissionsExt;
+        self.file
+            .set_permissions(std::fs::Permissions::from_mode(self.mode))
+            .map_err(EngineError::io("set mode of", &self.path))?;
+        self.file
+            .set_times(std::fs::FileTimes::new().set_modified(system_time(self.mtime_ns)))
+            .map_err(EngineError::io("set mtime of", &self.path))?;
+        Ok(Staged { bytes_received: self.received, bytes_written: self.written })
+    }
+}
+
+fn system_time(ns: i64) -> SystemTime {
+    let magnitude = Duration::from_nanos(ns.unsigned_abs());
+    if ns >= 0 { UNIX_EPOCH + magnitude } else { UNIX_EPOCH - magnitude }
+}
+
+mod batch;
+pub use batch::stage_files;
+
+#[cfg(test)]
+mod tests;

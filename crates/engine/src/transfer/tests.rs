@@ -1,0 +1,163 @@
+//! Staging against an in-memory source: a delta crossing several request windows brings
+//! exactly the source's file while asking only for the chunks the old version lacks.
+
+use std::sync::Mutex;
+
+use super::*;
+use crate::chunk::chunk_reader;
+use crate::noise::noise;
+
+/// A source holding one file in memory, counting what it is asked for.
+struct MemorySource {
+    data: Vec<u8>,
+    requests: Mutex<Vec<usize>>,
+}
+
+impl ChunkSource for MemorySource {
+    async fn chunk_list(&self, _: Category, _: &RelPath) -> Result<ChunkList> {
+        chunk_reader(&self.data[..]).map_err(|e| EngineError::Source(e.to_string()))
+    }
+
+    async fn fetch(&self, _: Category, _: &RelPath, ranges: Vec<ByteRange>) -> Result<PieceStream> {
+        self.requests.lock().expect("lock").push(ranges.len());
+        let pieces: Vec<Result<(u64, Vec<u8>)>> = ranges
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.offset,
+                    self.data[r.offset as usize..(r.offset + r.length) as usize].to_vec(),
+                ))
+            })
+            .collect();
+        Ok(futures::stream::iter(pieces).boxed())
+    }
+}
+
+fn entry(path: &str, data: &[u8]) -> Entry {
+    Entry {
+        path: RelPath::new(path).expect("valid"),
+        kind: EntryKind::File,
+        size: data.len() as u64,
+        mode: 0o640,
+        mtime_ns: 1_000_000_000,
+        digest: Digest::of(data),
+        symlink_target: None,
+    }
+}
+
+#[tokio::test]
+async fn a_delta_over_many_windows_brings_exactly_the_new_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = Layout::under_root(tmp.path());
+    let old = noise(4 << 20, 1);
+    let mut new = old.clone();
+    // Scattered edits: more missing chunks than one window holds.
+    for i in 0..12 {
+        let at = i * (new.len() / 12) + 1000;
+        new[at..at + 64].fill(0xAB);
+    }
+    std::fs::create_dir_all(tmp.path().join("firmware")).expect("mkdir");
+    std::fs::write(tmp.path().join("firmware/image.bin"), &old).expect("write");
+    std::fs::create_dir_all(layout.staging_dir()).expect("mkdir");
+    let staging =
+        Dir::open_ambient_dir(layout.staging_dir(), cap_std::ambient_authority()).expect("open");
+
+    let source = MemorySource { data: new.clone(), requests: Mutex::new(Vec::new()) };
+    let on_bytes = |_: u64| true;
+    let local = HashMap::new();
+    let ctx = StageContext {
+        layout: &layout,
+        staging: &staging,
+        source: &source,
+        local_by_digest: &local,
+        on_bytes: &on_bytes,
+    };
+    let (src, basis) = (entry("image.bin", &new), entry("image.bin", &old));
+    let staged =
+        stage_entry(&ctx, Category::Firmware, &src, Some(&basis), "0").await.expect("staged");
+
+    assert_eq!(std::fs::read(layout.staging_dir().join("0")).expect("read"), new);
+    let requests = source.requests.lock().expect("lock").clone();
+    assert!(
+        requests.len() >= 3 && requests.iter().all(|n| *n <= RANGES_PER_REQUEST),
+        "{requests:?}"
+    );
+    assert!(
+        staged.bytes_received < new.len() as u64 / 2,
+        "{} bytes received",
+        staged.bytes_received
+    );
+    assert_eq!(staged.bytes_written, new.len() as u64);
+}
+
+/// Pieces of a batch as a source sends them: (file index, offset, bytes).
+type Pieces = Vec<(u32, u64, Vec<u8>)>;
+
+/// A source whose `fetch_files` answers with exactly the pieces a test gives.
+struct ScriptedFiles(Pieces);
+
+impl ChunkSource for ScriptedFiles {
+    async fn chunk_list(&self, _: Category, path: &RelPath) -> Result<ChunkList> {
+        Err(integrity(path, "not used"))
+    }
+
+    async fn fetch(&self, _: Category, path: &RelPath, _: Vec<ByteRange>) -> Result<PieceStream> {
+        Err(integrity(path, "not used"))
+    }
+
+    async fn fetch_files(&self, _: Category, _: Vec<(RelPath, u64)>) -> Result<FilesStream> {
+        Ok(futures::stream::iter(self.0.clone().into_iter().map(Ok)).boxed())
+    }
+}
+
+async fn stage_scripted(pieces: Pieces) -> Result<Vec<Staged>> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = Layout::under_root(tmp.path());
+    std::fs::create_dir_all(layout.staging_dir()).expect("mkdir");
+    let staging =
+        Dir::open_ambient_dir(layout.staging_dir(), cap_std::ambient_authority()).expect("open");
+    let source = ScriptedFiles(pieces);
+    let on_bytes = |_: u64| true;
+    let local = HashMap::new();
+    let ctx = StageContext {
+        layout: &layout,
+        staging: &staging,
+        source: &source,
+        local_by_digest: &local,
+        on_bytes: &on_bytes,
+    };
+    let (a, empty) = (entry("a.conf", b"alpha"), entry("empty.conf", b""));
+    stage_files(&ctx, Category::Config, &[("0".into(), &a), ("1".into(), &empty)]).await
+}
+
+#[tokio::test]
+async fn a_batch_is_verified_file_by_file() {
+    let good = vec![(0, 0, b"alpha".to_vec()), (1, 0, Vec::new())];
+    let staged = stage_scripted(good.clone()).await.expect("a faithful batch stages");
+    assert_eq!(staged.iter().map(|s| s.bytes_written).collect::<Vec<_>>(), [5, 0]);
+
+    let cases: Vec<(&str, Pieces, &str)> = vec![
+        (
+            "longer than declared",
+            vec![(0, 0, b"alphabet".to_vec()), (1, 0, Vec::new())],
+            "declared size",
+        ),
+        ("wrong content", vec![(0, 0, b"omega".to_vec()), (1, 0, Vec::new())], "planned digest"),
+        ("files out of order", vec![(1, 0, Vec::new()), (0, 0, b"alpha".to_vec())], "file 1"),
+        (
+            "a piece at the wrong offset",
+            vec![(0, 2, b"alpha".to_vec()), (1, 0, Vec::new())],
+            "offset 2",
+        ),
+        ("ending early", vec![(0, 0, b"alp".to_vec())], "ended early"),
+        (
+            "a piece after the last file",
+            [good.clone(), vec![(1, 0, b"x".to_vec())]].concat(),
+            "more data",
+        ),
+    ];
+    for (what, pieces, says) in cases {
+        let err = stage_scripted(pieces).await.expect_err(what).to_string();
+        assert!(err.contains(says), "{what}: {err}");
+    }
+}

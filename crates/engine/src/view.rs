@@ -1,0 +1,187 @@
+//! A plan as it is reviewed: what the destination computed, reduced to what an
+//! administrator (or a script) reads and what the apply is pinned to. The destination
+//! makes it from its [`Plan`], the protocol carries it, the command line shows it, and
+//! [`PlanView::decision`] is the one place that decides between "in sync", "refused" and
+//! "ready to apply" for every command.
+
+use crate::category::Category;
+use crate::entry::{Digest, EntryKind};
+use crate::path::RelPath;
+use crate::plan::{Action, CategoryPlan, Counts, Plan, Step};
+use crate::refusal::Refusal;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanView {
+    /// Pins the apply: the destination refuses when its plan is no longer this one.
+    pub digest: Digest,
+    pub source_name: String,
+    pub destination_name: String,
+    pub categories: Vec<CategoryView>,
+    pub warnings: Vec<String>,
+    pub refusals: Vec<Refusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CategoryView {
+    pub category: Category,
+    pub counts: Counts,
+    pub in_sync: bool,
+    pub steps: Vec<StepView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepView {
+    pub action: Action,
+    pub path: RelPath,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mode: u32,
+    pub downgrade: bool,
+}
+
+/// What to do with a plan: the same answer for the wizard, `sync`, `auto` and `rollback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision<'a> {
+    /// Nothing differs. A standing refusal (a hold, protection) has nothing to refuse,
+    /// so this is success; the refusals are still shown as notes.
+    InSync,
+    /// Something differs and these refusals stand: nothing is applied.
+    Refused(&'a [Refusal]),
+    /// Something differs and nothing refuses it.
+    Ready,
+}
+
+impl StepView {
+    pub fn from_step(step: &Step) -> StepView {
+        let entry = step.entry();
+        StepView {
+            action: step.action,
+            path: step.path.clone(),
+            kind: step.kind(),
+            size: entry.map_or(0, |e| e.size),
+            mode: entry.map_or(0, |e| e.mode),
+            downgrade: step.downgrade,
+        }
+    }
+
+    /// Bytes of file content this step brings.
+    pub fn bytes(&self) -> u64 {
+        match self.action {
+            Action::Create | Action::Overwrite if self.kind == EntryKind::File => self.size,
+            _ => 0,
+        }
+    }
+
+    /// Whether the step writes a file or a symlink (what "files" counts in a summary).
+    pub fn writes_content(&self) -> bool {
+        matches!(self.action, Action::Create | Action::Overwrite) && self.kind != EntryKind::Dir
+    }
+}
+
+impl CategoryView {
+    pub fn new(category: Category, steps: Vec<StepView>) -> CategoryView {
+        let mut counts = Counts::default();
+        for step in &steps {
+            match step.action {
+                Action::Create => counts.created += 1,
+                Action::Overwrite => counts.overwritten += 1,
+                Action::Delete => counts.deleted += 1,
+                Action::Chmod => counts.chmod += 1,
+            }
+            counts.bytes += step.bytes();
+        }
+        CategoryView { category, counts, in_sync: steps.is_empty(), steps }
+    }
+
+    fn from_plan(plan: &CategoryPlan) -> CategoryView {
+        CategoryView::new(plan.category, plan.steps.iter().map(StepView::from_step).collect())
+    }
+}
+
+impl PlanView {
+    pub fn from_plan(plan: &Plan, source_name: &str, destination_name: &str) -> PlanView {
+        PlanView {
+            digest: plan.digest,
+            source_name: source_name.to_string(),
+            destination_name: destination_name.to_string(),
+            categories: plan.categories.iter().map(CategoryView::from_plan).collect(),
+            warnings: plan.warnings.clone(),
+            refusals: plan.refusals.clone(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.categories.iter().all(|c| c.steps.is_empty())
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut total = Counts::default();
+        for c in &self.categories {
+            total.created += c.counts.created;
+            total.overwritten += c.counts.overwritten;
+            total.deleted += c.counts.deleted;
+            total.chmod += c.counts.chmod;
+            total.bytes += c.counts.bytes;
+        }
+        total
+    }
+
+    /// Files and symlinks the plan writes.
+    pub fn files_written(&self) -> u64 {
+        self.categories.iter().flat_map(|c| &c.steps).filter(|s| s.writes_content()).count() as u64
+    }
+
+    pub fn categories(&self) -> Vec<Category> {
+        self.categories.iter().map(|c| c.category).collect()
+    }
+
+    /// In sync, refused, or ready: see [`Decision`].
+    pub fn decision(&self) -> Decision<'_> {
+        if self.is_empty() {
+            Decision::InSync
+        } else if !self.refusals.is_empty() {
+            Decision::Refused(&self.refusals)
+        } else {
+            Decision::Ready
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::refusal::RefusalKind;
+
+    fn view(steps: Vec<StepView>, refusals: Vec<Refusal>) -> PlanView {
+        PlanView {
+            digest: Digest::ZERO,
+            source_name: "primary".into(),
+            destination_name: "backup-1".into(),
+            categories: vec![CategoryView::new(Category::Config, steps)],
+            warnings: Vec::new(),
+            refusals,
+        }
+    }
+
+    #[test]
+    fn in_sync_wins_over_a_standing_refusal_and_a_refusal_wins_over_ready() {
+        let step = StepView {
+            action: Action::Create,
+            path: RelPath::new("a.conf").expect("valid"),
+            kind: EntryKind::File,
+            size: 3,
+            mode: 0o644,
+            downgrade: false,
+        };
+        let hold = Refusal::new(RefusalKind::Hold, "on hold");
+        assert_eq!(view(vec![], vec![hold.clone()]).decision(), Decision::InSync);
+        let refused = view(vec![step.clone()], vec![hold.clone()]);
+        assert_eq!(refused.decision(), Decision::Refused(&[hold]));
+        let ready = view(vec![step], vec![]);
+        assert_eq!(ready.decision(), Decision::Ready);
+        assert_eq!(
+            (ready.counts().created, ready.counts().bytes, ready.files_written()),
+            (1, 3, 1)
+        );
+    }
+}

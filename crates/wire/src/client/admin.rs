@@ -1,0 +1,111 @@
+//! Calls that administer an agent rather than synchronize it: history, rollback, holds,
+//! and the change stream `auto --on-change` follows.
+
+use std::time::Duration;
+
+use confsync_engine::apply::ApplyOutcome;
+use confsync_engine::category::Category;
+use confsync_engine::entry::Digest;
+use confsync_engine::history::Listed;
+use confsync_engine::hold::Hold;
+use confsync_engine::progress::ProgressEvent;
+use confsync_engine::request::RollbackRequest;
+use confsync_engine::view::PlanView;
+use confsync_proto::v1;
+use futures::StreamExt;
+
+use super::{AgentClient, CALL_TIMEOUT, ClientError, within};
+use crate::convert::{self, info, plan};
+
+/// Deadline for the small calls (history, hold, release).
+const SHORT_CALL: Duration = Duration::from_secs(30);
+
+/// The source's change events; each item is the tree digest after a change (the first
+/// is the digest when the stream started; an idle stream repeats the last one).
+pub struct TreeChanges {
+    stream: tonic::Streaming<v1::TreeChanged>,
+    address: String,
+}
+
+impl TreeChanges {
+    /// The next digest; `None` when the agent ended the stream.
+    pub async fn next(&mut self) -> Option<Result<Digest, ClientError>> {
+        let item = self.stream.next().await?;
+        Some(match item {
+            Ok(changed) => {
+                Digest::from_slice(&changed.tree_digest).ok_or_else(|| ClientError::Protocol {
+                    address: self.address.clone(),
+                    detail: "a tree digest is not 32 bytes".into(),
+                })
+            }
+            Err(status) => Err(ClientError::from_status(&self.address, status)),
+        })
+    }
+}
+
+impl AgentClient {
+    /// The applies and rollbacks recorded on the agent, newest first.
+    pub async fn history(&mut self) -> Result<Vec<Listed>, ClientError> {
+        let mut request = tonic::Request::new(v1::HistoryRequest {});
+        request.set_timeout(SHORT_CALL);
+        let address = self.address.clone();
+        let reply = within(&address, SHORT_CALL, self.inner.history(request)).await?;
+        reply
+            .generations
+            .into_iter()
+            .map(|g| info::listed_from_proto(g).map_err(|e| self.protocol(e)))
+            .collect()
+    }
+
+    /// What a rollback would change; nothing is changed.
+    pub async fn plan_rollback(
+        &mut self,
+        request: &RollbackRequest,
+    ) -> Result<PlanView, ClientError> {
+        let mut request = tonic::Request::new(plan::rollback_request_to_proto(request));
+        request.set_timeout(CALL_TIMEOUT);
+        let address = self.address.clone();
+        let reply = within(&address, CALL_TIMEOUT, self.inner.plan_rollback(request)).await?;
+        plan::plan_from_proto(reply).map_err(|e| self.protocol(e))
+    }
+
+    /// Carries out a reviewed rollback, calling `on_progress` for each event.
+    pub async fn rollback(
+        &mut self,
+        request: &RollbackRequest,
+        on_progress: impl FnMut(&ProgressEvent),
+    ) -> Result<ApplyOutcome, ClientError> {
+        let stream = self
+            .inner
+            .rollback(plan::rollback_request_to_proto(request))
+            .await
+            .map_err(|s| self.status(s))?
+            .into_inner();
+        self.follow(stream, on_progress, "rollback").await
+    }
+
+    /// Follows the agent's tree changes in `categories`.
+    pub async fn watch(&mut self, categories: &[Category]) -> Result<TreeChanges, ClientError> {
+        let request = v1::WatchRequest { categories: convert::categories_to_proto(categories) };
+        let stream = self.inner.watch(request).await.map_err(|s| self.status(s))?.into_inner();
+        Ok(TreeChanges { stream, address: self.address.clone() })
+    }
+
+    /// Makes the agent refuse every apply until released; returns the hold in force.
+    pub async fn hold(&mut self, reason: &str) -> Result<Option<Hold>, ClientError> {
+        let mut request = tonic::Request::new(v1::HoldRequest { reason: reason.to_string() });
+        request.set_timeout(SHORT_CALL);
+        let address = self.address.clone();
+        let state = within(&address, SHORT_CALL, self.inner.hold(request)).await?;
+        Ok(info::hold_from_proto(&state))
+    }
+
+    /// Ends the hold; returns the hold in force afterwards (none).
+    pub async fn release(&mut self) -> Result<Option<Hold>, ClientError> {
+        let mut request = tonic::Request::new(v1::ReleaseRequest {});
+        request.set_timeout(SHORT_CALL);
+        let address = self.address.clone();
+        let state = within(&address, SHORT_CALL, self.inner.release(request)).await?;
+        Ok(info::hold_from_proto(&state))
+    }
+}

@@ -1,0 +1,166 @@
+//! The source side of the client: what a destination reads from its source agent.
+//! Manifests are validated entry by entry and as a tree; streams are bounded per message.
+
+use confsync_engine::category::Category;
+use confsync_engine::chunk::ChunkList;
+use confsync_engine::confine::{MAX_MANIFEST_ENTRIES, check_tree};
+use confsync_engine::entry::Entry;
+use confsync_engine::error::EngineError;
+use confsync_engine::manifest::{CategoryManifest, Manifest};
+use confsync_engine::transfer::{ByteRange, FilesStream, PieceStream};
+use confsync_proto::v1;
+use futures::StreamExt;
+
+use super::{AgentClient, CALL_TIMEOUT, ClientError, STREAM_IDLE_TIMEOUT, deadline, within};
+use crate::convert;
+
+impl AgentClient {
+    /// The whole manifest of `categories`, validated entry by entry.
+    pub async fn manifest(&mut self, categories: &[Category]) -> Result<Manifest, ClientError> {
+        let mut request = tonic::Request::new(v1::ManifestRequest {
+            categories: convert::categories_to_proto(categories),
+        });
+        request.set_timeout(deadline(CALL_TIMEOUT));
+        let mut stream =
+            self.inner.get_manifest(request).await.map_err(|s| self.status(s))?.into_inner();
+        let mut entries: std::collections::BTreeMap<Category, Vec<Entry>> =
+            categories.iter().map(|c| (*c, Vec::new())).collect();
+        let mut count = 0usize;
+        while let Some(batch) = self.next_within(&mut stream).await? {
+            let batch = batch.map_err(|s| self.status(s))?;
+            count = count.saturating_add(batch.entries.len());
+            if count > MAX_MANIFEST_ENTRIES {
+                return Err(self.protocol(format!(
+                    "the manifest has more than {MAX_MANIFEST_ENTRIES} entries; refusing it"
+                )));
+            }
+            let category =
+                convert::category_from_proto(batch.category).map_err(|e| self.protocol(e))?;
+            let list = entries
+                .get_mut(&category)
+                .ok_or_else(|| self.protocol(format!("category {category} was not asked for")))?;
+            for raw in batch.entries {
+                list.push(
+                    convert::entry_from_proto(raw)
+                        .map_err(|e| self.protocol(format!("in {category}: {e}")))?,
+                );
+            }
+        }
+        let mut manifest = Manifest::default();
+        for (category, list) in entries {
+            check_tree(&list).map_err(|e| self.protocol(format!("in {category}: {e}")))?;
+            manifest.insert(CategoryManifest::new(category, list));
+        }
+        Ok(manifest)
+    }
+
+    /// The next item of a stream from the agent, or an error when none comes for
+    /// [`STREAM_IDLE_TIMEOUT`] (a stalled peer must not hold an apply forever).
+    async fn next_within<T>(
+        &self,
+        stream: &mut tonic::Streaming<T>,
+    ) -> Result<Option<Result<T, tonic::Status>>, ClientError> {
+        tokio::time::timeout(deadline(STREAM_IDLE_TIMEOUT), stream.next()).await.map_err(|_| {
+            ClientError::Unreachable {
+                address: self.address.clone(),
+                detail: format!(
+                    "nothing arrived for {:?} in the middle of a stream",
+                    deadline(STREAM_IDLE_TIMEOUT)
+                ),
+            }
+        })
+    }
+
+    pub async fn chunk_list(
+        &mut self,
+        category: Category,
+        path: &str,
+    ) -> Result<ChunkList, ClientError> {
+        let mut request = tonic::Request::new(v1::FileRef {
+            category: convert::category_to_proto(category) as i32,
+            path: path.to_string(),
+        });
+        let limit = deadline(CALL_TIMEOUT);
+        request.set_timeout(limit);
+        let address = self.address.clone();
+        let raw = within(&address, limit, self.inner.get_chunk_list(request)).await?;
+        convert::chunk_list_from_proto(raw, path).map_err(|e| self.protocol(e))
+    }
+
+    /// Streams several small files whole, in the order asked: (index, offset, bytes).
+    /// `None` when the agent does not serve `GetFiles` (an older agent): ask file by file.
+    pub async fn fetch_files(
+        &mut self,
+        category: Category,
+        paths: Vec<String>,
+    ) -> Result<Option<FilesStream>, ClientError> {
+        let request =
+            v1::FilesRequest { category: convert::category_to_proto(category) as i32, paths };
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(deadline(CALL_TIMEOUT));
+        let mut stream = match self.inner.get_files(request).await {
+            Ok(response) => response.into_inner(),
+            Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(None),
+            Err(status) => return Err(self.status(status)),
+        };
+        // An agent may also say "unimplemented" in place of the first message.
+        let first = tokio::time::timeout(deadline(STREAM_IDLE_TIMEOUT), stream.message())
+            .await
+            .map_err(|_| self.protocol("no answer to GetFiles; stopped waiting"))?;
+        let first = match first {
+            Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(None),
+            Err(status) => return Err(self.status(status)),
+            Ok(first) => first,
+        };
+        let stream = futures::stream::iter(first.map(Ok)).chain(stream);
+        let address = self.address.clone();
+        Ok(Some(
+            tokio_stream::StreamExt::timeout(stream, deadline(STREAM_IDLE_TIMEOUT))
+                .map(move |item| match item {
+                    Ok(item) => item.map(|f| (f.index, f.offset, f.data)).map_err(|s| {
+                        EngineError::Source(ClientError::from_status(&address, s).to_string())
+                    }),
+                    Err(_) => Err(EngineError::Source(format!(
+                        "{address} sent no data for {:?}; stopped waiting",
+                        deadline(STREAM_IDLE_TIMEOUT)
+                    ))),
+                })
+                .boxed(),
+        ))
+    }
+
+    /// Streams the asked ranges of one file; each piece is checked against its range by
+    /// the engine.
+    pub async fn fetch(
+        &mut self,
+        category: Category,
+        path: &str,
+        ranges: Vec<ByteRange>,
+    ) -> Result<PieceStream, ClientError> {
+        let request = v1::ChunksRequest {
+            file: Some(v1::FileRef {
+                category: convert::category_to_proto(category) as i32,
+                path: path.to_string(),
+            }),
+            ranges: ranges
+                .iter()
+                .map(|r| v1::ByteRange { offset: r.offset, length: r.length })
+                .collect(),
+        };
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(deadline(CALL_TIMEOUT));
+        let stream = self.inner.get_chunks(request).await.map_err(|s| self.status(s))?.into_inner();
+        let address = self.address.clone();
+        Ok(tokio_stream::StreamExt::timeout(stream, deadline(STREAM_IDLE_TIMEOUT))
+            .map(move |item| match item {
+                Ok(item) => item.map(|c| (c.offset, c.data)).map_err(|s| {
+                    EngineError::Source(ClientError::from_status(&address, s).to_string())
+                }),
+                Err(_) => Err(EngineError::Source(format!(
+                    "{address} sent no data for {:?}; stopped waiting",
+                    deadline(STREAM_IDLE_TIMEOUT)
+                ))),
+            })
+            .boxed())
+    }
+}

@@ -1,0 +1,173 @@
+//! What a server says about itself (`Hello`), its hold, and its history.
+
+use confsync_engine::entry::Digest;
+use confsync_engine::history::{HistoryEntry, Listed};
+use confsync_engine::hold::Hold;
+use confsync_engine::journal::GenerationRecord;
+use confsync_engine::server::{CategorySummary, Inventory, LastGeneration, ServerInfo};
+use confsync_proto::v1;
+
+use super::{
+    ConvertError, categories_from_proto, categories_to_proto, category_from_proto,
+    category_to_proto,
+};
+
+pub fn hold_to_proto(hold: Option<&Hold>) -> v1::HoldState {
+    match hold {
+        Some(h) => v1::HoldState {
+            held: true,
+            reason: h.reason.clone(),
+            since: h.since,
+            held_by: h.held_by.clone(),
+        },
+        None => v1::HoldState::default(),
+    }
+}
+
+pub fn hold_from_proto(raw: &v1::HoldState) -> Option<Hold> {
+    raw.held.then(|| Hold {
+        reason: raw.reason.clone(),
+        since: raw.since,
+        held_by: raw.held_by.clone(),
+    })
+}
+
+pub fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
+    let inv = &info.inventory;
+    let last = info.last_generation.as_ref();
+    v1::HelloReply {
+        name: info.name.clone(),
+        agent_version: info.agent_version.clone(),
+        protocol_version: info.protocol_version,
+        hostname: info.hostname.clone(),
+        protected: info.protected,
+        categories: info
+            .categories
+            .iter()
+            .map(|c| v1::CategorySummary {
+                category: category_to_proto(c.category) as i32,
+                files: c.files,
+                bytes: c.bytes,
+                digest: c.digest.0.to_vec(),
+            })
+            .collect(),
+        tree_digest: info.tree_digest.0.to_vec(),
+        last_generation: last.map_or(0, |g| g.id),
+        last_generation_time: last.map_or(0, |g| g.time),
+        last_generation_source: last.map(|g| g.source.clone()).unwrap_or_default(),
+        instance_id: info.instance_id.clone(),
+        inventory: Some(v1::Inventory {
+            role: inv.role.clone(),
+            serial_number: inv.serial_number.clone(),
+            serial_source: inv.serial_source.clone(),
+            mac_addresses: inv.mac_addresses.clone(),
+            cpu_model: inv.cpu_model.clone(),
+            cpu_count: inv.cpu_count,
+            memory_bytes: inv.memory_bytes,
+            os: inv.os.clone(),
+            uptime_seconds: inv.uptime_seconds,
+        }),
+        hold: Some(hold_to_proto(info.hold.as_ref())),
+    }
+}
+
+/// Validates a `Hello` answer. The protocol version is taken as sent: the client compares
+/// it, so that a mismatch is reported as such rather than as a malformed answer.
+pub fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError> {
+    let digest = |bytes: &[u8], what: &str| {
+        Digest::from_slice(bytes)
+            .ok_or(ConvertError::BadDigest { path: what.to_string(), len: bytes.len() })
+    };
+    let categories = raw
+        .categories
+        .iter()
+        .map(|c| {
+            let category = category_from_proto(c.category)?;
+            Ok(CategorySummary {
+                category,
+                files: c.files,
+                bytes: c.bytes,
+                digest: digest(&c.digest, category.name())?,
+            })
+        })
+        .collect::<Result<Vec<_>, ConvertError>>()?;
+    let inventory = raw.inventory.map(|i| Inventory {
+        role: i.role,
+        serial_number: i.serial_number,
+        serial_source: i.serial_source,
+        mac_addresses: i.mac_addresses,
+        cpu_model: i.cpu_model,
+        cpu_count: i.cpu_count,
+        memory_bytes: i.memory_bytes,
+        os: i.os,
+        uptime_seconds: i.uptime_seconds,
+    });
+    Ok(ServerInfo {
+        name: raw.name,
+        agent_version: raw.agent_version,
+        protocol_version: raw.protocol_version,
+        hostname: raw.hostname,
+        protected: raw.protected,
+        categories,
+        tree_digest: if raw.tree_digest.is_empty() {
+            Digest::ZERO
+        } else {
+            digest(&raw.tree_digest, "the tree")?
+        },
+        last_generation: (raw.last_generation > 0).then_some(LastGeneration {
+            id: raw.last_generation,
+            time: raw.last_generation_time,
+            source: raw.last_generation_source,
+        }),
+        instance_id: raw.instance_id,
+        inventory: inventory.unwrap_or_default(),
+        hold: raw.hold.as_ref().and_then(hold_from_proto),
+    })
+}
+
+pub fn listed_to_proto(listed: &Listed) -> v1::Generation {
+    let entry = &listed.entry;
+    let r = &entry.record;
+    v1::Generation {
+        id: r.id,
+        started_at: r.started_at,
+        source: r.source.clone(),
+        requested_by: r.requested_by.clone(),
+        categories: categories_to_proto(&r.categories),
+        files_changed: r.files_changed,
+        bytes_received: r.bytes_received,
+        bytes_written: r.bytes_written,
+        kind: entry.kind(),
+        kept: listed.kept,
+        result: entry.result.clone(),
+        duration_ms: entry.duration_ms,
+        rollback_of: r.rollback_of,
+    }
+}
+
+pub fn listed_from_proto(raw: v1::Generation) -> Result<Listed, ConvertError> {
+    // An empty list means "all four" only in requests; a record names what it touched.
+    let categories = if raw.categories.is_empty() {
+        Vec::new()
+    } else {
+        categories_from_proto(&raw.categories)?
+    };
+    Ok(Listed {
+        entry: HistoryEntry {
+            record: GenerationRecord {
+                id: raw.id,
+                started_at: raw.started_at,
+                source: raw.source,
+                requested_by: raw.requested_by,
+                categories,
+                files_changed: raw.files_changed,
+                bytes_received: raw.bytes_received,
+                bytes_written: raw.bytes_written,
+                rollback_of: raw.rollback_of,
+            },
+            result: raw.result,
+            duration_ms: raw.duration_ms,
+        },
+        kept: raw.kept,
+    })
+}

@@ -1,0 +1,241 @@
+//! Conversions between protobuf and the engine's own types, for the client and the
+//! server adapter. Protobuf stops here: nothing above this crate sees it.
+//!
+//! Everything arriving from the network is validated on the way in: paths become
+//! [`RelPath`]s, digests must be 32 bytes, symlinks must stay inside their category, and
+//! `licenses` is refused with its reason.
+//!
+//! - this file: categories, entries, chunk lists (tree data);
+//! - [`plan`]: plans, refusals, apply progress and outcomes, requests;
+//! - [`info`]: `Hello`, holds, history.
+
+pub mod info;
+pub mod plan;
+
+use confsync_engine::category::{Category, LICENSES_REFUSAL};
+use confsync_engine::chunk::{ChunkInfo, ChunkList};
+use confsync_engine::confine::MAX_FILE_BYTES;
+use confsync_engine::entry::{Digest, Entry, EntryKind};
+use confsync_engine::path::{PathError, RelPath, check_symlink_target};
+use confsync_proto::v1;
+
+/// Why a message from a peer was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    #[error("{LICENSES_REFUSAL}")]
+    Licenses,
+    #[error("unknown category number {0}")]
+    UnknownCategory(i32),
+    #[error("unknown entry kind {kind} for {path:?}")]
+    UnknownKind { path: String, kind: i32 },
+    #[error("digest of {path:?} is {len} bytes, expected 32")]
+    BadDigest { path: String, len: usize },
+    #[error("{path:?} declares {size} bytes, more than the {max} accepted")]
+    TooLarge { path: String, size: u64, max: u64 },
+    #[error("chunk list of {path:?}: {detail}")]
+    BadChunks { path: String, detail: String },
+    #[error("unknown {what} number {value}")]
+    UnknownValue { what: &'static str, value: i32 },
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error(transparent)]
+    Shape(#[from] confsync_engine::confine::ShapeError),
+}
+
+pub fn category_to_proto(category: Category) -> v1::Category {
+    match category {
+        Category::Firmware => v1::Category::Firmware,
+        Category::Capdb => v1::Category::Capdb,
+        Category::Modules => v1::Category::Modules,
+        Category::Config => v1::Category::Config,
+    }
+}
+
+pub fn category_from_proto(raw: i32) -> Result<Category, ConvertError> {
+    match v1::Category::try_from(raw) {
+        Ok(v1::Category::Firmware) => Ok(Category::Firmware),
+        Ok(v1::Category::Capdb) => Ok(Category::Capdb),
+        Ok(v1::Category::Modules) => Ok(Category::Modules),
+        Ok(v1::Category::Config) => Ok(Category::Config),
+        Ok(v1::Category::Licenses) => Err(ConvertError::Licenses),
+        _ => Err(ConvertError::UnknownCategory(raw)),
+    }
+}
+
+/// A requested category list; empty means all four.
+pub fn categories_from_proto(raw: &[i32]) -> Result<Vec<Category>, ConvertError> {
+    let mut out = raw.iter().map(|c| category_from_proto(*c)).collect::<Result<Vec<_>, _>>()?;
+    if out.is_empty() {
+        out = Category::ALL.to_vec();
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+pub fn categories_to_proto(categories: &[Category]) -> Vec<i32> {
+    categories.iter().map(|c| category_to_proto(*c) as i32).collect()
+}
+
+pub fn kind_to_proto(kind: EntryKind) -> v1::EntryKind {
+    match kind {
+        EntryKind::File => v1::EntryKind::File,
+        EntryKind::Dir => v1::EntryKind::Dir,
+        EntryKind::Symlink => v1::EntryKind::Symlink,
+    }
+}
+
+fn kind_from_proto(raw: i32, path: &str) -> Result<EntryKind, ConvertError> {
+    match v1::EntryKind::try_from(raw) {
+        Ok(v1::EntryKind::File) => Ok(EntryKind::File),
+        Ok(v1::EntryKind::Dir) => Ok(EntryKind::Dir),
+        Ok(v1::EntryKind::Symlink) => Ok(EntryKind::Symlink),
+        _ => Err(ConvertError::UnknownKind { path: path.to_string(), kind: raw }),
+    }
+}
+
+pub fn digest_from_proto(raw: &[u8], path: &str) -> Result<Digest, ConvertError> {
+    Digest::from_slice(raw)
+        .ok_or(ConvertError::BadDigest { path: path.to_string(), len: raw.len() })
+}
+
+pub fn entry_to_proto(entry: &Entry) -> v1::Entry {
+    v1::Entry {
+        path: entry.path.to_string(),
+        kind: kind_to_proto(entry.kind) as i32,
+        size: entry.size,
+        mode: entry.mode,
+        mtime_ns: entry.mtime_ns,
+        digest: if entry.kind == EntryKind::Dir { Vec::new() } else { entry.digest.0.to_vec() },
+        symlink_target: entry.symlink_target.clone().unwrap_or_default(),
+    }
+}
+
+/// Validates an entry from a peer: canonical path, known kind, 32-byte digest, and a
+/// symlink target that stays inside the category and matches its digest.
+pub fn entry_from_proto(raw: v1::Entry) -> Result<Entry, ConvertError> {
+    let path = RelPath::new(&raw.path)?;
+    let kind = kind_from_proto(raw.kind, &raw.path)?;
+    let (digest, symlink_target, size) = match kind {
+        EntryKind::Dir => (Digest::ZERO, None, 0),
+        EntryKind::File if raw.size > MAX_FILE_BYTES => {
+            return Err(ConvertError::TooLarge {
+                path: raw.path,
+                size: raw.size,
+                max: MAX_FILE_BYTES,
+            });
+        }
+        EntryKind::File => (digest_from_proto(&raw.digest, &raw.path)?, None, raw.size),
+        EntryKind::Symlink => {
+            check_symlink_target(&path, &raw.symlink_target)?;
+            // The digest of a link is derived, never trusted.
+            let digest = Digest::of(raw.symlink_target.as_bytes());
+            (digest, Some(raw.symlink_target.clone()), raw.symlink_target.len() as u64)
+        }
+    };
+    Ok(Entry {
+        path,
+        kind,
+        size,
+        mode: raw.mode & confsync_engine::entry::SYNCED_MODE_BITS,
+        mtime_ns: raw.mtime_ns,
+        digest,
+        symlink_target,
+    })
+}
+
+pub fn chunk_list_to_proto(list: &ChunkList) -> v1::ChunkList {
+    v1::ChunkList {
+        size: list.size,
+        digest: list.digest.0.to_vec(),
+        chunks: list
+            .chunks
+            .iter()
+            .map(|c| v1::ChunkRef {
+                offset: c.offset,
+                length: c.length,
+                digest: c.digest.0.to_vec(),
+            })
+            .collect(),
+    }
+}
+
+/// Validates a chunk list from a peer: 32-byte digests, and chunks that cover the file
+/// exactly, in order, each at most [`MAX_CHUNK`] bytes.
+///
+/// [`MAX_CHUNK`]: confsync_engine::chunk::MAX_CHUNK
+pub fn chunk_list_from_proto(raw: v1::ChunkList, path: &str) -> Result<ChunkList, ConvertError> {
+    let bad = |detail: String| ConvertError::BadChunks { path: path.to_string(), detail };
+    let mut expected_offset = 0u64;
+    for c in &raw.chunks {
+        if c.offset != expected_offset {
+            return Err(bad(format!(
+                "a chunk starts at {} instead of {expected_offset}",
+                c.offset
+            )));
+        }
+        if c.length == 0 || c.length > confsync_engine::chunk::MAX_CHUNK {
+            return Err(bad(format!("a chunk of {} bytes at {}", c.length, c.offset)));
+        }
+        expected_offset = expected_offset.saturating_add(u64::from(c.length));
+    }
+    if expected_offset != raw.size || raw.size > MAX_FILE_BYTES {
+        return Err(bad(format!("chunks cover {expected_offset} bytes of {}", raw.size)));
+    }
+    let chunks = raw
+        .chunks
+        .into_iter()
+        .map(|c| {
+            Ok(ChunkInfo {
+                offset: c.offset,
+                length: c.length,
+                digest: digest_from_proto(&c.digest, path)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ConvertError>>()?;
+    Ok(ChunkList { size: raw.size, digest: digest_from_proto(&raw.digest, path)?, chunks })
+}
+
+#[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn licenses_and_unknown_categories_are_refused() {
+        assert_eq!(category_from_proto(v1::Category::Licenses as i32), Err(ConvertError::Licenses));
+        assert!(matches!(category_from_proto(99), Err(ConvertError::UnknownCategory(99))));
+        assert_eq!(categories_from_proto(&[]).expect("all"), Category::ALL.to_vec());
+    }
+
+    #[test]
+    fn hostile_entries_are_refused() {
+        let base = v1::Entry {
+            path: "ok".into(),
+            kind: v1::EntryKind::File as i32,
+            size: 1,
+            mode: 0o4755,
+            mtime_ns: 0,
+            digest: vec![0; 32],
+            symlink_target: String::new(),
+        };
+        let ok = entry_from_proto(base.clone()).expect("valid");
+        assert_eq!(ok.mode, 0o755, "setuid stripped");
+        for path in ["../x", "/etc/passwd", "a/../../b", "a//b", ".", ""] {
+            assert!(
+                entry_from_proto(v1::Entry { path: path.into(), ..base.clone() }).is_err(),
+                "{path}"
+            );
+        }
+        assert!(entry_from_proto(v1::Entry { digest: vec![0; 3], ..base.clone() }).is_err());
+        let link = v1::Entry {
+            kind: v1::EntryKind::Symlink as i32,
+            symlink_target: "../../outside".into(),
+            ..base
+        };
+        let err = entry_from_proto(link).expect_err("escaping symlink");
+        assert!(err.to_string().contains("leaves its category"), "{err}");
+    }
+}

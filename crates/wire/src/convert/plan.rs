@@ -1,0 +1,324 @@
+//! Plans, refusals, apply progress and outcomes, and the requests that ask for them.
+
+use confsync_engine::apply::ApplyOutcome;
+use confsync_engine::entry::{Digest, EntryKind};
+use confsync_engine::path::RelPath;
+use confsync_engine::plan::{Action, Guards};
+use confsync_engine::progress::{Phase, ProgressEvent};
+use confsync_engine::refusal::{Refusal, RefusalKind};
+use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest, RollbackRequest};
+use confsync_engine::view::{CategoryView, PlanView, StepView};
+use confsync_proto::v1;
+
+use super::{
+    ConvertError, categories_from_proto, categories_to_proto, category_from_proto,
+    category_to_proto, kind_to_proto,
+};
+
+fn action_to_proto(action: Action) -> v1::step::Action {
+    match action {
+        Action::Create => v1::step::Action::Create,
+        Action::Overwrite => v1::step::Action::Overwrite,
+        Action::Delete => v1::step::Action::Delete,
+        Action::Chmod => v1::step::Action::Chmod,
+    }
+}
+
+fn action_from_proto(raw: i32) -> Result<Action, ConvertError> {
+    match v1::step::Action::try_from(raw) {
+        Ok(v1::step::Action::Create) => Ok(Action::Create),
+        Ok(v1::step::Action::Overwrite) => Ok(Action::Overwrite),
+        Ok(v1::step::Action::Delete) => Ok(Action::Delete),
+        Ok(v1::step::Action::Chmod) => Ok(Action::Chmod),
+        _ => Err(ConvertError::UnknownValue { what: "step action", value: raw }),
+    }
+}
+
+pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
+    match kind {
+        RefusalKind::Busy => v1::RefusalKind::Busy,
+        RefusalKind::ChangedSincePreview => v1::RefusalKind::ChangedSincePreview,
+        RefusalKind::EmptySource => v1::RefusalKind::EmptySource,
+        RefusalKind::MaxDelete => v1::RefusalKind::MaxDelete,
+        RefusalKind::Protected => v1::RefusalKind::Protected,
+        RefusalKind::Hold => v1::RefusalKind::Hold,
+        RefusalKind::SameServer => v1::RefusalKind::SameServer,
+        RefusalKind::RollbackUnavailable => v1::RefusalKind::RollbackUnavailable,
+        RefusalKind::ChangedAfterGeneration => v1::RefusalKind::ChangedAfterGeneration,
+        RefusalKind::NotConfirmed => v1::RefusalKind::NotConfirmed,
+        RefusalKind::Cancelled => v1::RefusalKind::Cancelled,
+        RefusalKind::Denied => v1::RefusalKind::Denied,
+        RefusalKind::VersionMismatch => v1::RefusalKind::VersionMismatch,
+        RefusalKind::OverLimit => v1::RefusalKind::OverLimit,
+    }
+}
+
+pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
+    let kind = match v1::RefusalKind::try_from(raw) {
+        Ok(v1::RefusalKind::Busy) => RefusalKind::Busy,
+        Ok(v1::RefusalKind::ChangedSincePreview) => RefusalKind::ChangedSincePreview,
+        Ok(v1::RefusalKind::EmptySource) => RefusalKind::EmptySource,
+        Ok(v1::RefusalKind::MaxDelete) => RefusalKind::MaxDelete,
+        Ok(v1::RefusalKind::Protected) => RefusalKind::Protected,
+        Ok(v1::RefusalKind::Hold) => RefusalKind::Hold,
+        Ok(v1::RefusalKind::SameServer) => RefusalKind::SameServer,
+        Ok(v1::RefusalKind::RollbackUnavailable) => RefusalKind::RollbackUnavailable,
+        Ok(v1::RefusalKind::ChangedAfterGeneration) => RefusalKind::ChangedAfterGeneration,
+        Ok(v1::RefusalKind::NotConfirmed) => RefusalKind::NotConfirmed,
+        Ok(v1::RefusalKind::Cancelled) => RefusalKind::Cancelled,
+        Ok(v1::RefusalKind::Denied) => RefusalKind::Denied,
+        Ok(v1::RefusalKind::VersionMismatch) => RefusalKind::VersionMismatch,
+        Ok(v1::RefusalKind::OverLimit) => RefusalKind::OverLimit,
+        _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
+    };
+    Ok(kind)
+}
+
+pub fn refusal_to_proto(refusal: &Refusal) -> v1::Refusal {
+    v1::Refusal {
+        kind: refusal_kind_to_proto(refusal.kind) as i32,
+        message: refusal.message.clone(),
+    }
+}
+
+pub fn refusal_from_proto(raw: v1::Refusal) -> Result<Refusal, ConvertError> {
+    Ok(Refusal { kind: refusal_kind_from_proto(raw.kind)?, message: raw.message })
+}
+
+fn step_to_proto(step: &StepView) -> v1::Step {
+    v1::Step {
+        action: action_to_proto(step.action) as i32,
+        path: step.path.to_string(),
+        kind: kind_to_proto(step.kind) as i32,
+        size: step.size,
+        mode: step.mode,
+        downgrade: step.downgrade,
+    }
+}
+
+fn step_from_proto(raw: v1::Step) -> Result<StepView, ConvertError> {
+    let kind = match v1::EntryKind::try_from(raw.kind) {
+        Ok(v1::EntryKind::File) => EntryKind::File,
+        Ok(v1::EntryKind::Dir) => EntryKind::Dir,
+        Ok(v1::EntryKind::Symlink) => EntryKind::Symlink,
+        _ => return Err(ConvertError::UnknownKind { path: raw.path, kind: raw.kind }),
+    };
+    Ok(StepView {
+        action: action_from_proto(raw.action)?,
+        path: RelPath::new(&raw.path)?,
+        kind,
+        size: raw.size,
+        mode: raw.mode,
+        downgrade: raw.downgrade,
+    })
+}
+
+pub fn plan_to_proto(view: &PlanView) -> v1::PlanReply {
+    v1::PlanReply {
+        digest: view.digest.0.to_vec(),
+        categories: view
+            .categories
+            .iter()
+            .map(|c| v1::CategoryPlan {
+                category: category_to_proto(c.category) as i32,
+                steps: c.steps.iter().map(step_to_proto).collect(),
+            })
+            .collect(),
+        source_name: view.source_name.clone(),
+        destination_name: view.destination_name.clone(),
+        warnings: view.warnings.clone(),
+        refusals: view.refusals.iter().map(refusal_to_proto).collect(),
+    }
+}
+
+pub fn plan_from_proto(reply: v1::PlanReply) -> Result<PlanView, ConvertError> {
+    let digest = Digest::from_slice(&reply.digest)
+        .ok_or(ConvertError::BadDigest { path: "the plan".into(), len: reply.digest.len() })?;
+    let mut categories = Vec::with_capacity(reply.categories.len());
+    for c in reply.categories {
+        let category = category_from_proto(c.category)?;
+        let steps = c.steps.into_iter().map(step_from_proto).collect::<Result<Vec<_>, _>>()?;
+        categories.push(CategoryView::new(category, steps));
+    }
+    Ok(PlanView {
+        digest,
+        source_name: reply.source_name,
+        destination_name: reply.destination_name,
+        categories,
+        warnings: reply.warnings,
+        refusals: reply
+            .refusals
+            .into_iter()
+            .map(refusal_from_proto)
+            .collect::<Result<Vec<_>, _>>()?,
+    })
+}
+
+pub fn options_to_proto(options: &PlanOptions) -> v1::PlanOptions {
+    v1::PlanOptions {
+        max_delete_percent: options.guards.max_delete_percent.unwrap_or(0),
+        allow_empty_source: options.guards.allow_empty_source,
+        allow_protected: options.allow_protected,
+    }
+}
+
+pub fn options_from_proto(raw: Option<v1::PlanOptions>) -> PlanOptions {
+    let raw = raw.unwrap_or_default();
+    PlanOptions {
+        guards: Guards {
+            max_delete_percent: (raw.max_delete_percent > 0).then_some(raw.max_delete_percent),
+            allow_empty_source: raw.allow_empty_source,
+        },
+        allow_protected: raw.allow_protected,
+    }
+}
+
+pub fn plan_request_to_proto(request: &PlanRequest) -> v1::PlanRequest {
+    v1::PlanRequest {
+        source: request.source.clone(),
+        categories: categories_to_proto(&request.categories),
+        options: Some(options_to_proto(&request.options)),
+    }
+}
+
+pub fn plan_request_from_proto(raw: v1::PlanRequest) -> Result<PlanRequest, ConvertError> {
+    Ok(PlanRequest {
+        source: raw.source,
+        categories: categories_from_proto(&raw.categories)?,
+        options: options_from_proto(raw.options),
+    })
+}
+
+pub fn apply_request_to_proto(request: &ApplyRequest) -> v1::ApplyRequest {
+    v1::ApplyRequest {
+        source: request.plan.source.clone(),
+        categories: categories_to_proto(&request.plan.categories),
+        options: Some(options_to_proto(&request.plan.options)),
+        plan_digest: request.reviewed.0.to_vec(),
+    }
+}
+
+/// A digest that is not 32 bytes pins no plan; it is kept as the zero digest, which no
+/// plan has, so that the apply is refused as "changed since the preview" naming "(none)".
+pub fn apply_request_from_proto(
+    raw: v1::ApplyRequest,
+) -> Result<(ApplyRequest, bool), ConvertError> {
+    let reviewed = Digest::from_slice(&raw.plan_digest);
+    let request = ApplyRequest {
+        plan: PlanRequest {
+            source: raw.source,
+            categories: categories_from_proto(&raw.categories)?,
+            options: options_from_proto(raw.options),
+        },
+        reviewed: reviewed.unwrap_or(Digest::ZERO),
+    };
+    Ok((request, reviewed.is_some()))
+}
+
+pub fn rollback_request_to_proto(request: &RollbackRequest) -> v1::RollbackRequest {
+    v1::RollbackRequest {
+        generation: request.generation.unwrap_or(0),
+        options: Some(v1::PlanOptions {
+            allow_protected: request.allow_protected,
+            ..Default::default()
+        }),
+        plan_digest: request.reviewed.map(|d| d.0.to_vec()).unwrap_or_default(),
+        force: request.force,
+    }
+}
+
+pub fn rollback_request_from_proto(raw: v1::RollbackRequest) -> RollbackRequest {
+    RollbackRequest {
+        generation: (raw.generation > 0).then_some(raw.generation),
+        allow_protected: raw.options.is_some_and(|o| o.allow_protected),
+        force: raw.force,
+        reviewed: Some(Digest::from_slice(&raw.plan_digest).unwrap_or(Digest::ZERO)),
+    }
+}
+
+pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
+    v1::ApplyResult {
+        generation: outcome.generation,
+        files_changed: outcome.files_changed,
+        bytes_received: outcome.bytes_received,
+        bytes_written: outcome.bytes_written,
+        duration_ms: outcome.duration_ms,
+    }
+}
+
+pub fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
+    ApplyOutcome {
+        generation: raw.generation,
+        files_changed: raw.files_changed,
+        bytes_received: raw.bytes_received,
+        bytes_written: raw.bytes_written,
+        duration_ms: raw.duration_ms,
+    }
+}
+
+pub fn progress_to_proto(event: &ProgressEvent) -> v1::ApplyEvent {
+    let phase = match event.phase {
+        Phase::Planning => v1::apply_event::Phase::Planning,
+        Phase::Transferring => v1::apply_event::Phase::Transferring,
+        Phase::Committing => v1::apply_event::Phase::Committing,
+        Phase::Done => v1::apply_event::Phase::Done,
+    };
+    v1::ApplyEvent {
+        phase: phase as i32,
+        current_file: event.current_file.clone(),
+        bytes_done: event.bytes_done,
+        bytes_total: event.bytes_total,
+        files_done: event.files_done,
+        files_total: event.files_total,
+        result: None,
+    }
+}
+
+pub fn progress_from_proto(event: &v1::ApplyEvent) -> ProgressEvent {
+    let phase = match v1::apply_event::Phase::try_from(event.phase) {
+        Ok(v1::apply_event::Phase::Transferring) => Phase::Transferring,
+        Ok(v1::apply_event::Phase::Committing) => Phase::Committing,
+        Ok(v1::apply_event::Phase::Done) => Phase::Done,
+        _ => Phase::Planning,
+    };
+    ProgressEvent {
+        phase,
+        current_file: event.current_file.clone(),
+        bytes_done: event.bytes_done,
+        bytes_total: event.bytes_total,
+        files_done: event.files_done,
+        files_total: event.files_total,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confsync_engine::category::Category;
+
+    #[test]
+    fn a_plan_and_its_refusals_survive_the_wire() {
+        let view = PlanView {
+            digest: Digest::of(b"plan"),
+            source_name: "primary".into(),
+            destination_name: "backup-1".into(),
+            categories: vec![CategoryView::new(
+                Category::Config,
+                vec![StepView {
+                    action: Action::Overwrite,
+                    path: RelPath::new("a/b.conf").expect("valid"),
+                    kind: EntryKind::File,
+                    size: 12,
+                    mode: 0o640,
+                    downgrade: true,
+                }],
+            )],
+            warnings: vec!["a warning".into()],
+            refusals: RefusalKind::ALL.iter().map(|k| Refusal::new(*k, k.name())).collect(),
+        };
+        assert_eq!(plan_from_proto(plan_to_proto(&view)).expect("valid"), view);
+        let mut hostile = plan_to_proto(&view);
+        hostile.categories[0].steps[0].path = "../escape".into();
+        assert!(plan_from_proto(hostile).is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! Accepting connections. The agent does its TLS handshakes here rather than inside tonic,
+//! so that:
+//!
+//! - every refused handshake is logged with the client's address and the reason (no
+//!   certificate, another CA, expired...), at warning level;
+//! - a plaintext client of a TLS agent is answered with a gRPC error saying TLS is
+//!   required (see [`Policy::RequireTls`]), instead of a broken connection;
+//! - a TLS client of a plaintext agent is logged as such, and its handshake ends;
+//! - a client that connects and says nothing is dropped after [`HANDSHAKE_TIMEOUT`].
+//!
+//! The first byte tells the two apart: a TLS connection starts with a handshake record
+//! (0x16), an HTTP/2 one with `PRI * HTTP/2.0`.
+//!
+//! [`Policy::RequireTls`]: super::auth::Policy::RequireTls
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::server::auth::{AuthLayer, Policy};
+use crate::tls::files::TlsFiles;
+
+/// HTTP/2 streams one connection may have open at once (calls in flight, including
+/// long chunk streams); more wait for a free one.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+/// Deadline for a call's answer to start when the client set none (or a longer one).
+pub const SERVER_CALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Connections that may be between accept and a finished handshake at once; more are
+/// dropped, so a flood of idle connections cannot pile up tasks.
+const MAX_PENDING_HANDSHAKES: usize = 256;
+/// Longest a client may take to start and finish its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+pub type Accepted<T> = ReceiverStream<std::io::Result<T>>;
+
+/// The connections to serve.
+pub enum Incoming {
+    /// A plaintext agent: every HTTP/2 connection.
+    Plain(Accepted<TcpStream>),
+    /// A TLS agent: completed handshakes, and plaintext clients to be told TLS is needed.
+    Tls { secure: Accepted<TlsStream<TcpStream>>, plaintext: Accepted<TcpStream> },
+}
+
+/// How an agent accepts connections: with its TLS configuration, or in plaintext.
+#[derive(Clone)]
+pub struct Security(Option<Arc<ServerConfig>>);
+
+impl Security {
+    pub fn is_tls(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// The agent's TLS configuration, or plaintext, which is refused on a non-loopback
+/// address unless `--insecure` was given (then it is logged as a warning). Checked before
+/// anything else at start, so that a bad certificate is a start-up error.
+pub fn security(tls: Option<&TlsFiles>, listener: &TcpListener) -> anyhow::Result<Security> {
+    if let Some(files) = tls {
+        return crate::tls::server::config(files).map(|c| Security(Some(c)));
+    }
+    let bound = listener.local_addr().context("reading the bound address")?;
+    if !crate::tls::is_loopback_ip(bound.ip()) {
+        anyhow::ensure!(
+            crate::tls::insecure_allowed(),
+            "refusing to serve plaintext on {bound}: without TLS an agent listens on loopback only. \
+             Give its certificate in agent.toml ([tls] ca, cert, key) or with --tls-ca, --tls-cert and \
+             --tls-key (see `confsync certs --help`), or pass --insecure to serve in the clear"
+        );
+        tracing::warn!(address = %bound, "serving plaintext on a non-loopback address (--insecure): anyone who can reach it may plan, apply and read");
+    }
+    Ok(Security(None))
+}
+
+/// Serves plaintext clients of a TLS agent: every call is answered `UNAUTHENTICATED`
+/// with what to do, so the client sees a reason rather than a broken connection.
+pub fn answer_tls_required(plaintext: Accepted<TcpStream>) {
+    let (_, health) = tonic_health::server::health_reporter();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .timeout(HANDSHAKE_TIMEOUT)
+            .layer(AuthLayer::new(Policy::RequireTls))
+            .add_service(health)
+            .serve_with_incoming(plaintext),
+    );
+}
+
+/// Starts accepting on `listener`; the task ends when the server stops taking connections.
+pub fn accept(listener: TcpListener, security: Security) -> Incoming {
+    let (plain_tx, plain_rx) = mpsc::channel(16);
+    match security.0 {
+        None => {
+            tokio::spawn(accept_loop(listener, None, plain_tx));
+            Incoming::Plain(ReceiverStream::new(plain_rx))
+        }
+        Some(config) => {
+            let (secure_tx, secure_rx) = mpsc::channel(16);
+            let acceptor = TlsAcceptor::from(config);
+            tokio::spawn(accept_loop(listener, Some((acceptor, secure_tx)), plain_tx));
+            Incoming::Tls {
+                secure: ReceiverStream::new(secure_rx),
+                plaintext: ReceiverStream::new(plain_rx),
+            }
+        }
+    }
+}
+
+type SecureSender = mpsc::Sender<std::io::Result<TlsStream<TcpStream>>>;
+type PlainSender = mpsc::Sender<std::io::Result<TcpStream>>;
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<(TlsAcceptor, SecureSender)>,
+    plain: PlainSender,
+) {
+    // The server that reads the main stream going away means the agent is stopping.
+    let main_closed = {
+        let secure = tls.as_ref().map(|(_, tx)| tx.clone());
+        let plain = plain.clone();
+        async move {
+            match secure {
+                Some(tx) => tx.closed().await,
+                None => plain.closed().await,
+            }
+        }
+    };
+    tokio::pin!(main_closed);
+    let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut main_closed => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
+            tracing::warn!(%peer, "{MAX_PENDING_HANDSHAKES} connections are already being accepted; dropped this one");
+            continue;
+        };
+        let tls = tls.clone();
+        let plain = plain.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+            }
+            handle(stream, peer, tls, plain).await;
+        });
+    }
+}
+
+async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<(TlsAcceptor, SecureSender)>,
+    plain: PlainSender,
+) {
+    let mut first = [0u8; 1];
+    let starts_tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
+        Ok(Ok(_)) => return,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "connection failed before its first byte");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "connection sent nothing within {HANDSHAKE_TIMEOUT:?}; closed");
+            return;
+        }
+    };
+    match (tls, starts_tls) {
+        (Some((acceptor, secure)), true) => {
+            let handshake = acceptor.accept(stream).into_fallible();
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Ok(stream)) => {
+                    let _ = secure.send(Ok(stream)).await;
+                }
+                Ok(Err((e, stream))) => {
+                    tracing::warn!(%peer, "refused a TLS client: {e}");
+                    linger(stream).await;
+                }
+                Err(_) => {
+                    tracing::warn!(%peer, "refused a TLS client: no handshake within {HANDSHAKE_TIMEOUT:?}")
+                }
+            }
+        }
+        (Some(_), false) => {
+            tracing::warn!(%peer, "a plaintext client connected to this TLS agent; answering that TLS is required");
+            let _ = plain.send(Ok(stream)).await;
+        }
+        (None, true) => {
+            tracing::warn!(
+                %peer,
+                "a TLS client connected, but this agent serves plaintext (loopback only); \
+                 configure [tls] in agent.toml or --tls-ca, --tls-cert and --tls-key to accept it"
+            );
+            linger(stream).await;
+        }
+        (None, false) => {
+            let _ = plain.send(Ok(stream)).await;
+        }
+    }
+}
+
+/// Closes a refused connection in an orderly way: what the client already sent is read
+/// and dropped first (for at most a second), so the close is not a reset that would
+/// discard, on the client's side, the alert that says why it was refused.
+async fn linger(mut stream: TcpStream) {
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    let _ = stream.shutdown().await;
+}

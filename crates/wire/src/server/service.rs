@@ -1,0 +1,251 @@
+//! The gRPC service: every call's message converted and validated into the engine's
+//! types, handed to the agent's [`Api`], and the answer (or the error) converted back.
+//! Errors become statuses here, refusals with their kinds in the status details.
+
+use std::sync::Arc;
+
+use confsync_engine::apply::ApplyEvent;
+use confsync_engine::entry::Entry;
+use confsync_engine::error::EngineError;
+use confsync_engine::path::RelPath;
+use confsync_engine::transfer::ByteRange;
+use confsync_proto::v1;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tonic::{Request, Response, Status};
+
+use super::{Api, ApplyEvents, Caller};
+use crate::convert::{self, info, plan};
+use crate::status;
+
+/// Entries per manifest message: well under the message limit even with long paths.
+const ENTRIES_PER_BATCH: usize = 1000;
+
+pub(super) struct Service<A> {
+    api: Arc<A>,
+}
+
+impl<A> Service<A> {
+    pub(super) fn new(api: Arc<A>) -> Service<A> {
+        Service { api }
+    }
+}
+
+type Stream<T> = BoxStream<'static, Result<T, Status>>;
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl<A: Api> v1::agent_server::Agent for Service<A> {
+    async fn hello(&self, _request: Request<v1::HelloRequest>) -> Reply<v1::HelloReply> {
+        let info = self.api.hello().await.map_err(to_status)?;
+        Ok(Response::new(info::hello_to_proto(&info)))
+    }
+
+    type GetManifestStream = Stream<v1::ManifestBatch>;
+
+    async fn get_manifest(
+        &self,
+        request: Request<v1::ManifestRequest>,
+    ) -> Reply<Self::GetManifestStream> {
+        let categories =
+            convert::categories_from_proto(&request.get_ref().categories).map_err(invalid)?;
+        let manifest = self.api.manifest(categories).await.map_err(to_status)?;
+        let batches = manifest.categories.into_values().flat_map(|m| {
+            let category = convert::category_to_proto(m.category) as i32;
+            let digest = m.digest.0.to_vec();
+            let entries: Arc<Vec<Entry>> = Arc::new(m.entries);
+            let count = entries.len().div_ceil(ENTRIES_PER_BATCH).max(1);
+            (0..count).map(move |i| {
+                let end = entries.len().min((i + 1) * ENTRIES_PER_BATCH);
+                let last = i + 1 == count;
+                Ok(v1::ManifestBatch {
+                    category,
+                    entries: entries[(i * ENTRIES_PER_BATCH).min(end)..end]
+                        .iter()
+                        .map(convert::entry_to_proto)
+                        .collect(),
+                    category_digest: if last { digest.clone() } else { Vec::new() },
+                    last,
+                })
+            })
+        });
+        Ok(Response::new(futures::stream::iter(batches).boxed()))
+    }
+
+    async fn get_chunk_list(&self, request: Request<v1::FileRef>) -> Reply<v1::ChunkList> {
+        let (category, path) = file_ref(request.get_ref())?;
+        let list = self.api.chunk_list(category, path).await.map_err(to_status)?;
+        Ok(Response::new(convert::chunk_list_to_proto(&list)))
+    }
+
+    type GetChunksStream = Stream<v1::ChunkData>;
+
+    async fn get_chunks(
+        &self,
+        request: Request<v1::ChunksRequest>,
+    ) -> Reply<Self::GetChunksStream> {
+        let request = request.into_inner();
+        let file =
+            request.file.ok_or_else(|| Status::invalid_argument("GetChunks needs a file"))?;
+        let (category, path) = file_ref(&file)?;
+        let ranges = request
+            .ranges
+            .iter()
+            .map(|r| ByteRange { offset: r.offset, length: r.length })
+            .collect();
+        let pieces = self.api.chunks(category, path, ranges).await.map_err(to_status)?;
+        Ok(Response::new(
+            pieces
+                .map(|piece| {
+                    piece.map(|(offset, data)| v1::ChunkData { offset, data }).map_err(to_status)
+                })
+                .boxed(),
+        ))
+    }
+
+    type GetFilesStream = Stream<v1::FileData>;
+
+    async fn get_files(&self, request: Request<v1::FilesRequest>) -> Reply<Self::GetFilesStream> {
+        let request = request.into_inner();
+        let category = convert::category_from_proto(request.category).map_err(invalid)?;
+        let paths = request
+            .paths
+            .iter()
+            .map(|p| RelPath::new(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        let pieces = self.api.files(category, paths).await.map_err(to_status)?;
+        Ok(Response::new(
+            pieces
+                .map(|piece| {
+                    piece
+                        .map(|(index, offset, data)| v1::FileData { index, offset, data })
+                        .map_err(to_status)
+                })
+                .boxed(),
+        ))
+    }
+
+    async fn plan(&self, request: Request<v1::PlanRequest>) -> Reply<v1::PlanReply> {
+        let request = plan::plan_request_from_proto(request.into_inner()).map_err(invalid)?;
+        let view = self.api.plan(request).await.map_err(to_status)?;
+        Ok(Response::new(plan::plan_to_proto(&view)))
+    }
+
+    type ApplyStream = Stream<v1::ApplyEvent>;
+
+    async fn apply(&self, request: Request<v1::ApplyRequest>) -> Reply<Self::ApplyStream> {
+        let caller = caller(&request);
+        let (request, _) = plan::apply_request_from_proto(request.into_inner()).map_err(invalid)?;
+        let events = self.api.apply(request, caller).await.map_err(to_status)?;
+        Ok(Response::new(apply_events(events)))
+    }
+
+    async fn history(&self, _request: Request<v1::HistoryRequest>) -> Reply<v1::HistoryReply> {
+        let listed = self.api.history().await.map_err(to_status)?;
+        Ok(Response::new(v1::HistoryReply {
+            generations: listed.iter().map(info::listed_to_proto).collect(),
+        }))
+    }
+
+    async fn plan_rollback(&self, request: Request<v1::RollbackRequest>) -> Reply<v1::PlanReply> {
+        let mut request = plan::rollback_request_from_proto(request.into_inner());
+        request.reviewed = None;
+        let view = self.api.plan_rollback(request).await.map_err(to_status)?;
+        Ok(Response::new(plan::plan_to_proto(&view)))
+    }
+
+    type RollbackStream = Stream<v1::ApplyEvent>;
+
+    async fn rollback(&self, request: Request<v1::RollbackRequest>) -> Reply<Self::RollbackStream> {
+        let caller = caller(&request);
+        let request = plan::rollback_request_from_proto(request.into_inner());
+        let events = self.api.rollback(request, caller).await.map_err(to_status)?;
+        Ok(Response::new(apply_events(events)))
+    }
+
+    type WatchStream = Stream<v1::TreeChanged>;
+
+    async fn watch(&self, request: Request<v1::WatchRequest>) -> Reply<Self::WatchStream> {
+        let categories =
+            convert::categories_from_proto(&request.get_ref().categories).map_err(invalid)?;
+        let listed = convert::categories_to_proto(&categories);
+        let changes = self.api.watch(categories).await.map_err(to_status)?;
+        Ok(Response::new(
+            changes
+                .map(move |digest| {
+                    digest
+                        .map(|d| v1::TreeChanged {
+                            categories: listed.clone(),
+                            tree_digest: d.0.to_vec(),
+                        })
+                        .map_err(to_status)
+                })
+                .boxed(),
+        ))
+    }
+
+    async fn hold(&self, request: Request<v1::HoldRequest>) -> Reply<v1::HoldState> {
+        let caller = caller(&request);
+        let reason = request.into_inner().reason;
+        let hold = self.api.hold(reason, caller).await.map_err(to_status)?;
+        Ok(Response::new(info::hold_to_proto(hold.as_ref())))
+    }
+
+    async fn release(&self, request: Request<v1::ReleaseRequest>) -> Reply<v1::HoldState> {
+        let caller = caller(&request);
+        let hold = self.api.release(caller).await.map_err(to_status)?;
+        Ok(Response::new(info::hold_to_proto(hold.as_ref())))
+    }
+}
+
+fn apply_events(events: ApplyEvents) -> Stream<v1::ApplyEvent> {
+    events
+        .map(|event| match event {
+            Ok(ApplyEvent::Progress(progress)) => Ok(plan::progress_to_proto(&progress)),
+            Ok(ApplyEvent::Done(outcome)) => Ok(v1::ApplyEvent {
+                phase: v1::apply_event::Phase::Done as i32,
+                result: Some(plan::outcome_to_proto(&outcome)),
+                ..Default::default()
+            }),
+            Err(e) => Err(to_status(e)),
+        })
+        .boxed()
+}
+
+/// Who made a call, as the auth layer recorded it (the address alone in plaintext).
+fn caller<T>(request: &Request<T>) -> Caller {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_else(|| Caller { address: request.remote_addr(), ..Caller::default() })
+}
+
+/// Validates a file reference from a peer.
+fn file_ref(file: &v1::FileRef) -> Result<(confsync_engine::Category, RelPath), Status> {
+    let category = convert::category_from_proto(file.category).map_err(invalid)?;
+    let path = RelPath::new(&file.path).map_err(invalid)?;
+    Ok((category, path))
+}
+
+fn invalid(e: impl ToString) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+/// Maps engine errors to gRPC codes the client turns back into exit codes.
+pub fn to_status(e: EngineError) -> Status {
+    let message = e.to_string();
+    match e {
+        EngineError::Refused(refusals) => status::refused(&refusals),
+        EngineError::Path(_) => Status::invalid_argument(message),
+        EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Status::not_found(message)
+        }
+        EngineError::Integrity { .. } => Status::data_loss(message),
+        EngineError::Cancelled(_) => Status::cancelled(message),
+        EngineError::Source(_) => Status::aborted(message),
+        EngineError::Unavailable(_) => Status::unavailable(message),
+        _ => Status::internal(message),
+    }
+}

@@ -1,0 +1,162 @@
+//! What every apply-like job (apply, rollback) shares: it takes the apply lock (a second
+//! job is refused as busy), runs in a task of its own so that a client going away cannot
+//! leave it half done, is recorded in the history however it ends, and streams its
+//! progress and then its outcome or error.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use confsync_engine::apply::ApplyEvent;
+use confsync_engine::apply::ApplyOutcome;
+use confsync_engine::category::Category;
+use confsync_engine::clock;
+use confsync_engine::error::{EngineError, Result};
+use confsync_engine::history::{self, HistoryEntry, RESULT_OK};
+use confsync_engine::journal::{self, GenerationRecord};
+use confsync_engine::progress::{Phase, Progress, ProgressEvent};
+use confsync_wire::server::ApplyEvents;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::agent::state::AgentState;
+
+/// Progress events a slow client may fall behind by before intermediate ones are dropped.
+const EVENTS_BUFFERED: usize = 64;
+
+/// Runs `job` under the apply lock and streams its events.
+pub fn run_locked<F, Fut>(
+    state: &Arc<AgentState>,
+    attempt: Attempt,
+    what: &'static str,
+    job: F,
+) -> Result<ApplyEvents>
+where
+    F: FnOnce(Arc<AgentState>, ChannelProgress) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<ApplyOutcome>> + Send,
+{
+    let guard = Arc::clone(&state.apply_lock).try_lock_owned().map_err(|_| EngineError::busy())?;
+    let (tx, rx) = mpsc::channel(EVENTS_BUFFERED);
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
+        progress.report(ProgressEvent::phase(Phase::Planning));
+        let outcome = job(Arc::clone(&state), progress).await;
+        record(&state, attempt, &outcome);
+        let message = match outcome {
+            Ok(outcome) => Ok(ApplyEvent::Done(outcome)),
+            Err(e) => {
+                tracing::warn!(error = %e, "{what} did not complete");
+                Err(e)
+            }
+        };
+        let _ = tx.send(message).await;
+        drop(guard);
+    });
+    Ok(ReceiverStream::new(rx).boxed())
+}
+
+/// Sends progress to the client; stops the transfer when the client went away or the
+/// agent is shutting down.
+pub struct ChannelProgress {
+    tx: mpsc::Sender<Result<ApplyEvent>>,
+    state: Arc<AgentState>,
+}
+
+impl Progress for ChannelProgress {
+    fn report(&self, event: ProgressEvent) {
+        // A slow client misses intermediate events rather than slowing the transfer.
+        let _ = self.tx.try_send(Ok(ApplyEvent::Progress(event)));
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.tx.is_closed() || self.state.is_shutting_down()
+    }
+}
+
+/// Refuses, changing nothing, when the plan computed now is not the one the client
+/// reviewed (its digest pins both trees).
+pub fn check_reviewed(
+    reviewed: Option<confsync_engine::Digest>,
+    now: confsync_engine::Digest,
+) -> Result<()> {
+    if reviewed == Some(now) {
+        return Ok(());
+    }
+    Err(EngineError::changed_since_preview(
+        reviewed.filter(|d| *d != confsync_engine::Digest::ZERO),
+        now,
+    ))
+}
+
+/// An apply or rollback as it began, to be recorded however it ends.
+pub struct Attempt {
+    started_at: u64,
+    started: Instant,
+    source: String,
+    categories: Vec<Category>,
+    requested_by: String,
+    rollback_of: Option<u64>,
+}
+
+impl Attempt {
+    pub fn new(source: &str, categories: &[Category], requested_by: &str) -> Attempt {
+        Attempt {
+            started_at: clock::now_secs(),
+            started: Instant::now(),
+            source: source.to_string(),
+            categories: categories.to_vec(),
+            requested_by: requested_by.to_string(),
+            rollback_of: None,
+        }
+    }
+
+    /// The attempt of a rollback to before `generation` (0: the newest).
+    pub fn rollback(requested_by: &str, generation: u64) -> Attempt {
+        Attempt {
+            rollback_of: Some(generation),
+            ..Attempt::new("kept generations", &[], requested_by)
+        }
+    }
+}
+
+/// Records how an attempt ended. A committed generation is recorded from its own record;
+/// a run that found nothing to do is not recorded at all.
+pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcome>) {
+    let duration_ms = u64::try_from(attempt.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let entry = match outcome {
+        Ok(result) if result.generation == 0 => return,
+        Ok(result) => {
+            let committed = journal::generations(state.layout())
+                .ok()
+                .and_then(|all| all.into_iter().find(|j| j.record.id == result.generation));
+            let Some(journal) = committed else {
+                tracing::warn!(
+                    generation = result.generation,
+                    "the committed generation's record is missing; history not updated"
+                );
+                return;
+            };
+            HistoryEntry { record: journal.record, result: RESULT_OK.to_string(), duration_ms }
+        }
+        Err(e) => HistoryEntry {
+            record: GenerationRecord {
+                id: 0,
+                started_at: attempt.started_at,
+                source: attempt.source,
+                requested_by: attempt.requested_by,
+                categories: attempt.categories,
+                files_changed: 0,
+                bytes_received: 0,
+                bytes_written: 0,
+                rollback_of: attempt.rollback_of,
+            },
+            result: e.to_string(),
+            duration_ms,
+        },
+    };
+    if let Err(e) = history::append(state.layout(), &entry) {
+        tracing::warn!(error = %e, "could not record the apply in the history");
+    }
+}

@@ -1,0 +1,150 @@
+//! The destination side: planning this tree against a source, and applying the plan the
+//! administrator reviewed. The source's manifest is fetched only for categories whose
+//! Merkle digest differs from ours; the apply plans again and refuses unless the plan is
+//! exactly the reviewed one.
+
+use std::sync::Arc;
+
+use confsync_engine::apply::{Applier, ApplyOutcome, Origin};
+use confsync_engine::category::Category;
+use confsync_engine::error::{EngineError, Result};
+use confsync_engine::hold;
+use confsync_engine::manifest::Manifest;
+use confsync_engine::plan::{self, Plan};
+use confsync_engine::refusal::{Refusal, RefusalKind};
+use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest};
+use confsync_engine::view::PlanView;
+use confsync_wire::server::{ApplyEvents, Caller};
+use confsync_wire::{AgentClient, Target};
+
+use crate::agent::job::Attempt;
+use crate::agent::job::{self, ChannelProgress};
+use crate::agent::source::RemoteSource;
+use crate::agent::state::AgentState;
+
+pub async fn plan(state: &Arc<AgentState>, request: PlanRequest) -> Result<PlanView> {
+    let planned = plan_against(state, &request).await?;
+    Ok(PlanView::from_plan(&planned.plan, &planned.source_name, &state.settings.name))
+}
+
+pub fn apply(
+    state: &Arc<AgentState>,
+    request: ApplyRequest,
+    caller: Caller,
+) -> Result<ApplyEvents> {
+    let requested_by = caller.describe();
+    let attempt = Attempt::new(&request.plan.source, &request.plan.categories, &requested_by);
+    job::run_locked(state, attempt, "apply", move |state, progress| async move {
+        run_apply(&state, request, &progress, requested_by).await
+    })
+}
+
+/// A plan computed against a source, with what is needed to apply it.
+struct Planned {
+    plan: Plan,
+    source_name: String,
+    source: AgentClient,
+    destination: Manifest,
+}
+
+/// Fetches the source's manifest (only for categories whose digest differs from ours),
+/// scans this tree and plans.
+async fn plan_against(state: &Arc<AgentState>, request: &PlanRequest) -> Result<Planned> {
+    let source_address = request.source.as_str();
+    let target =
+        Target { address: source_address.to_string(), tls: state.settings.client_tls.clone() };
+    let mut source =
+        AgentClient::connect(&target).await.map_err(|e| EngineError::Source(e.to_string()))?;
+    let hello = source.hello().await.map_err(|e| EngineError::Source(e.to_string()))?;
+    if hello.instance_id == state.instance_id {
+        return Err(EngineError::refused(
+            RefusalKind::SameServer,
+            format!(
+                "the source {source_address} is this very server; choose another source or destination"
+            ),
+        ));
+    }
+    let categories = &request.categories;
+    let destination = state.scan(categories.clone()).await?;
+    let differing: Vec<Category> = categories
+        .iter()
+        .copied()
+        .filter(|c| {
+            let theirs = hello.category(*c).map(|s| s.digest);
+            theirs != destination.get(*c).map(|m| m.digest)
+        })
+        .collect();
+    let mut source_manifest = if differing.is_empty() {
+        Manifest::default()
+    } else {
+        source.manifest(&differing).await.map_err(|e| EngineError::Source(e.to_string()))?
+    };
+    for category in categories {
+        if !differing.contains(category)
+            && let Some(same) = destination.get(*category)
+        {
+            // Equal Merkle digests: the source holds exactly what we hold.
+            source_manifest.insert(same.clone());
+        }
+    }
+    let mut plan = plan::plan(&source_manifest, &destination, &request.options.guards);
+    plan.refusals.extend(standing_refusals(state, &request.options, &plan));
+    Ok(Planned { plan, source_name: hello.name, source, destination })
+}
+
+/// Refusals that come from this server rather than from the plan's content: protection
+/// (only when something would be written) and a hold.
+pub fn standing_refusals(state: &AgentState, options: &PlanOptions, plan: &Plan) -> Vec<Refusal> {
+    let mut refusals = Vec::new();
+    let name = &state.settings.name;
+    if state.settings.protected && !options.allow_protected && !plan.is_empty() {
+        refusals.push(Refusal::new(
+            RefusalKind::Protected,
+            format!(
+                "server {name:?} is protected and refuses to be overwritten; pass --allow-protected \
+                 if you really mean to write to it"
+            ),
+        ));
+    }
+    refusals.extend(hold::refusal(state.layout(), name));
+    refusals
+}
+
+async fn run_apply(
+    state: &Arc<AgentState>,
+    request: ApplyRequest,
+    progress: &ChannelProgress,
+    requested_by: String,
+) -> Result<ApplyOutcome> {
+    let planned = plan_against(state, &request.plan).await?;
+    job::check_reviewed(Some(request.reviewed), planned.plan.digest)?;
+    if planned.plan.is_empty() {
+        // Nothing differs: nothing to refuse either (a hold, protection).
+        return Ok(ApplyOutcome::default());
+    }
+    if !planned.plan.refusals.is_empty() {
+        return Err(EngineError::Refused(planned.plan.refusals));
+    }
+    let source = RemoteSource::new(planned.source);
+    let applier = Applier {
+        layout: state.layout(),
+        index: &state.index,
+        source: &source,
+        progress,
+        keep_generations: state.settings.keep_generations,
+    };
+    let origin = Origin {
+        source: format!("{} ({})", planned.source_name, request.plan.source),
+        requested_by,
+        rollback_of: None,
+    };
+    let outcome = applier.apply(&planned.plan, &planned.destination, origin).await?;
+    tracing::info!(
+        generation = outcome.generation,
+        files = outcome.files_changed,
+        bytes_received = outcome.bytes_received,
+        duration_ms = outcome.duration_ms,
+        "applied"
+    );
+    Ok(outcome)
+}

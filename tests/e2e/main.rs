@@ -1,0 +1,16 @@
+//! End to end: the real `confsync` binary, real agents on `127.0.0.1:0`, real trees in
+//! temporary folders, real TLS, a real pty for the wizard. One test binary, a module per
+//! area; the helpers are in [`support`].
+
+mod support;
+
+mod attacks;
+mod auto;
+mod cli;
+mod history;
+mod layering;
+mod limits;
+mod security;
+mod servers;
+mod sync;
+mod wizard;

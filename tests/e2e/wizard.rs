@@ -1,0 +1,177 @@
+//! The wizard driven through a real pseudo-terminal against two real agents: arrow keys
+//! to pick, the differences it shows checked against the trees, then yes or no.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+use rexpect::session::{PtySession, spawn_command};
+
+/// A primary and a lagging backup, listed after a backup that is down: the wizard starts
+/// on the primary as source and on the first backup (the one that is down) as
+/// destination, so picking backup-1 takes an arrow key.
+struct Site {
+    _dir: tempfile::TempDir,
+    primary: Agent,
+    backup: Agent,
+    servers: PathBuf,
+}
+
+fn pair() -> Site {
+    pair_with(&[], |_| {})
+}
+
+/// [`pair`], with `backup_env` for the backup's agent and `more` written into the
+/// primary's tree.
+fn pair_with(backup_env: &[(&str, &str)], more: impl FnOnce(&Path)) -> Site {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (p, b) = (dir.path().join("primary"), dir.path().join("backup"));
+    more(&p);
+    write(&p, "firmware/image.bin", b"firmware v2");
+    write(&b, "firmware/image.bin", b"firmware v1");
+    write(&p, "modules/new.mod", b"a module only the primary has");
+    write(&p, "config/server.conf", b"port=2031\n");
+    write(&b, "config/server.conf", b"port=2031\n");
+    write(&b, "config/stale.conf", b"left over");
+    write(&p, "licenses/primary.lic", b"primary license");
+    write(&b, "licenses/backup.lic", b"backup license");
+    let primary = Agent::start(&p, "primary");
+    let backup = Agent::start_with_env(&b, "backup-1", backup_env);
+    let mut list = ServerFile::new(dir.path());
+    list.add("backup-2", "127.0.0.1:1", "backup").add("backup-1", &backup.address, "backup").add(
+        "primary",
+        &primary.address,
+        "primary",
+    );
+    Site { _dir: dir, primary, backup, servers: list.path }
+}
+
+/// Types `keys` once the menu has had a moment to switch the terminal to raw mode.
+fn press(session: &mut PtySession, keys: &str) {
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    session.send(keys).expect("type into the wizard");
+    session.flush().expect("flush the pty");
+}
+
+fn wizard(servers: &Path) -> PtySession {
+    let mut command = Command::new(BIN);
+    command.arg("wizard").arg("--servers").arg(servers).env("TERM", "xterm-256color");
+    spawn_command(command, Some(30_000)).expect("spawn the wizard in a pty")
+}
+
+/// Keeps the primary as source, picks backup-1 (one arrow down) as destination, keeps the
+/// default categories, and returns what was shown up to the confirmation.
+fn answer_until_confirmation(session: &mut PtySession) -> String {
+    // Keys typed before a menu has put the terminal in raw mode are lost: wait for each
+    // menu's last row, not only its prompt.
+    session.exp_string("Source, the server to copy from").expect("source prompt");
+    session.exp_string("Type an address").expect("source menu");
+    press(session, "\r");
+    session.exp_string("Destination, the server to overwrite").expect("destination prompt");
+    session.exp_string("Type an address").expect("destination menu");
+    press(session, "\x1b[B");
+    press(session, "\r");
+    session.exp_string("never synchronized").expect("licenses note");
+    session.exp_string("Categories to synchronize").expect("categories prompt");
+    session.exp_string("Configuration").expect("categories menu");
+    press(session, "\r");
+    session.exp_string("Overwrite backup-1 with primary?").expect("confirmation")
+}
+
+#[test]
+fn the_wizard_shows_the_differences_and_applies_them_on_yes() {
+    let pair = pair();
+    let licenses = snapshot(&pair.backup.root.join("licenses"));
+    let mut session = wizard(&pair.servers);
+    let shown = answer_until_confirmation(&mut session);
+    for line in ["~ image.bin", "+ new.mod", "- stale.conf", "Licenses"] {
+        assert!(shown.contains(line), "the differences should show {line:?}:\n{shown}");
+    }
+    assert!(!shown.contains("server.conf"), "an equal file is no difference:\n{shown}");
+    press(&mut session, "y");
+    session.exp_string("Done: backup-1 now equals primary").expect("result");
+    session.exp_string("confsync rollback --server backup-1").expect("how to roll back");
+    session.exp_eof().expect("the wizard ends");
+
+    assert_categories_equal(&pair.primary.root, &pair.backup.root);
+    assert_same_tree(&licenses, &snapshot(&pair.backup.root.join("licenses")), "backup licenses");
+}
+
+#[test]
+fn answering_no_leaves_the_destination_unchanged() {
+    let pair = pair();
+    let before = snapshot(&pair.backup.root);
+    let mut session = wizard(&pair.servers);
+    answer_until_confirmation(&mut session);
+    press(&mut session, "n");
+    session.exp_string("Nothing was changed").expect("refusal");
+    session.exp_eof().expect("the wizard ends");
+    let status = session.process().wait().expect("exit status");
+    assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 4)), "{status:?}");
+    assert_same_tree(&before, &snapshot(&pair.backup.root), "backup after answering no");
+}
+
+#[test]
+fn ctrl_c_during_the_transfer_leaves_the_destination_as_it_was() {
+    // A slowed transfer of a large image, so that Ctrl-C lands in the middle of it.
+    let pair = pair_with(&[("CONFSYNC_FAILPOINTS", "transfer-delay-ms=100")], |p| {
+        write_noise(p, "firmware/big.img", 32 << 20, 7);
+    });
+    let before = snapshot(&pair.backup.root);
+    let mut session = wizard(&pair.servers);
+    answer_until_confirmation(&mut session);
+    press(&mut session, "y");
+    let staging = pair.backup.root.join(".confsync/staging");
+    let staged = || {
+        std::fs::read_dir(&staging).into_iter().flatten().flatten().any(|generation| {
+            std::fs::read_dir(generation.path()).is_ok_and(|mut files| files.next().is_some())
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !staged() {
+        assert!(Instant::now() < deadline, "the transfer never started staging");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    session.send_control('c').expect("Ctrl-C");
+    session.exp_string("Cancelled").expect("the wizard says it cancelled");
+    session.exp_string("as it was").expect("and that the destination is unchanged");
+    session.exp_eof().expect("the wizard ends");
+    let status = session.process().wait().expect("exit status");
+    assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 4)), "{status:?}");
+
+    // The agent notices the client went away at its next piece and discards the staging.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while staging.read_dir().is_ok_and(|mut e| e.next().is_some()) {
+        assert!(Instant::now() < deadline, "staging was not discarded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_same_tree(&before, &snapshot(&pair.backup.root), "backup after Ctrl-C");
+}
+
+#[test]
+fn overwriting_the_primary_needs_an_extra_yes() {
+    let pair = pair();
+    let before = snapshot(&pair.primary.root);
+    let mut session = wizard(&pair.servers);
+    session.exp_string("Type an address").expect("source menu");
+    press(&mut session, "\x1b[A"); // from the primary up to backup-1
+    press(&mut session, "\r");
+    session.exp_string("Type an address").expect("destination menu");
+    press(&mut session, "\x1b[B"); // from backup-2 down to the primary
+    press(&mut session, "\r");
+    session.exp_string("primary is listed as the primary").expect("extra confirmation");
+    press(&mut session, "n");
+    session.exp_string("Nothing was changed").expect("refusal");
+    session.exp_eof().expect("the wizard ends");
+    let status = session.process().wait().expect("exit status");
+    assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 4)), "{status:?}");
+    assert_same_tree(&before, &snapshot(&pair.primary.root), "primary after answering no");
+}
+
+#[test]
+fn without_a_terminal_the_wizard_points_to_sync_yes() {
+    let output = confsync(&["wizard"]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("sync --from SRC --to DST --yes"), "{}", stderr(&output));
+}
