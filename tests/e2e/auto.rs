@@ -232,20 +232,6 @@ fn one_failing_destination_does_not_hold_back_the_others() {
     });
 }
 
-fn auto_once(source: &Agent, destination: &Agent, extra: &[&str]) -> std::process::Output {
-    let mut args =
-        vec!["auto", "--once", "--json", "--from", &source.address, "--to", &destination.address];
-    args.extend_from_slice(extra);
-    confsync(&args)
-}
-
-fn run_line(output: &std::process::Output) -> serde_json::Value {
-    json_lines(output)
-        .into_iter()
-        .find(|l| l["outcome"].is_string())
-        .unwrap_or_else(|| panic!("no run line in {}", stdout(output)))
-}
-
 #[test]
 fn guards_refuse_an_emptied_category_and_mass_deletion_and_name_the_override() {
     let (src, dst) = (tempdir(), tempdir());

@@ -7,6 +7,7 @@ mod support;
 mod attacks;
 mod auto;
 mod cli;
+mod decision;
 mod history;
 mod layering;
 mod limits;

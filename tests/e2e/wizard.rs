@@ -2,11 +2,10 @@
 //! to pick, the differences it shows checked against the trees, then yes or no.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use rexpect::session::{PtySession, spawn_command};
+use rexpect::session::PtySession;
 
 /// A primary and a lagging backup, listed after a backup that is down: the wizard starts
 /// on the primary as source and on the first backup (the one that is down) as
@@ -47,19 +46,6 @@ fn pair_with(backup_env: &[(&str, &str)], more: impl FnOnce(&Path)) -> Site {
     Site { _dir: dir, primary, backup, servers: list.path }
 }
 
-/// Types `keys` once the menu has had a moment to switch the terminal to raw mode.
-fn press(session: &mut PtySession, keys: &str) {
-    std::thread::sleep(std::time::Duration::from_millis(150));
-    session.send(keys).expect("type into the wizard");
-    session.flush().expect("flush the pty");
-}
-
-fn wizard(servers: &Path) -> PtySession {
-    let mut command = Command::new(BIN);
-    command.arg("wizard").arg("--servers").arg(servers).env("TERM", "xterm-256color");
-    spawn_command(command, Some(30_000)).expect("spawn the wizard in a pty")
-}
-
 /// Keeps the primary as source, picks backup-1 (one arrow down) as destination, keeps the
 /// default categories, and returns what was shown up to the confirmation.
 fn answer_until_confirmation(session: &mut PtySession) -> String {
@@ -83,7 +69,7 @@ fn answer_until_confirmation(session: &mut PtySession) -> String {
 fn the_wizard_shows_the_differences_and_applies_them_on_yes() {
     let pair = pair();
     let licenses = snapshot(&pair.backup.root.join("licenses"));
-    let mut session = wizard(&pair.servers);
+    let mut session = wizard_session(&pair.servers);
     let shown = answer_until_confirmation(&mut session);
     for line in ["~ image.bin", "+ new.mod", "- stale.conf", "Licenses"] {
         assert!(shown.contains(line), "the differences should show {line:?}:\n{shown}");
@@ -102,7 +88,7 @@ fn the_wizard_shows_the_differences_and_applies_them_on_yes() {
 fn answering_no_leaves_the_destination_unchanged() {
     let pair = pair();
     let before = snapshot(&pair.backup.root);
-    let mut session = wizard(&pair.servers);
+    let mut session = wizard_session(&pair.servers);
     answer_until_confirmation(&mut session);
     press(&mut session, "n");
     session.exp_string("Nothing was changed").expect("refusal");
@@ -119,7 +105,7 @@ fn ctrl_c_during_the_transfer_leaves_the_destination_as_it_was() {
         write_noise(p, "firmware/big.img", 32 << 20, 7);
     });
     let before = snapshot(&pair.backup.root);
-    let mut session = wizard(&pair.servers);
+    let mut session = wizard_session(&pair.servers);
     answer_until_confirmation(&mut session);
     press(&mut session, "y");
     let staging = pair.backup.root.join(".confsync/staging");
@@ -153,7 +139,7 @@ fn ctrl_c_during_the_transfer_leaves_the_destination_as_it_was() {
 fn overwriting_the_primary_needs_an_extra_yes() {
     let pair = pair();
     let before = snapshot(&pair.primary.root);
-    let mut session = wizard(&pair.servers);
+    let mut session = wizard_session(&pair.servers);
     session.exp_string("Type an address").expect("source menu");
     press(&mut session, "\x1b[A"); // from the primary up to backup-1
     press(&mut session, "\r");

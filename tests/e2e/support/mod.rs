@@ -93,7 +93,23 @@ impl Agent {
     /// Starts an agent on a fixed `listen` address, for restarting one where its clients
     /// expect it.
     pub fn start_at(root: &Path, name: &str, listen: &str, env: &[(&str, &str)]) -> Agent {
-        let Spawned { child, address, log } = spawn_agent(root, name, listen, &[], env);
+        Agent::start_full(root, name, listen, &[], env)
+    }
+
+    /// Starts an agent with extra command-line arguments (`--protected`, ...).
+    pub fn start_with_args(root: &Path, name: &str, extra: &[&str]) -> Agent {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        Agent::start_full(root, name, "127.0.0.1:0", &extra, &[])
+    }
+
+    fn start_full(
+        root: &Path,
+        name: &str,
+        listen: &str,
+        extra: &[String],
+        env: &[(&str, &str)],
+    ) -> Agent {
+        let Spawned { child, address, log } = spawn_agent(root, name, listen, extra, env);
         let agent = Agent { child, address, root: root.to_path_buf(), name: name.to_string(), log };
         assert!(agent.address.starts_with("127.0.0.1:"), "address {:?}", agent.address);
         agent.wait_until_serving();
@@ -258,6 +274,37 @@ fn read_first_line(stdout: ChildStdout) -> (Receiver<Option<String>>, JoinHandle
 
 // ---------------------------------------------------------------------------------------
 // The CLI
+
+/// The wizard in a real pty over the server list `servers`.
+pub fn wizard_session(servers: &Path) -> rexpect::session::PtySession {
+    let mut command = Command::new(BIN);
+    command.arg("wizard").arg("--servers").arg(servers).env("TERM", "xterm-256color");
+    command.env_remove(FAILPOINTS);
+    rexpect::session::spawn_command(command, Some(30_000)).expect("spawn the wizard in a pty")
+}
+
+/// Types `keys` once the menu has had a moment to switch the terminal to raw mode.
+pub fn press(session: &mut rexpect::session::PtySession, keys: &str) {
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    session.send(keys).expect("type into the wizard");
+    session.flush().expect("flush the pty");
+}
+
+/// `auto --once --json --from SRC --to DST` plus `extra`.
+pub fn auto_once(source: &Agent, destination: &Agent, extra: &[&str]) -> Output {
+    let mut args =
+        vec!["auto", "--once", "--json", "--from", &source.address, "--to", &destination.address];
+    args.extend_from_slice(extra);
+    confsync(&args)
+}
+
+/// The log line of `auto`'s run (the one with an outcome).
+pub fn run_line(output: &Output) -> serde_json::Value {
+    json_lines(output)
+        .into_iter()
+        .find(|l| l["outcome"].is_string())
+        .unwrap_or_else(|| panic!("no run line in {}", stdout(output)))
+}
 
 fn cli(args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
