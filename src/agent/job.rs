@@ -1,7 +1,9 @@
 //! What every apply-like job (apply, rollback) shares: it takes the apply lock (a second
-//! job is refused as busy), runs in a task of its own so that a client going away cannot
-//! leave it half done, is recorded in the history however it ends, and streams its
-//! progress and then its outcome or error.
+//! job is refused as busy), first finishes the recovery of an earlier commit that could
+//! not be undone (or refuses, saying so), runs in a task of its own so that a client
+//! going away cannot leave it half done, is recorded in the history however it ends, and
+//! streams its progress and then its outcome or error. The lock is released before the
+//! last event is sent: a client that stops reading never holds the destination.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use confsync_engine::error::{EngineError, Result};
 use confsync_engine::history::{self, HistoryEntry, RESULT_OK};
 use confsync_engine::journal::{self, GenerationRecord};
 use confsync_engine::progress::{Phase, Progress, ProgressEvent};
+use confsync_engine::refusal::RefusalKind;
 use confsync_wire::server::ApplyEvents;
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -24,6 +27,40 @@ use crate::agent::state::AgentState;
 
 /// Progress events a slow client may fall behind by before intermediate ones are dropped.
 const EVENTS_BUFFERED: usize = 64;
+/// Longest the result of a job waits for a client that stopped reading its events.
+const FINAL_EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Finishes the recovery of a commit whose undo failed, before anything else is applied;
+/// refuses, changing nothing, while it still cannot be finished.
+async fn finish_recovery(state: &Arc<AgentState>) -> Result<()> {
+    let layout = state.layout().clone();
+    if !layout.journal_path().exists() {
+        return Ok(());
+    }
+    let recovered = tokio::task::spawn_blocking(move || journal::recover(&layout)).await;
+    match recovered {
+        Ok(Ok(recovery)) => {
+            tracing::warn!(
+                ?recovery,
+                "finished the recovery of an earlier commit before this apply"
+            );
+            Ok(())
+        }
+        Ok(Err(e)) => Err(EngineError::refused(
+            RefusalKind::RecoveryPending,
+            format!(
+                "an earlier commit on this server could not be undone completely, and finishing \
+                 its recovery failed again ({e}); its journal and the replaced files are kept and \
+                 nothing was changed: fix the cause (the disk, its space, permissions), then run \
+                 again or restart the agent"
+            ),
+        )),
+        Err(e) => Err(EngineError::State {
+            path: state.layout().journal_path(),
+            detail: format!("recovery task failed: {e}"),
+        }),
+    }
+}
 
 /// Runs `job` under the apply lock and streams its events.
 pub fn run_locked<F, Fut>(
@@ -42,8 +79,16 @@ where
     tokio::spawn(async move {
         let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
         progress.report(ProgressEvent::phase(Phase::Planning));
-        let outcome = job(Arc::clone(&state), progress).await;
-        record(&state, attempt, &outcome);
+        let mut outcome = match finish_recovery(&state).await {
+            Ok(()) => job(Arc::clone(&state), progress).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = record(&state, attempt, &outcome)
+            && let Ok(applied) = &mut outcome
+        {
+            applied.warnings.push(format!("it could not be recorded in the history ({e})"));
+        }
+        confsync_engine::fault::disarm();
         let message = match outcome {
             Ok(outcome) => Ok(ApplyEvent::Done(outcome)),
             Err(e) => {
@@ -51,8 +96,12 @@ where
                 Err(e)
             }
         };
-        let _ = tx.send(message).await;
         drop(guard);
+        if tokio::time::timeout(FINAL_EVENT_WAIT, tx.send(message)).await.is_err() {
+            tracing::warn!(
+                "the client did not read the result of the {what} within {FINAL_EVENT_WAIT:?}; dropped it"
+            );
+        }
     });
     Ok(ReceiverStream::new(rx).boxed())
 }
@@ -122,11 +171,12 @@ impl Attempt {
 }
 
 /// Records how an attempt ended. A committed generation is recorded from its own record;
-/// a run that found nothing to do is not recorded at all.
-pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcome>) {
+/// a run that found nothing to do is not recorded at all. A failure to write it is
+/// returned, so that a committed apply reports it.
+pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcome>) -> Result<()> {
     let duration_ms = u64::try_from(attempt.started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let entry = match outcome {
-        Ok(result) if result.generation == 0 => return,
+        Ok(result) if result.generation == 0 => return Ok(()),
         Ok(result) => {
             let committed = journal::generations(state.layout())
                 .ok()
@@ -136,7 +186,7 @@ pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcom
                     generation = result.generation,
                     "the committed generation's record is missing; history not updated"
                 );
-                return;
+                return Ok(());
             };
             HistoryEntry { record: journal.record, result: RESULT_OK.to_string(), duration_ms }
         }
@@ -156,7 +206,7 @@ pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcom
             duration_ms,
         },
     };
-    if let Err(e) = history::append(state.layout(), &entry) {
+    history::append(state.layout(), &entry).inspect_err(|e| {
         tracing::warn!(error = %e, "could not record the apply in the history");
-    }
+    })
 }

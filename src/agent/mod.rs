@@ -53,15 +53,22 @@ pub async fn run(
     let layout = settings.layout.clone();
     layout.prepare()?;
     let _lock = lock_tree(&layout)?;
-    match journal::recover(&layout)? {
-        Recovery::Clean => {}
-        Recovery::Undone(id) => tracing::warn!(
+    match journal::recover(&layout) {
+        Ok(Recovery::Clean) => {}
+        Ok(Recovery::Undone(id)) => tracing::warn!(
             generation = id,
             "an unfinished apply was undone; the tree is as before it"
         ),
-        Recovery::Finished(id) => {
+        Ok(Recovery::Finished(id)) => {
             tracing::info!(generation = id, "a completed apply was finalised")
         }
+        // The agent still serves (reads, history); every apply first tries again, and is
+        // refused, saying why, while it cannot be finished.
+        Err(e) => tracing::error!(
+            error = %e,
+            "the recovery of an unfinished apply failed; its journal and the replaced files are \
+             kept, and every apply is refused until the recovery succeeds"
+        ),
     }
     let instance_id = instance_id(&layout)?;
     let state = Arc::new(AgentState::new(settings, instance_id));

@@ -12,6 +12,7 @@ use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest};
 use confsync_engine::view::PlanView;
 use confsync_wire::{AgentClient, ClientError, Target};
 
+use crate::cli::ExitCode;
 use crate::cli::exit::Refused;
 
 /// The request for a plan of `categories` of `to`'s tree against `from`.
@@ -46,6 +47,12 @@ pub async fn apply_one(
 ) -> Result<ApplyOutcome, ClientError> {
     let request = ApplyRequest { plan: request(from, categories, options), reviewed };
     client.apply(&request, on_progress).await
+}
+
+/// The exit code of a committed apply: success, unless something failed after its commit
+/// point ("applied, but ..."), which is never a plain success.
+pub fn applied_code(outcome: &ApplyOutcome) -> ExitCode {
+    if outcome.warnings.is_empty() { ExitCode::Success } else { ExitCode::Failed }
 }
 
 /// The one sentence for a destination that already equals its source, with what still

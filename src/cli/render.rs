@@ -151,6 +151,11 @@ pub fn result_line(destination: &str, result: &ApplyOutcome) -> String {
     )
 }
 
+/// "but: ..." lines for what failed after a commit point, one each; empty when nothing did.
+pub fn but(result: &ApplyOutcome) -> String {
+    result.warnings.iter().map(|w| format!("  applied, but: {w}\n")).collect()
+}
+
 pub fn display_name(name: &str, address: &str) -> String {
     if name.is_empty() { address.to_string() } else { name.to_string() }
 }

@@ -110,8 +110,9 @@ pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
             result.duration_ms as f64 / 1000.0,
             result.generation
         );
+        print!("{}", render::but(&result));
     }
-    Ok(ExitCode::Success)
+    Ok(flow::applied_code(&result))
 }
 
 /// Asks on the terminal, or refuses when there is none to ask on.

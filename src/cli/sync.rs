@@ -128,9 +128,14 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     });
     for (to, result) in futures::future::join_all(applies).await {
         match result {
-            Ok(outcome) if json => events::result(&to, &outcome).print(),
+            Ok(outcome) if json => {
+                worst = worst.max(flow::applied_code(&outcome));
+                events::result(&to, &outcome).print();
+            }
             Ok(outcome) => {
+                worst = worst.max(flow::applied_code(&outcome));
                 println!("{}", render::result_line(&to, &outcome));
+                print!("{}", render::but(&outcome));
                 if outcome.generation > 0 {
                     println!(
                         "  (the replaced files are kept as generation {} on {to})",

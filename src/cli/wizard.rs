@@ -155,11 +155,12 @@ async fn apply(
         );
     }
     println!("  {}", render::result_line(&destination.label, &result));
+    print!("{}", render::but(&result));
     println!(
         "To undo it: confsync rollback --server {} --generation {}",
         destination.label, result.generation
     );
-    Ok(ExitCode::Success)
+    Ok(flow::applied_code(&result))
 }
 
 /// One row per listed server (role, reachability), and one to type an address.

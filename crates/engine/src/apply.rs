@@ -25,7 +25,9 @@ use crate::chunk::WHOLE_FILE_LIMIT;
 use crate::entry::{Digest, EntryKind};
 use crate::error::{EngineError, Result};
 use crate::index::HashIndex;
-use crate::journal::{self, Change, GenerationRecord, Journal, JournalState, Op};
+use crate::journal::{
+    self, Change, CommitError, GenerationRecord, Journal, JournalState, Op, Stamp,
+};
 use crate::layout::Layout;
 use crate::manifest::Manifest;
 use crate::plan::{Action, Plan, Step};
@@ -45,13 +47,17 @@ pub struct Origin {
     pub rollback_of: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ApplyOutcome {
     pub generation: u64,
     pub files_changed: u64,
     pub bytes_received: u64,
     pub bytes_written: u64,
     pub duration_ms: u64,
+    /// What failed after the commit point: the commit stands ("applied, but ..."), and
+    /// whoever reports it does not call it a plain success.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What an apply or rollback reports while it runs, and how it ended.
@@ -111,6 +117,9 @@ impl<S: ChunkSource> Applier<'_, S> {
         drop(staging);
 
         self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
+        // Stamps first, then the rescan: an edit after the stamps shows in the rescan, an
+        // edit after the rescan in the stamps, checked again as each entry is moved aside.
+        let stamps = stamp_targets(self.layout, plan)?;
         self.check_unchanged(plan).await?;
         if let Some(ms) = crate::failpoint::value(crate::failpoint::COMMIT_DELAY_MS) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -136,35 +145,42 @@ impl<S: ChunkSource> Applier<'_, S> {
                 created.push(self.layout.root(category.category).to_path_buf());
             }
         }
-        let mut journal = Journal {
+        let journal = Journal {
             state: JournalState::Committing,
             record,
-            ops: commit_ops(plan),
+            ops: commit_ops(plan, &stamps),
             changes: changes(plan),
         };
-        journal.write(self.layout)?;
         let layout = self.layout.clone();
         let committing = journal.clone();
+        // Injected I/O errors (tests) count from here: the commit, its undo, what follows.
+        crate::fault::arm();
         let committed = tokio::task::spawn_blocking(move || journal::commit(&layout, &committing))
             .await
             .map_err(|e| EngineError::State {
                 path: self.layout.journal_path(),
                 detail: format!("commit task failed: {e}"),
-            });
-        if let Err(e) = committed.and_then(|r| r) {
-            // The commit undid itself; the journal is no longer needed.
-            let _ = std::fs::remove_file(self.layout.journal_path());
-            let _ = std::fs::remove_dir_all(journal::generation_dir(self.layout, id));
-            for root in created {
-                // Only an empty folder goes; one that gained content is left as it is.
-                let _ = std::fs::remove_dir(root);
+            })?;
+        let mut committed = match committed {
+            Ok(committed) => committed,
+            Err(CommitError::Undone(e)) => {
+                for root in created {
+                    // Only an empty folder goes; one that gained content is left as it is.
+                    let _ = std::fs::remove_dir(root);
+                }
+                // A refusal says itself that nothing changed; a failure says so here.
+                return Err(if e.is_refusal() { e } else { EngineError::Undone(Box::new(e)) });
             }
-            return Err(e);
+            Err(CommitError::Stuck { error, undo }) => {
+                return Err(EngineError::CommitStuck {
+                    error: Box::new(error),
+                    undo: Box::new(undo),
+                });
+            }
+        };
+        if let Err(e) = journal::prune(self.layout, self.keep_generations) {
+            committed.warnings.push(format!("old generations could not be pruned ({e})"));
         }
-        journal.state = JournalState::Committed;
-        journal.write(self.layout)?;
-        journal::finish(self.layout, &journal)?;
-        journal::prune(self.layout, self.keep_generations)?;
 
         let outcome = ApplyOutcome {
             generation: id,
@@ -172,6 +188,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             bytes_received: staged.bytes_received,
             bytes_written: staged.bytes_written,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            warnings: committed.warnings,
         };
         self.progress.report(self.event(Phase::Done, "", &staged.tracker));
         Ok(outcome)
@@ -369,6 +386,20 @@ fn create_fresh_staging(path: &std::path::Path) -> Result<()> {
     }
 }
 
+/// The stamps of every entry the plan moves aside (overwritten or deleted files and
+/// symlinks), read now.
+fn stamp_targets(layout: &Layout, plan: &Plan) -> Result<Stamps> {
+    let mut stamps = Stamps::new();
+    for (category, step) in plan.steps() {
+        let moved_aside = matches!(step.action, Action::Overwrite | Action::Delete)
+            && step.kind() != EntryKind::Dir;
+        if moved_aside && let Some(stamp) = Stamp::read(layout, category, &step.path)? {
+            stamps.insert((category, step.path.clone()), stamp);
+        }
+    }
+    Ok(stamps)
+}
+
 /// Scans the given categories of this tree into a manifest.
 pub fn scan_all(
     layout: &Layout,
@@ -389,10 +420,13 @@ pub fn scan_all(
     Ok(manifest)
 }
 
+/// The stamps of the entries a commit moves aside, as they were just before it.
+pub type Stamps = HashMap<(Category, crate::RelPath), Stamp>;
+
 /// Orders a plan's steps into commit operations: removals (contents before their
 /// folders), then new folders (parents first), then files and symlinks, then modes.
 /// Staged names are the step's position in the plan, as staged by [`Applier::stage_all`].
-pub fn commit_ops(plan: &Plan) -> Vec<Op> {
+pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
     let mut removals = Vec::new();
     let mut dir_removals = Vec::new();
     let mut dirs = Vec::new();
@@ -405,18 +439,21 @@ pub fn commit_ops(plan: &Plan) -> Vec<Op> {
                 let mode = step.current.as_ref().map_or(0o755, |e| e.mode);
                 dir_removals.push(Op::RemoveDir { category, path, mode });
             }
-            (Action::Delete, _) => removals.push(Op::Remove { category, path }),
+            (Action::Delete, _) => {
+                let expect = stamps.get(&(category, path.clone())).copied();
+                removals.push(Op::Remove { category, path, expect });
+            }
             (Action::Create, EntryKind::Dir) => {
                 let to = step.source.as_ref().map_or(0o755, |e| e.mode);
                 modes.push(Op::DirMode { category, path: path.clone(), mode: to });
                 dirs.push(Op::MakeDir { category, path });
             }
-            (Action::Create | Action::Overwrite, _) => puts.push(Op::Put {
-                category,
-                path,
-                staged: staged_name(i),
-                replaces: step.action == Action::Overwrite,
-            }),
+            (Action::Create | Action::Overwrite, _) => {
+                let replaces = step.action == Action::Overwrite;
+                let expect =
+                    replaces.then(|| stamps.get(&(category, path.clone())).copied()).flatten();
+                puts.push(Op::Put { category, path, staged: staged_name(i), replaces, expect });
+            }
             (Action::Chmod, _) => {
                 let from = step.current.as_ref().map_or(0o755, |e| e.mode);
                 let to = step.source.as_ref().map_or(from, |e| e.mode);

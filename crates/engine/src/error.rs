@@ -43,6 +43,18 @@ pub enum EngineError {
     #[error("configuration problem: {0}")]
     Config(String),
 
+    /// A commit failed before its commit point and was undone.
+    #[error("{0}; the commit was undone: nothing was changed")]
+    Undone(Box<EngineError>),
+
+    /// A commit failed and so did its undo; recovery finishes the undo.
+    #[error(
+        "{error}; undoing the commit failed too ({undo}): the tree is partly new, the journal \
+         and the replaced files are kept, and the agent finishes the undo before its next apply \
+         or at its next start"
+    )]
+    CommitStuck { error: Box<EngineError>, undo: Box<EngineError> },
+
     /// A service this agent cannot offer now (no file watcher could start, say).
     #[error("{0}")]
     Unavailable(String),

@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::error::{EngineError, Result};
+use crate::fault;
 
 /// Mode of files only their owner should read (state, keys).
 pub const PRIVATE: u32 = 0o600;
@@ -28,16 +29,24 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", file_name(path)))
-        .suffix(".tmp")
-        .tempfile_in(folder)
+    let mut tmp = fault::check("create", path)
+        .and_then(|()| {
+            tempfile::Builder::new()
+                .prefix(&format!(".{}.", file_name(path)))
+                .suffix(".tmp")
+                .tempfile_in(folder)
+        })
         .map_err(EngineError::io("create a temporary file in", folder))?;
-    tmp.write_all(bytes).map_err(EngineError::io("write", tmp.path()))?;
+    fault::check("write", path)
+        .and_then(|()| tmp.write_all(bytes))
+        .map_err(EngineError::io("write", tmp.path()))?;
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(EngineError::io("set the mode of", tmp.path()))?;
-    tmp.as_file().sync_all().map_err(EngineError::io("fsync", tmp.path()))?;
+    fault::check("fsync", path)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(EngineError::io("fsync", tmp.path()))?;
+    fault::check("rename", path).map_err(EngineError::io("rename into place", path))?;
     if replace {
         tmp.persist(path).map_err(|e| EngineError::io("rename into place", path)(e.error))?;
     } else {
@@ -48,9 +57,32 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result
 
 /// Fsyncs a directory so that renames inside it are durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
+    fault::check("fsync folder", dir)
+        .and_then(|()| std::fs::File::open(dir))
         .and_then(|d| d.sync_all())
         .map_err(EngineError::io("fsync folder", dir))
+}
+
+/// Removes a file; one that is not there is no error.
+pub fn remove_file(path: &Path) -> Result<()> {
+    let removed = fault::check("remove", path).and_then(|()| std::fs::remove_file(path));
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(EngineError::io("remove", path)(e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Removes a folder and everything in it; one that is not there is no error.
+pub fn remove_all(path: &Path) -> Result<()> {
+    let removed = fault::check("remove folder", path).and_then(|()| std::fs::remove_dir_all(path));
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(EngineError::io("remove", path)(e))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn file_name(path: &Path) -> String {

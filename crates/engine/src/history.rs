@@ -64,8 +64,12 @@ pub fn append(layout: &Layout, entry: &HistoryEntry) -> Result<()> {
         .append(true)
         .open(&path)
         .map_err(EngineError::io("open history", &path))?;
-    file.write_all(&line).map_err(EngineError::io("append to history", &path))?;
-    file.sync_data().map_err(EngineError::io("fsync history", &path))?;
+    crate::fault::check("append to history", &path)
+        .and_then(|()| file.write_all(&line))
+        .map_err(EngineError::io("append to history", &path))?;
+    crate::fault::check("fsync history", &path)
+        .and_then(|()| file.sync_data())
+        .map_err(EngineError::io("fsync history", &path))?;
     let size = file.metadata().map_err(EngineError::io("inspect history", &path))?.len();
     if size > TRIM_ABOVE_BYTES {
         let entries = read_log(layout)?;

@@ -23,7 +23,8 @@
 //! - [`hold`]: refusing every apply during maintenance, across restarts.
 //! - [`fsutil`]: atomic, durable writes of small files.
 //! - [`noise`]: deterministic incompressible bytes for sample images and tests.
-//! - [`failpoint`]: test-only fault injection (crash or slow down at named points).
+//! - [`failpoint`], [`fault`]: test-only fault injection (crash or slow down at named
+//!   points; an I/O error at any operation of a commit).
 
 pub mod apply;
 pub mod category;
@@ -33,6 +34,7 @@ pub mod confine;
 pub mod entry;
 pub mod error;
 pub mod failpoint;
+pub mod fault;
 pub mod fsutil;
 pub mod history;
 pub mod hold;

@@ -126,6 +126,21 @@ impl AsRef<std::path::Path> for RelPath {
     }
 }
 
+/// Longest path quoted whole in a message; longer ones keep their start and end.
+pub const SHORT_PATH: usize = 96;
+
+/// `path` for a message: whole when short, else its start and end around an ellipsis
+/// (JSON output keeps paths whole).
+pub fn shorten(path: &str) -> String {
+    if path.chars().count() <= SHORT_PATH {
+        return path.to_string();
+    }
+    let head: String = path.chars().take(SHORT_PATH / 2).collect();
+    let tail: Vec<char> = path.chars().rev().take(SHORT_PATH / 2 - 1).collect();
+    let tail: String = tail.into_iter().rev().collect();
+    format!("{head}…{tail}")
+}
+
 /// Checks that the symlink at `link` with `target` stays inside its category.
 ///
 /// The target must be relative and of the form `../../name/name`: any `..` segments come

@@ -41,10 +41,12 @@ pub enum RefusalKind {
     VersionMismatch,
     /// A request over one of the agent's limits (ranges, files per request).
     OverLimit,
+    /// An earlier commit could not be undone completely; its recovery must finish first.
+    RecoveryPending,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 14] = [
+    pub const ALL: [RefusalKind; 15] = [
         RefusalKind::Busy,
         RefusalKind::ChangedSincePreview,
         RefusalKind::EmptySource,
@@ -59,6 +61,7 @@ impl RefusalKind {
         RefusalKind::Denied,
         RefusalKind::VersionMismatch,
         RefusalKind::OverLimit,
+        RefusalKind::RecoveryPending,
     ];
 
     /// The name in JSON and logs (`changed_since_preview`).
@@ -78,6 +81,7 @@ impl RefusalKind {
             RefusalKind::Denied => "denied",
             RefusalKind::VersionMismatch => "version_mismatch",
             RefusalKind::OverLimit => "over_limit",
+            RefusalKind::RecoveryPending => "recovery_pending",
         }
     }
 

@@ -62,7 +62,8 @@ impl Outcome {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Outcome::Applied(_) | Outcome::InSync(_) => ExitCode::Success,
+            Outcome::Applied(outcome) => flow::applied_code(outcome),
+            Outcome::InSync(_) => ExitCode::Success,
             Outcome::Refused(_) => ExitCode::Refused,
             Outcome::Failed { .. } => ExitCode::Failed,
         }
@@ -166,6 +167,19 @@ pub fn report(
         }
     });
     match outcome {
+        Outcome::Applied(r) if !r.warnings.is_empty() => tracing::warn!(
+            destination = label,
+            outcome = outcome_name,
+            generation = r.generation,
+            files = r.files_changed,
+            bytes = r.bytes_written,
+            bytes_received = r.bytes_received,
+            duration_ms,
+            warnings = r.warnings.join("; ").as_str(),
+            "{label}: synced as generation {}, but: {}",
+            r.generation,
+            r.warnings.join("; ")
+        ),
         Outcome::Applied(r) => tracing::info!(
             destination = label,
             outcome = outcome_name,

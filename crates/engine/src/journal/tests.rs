@@ -105,7 +105,7 @@ fn prepare(src: &Layout, dst: &Layout) -> Journal {
     let journal = Journal {
         state: JournalState::Committing,
         record,
-        ops: commit_ops(&plan),
+        ops: commit_ops(&plan, &Default::default()),
         changes: Vec::new(),
     };
     journal.write(dst).expect("journal");
@@ -152,4 +152,74 @@ fn a_full_commit_equals_the_source_and_keeps_what_it_replaced() {
     assert_eq!(std::fs::read(backup.join("gone/inner")).expect("kept"), b"bye");
     assert_eq!(generations(&dst).expect("records")[0].record.id, 1);
     assert_eq!(recover(&dst).expect("recover"), Recovery::Clean);
+}
+
+/// Every file content under `dir`, wherever it sits (to show none was lost).
+fn contents(dir: &Path) -> std::collections::BTreeSet<Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| !e.path().to_string_lossy().contains("/staging/"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .collect()
+}
+
+fn config_only(m: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    m.into_iter().filter(|(k, _)| k.starts_with("config")).collect()
+}
+
+#[test]
+fn an_io_error_anywhere_in_a_commit_leaves_the_old_or_the_new_tree_and_loses_nothing() {
+    use crate::fault::{Plan, inject};
+    for persistent in [false, true] {
+        let mut at = 1;
+        loop {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let (src, dst) = trees(tmp.path());
+            let root = tmp.path().join("dst");
+            let before = snapshot(&root);
+            let old_contents = contents(&root);
+            let new = config_only(snapshot(&tmp.path().join("src")));
+            let journal = prepare(&src, &dst);
+            let plan = Plan { at, persistent, enospc: at % 2 == 0 };
+            let (result, checked) = inject(plan, || commit(&dst, &journal));
+            let case = format!("an I/O error at operation {at} (persistent: {persistent})");
+            match &result {
+                Ok(_) => assert_eq!(config_only(snapshot(&root)), new, "{case}: applied"),
+                Err(CommitError::Undone(_)) => {
+                    assert_eq!(snapshot(&root), before, "{case}: undone")
+                }
+                Err(CommitError::Stuck { .. }) => {
+                    assert!(persistent, "{case}: a single fault must be undone");
+                    let kept = contents(&root);
+                    let lost: Vec<_> = old_contents.difference(&kept).collect();
+                    assert!(
+                        lost.is_empty(),
+                        "{case}: content lost while the undo is pending: {lost:?}"
+                    );
+                    assert!(dst.journal_path().exists(), "{case}: the journal must stay");
+                }
+            }
+            // The agent starts again, the disk healthy: the same decision, every time.
+            recover(&dst).unwrap_or_else(|e| panic!("{case}: recovery failed: {e}"));
+            match &result {
+                Ok(_) => {
+                    assert_eq!(config_only(snapshot(&root)), new, "{case}: after a restart");
+                    assert_eq!(generations(&dst).expect("records").len(), 1, "{case}");
+                }
+                Err(_) => {
+                    assert_eq!(snapshot(&root), before, "{case}: after a restart");
+                    assert!(generations(&dst).expect("records").is_empty(), "{case}");
+                }
+            }
+            assert!(!dst.journal_path().exists() && !dst.staging_dir().exists(), "{case}");
+            if checked < at {
+                assert!(result.is_ok(), "{case}: no fault was injected, yet {result:?}");
+                break;
+            }
+            at += 1;
+        }
+        assert!(at > 20, "the sweep should cross every operation of the commit, crossed {at}");
+    }
 }

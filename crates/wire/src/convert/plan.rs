@@ -50,6 +50,7 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
         RefusalKind::Denied => v1::RefusalKind::Denied,
         RefusalKind::VersionMismatch => v1::RefusalKind::VersionMismatch,
         RefusalKind::OverLimit => v1::RefusalKind::OverLimit,
+        RefusalKind::RecoveryPending => v1::RefusalKind::RecoveryPending,
     }
 }
 
@@ -69,6 +70,7 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
         Ok(v1::RefusalKind::Denied) => RefusalKind::Denied,
         Ok(v1::RefusalKind::VersionMismatch) => RefusalKind::VersionMismatch,
         Ok(v1::RefusalKind::OverLimit) => RefusalKind::OverLimit,
+        Ok(v1::RefusalKind::RecoveryPending) => RefusalKind::RecoveryPending,
         _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
     };
     Ok(kind)
@@ -243,6 +245,7 @@ pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
         bytes_received: outcome.bytes_received,
         bytes_written: outcome.bytes_written,
         duration_ms: outcome.duration_ms,
+        warnings: outcome.warnings.clone(),
     }
 }
 
@@ -253,6 +256,7 @@ pub fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
         bytes_received: raw.bytes_received,
         bytes_written: raw.bytes_written,
         duration_ms: raw.duration_ms,
+        warnings: raw.warnings.clone(),
     }
 }
 

@@ -1,0 +1,206 @@
+//! I/O errors injected at every file-system operation of a commit on the destination
+//! (each rename, fsync and write of the record, the journal, the tree, the undo, the
+//! history line), once or from then on (a disk that stays broken: the undo fails too).
+//! Afterwards, and after the agent restarts on a healthy disk, the tree is exactly the
+//! old or the new one, no replaced content is lost, and what the CLI said matches.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::support::*;
+
+fn source_tree(root: &Path) {
+    write(root, "config/a.conf", b"a = new\n");
+    write(root, "config/added.conf", b"added = yes\n");
+    write(root, "firmware/fw.bin", b"firmware v2");
+}
+
+fn destination_tree(root: &Path) {
+    write(root, "config/a.conf", b"a = old\n");
+    write(root, "config/gone.conf", b"gone = soon\n");
+    write(root, "firmware/fw.bin", b"firmware v1");
+    write(root, "licenses/own.lic", b"the backup's licence");
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    Old,
+    New,
+    Mixed,
+}
+
+fn state(root: &Path, old: &[Tree], new: &[Tree]) -> State {
+    let now: Vec<Tree> = CATEGORIES.iter().map(|c| snapshot(&root.join(c))).collect();
+    if now == old {
+        State::Old
+    } else if now == new {
+        State::New
+    } else {
+        State::Mixed
+    }
+}
+
+/// Every file content under `root`, the agent's state folder included.
+fn contents(root: &Path) -> BTreeSet<Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && !e.path().to_string_lossy().contains("/staging/"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .collect()
+}
+
+#[test]
+fn an_io_error_at_any_commit_operation_is_reported_as_what_it_left() {
+    let src = tempdir();
+    source_tree(src.path());
+    let source = Agent::start(src.path(), "primary");
+    let new: Vec<Tree> = CATEGORIES.iter().map(|c| snapshot(&src.path().join(c))).collect();
+    let mut swept = 0;
+    for persistent in [false, true] {
+        let mut at = 1;
+        loop {
+            let dst = tempdir();
+            destination_tree(dst.path());
+            let old: Vec<Tree> = CATEGORIES.iter().map(|c| snapshot(&dst.path().join(c))).collect();
+            let old_contents = contents(dst.path());
+            let mut points = format!("io-fail-at={at}");
+            if persistent {
+                points.push_str(",io-fail-persistent");
+            }
+            if at % 2 == 0 {
+                points.push_str(",io-fail-enospc");
+            }
+            let mut destination =
+                Agent::start_with_env(dst.path(), "backup", &[("CONFSYNC_FAILPOINTS", &points)]);
+            let output = confsync(&sync_args(&source.address, &destination.address, &[]));
+            let said = format!("{}{}", stdout(&output), stderr(&output));
+            let code = output.status.code();
+            let now = state(dst.path(), &old, &new);
+            let injected = destination.log().contains("injected I/O error");
+            let case = format!("{points}: exit {code:?}, tree {now:?}, said:\n{said}");
+            destination.kill();
+
+            if !injected {
+                assert_eq!((code, &now), (Some(0), &State::New), "{case}");
+                break;
+            }
+            let stuck = said.contains("undoing the commit failed too");
+            match code {
+                Some(0) => assert_eq!(now, State::New, "{case}"),
+                Some(3) if said.contains("applied, but") => assert_eq!(now, State::New, "{case}"),
+                Some(3) if stuck => {
+                    assert!(persistent, "{case}");
+                    let kept = contents(dst.path());
+                    let lost: Vec<_> = old_contents.difference(&kept).collect();
+                    assert!(lost.is_empty(), "{case}\nlost while the undo is pending: {lost:?}");
+                }
+                Some(3 | 4) => {
+                    assert!(said.contains("nothing was changed"), "{case}");
+                    assert_eq!(now, State::Old, "{case}");
+                }
+                _ => panic!("an unexpected outcome: {case}"),
+            }
+
+            // A restart on a healthy disk decides the same way, and a sync then completes.
+            let restarted = Agent::start(dst.path(), "backup");
+            let after = state(dst.path(), &old, &new);
+            let expected = if code == Some(0) || said.contains("applied, but") {
+                State::New
+            } else {
+                State::Old
+            };
+            assert_eq!(after, expected, "after a restart: {case}");
+            assert_no_staging(dst.path());
+            assert_exit(&confsync(&sync_args(&source.address, &restarted.address, &[])), 0);
+            assert_eq!(state(dst.path(), &old, &new), State::New, "{case}");
+            swept += 1;
+            // Every operation once; from then on, every third is enough to show the undo.
+            at += if persistent { 3 } else { 1 };
+        }
+    }
+    assert!(swept > 20, "the sweep should cross the whole commit, crossed {swept} points");
+}
+
+#[test]
+fn an_io_error_at_any_operation_of_a_rollback_is_reported_as_what_it_left() {
+    let src = tempdir();
+    source_tree(src.path());
+    let source = Agent::start(src.path(), "primary");
+    let mut at = 1;
+    loop {
+        let dst = tempdir();
+        destination_tree(dst.path());
+        let before: Vec<Tree> = CATEGORIES.iter().map(|c| snapshot(&dst.path().join(c))).collect();
+        {
+            let healthy = Agent::start(dst.path(), "backup");
+            assert_exit(&confsync(&sync_args(&source.address, &healthy.address, &[])), 0);
+        }
+        let synced: Vec<Tree> = CATEGORIES.iter().map(|c| snapshot(&dst.path().join(c))).collect();
+        let points = format!("io-fail-at={at}");
+        let mut destination =
+            Agent::start_with_env(dst.path(), "backup", &[("CONFSYNC_FAILPOINTS", &points)]);
+        let output = confsync(&["rollback", "--server", &destination.address, "--yes"]);
+        let said = format!("{}{}", stdout(&output), stderr(&output));
+        let code = output.status.code();
+        // Rolled back is the old tree; not rolled back is the synchronized one.
+        let now = state(dst.path(), &before, &synced);
+        let injected = destination.log().contains("injected I/O error");
+        let case = format!("{points}: exit {code:?}, tree {now:?}, said:\n{said}");
+        destination.kill();
+        if !injected {
+            assert_eq!((code, &now), (Some(0), &State::Old), "{case}");
+            break;
+        }
+        let rolled_back = code == Some(0) || said.contains("applied, but");
+        match code {
+            Some(0 | 3) if rolled_back => assert_eq!(now, State::Old, "{case}"),
+            Some(3 | 4) => {
+                assert!(said.contains("nothing was changed"), "{case}");
+                assert_eq!(now, State::New, "{case}");
+            }
+            _ => panic!("an unexpected outcome: {case}"),
+        }
+        let _restarted = Agent::start(dst.path(), "backup");
+        let expected = if rolled_back { State::Old } else { State::New };
+        assert_eq!(state(dst.path(), &before, &synced), expected, "after a restart: {case}");
+        at += 1;
+    }
+    assert!(at > 15, "the sweep should cross the whole rollback, crossed {at}");
+}
+
+#[test]
+fn an_entry_edited_while_the_commit_waits_is_kept_and_the_commit_undone() {
+    let src = tempdir();
+    source_tree(src.path());
+    let source = Agent::start(src.path(), "primary");
+    let dst = tempdir();
+    destination_tree(dst.path());
+    // The commit waits just after its last check that the tree is unchanged.
+    let destination = Agent::start_with_env(
+        dst.path(),
+        "backup",
+        &[("CONFSYNC_FAILPOINTS", "commit-delay-ms=1500")],
+    );
+    let mut sync = Running::spawn(&sync_args(&source.address, &destination.address, &["--json"]));
+    sync.wait_for(std::time::Duration::from_secs(30), |e| {
+        e["event"] == "progress" && e["progress"]["phase"] == "committing"
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    write(dst.path(), "config/a.conf", b"a = edited by hand\n");
+    let (status, events, _) = sync.finish(std::time::Duration::from_secs(60));
+    assert_eq!(status.code(), Some(4), "{events:#?}");
+    let error = events.iter().find(|e| e["event"] == "error").expect("an error event");
+    assert!(
+        error["message"].as_str().is_some_and(|m| m.contains("changed since the preview")),
+        "{error}"
+    );
+    assert_eq!(error["kinds"][0], "changed_since_preview", "{error}");
+    assert_eq!(
+        std::fs::read(dst.path().join("config/a.conf")).expect("read"),
+        b"a = edited by hand\n"
+    );
+    assert!(!dst.path().join("config/added.conf").exists(), "the commit was undone");
+    assert_eq!(std::fs::read(dst.path().join("firmware/fw.bin")).expect("read"), b"firmware v1");
+    assert_no_staging(dst.path());
+}
