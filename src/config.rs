@@ -6,6 +6,7 @@
 //! listen = "127.0.0.1:7420"
 //! protected = false
 //! keep_generations = 5
+//! stall_timeout = "15s"    # a source silent this long in the middle of a transfer stops it
 //! role = "backup"          # shown in the server list
 //! serial = "TM-BAK-0002"   # reported when the hardware serial (DMI) cannot be read
 //! # Either one root with the built-in layout ...
@@ -28,6 +29,23 @@
 
 pub mod servers;
 
+/// `"15s"`-style durations in `agent.toml`, through humantime.
+mod humantime_serde_opt {
+    use serde::Deserialize;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<std::time::Duration>, D::Error> {
+        let text = Option::<String>::deserialize(deserializer)?;
+        text.map(|t| {
+            humantime::parse_duration(t.trim()).map_err(|e| {
+                serde::de::Error::custom(format!("{t:?} is not a duration ({e}); write 15s or 1m"))
+            })
+        })
+        .transpose()
+    }
+}
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +66,9 @@ pub struct AgentFile {
     #[serde(default)]
     pub protected: bool,
     pub keep_generations: Option<usize>,
+    /// How long a source may stay silent in the middle of a transfer (`15s`, `1m`).
+    #[serde(default, with = "humantime_serde_opt")]
+    pub stall_timeout: Option<std::time::Duration>,
     /// `primary` or `backup`, shown in the server list.
     pub role: Option<String>,
     /// Serial number to report when the hardware's (DMI) cannot be read.

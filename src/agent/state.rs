@@ -19,6 +19,8 @@ pub struct AgentSettings {
     pub layout: Layout,
     pub protected: bool,
     pub keep_generations: usize,
+    /// How long a source may stay silent in the middle of a transfer from it.
+    pub stall_timeout: std::time::Duration,
     /// Role and configured serial number, reported in `Hello`.
     pub identity: crate::agent::inventory::Identity,
     /// The identity this agent presents when it pulls from a source.

@@ -53,8 +53,10 @@ async fn plan_against(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
     let source_address = request.source.as_str();
     let target =
         Target { address: source_address.to_string(), tls: state.settings.client_tls.clone() };
-    let mut source =
-        AgentClient::connect(&target).await.map_err(|e| EngineError::Source(e.to_string()))?;
+    let mut source = AgentClient::connect(&target)
+        .await
+        .map_err(|e| EngineError::Source(e.to_string()))?
+        .with_stall_timeout(state.settings.stall_timeout);
     let hello = source.hello().await.map_err(|e| EngineError::Source(e.to_string()))?;
     if hello.instance_id == state.instance_id {
         return Err(EngineError::refused(

@@ -39,6 +39,11 @@ pub struct AgentArgs {
     #[arg(long, value_name = "N")]
     pub keep_generations: Option<usize>,
 
+    /// How long a source may stay silent in the middle of a transfer before it is given up
+    /// on, with a message naming it (`15s`, `1m`) [default: 15s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
+    pub stall_timeout: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub tls: tls_args::AgentTlsArgs,
 }
@@ -69,6 +74,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .keep_generations
             .or(file.keep_generations)
             .unwrap_or(DEFAULT_KEEP_GENERATIONS),
+        stall_timeout: args
+            .stall_timeout
+            .or(file.stall_timeout)
+            .unwrap_or(confsync_wire::client::STALL_TIMEOUT),
         identity: Identity { role: file.role.clone(), serial: file.serial.clone() },
         client_tls: tls.clone(),
         server_tls: tls,

@@ -174,3 +174,39 @@ fn a_failed_apply_is_recorded_with_its_result() {
     assert!(failed["source"].as_str().is_some_and(|s| s.contains(&source.address)), "{failed}");
     assert!(!dst.path().join("firmware/big.bin").exists(), "nothing was applied");
 }
+
+#[test]
+fn every_generation_history_shows_as_kept_can_be_walked_back_one_step_at_a_time() {
+    let (src, dst) = (tempdir(), tempdir());
+    let source = Agent::start(src.path(), "primary");
+    let destination = Agent::start_with_args(dst.path(), "backup", &["--keep-generations", "5"]);
+    let version = |n: u32| format!("version = {n}\n").into_bytes();
+    for n in 1..=8 {
+        write(src.path(), "config/version.conf", &version(n));
+        sync_ok(&source, &destination, &[]);
+    }
+    let kept = |list: &[serde_json::Value]| -> Vec<u64> {
+        list.iter().filter(|g| g["kept"] == true).filter_map(|g| g["generation"].as_u64()).collect()
+    };
+    let applied_kept: Vec<u64> = kept(&history(&destination));
+    assert_eq!(applied_kept, [8, 7, 6, 5, 4], "five generations kept");
+
+    // Back through every kept generation, newest first: each rollback is a generation of
+    // its own, and none of them may push out one still to be walked back through.
+    for generation in (4..=8u32).rev() {
+        let output = rollback(&destination, &["--generation", &generation.to_string(), "--yes"]);
+        assert_exit(&output, 0);
+        assert_eq!(
+            std::fs::read(dst.path().join("config/version.conf")).expect("read"),
+            version(generation - 1),
+            "rolled back to before generation {generation}"
+        );
+        let still = kept(&history(&destination));
+        for wanted in 4..generation {
+            assert!(
+                still.contains(&u64::from(wanted)),
+                "generation {wanted} is no longer kept: {still:?}"
+            );
+        }
+    }
+}

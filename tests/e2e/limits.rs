@@ -315,3 +315,184 @@ fn a_source_that_is_the_destination_itself_is_refused_under_any_name() {
     }
     assert_same_tree(&before, &snapshot(root.path()), "the tree");
 }
+
+#[test]
+fn a_source_that_goes_silent_is_named_after_the_stall_timeout_setting() {
+    let dst = tempdir();
+    write(dst.path(), "firmware/keep.bin", b"keep");
+    let before = snapshot(dst.path());
+    let destination = Agent::start_with_args(dst.path(), "backup", &["--stall-timeout", "2s"]);
+    let trickle = Arc::new(|request: &v1::ChunksRequest| {
+        let first = request
+            .ranges
+            .first()
+            .map(|r| v1::ChunkData { offset: r.offset, data: vec![0; r.length as usize] });
+        Answer::MessagesThenSilence(first.into_iter().map(|m| m.encode_to_vec()).collect())
+    });
+    let entry = v1::Entry { size: 3 << 20, ..file_entry("slow.bin", b"unrelated") };
+    let source = Evil { chunks: trickle, ..Evil::firmware(vec![entry]) }.serve();
+    let started = Instant::now();
+    let output =
+        confsync(&sync_args(&source.address, &destination.address, &["--only", "firmware"]));
+    let took = started.elapsed();
+    assert_exit(&output, 3);
+    let said = stderr(&output);
+    assert_mentions(&said, &[&format!("the source {} sent nothing for 2s", source.address)]);
+    // Noticed by the setting, not by the transport giving up (about 50 s).
+    assert!(took < Duration::from_secs(30), "the stall took {took:?} to notice:\n{said}");
+    assert_same_tree(&before, &snapshot(dst.path()), "the destination's tree");
+}
+
+/// Open file descriptors of a process.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn half_open_and_surplus_connections_are_closed() {
+    let root = tempdir();
+    write(root.path(), "config/a.conf", b"a");
+    let agent = Agent::start_with_env(
+        root.path(),
+        "agent",
+        &[("CONFSYNC_FAILPOINTS", "handshake-timeout-ms=1000")],
+    );
+    let baseline = open_fds(agent.pid());
+    let rt = runtime();
+    let held = rt.block_on(async {
+        let mut held = Vec::new();
+        for i in 0..300 {
+            let Ok(mut tcp) = tokio::net::TcpStream::connect(&agent.address).await else {
+                continue;
+            };
+            // Some say nothing, some start the preface and stop.
+            if i % 2 == 0 {
+                use tokio::io::AsyncWriteExt;
+                let _ = tcp.write_all(b"PRI * HTTP").await;
+            }
+            held.push(tcp);
+        }
+        held
+    });
+    assert!(held.len() > 200, "only {} connections were made", held.len());
+    // Beyond its share per address, a client's connections are dropped at once.
+    let during = open_fds(agent.pid());
+    assert!(
+        during <= baseline + listen_share() + 16,
+        "{during} descriptors open with 300 idle connections (baseline {baseline})"
+    );
+    // Those that never finish their preface are dropped after the handshake timeout.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while open_fds(agent.pid()) > baseline + 4 {
+        assert!(
+            Instant::now() < deadline,
+            "{} descriptors still open (baseline {baseline})",
+            open_fds(agent.pid())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(held);
+    // And the agent still serves.
+    assert_exit(&confsync(&["history", "--server", &agent.address]), 0);
+}
+
+/// The agent's share of connections per client address.
+fn listen_share() -> usize {
+    128
+}
+
+#[test]
+fn a_client_that_stops_reading_its_progress_does_not_hold_the_destination() {
+    let (src, dst) = (tempdir(), tempdir());
+    write_noise(src.path(), "firmware/image.bin", 4 << 20, 9);
+    let source = Agent::start(src.path(), "primary");
+    let destination = Agent::start(dst.path(), "backup");
+    let output =
+        confsync(&["diff", "--from", &source.address, "--to", &destination.address, "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("diff JSON");
+    let digest = doc["plan"]["digest"].as_str().expect("a digest").to_string();
+    let rt = runtime();
+    // A client whose stream window is one byte: it asks for the apply and never reads.
+    let _stalled = rt.block_on(async {
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", destination.address))
+                .expect("an address")
+                .initial_stream_window_size(1)
+                .connect()
+                .await
+                .expect("connect");
+        let mut client = v1::agent_client::AgentClient::new(channel);
+        let request = v1::ApplyRequest {
+            source: source.address.clone(),
+            plan_digest: confsync_engine::Digest::from_hex(&digest).expect("hex").0.to_vec(),
+            ..Default::default()
+        };
+        client.apply(request).await.expect("the apply starts").into_inner()
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dst.path().join("firmware/image.bin").exists() {
+        assert!(Instant::now() < deadline, "the unread apply never committed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Committed: the next sync must not find the destination busy.
+    write(src.path(), "config/new.conf", b"new");
+    let next = eventually_ok(|| confsync(&sync_args(&source.address, &destination.address, &[])));
+    assert_exit(&next, 0);
+    assert_categories_equal(src.path(), dst.path());
+}
+
+/// Runs `command` until it stops saying "busy" (the commit's last steps), at most a few
+/// seconds, and returns its last output.
+fn eventually_ok(command: impl Fn() -> std::process::Output) -> std::process::Output {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let output = command();
+        let busy = stderr(&output).contains("already running");
+        if !busy || Instant::now() >= deadline {
+            return output;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_source_sending_long_paths_is_stopped_at_the_manifest_memory_bound() {
+    let dst = tempdir();
+    write(dst.path(), "firmware/keep.bin", b"keep");
+    let destination = Agent::start(dst.path(), "backup");
+    // 4 KiB paths, 1,000 to a message, 100 messages (400 MiB) made as they are read: far
+    // below the entry count limit, far above the memory bound.
+    let answer: Arc<dyn Fn() -> Answer + Send + Sync> = Arc::new(|| {
+        let batches = (0..100u32).map(|b| {
+            let entries = (0..1000u32)
+                .map(|i| {
+                    let long = "x".repeat(250);
+                    let mut path = format!("{b:04}{i:04}");
+                    for _ in 0..15 {
+                        path.push('/');
+                        path.push_str(&long);
+                    }
+                    file_entry(&path, b"content")
+                })
+                .collect();
+            v1::ManifestBatch {
+                category: v1::Category::Firmware as i32,
+                entries,
+                category_digest: Vec::new(),
+                last: false,
+            }
+            .encode_to_vec()
+        });
+        Answer::Stream(Box::new(batches))
+    });
+    let source = Evil { manifest_answer: Some(answer), ..Evil::default() }.serve();
+    let baseline = peak_rss_mib(destination.pid());
+    let output = confsync(&["diff", "--from", &source.address, "--to", &destination.address]);
+    assert_exit(&output, 3);
+    assert_mentions(&stderr(&output), &["more than 256 MiB"]);
+    let peak = peak_rss_mib(destination.pid());
+    println!(
+        "peak memory of the destination planning against long paths: {peak} MiB (from {baseline} MiB)"
+    );
+    assert!(peak < baseline + 256 + 160, "memory grew from {baseline} to {peak} MiB");
+}

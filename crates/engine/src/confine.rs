@@ -12,20 +12,35 @@
 use std::collections::HashMap;
 
 use crate::entry::{Entry, EntryKind};
+use crate::path::Short;
 
 /// Most entries accepted in one peer manifest (all categories): bounds the memory a
 /// source can make a destination spend, and keeps byte counts far from overflowing
 /// (with [`MAX_FILE_BYTES`]).
 pub const MAX_MANIFEST_ENTRIES: usize = 4 << 20;
+/// Most memory one peer manifest may take here, counted as each entry's path and symlink
+/// target plus the entry itself: a source that sends long paths is stopped at this bound
+/// rather than at the entry count (1,000,000 entries of 100-byte paths take about 200 MiB).
+pub const MAX_MANIFEST_BYTES: usize = 256 << 20;
+
+/// What one entry of a manifest costs in memory, for [`MAX_MANIFEST_BYTES`].
+pub fn entry_bytes(entry: &Entry) -> usize {
+    std::mem::size_of::<Entry>()
+        + entry.path.as_str().len()
+        + entry.symlink_target.as_ref().map_or(0, String::len)
+}
+
 /// Largest file a peer may declare (1 TiB).
 pub const MAX_FILE_BYTES: u64 = 1 << 40;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
-    #[error("{path:?} appears twice in the manifest")]
+    #[error("{:?} appears twice in the manifest", Short(.path))]
     Duplicate { path: String },
     #[error(
-        "{path:?} lies beneath {parent:?}, which is not a folder in the manifest (a {kind}); refusing a path through a symlink or a file"
+        "{:?} lies beneath {:?}, which is not a folder in the manifest (a {kind}); refusing a path through a symlink or a file",
+        Short(.path),
+        Short(.parent)
     )]
     NotUnderFolder { path: String, parent: String, kind: &'static str },
 }

@@ -6,14 +6,14 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::entry::Digest;
-use crate::path::PathError;
+use crate::path::{PathError, Short};
 use crate::refusal::{self, Refusal, RefusalKind};
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("could not {op} {path}: {source}")]
+    #[error("could not {op} {}: {source}", Short(&.path.display().to_string()))]
     Io {
         op: &'static str,
         path: PathBuf,
@@ -31,7 +31,7 @@ pub enum EngineError {
     #[error("the source failed: {0}")]
     Source(String),
 
-    #[error("data for {path} failed verification: {detail}; nothing was changed")]
+    #[error("data for {} failed verification: {detail}; nothing was changed", Short(.path))]
     Integrity { path: String, detail: String },
 
     #[error("cancelled: {0}; nothing was changed")]

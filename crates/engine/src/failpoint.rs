@@ -15,6 +15,8 @@ pub const TRANSFER_DELAY_MS: &str = "transfer-delay-ms";
 /// Sleep this many milliseconds after the last check that the destination is unchanged,
 /// just before committing (to change the tree in that window, as an attacker would).
 pub const COMMIT_DELAY_MS: &str = "commit-delay-ms";
+/// Replace the agent's handshake (and HTTP/2 preface) timeout with this many milliseconds.
+pub const HANDSHAKE_TIMEOUT_MS: &str = "handshake-timeout-ms";
 /// Replace every client call deadline and stream idle timeout with this many milliseconds.
 pub const CLIENT_TIMEOUT_MS: &str = "client-timeout-ms";
 

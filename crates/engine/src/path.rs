@@ -24,21 +24,21 @@ pub struct RelPath(String);
 pub enum PathError {
     #[error("path is empty")]
     Empty,
-    #[error("path {0:?} is absolute; only paths relative to a category are accepted")]
+    #[error("path {:?} is absolute; only paths relative to a category are accepted", Short(.0))]
     Absolute(String),
-    #[error("path {0:?} contains a NUL byte")]
+    #[error("path {:?} contains a NUL byte", Short(.0))]
     Nul(String),
-    #[error("path {0:?} contains a backslash")]
+    #[error("path {:?} contains a backslash", Short(.0))]
     Backslash(String),
-    #[error("path {0:?} has an empty, '.' or '..' segment; only canonical paths are accepted")]
+    #[error("path {:?} has an empty, '.' or '..' segment; only canonical paths are accepted", Short(.0))]
     NotCanonical(String),
     #[error("path {0:?}… is longer than {MAX_PATH_BYTES} bytes")]
     TooLong(String),
-    #[error("path {0:?} has a segment longer than {MAX_NAME_BYTES} bytes")]
+    #[error("path {:?} has a segment longer than {MAX_NAME_BYTES} bytes", Short(.0))]
     NameTooLong(String),
-    #[error("path {0:?} is not valid UTF-8")]
+    #[error("path {:?} is not valid UTF-8", Short(.0))]
     NotUtf8(String),
-    #[error("symlink {link:?} points to {target:?}, which leaves its category")]
+    #[error("symlink {:?} points to {:?}, which leaves its category", Short(.link), Short(.target))]
     SymlinkEscapes { link: String, target: String },
 }
 
@@ -127,18 +127,36 @@ impl AsRef<std::path::Path> for RelPath {
 }
 
 /// Longest path quoted whole in a message; longer ones keep their start and end.
-pub const SHORT_PATH: usize = 96;
+pub const SHORT_PATH: usize = 256;
+/// Characters kept at each end of a shortened path.
+const KEPT_EACH_END: usize = 100;
 
 /// `path` for a message: whole when short, else its start and end around an ellipsis
-/// (JSON output keeps paths whole).
+/// and the count of what was left out (JSON output keeps paths whole).
 pub fn shorten(path: &str) -> String {
-    if path.chars().count() <= SHORT_PATH {
+    let count = path.chars().count();
+    if count <= SHORT_PATH {
         return path.to_string();
     }
-    let head: String = path.chars().take(SHORT_PATH / 2).collect();
-    let tail: Vec<char> = path.chars().rev().take(SHORT_PATH / 2 - 1).collect();
+    let head: String = path.chars().take(KEPT_EACH_END).collect();
+    let tail: Vec<char> = path.chars().rev().take(KEPT_EACH_END).collect();
     let tail: String = tail.into_iter().rev().collect();
-    format!("{head}…{tail}")
+    format!("{head}…({} more characters)…{tail}", count - 2 * KEPT_EACH_END)
+}
+
+/// A path as messages quote it: [`shorten`]ed, with `{:?}` giving it quoted.
+pub struct Short<'a>(pub &'a str);
+
+impl fmt::Display for Short<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&shorten(self.0))
+    }
+}
+
+impl fmt::Debug for Short<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", shorten(self.0))
+    }
 }
 
 /// Checks that the symlink at `link` with `target` stays inside its category.
@@ -222,6 +240,16 @@ mod tests {
         }
         let top = RelPath::new("link").expect("valid");
         assert!(check_symlink_target(&top, "../x").is_err());
+    }
+
+    #[test]
+    fn long_paths_are_shortened_in_messages_and_kept_whole_otherwise() {
+        let long = format!("{}/{}", "a".repeat(200), "b".repeat(200));
+        let err = RelPath::new(&format!("{long}/../x")).expect_err("not canonical");
+        let text = err.to_string();
+        assert!(text.len() < 320, "{text}");
+        assert!(text.contains("more characters") && text.contains("bbb/../x"), "{text}");
+        assert_eq!(shorten("short/path"), "short/path");
     }
 
     #[test]

@@ -138,6 +138,9 @@ pub enum Answer {
     MessagesThenSilence(Vec<Vec<u8>>),
     /// An error status.
     Status(i32, String),
+    /// Messages made one at a time as the client reads them (flow control respected),
+    /// then status OK: for answers too large to hold.
+    Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
 }
 
 impl Answer {
@@ -204,7 +207,23 @@ async fn serve_one(
     };
     let answer = handler(&path, &message);
     let mut head = http::Response::builder().status(200).header("content-type", "application/grpc");
+    if let Answer::Stream(messages) = answer {
+        let Ok(mut send) = respond.send_response(head.body(()).expect("a valid response"), false)
+        else {
+            return;
+        };
+        for message in messages {
+            if !send_flow(&mut send, Bytes::from(frame(false, &message))).await {
+                return;
+            }
+        }
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().expect("a header value"));
+        let _ = send.send_trailers(trailers);
+        return;
+    }
     let (body, status, silence) = match answer {
+        Answer::Stream(_) => return,
         Answer::Messages(messages) => (
             messages.iter().flat_map(|m| frame(false, m)).collect(),
             Some((0, String::new())),
@@ -243,6 +262,23 @@ async fn serve_one(
         }
         let _ = send.send_trailers(trailers);
     }
+}
+
+/// Sends `data` as the peer's flow control allows; false when the stream went away.
+async fn send_flow(send: &mut h2::SendStream<Bytes>, mut data: Bytes) -> bool {
+    while !data.is_empty() {
+        send.reserve_capacity(data.len());
+        let capacity = match futures::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+            Some(Ok(capacity)) if capacity > 0 => capacity,
+            Some(Ok(_)) => continue,
+            _ => return false,
+        };
+        let chunk = data.split_to(capacity.min(data.len()));
+        if send.send_data(chunk, false).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 // ---------------------------------------------------------------------------------------

@@ -39,8 +39,9 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline for calls that only read (hello, plan): scanning a large tree takes a while.
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
-/// Longest wait for the next message of a stream (manifest batches, chunk data).
-const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest a source may stay silent in the middle of a stream (manifest batches, chunk
+/// data) before the transfer stops, unless told otherwise ([`AgentClient::with_stall_timeout`]).
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(15);
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Awaits a unary call whole (answer, message and trailers) within `limit`: the deadline
@@ -71,6 +72,7 @@ fn deadline(default: Duration) -> Duration {
 pub struct AgentClient {
     inner: v1::agent_client::AgentClient<Channel>,
     address: String,
+    stall: Duration,
 }
 
 impl AgentClient {
@@ -94,7 +96,17 @@ impl AgentClient {
             .accept_compressed(CompressionEncoding::Zstd)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(AgentClient { inner, address: address.to_string() })
+        Ok(AgentClient { inner, address: address.to_string(), stall: STALL_TIMEOUT })
+    }
+
+    /// How long the agent may stay silent in the middle of a stream.
+    pub fn with_stall_timeout(mut self, stall: Duration) -> AgentClient {
+        self.stall = stall;
+        self
+    }
+
+    fn stall(&self) -> Duration {
+        deadline(self.stall)
     }
 
     pub fn address(&self) -> &str {

@@ -3,7 +3,7 @@
 
 use confsync_engine::category::Category;
 use confsync_engine::chunk::ChunkList;
-use confsync_engine::confine::{MAX_MANIFEST_ENTRIES, check_tree};
+use confsync_engine::confine::{MAX_MANIFEST_BYTES, MAX_MANIFEST_ENTRIES, check_tree, entry_bytes};
 use confsync_engine::entry::Entry;
 use confsync_engine::error::EngineError;
 use confsync_engine::manifest::{CategoryManifest, Manifest};
@@ -11,7 +11,7 @@ use confsync_engine::transfer::{ByteRange, FilesStream, PieceStream};
 use confsync_proto::v1;
 use futures::StreamExt;
 
-use super::{AgentClient, CALL_TIMEOUT, ClientError, STREAM_IDLE_TIMEOUT, deadline, within};
+use super::{AgentClient, CALL_TIMEOUT, ClientError, deadline, within};
 use crate::convert;
 
 impl AgentClient {
@@ -25,8 +25,10 @@ impl AgentClient {
             self.inner.get_manifest(request).await.map_err(|s| self.status(s))?.into_inner();
         let mut entries: std::collections::BTreeMap<Category, Vec<Entry>> =
             categories.iter().map(|c| (*c, Vec::new())).collect();
-        let mut count = 0usize;
-        while let Some(batch) = self.next_within(&mut stream).await? {
+        let (mut count, mut bytes) = (0usize, 0usize);
+        let mut first = true;
+        while let Some(batch) = self.next_within(&mut stream, first).await? {
+            first = false;
             let batch = batch.map_err(|s| self.status(s))?;
             count = count.saturating_add(batch.entries.len());
             if count > MAX_MANIFEST_ENTRIES {
@@ -40,10 +42,17 @@ impl AgentClient {
                 .get_mut(&category)
                 .ok_or_else(|| self.protocol(format!("category {category} was not asked for")))?;
             for raw in batch.entries {
-                list.push(
-                    convert::entry_from_proto(raw)
-                        .map_err(|e| self.protocol(format!("in {category}: {e}")))?,
-                );
+                let entry = convert::entry_from_proto(raw)
+                    .map_err(|e| self.protocol(format!("in {category}: {e}")))?;
+                bytes = bytes.saturating_add(entry_bytes(&entry));
+                if bytes > MAX_MANIFEST_BYTES {
+                    return Err(self.protocol(format!(
+                        "the manifest takes more than {} MiB here ({count} entries so far); \
+                         refusing it",
+                        MAX_MANIFEST_BYTES >> 20
+                    )));
+                }
+                list.push(entry);
             }
         }
         let mut manifest = Manifest::default();
@@ -54,20 +63,22 @@ impl AgentClient {
         Ok(manifest)
     }
 
-    /// The next item of a stream from the agent, or an error when none comes for
-    /// [`STREAM_IDLE_TIMEOUT`] (a stalled peer must not hold an apply forever).
+    /// The next item of a stream from the agent, or an error when none comes within the
+    /// stall timeout (a stalled peer must not hold an apply). The first item may take as
+    /// long as a call: the agent scans its tree before it answers.
     async fn next_within<T>(
         &self,
         stream: &mut tonic::Streaming<T>,
+        first: bool,
     ) -> Result<Option<Result<T, tonic::Status>>, ClientError> {
-        tokio::time::timeout(deadline(STREAM_IDLE_TIMEOUT), stream.next()).await.map_err(|_| {
-            ClientError::Unreachable {
-                address: self.address.clone(),
-                detail: format!(
-                    "nothing arrived for {:?} in the middle of a stream",
-                    deadline(STREAM_IDLE_TIMEOUT)
-                ),
-            }
+        let limit = if first { deadline(CALL_TIMEOUT) } else { self.stall() };
+        tokio::time::timeout(limit, stream.next()).await.map_err(|_| ClientError::Unreachable {
+            address: self.address.clone(),
+            detail: format!(
+                "the agent sent nothing for {} (nothing arrived for {limit:?} in the middle of a \
+                 stream)",
+                humanize(limit)
+            ),
         })
     }
 
@@ -104,7 +115,8 @@ impl AgentClient {
             Err(status) => return Err(self.status(status)),
         };
         // An agent may also say "unimplemented" in place of the first message.
-        let first = tokio::time::timeout(deadline(STREAM_IDLE_TIMEOUT), stream.message())
+        let stall = self.stall();
+        let first = tokio::time::timeout(stall, stream.message())
             .await
             .map_err(|_| self.protocol("no answer to GetFiles; stopped waiting"))?;
         let first = match first {
@@ -115,15 +127,12 @@ impl AgentClient {
         let stream = futures::stream::iter(first.map(Ok)).chain(stream);
         let address = self.address.clone();
         Ok(Some(
-            tokio_stream::StreamExt::timeout(stream, deadline(STREAM_IDLE_TIMEOUT))
+            tokio_stream::StreamExt::timeout(stream, stall)
                 .map(move |item| match item {
                     Ok(item) => item.map(|f| (f.index, f.offset, f.data)).map_err(|s| {
                         EngineError::Source(ClientError::from_status(&address, s).to_string())
                     }),
-                    Err(_) => Err(EngineError::Source(format!(
-                        "{address} sent no data for {:?}; stopped waiting",
-                        deadline(STREAM_IDLE_TIMEOUT)
-                    ))),
+                    Err(_) => Err(stalled(&address, stall)),
                 })
                 .boxed(),
         ))
@@ -151,16 +160,31 @@ impl AgentClient {
         request.set_timeout(deadline(CALL_TIMEOUT));
         let stream = self.inner.get_chunks(request).await.map_err(|s| self.status(s))?.into_inner();
         let address = self.address.clone();
-        Ok(tokio_stream::StreamExt::timeout(stream, deadline(STREAM_IDLE_TIMEOUT))
+        let stall = self.stall();
+        Ok(tokio_stream::StreamExt::timeout(stream, stall)
             .map(move |item| match item {
                 Ok(item) => item.map(|c| (c.offset, c.data)).map_err(|s| {
                     EngineError::Source(ClientError::from_status(&address, s).to_string())
                 }),
-                Err(_) => Err(EngineError::Source(format!(
-                    "{address} sent no data for {:?}; stopped waiting",
-                    deadline(STREAM_IDLE_TIMEOUT)
-                ))),
+                Err(_) => Err(stalled(&address, stall)),
             })
             .boxed())
     }
+}
+
+/// The error of a source that went silent in the middle of a transfer.
+fn stalled(address: &str, stall: std::time::Duration) -> EngineError {
+    EngineError::Source(format!(
+        "the source {address} sent nothing for {} (sent no data for {stall:?}); stopped waiting: \
+         check that agent and the network, then run again",
+        humanize(stall)
+    ))
+}
+
+fn humanize(d: std::time::Duration) -> String {
+    // Whole milliseconds: "15s", "1s 500ms".
+    humantime::format_duration(std::time::Duration::from_millis(
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+    ))
+    .to_string()
 }

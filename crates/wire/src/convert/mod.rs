@@ -16,7 +16,7 @@ use confsync_engine::category::{Category, LICENSES_REFUSAL};
 use confsync_engine::chunk::{ChunkInfo, ChunkList};
 use confsync_engine::confine::MAX_FILE_BYTES;
 use confsync_engine::entry::{Digest, Entry, EntryKind};
-use confsync_engine::path::{PathError, RelPath, check_symlink_target};
+use confsync_engine::path::{PathError, RelPath, Short, check_symlink_target};
 use confsync_proto::v1;
 
 /// Why a message from a peer was not accepted.
@@ -26,13 +26,13 @@ pub enum ConvertError {
     Licenses,
     #[error("unknown category number {0}")]
     UnknownCategory(i32),
-    #[error("unknown entry kind {kind} for {path:?}")]
+    #[error("unknown entry kind {kind} for {:?}", Short(.path))]
     UnknownKind { path: String, kind: i32 },
-    #[error("digest of {path:?} is {len} bytes, expected 32")]
+    #[error("digest of {:?} is {len} bytes, expected 32", Short(.path))]
     BadDigest { path: String, len: usize },
-    #[error("{path:?} declares {size} bytes, more than the {max} accepted")]
+    #[error("{:?} declares {size} bytes, more than the {max} accepted", Short(.path))]
     TooLarge { path: String, size: u64, max: u64 },
-    #[error("chunk list of {path:?}: {detail}")]
+    #[error("chunk list of {:?}: {detail}", Short(.path))]
     BadChunks { path: String, detail: String },
     #[error("unknown {what} number {value}")]
     UnknownValue { what: &'static str, value: i32 },

@@ -6,7 +6,11 @@
 //! - a plaintext client of a TLS agent is answered with a gRPC error saying TLS is
 //!   required (see [`Policy::RequireTls`]), instead of a broken connection;
 //! - a TLS client of a plaintext agent is logged as such, and its handshake ends;
-//! - a client that connects and says nothing is dropped after [`HANDSHAKE_TIMEOUT`].
+//! - a client that connects and does not finish its handshake and the HTTP/2 preface
+//!   within [`HANDSHAKE_TIMEOUT`] is dropped (half-open connections never pile up);
+//! - no client address holds more than [`MAX_CONNECTIONS_PER_ADDRESS`] connections;
+//! - an established connection whose peer vanished is closed by HTTP/2 keepalive (a ping
+//!   every 30 s, answered within 20 s).
 //!
 //! The first byte tells the two apart: a TLS connection starts with a handshake record
 //! (0x16), an HTTP/2 one with `PRI * HTTP/2.0`.
@@ -27,6 +31,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::server::auth::{AuthLayer, Policy};
+use crate::server::conn::{Conn, PREFACE, Slot, Slots};
 use crate::tls::files::TlsFiles;
 
 /// HTTP/2 streams one connection may have open at once (calls in flight, including
@@ -37,8 +42,16 @@ pub const SERVER_CALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Connections that may be between accept and a finished handshake at once; more are
 /// dropped, so a flood of idle connections cannot pile up tasks.
 const MAX_PENDING_HANDSHAKES: usize = 256;
-/// Longest a client may take to start and finish its TLS handshake.
+/// Longest a client may take to finish its TLS handshake and send the HTTP/2 preface.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections one client address may hold open at once.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
+
+/// The handshake timeout; the `handshake-timeout-ms` failpoint shortens it in tests.
+fn handshake_timeout() -> Duration {
+    confsync_engine::failpoint::value(confsync_engine::failpoint::HANDSHAKE_TIMEOUT_MS)
+        .map_or(HANDSHAKE_TIMEOUT, Duration::from_millis)
+}
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
 
@@ -47,9 +60,9 @@ pub type Accepted<T> = ReceiverStream<std::io::Result<T>>;
 /// The connections to serve.
 pub enum Incoming {
     /// A plaintext agent: every HTTP/2 connection.
-    Plain(Accepted<TcpStream>),
+    Plain(Accepted<Conn<TcpStream>>),
     /// A TLS agent: completed handshakes, and plaintext clients to be told TLS is needed.
-    Tls { secure: Accepted<TlsStream<TcpStream>>, plaintext: Accepted<TcpStream> },
+    Tls { secure: Accepted<Conn<TlsStream<TcpStream>>>, plaintext: Accepted<Conn<TcpStream>> },
 }
 
 /// How an agent accepts connections: with its TLS configuration, or in plaintext.
@@ -84,7 +97,7 @@ pub fn security(tls: Option<&TlsFiles>, listener: &TcpListener) -> anyhow::Resul
 
 /// Serves plaintext clients of a TLS agent: every call is answered `UNAUTHENTICATED`
 /// with what to do, so the client sees a reason rather than a broken connection.
-pub fn answer_tls_required(plaintext: Accepted<TcpStream>) {
+pub fn answer_tls_required(plaintext: Accepted<Conn<TcpStream>>) {
     let (_, health) = tonic_health::server::health_reporter();
     tokio::spawn(
         tonic::transport::Server::builder()
@@ -115,8 +128,8 @@ pub fn accept(listener: TcpListener, security: Security) -> Incoming {
     }
 }
 
-type SecureSender = mpsc::Sender<std::io::Result<TlsStream<TcpStream>>>;
-type PlainSender = mpsc::Sender<std::io::Result<TcpStream>>;
+type SecureSender = mpsc::Sender<std::io::Result<Conn<TlsStream<TcpStream>>>>;
+type PlainSender = mpsc::Sender<std::io::Result<Conn<TcpStream>>>;
 
 async fn accept_loop(
     listener: TcpListener,
@@ -136,6 +149,7 @@ async fn accept_loop(
     };
     tokio::pin!(main_closed);
     let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
+    let slots = Slots::default();
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut main_closed => return,
@@ -149,6 +163,10 @@ async fn accept_loop(
                 }
             },
         };
+        let Some(slot) = slots.take(peer.ip(), MAX_CONNECTIONS_PER_ADDRESS) else {
+            tracing::warn!(%peer, "{} already holds {MAX_CONNECTIONS_PER_ADDRESS} connections; dropped this one", peer.ip());
+            continue;
+        };
         let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
             tracing::warn!(%peer, "{MAX_PENDING_HANDSHAKES} connections are already being accepted; dropped this one");
             continue;
@@ -160,7 +178,7 @@ async fn accept_loop(
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
             }
-            handle(stream, peer, tls, plain).await;
+            handle(stream, peer, slot, tls, plain).await;
         });
     }
 }
@@ -168,11 +186,14 @@ async fn accept_loop(
 async fn handle(
     stream: TcpStream,
     peer: SocketAddr,
+    slot: Slot,
     tls: Option<(TlsAcceptor, SecureSender)>,
     plain: PlainSender,
 ) {
+    let limit = handshake_timeout();
+    let deadline = tokio::time::Instant::now() + limit;
     let mut first = [0u8; 1];
-    let starts_tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+    let starts_tls = match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
         Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
         Ok(Ok(_)) => return,
         Ok(Err(e)) => {
@@ -180,29 +201,40 @@ async fn handle(
             return;
         }
         Err(_) => {
-            tracing::debug!(%peer, "connection sent nothing within {HANDSHAKE_TIMEOUT:?}; closed");
+            tracing::debug!(%peer, "connection sent nothing within {limit:?}; closed");
             return;
         }
     };
     match (tls, starts_tls) {
         (Some((acceptor, secure)), true) => {
             let handshake = acceptor.accept(stream).into_fallible();
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                Ok(Ok(stream)) => {
-                    let _ = secure.send(Ok(stream)).await;
+            match tokio::time::timeout_at(deadline, handshake).await {
+                Ok(Ok(mut stream)) => {
+                    // TLS cannot be peeked: read the preface, and replay it to the server.
+                    let mut preface = vec![0u8; PREFACE.len()];
+                    match tokio::time::timeout_at(deadline, stream.read_exact(&mut preface)).await {
+                        Ok(Ok(_)) => {
+                            let _ = secure.send(Ok(Conn::new(stream, preface, slot))).await;
+                        }
+                        _ => {
+                            tracing::debug!(%peer, "no HTTP/2 preface within {limit:?} after the TLS handshake; closed")
+                        }
+                    }
                 }
                 Ok(Err((e, stream))) => {
                     tracing::warn!(%peer, "refused a TLS client: {e}");
                     linger(stream).await;
                 }
                 Err(_) => {
-                    tracing::warn!(%peer, "refused a TLS client: no handshake within {HANDSHAKE_TIMEOUT:?}")
+                    tracing::warn!(%peer, "refused a TLS client: no handshake within {limit:?}")
                 }
             }
         }
         (Some(_), false) => {
-            tracing::warn!(%peer, "a plaintext client connected to this TLS agent; answering that TLS is required");
-            let _ = plain.send(Ok(stream)).await;
+            if wait_for_preface(&stream, peer, deadline).await {
+                tracing::warn!(%peer, "a plaintext client connected to this TLS agent; answering that TLS is required");
+                let _ = plain.send(Ok(Conn::new(stream, Vec::new(), slot))).await;
+            }
         }
         (None, true) => {
             tracing::warn!(
@@ -213,7 +245,48 @@ async fn handle(
             linger(stream).await;
         }
         (None, false) => {
-            let _ = plain.send(Ok(stream)).await;
+            if wait_for_preface(&stream, peer, deadline).await {
+                let _ = plain.send(Ok(Conn::new(stream, Vec::new(), slot))).await;
+            }
+        }
+    }
+}
+
+/// Waits until the whole HTTP/2 preface can be peeked, by `deadline`; false (and the
+/// connection is dropped) when it does not come or is not a preface.
+async fn wait_for_preface(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    deadline: tokio::time::Instant,
+) -> bool {
+    let mut seen = vec![0u8; PREFACE.len()];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.peek(&mut seen)).await {
+            Ok(Ok(n)) if n == PREFACE.len() => {
+                if seen == PREFACE {
+                    return true;
+                }
+                tracing::debug!(%peer, "the client does not speak HTTP/2; closed");
+                return false;
+            }
+            Ok(Ok(0)) | Ok(Err(_)) => return false,
+            Ok(Ok(n)) if seen[..n] != PREFACE[..n] => {
+                tracing::debug!(%peer, "the client does not speak HTTP/2; closed");
+                return false;
+            }
+            // Part of the preface so far: wait for the rest, but not past the deadline (a
+            // peek that has data is always ready, so the timeout alone would never strike).
+            Ok(Ok(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(Ok(_)) => {
+                tracing::debug!(%peer, "no complete HTTP/2 preface within the handshake timeout; closed");
+                return false;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "no complete HTTP/2 preface within the handshake timeout; closed");
+                return false;
+            }
         }
     }
 }

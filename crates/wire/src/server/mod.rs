@@ -6,6 +6,7 @@
 //! standard health and reflection services are served beside it.
 
 pub mod auth;
+mod conn;
 pub mod listen;
 mod service;
 
