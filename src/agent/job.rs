@@ -180,7 +180,7 @@ pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcom
         Ok(result) => {
             let committed = journal::generations(state.layout())
                 .ok()
-                .and_then(|all| all.into_iter().find(|j| j.record.id == result.generation));
+                .and_then(|all| all.into_iter().find(|r| r.id == result.generation));
             let Some(journal) = committed else {
                 tracing::warn!(
                     generation = result.generation,
@@ -188,7 +188,7 @@ pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcom
                 );
                 return Ok(());
             };
-            HistoryEntry { record: journal.record, result: RESULT_OK.to_string(), duration_ms }
+            HistoryEntry { record: journal, result: RESULT_OK.to_string(), duration_ms }
         }
         Err(e) => HistoryEntry {
             record: GenerationRecord {

@@ -30,7 +30,7 @@ pub const MAX_FILES_PER_REQUEST: usize = 1024;
 pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
     let manifest = state.scan(Category::ALL.to_vec()).await?;
     let generations = journal::generations(state.layout())?;
-    let last = generations.first().map(|g| &g.record);
+    let last = generations.first();
     Ok(ServerInfo {
         name: state.settings.name.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -152,10 +152,10 @@ impl<S: ChunkSource> Applier<'_, S> {
             changes: changes(plan),
         };
         let layout = self.layout.clone();
-        let committing = journal.clone();
+        let files_changed = journal.record.files_changed;
         // Injected I/O errors (tests) count from here: the commit, its undo, what follows.
         crate::fault::arm();
-        let committed = tokio::task::spawn_blocking(move || journal::commit(&layout, &committing))
+        let committed = tokio::task::spawn_blocking(move || journal::commit(&layout, &journal))
             .await
             .map_err(|e| EngineError::State {
                 path: self.layout.journal_path(),
@@ -184,7 +184,7 @@ impl<S: ChunkSource> Applier<'_, S> {
 
         let outcome = ApplyOutcome {
             generation: id,
-            files_changed: journal.record.files_changed,
+            files_changed,
             bytes_received: staged.bytes_received,
             bytes_written: staged.bytes_written,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

@@ -25,6 +25,27 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `bytes` to `path` atomically and durably with `mode`. With `replace` false an
 /// existing file is an `AlreadyExists` error and is left as it was.
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
+    write_with(path, mode, replace, |out| out.write_all(bytes))
+}
+
+/// Writes `value` as JSON to `path`, atomically and durably, streamed: a large record is
+/// never held whole in memory.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    write_with(path, PRIVATE, true, |out| {
+        let mut buffered = std::io::BufWriter::new(out);
+        serde_json::to_writer(&mut buffered, value).map_err(std::io::Error::other)?;
+        buffered.flush()
+    })
+}
+
+/// Writes what `fill` writes to `path`, atomically and durably with `mode`. With
+/// `replace` false an existing file is an `AlreadyExists` error and is left as it was.
+pub fn write_with(
+    path: &Path,
+    mode: u32,
+    replace: bool,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -38,7 +59,7 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result
         })
         .map_err(EngineError::io("create a temporary file in", folder))?;
     fault::check("write", path)
-        .and_then(|()| tmp.write_all(bytes))
+        .and_then(|()| fill(tmp.as_file_mut()))
         .map_err(EngineError::io("write", tmp.path()))?;
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))

@@ -109,7 +109,7 @@ fn read_log(layout: &Layout) -> Result<Vec<HistoryEntry>> {
 /// Every recorded attempt, newest first, with kept generations merged in.
 pub fn list(layout: &Layout) -> Result<Vec<Listed>> {
     let generations = journal::generations(layout)?;
-    let kept: BTreeSet<u64> = generations.iter().map(|g| g.record.id).collect();
+    let kept: BTreeSet<u64> = generations.iter().map(|g| g.id).collect();
     let mut entries = read_log(layout)?;
     // A generation recorded twice (finished again after a restart) is listed once.
     let mut seen = BTreeSet::new();
@@ -120,9 +120,9 @@ pub fn list(layout: &Layout) -> Result<Vec<Listed>> {
         }
     }
     for generation in generations {
-        if !seen.contains(&generation.record.id) {
+        if !seen.contains(&generation.id) {
             unique.push(HistoryEntry {
-                record: generation.record,
+                record: generation,
                 result: RESULT_OK.to_string(),
                 duration_ms: 0,
             });

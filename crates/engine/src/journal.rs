@@ -28,7 +28,7 @@ use crate::category::Category;
 use crate::entry::{Entry, EntryKind};
 use crate::error::{EngineError, Result};
 use crate::failpoint;
-use crate::fsutil::{self, write_atomically};
+use crate::fsutil;
 use crate::layout::Layout;
 use crate::path::RelPath;
 
@@ -140,8 +140,9 @@ pub struct Journal {
     pub state: JournalState,
     pub record: GenerationRecord,
     pub ops: Vec<Op>,
-    /// What the commit changes, path by path (empty in records of older versions).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// What the commit changes, path by path. Kept beside the record
+    /// (`changes.json`), not in the journal file (older versions wrote it there).
+    #[serde(default, skip_serializing)]
     pub changes: Vec<Change>,
 }
 
@@ -160,11 +161,20 @@ fn backup_path(category: Category, path: &RelPath) -> PathBuf {
 
 impl Journal {
     pub fn write(&self, layout: &Layout) -> Result<()> {
-        let bytes = serde_json::to_vec(self).map_err(|e| EngineError::State {
-            path: layout.journal_path(),
-            detail: e.to_string(),
-        })?;
-        write_atomically(&layout.journal_path(), &bytes)
+        self.write_as(layout, self.state)
+    }
+
+    /// Writes the journal with `state` (without copying it: a journal of a large commit
+    /// is large).
+    fn write_as(&self, layout: &Layout, state: JournalState) -> Result<()> {
+        #[derive(serde::Serialize)]
+        struct View<'a> {
+            state: JournalState,
+            record: &'a GenerationRecord,
+            ops: &'a [Op],
+        }
+        let view = View { state, record: &self.record, ops: &self.ops };
+        fsutil::write_json(&layout.journal_path(), &view)
     }
 
     pub fn read(layout: &Layout) -> Result<Option<Journal>> {
@@ -179,18 +189,48 @@ impl Journal {
         }
     }
 
-    /// Writes the generation's record, the file a kept generation is known by.
+    /// Writes the generation's changes, then its record, the file a kept generation is
+    /// known by (so that a record never lacks its changes).
     fn write_record(&self, layout: &Layout) -> Result<()> {
         let dir = generation_dir(layout, self.record.id);
         std::fs::create_dir_all(&dir).map_err(EngineError::io("create generation folder", &dir))?;
-        let bytes = serde_json::to_vec(self)
-            .map_err(|e| EngineError::State { path: dir.clone(), detail: e.to_string() })?;
-        write_atomically(&dir.join(RECORD), &bytes)
+        fsutil::write_json(&dir.join(CHANGES), &self.changes)?;
+        fsutil::write_json(&dir.join(RECORD), &self.record)
     }
 }
 
-/// The file in a generation's folder that records it.
-const RECORD: &str = "generation.json";
+/// The file in a generation's folder that records it (small: listing it is cheap).
+const RECORD: &str = "record.json";
+/// Its changes path by path, read only to roll it back.
+const CHANGES: &str = "changes.json";
+/// Record and changes in one file, as older versions kept them.
+const LEGACY_RECORD: &str = "generation.json";
+
+/// The changes the kept generation `id` made, path by path; `None` when it was recorded
+/// by an older confsync without them.
+pub fn changes(layout: &Layout, id: u64) -> Result<Option<Vec<Change>>> {
+    let dir = generation_dir(layout, id);
+    let read = |name: &str| match std::fs::File::open(dir.join(name)) {
+        Ok(file) => Ok(Some(std::io::BufReader::new(file))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(EngineError::io("read", dir.join(name))(e)),
+    };
+    let damaged = |name: &str, e: serde_json::Error| EngineError::State {
+        path: dir.join(name),
+        detail: format!("unreadable record of generation {id}: {e}"),
+    };
+    if let Some(file) = read(CHANGES)? {
+        return serde_json::from_reader(file).map(Some).map_err(|e| damaged(CHANGES, e));
+    }
+    if let Some(file) = read(LEGACY_RECORD)? {
+        let journal: Journal =
+            serde_json::from_reader(file).map_err(|e| damaged(LEGACY_RECORD, e))?;
+        return Ok(
+            (!journal.changes.is_empty() || journal.ops.is_empty()).then_some(journal.changes)
+        );
+    }
+    Ok(None)
+}
 
 /// Why a commit did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -241,9 +281,8 @@ pub fn commit(layout: &Layout, journal: &Journal) -> std::result::Result<Committ
     if let Err(e) = ops::sync_touched(&handles, &journal.ops) {
         return Err(undo_after(layout, &handles, journal, e));
     }
-    let sealed = Journal { state: JournalState::Committed, ..journal.clone() };
     let mut committed = Committed::default();
-    if let Err(e) = sealed.write(layout) {
+    if let Err(e) = journal.write_as(layout, JournalState::Committed) {
         // The mark is what the journal file says now: when its rename went through (only
         // the flush of its folder failed), the commit point is passed, and recovery would
         // decide the same from the file.
@@ -340,7 +379,8 @@ pub fn recover(layout: &Layout) -> Result<Recovery> {
 /// A committed journal's last steps: its record (written before the commit by this
 /// version, perhaps not by an older one), then the journal and the staging go.
 pub fn finish(layout: &Layout, journal: &Journal) -> Result<()> {
-    if !generation_dir(layout, journal.record.id).join(RECORD).exists() {
+    let dir = generation_dir(layout, journal.record.id);
+    if !dir.join(RECORD).exists() && !dir.join(LEGACY_RECORD).exists() {
         journal.write_record(layout)?;
     }
     fsutil::remove_file(&layout.journal_path())?;

@@ -30,7 +30,7 @@ use crate::chunk::{self, ChunkList};
 use crate::entry::{Digest, Entry, EntryKind};
 use crate::error::{EngineError, Result};
 use crate::index::HashIndex;
-use crate::journal::{self, Journal};
+use crate::journal::{self, GenerationRecord};
 use crate::layout::Layout;
 use crate::manifest::{CategoryManifest, Manifest};
 use crate::path::RelPath;
@@ -62,7 +62,7 @@ pub fn prepare(
     force: bool,
 ) -> Result<Prepared> {
     let kept = journal::generations(layout)?;
-    let undone = generations_to_undo(&kept, generation)?;
+    let undone = generations_to_undo(layout, &kept, generation)?;
     let oldest = undone.last().map_or(0, |j| j.record.id);
     let categories: Vec<Category> = undone
         .iter()
@@ -170,39 +170,52 @@ pub fn prepare(
     })
 }
 
+/// A generation to undo: its record and what it changed.
+struct Undone {
+    record: GenerationRecord,
+    changes: Vec<journal::Change>,
+}
+
 /// The kept generations from the newest down to `generation`, refusing when one of them
 /// is missing (pruned) or was recorded without the details a rollback needs.
-fn generations_to_undo(kept: &[Journal], generation: Option<u64>) -> Result<Vec<&Journal>> {
+fn generations_to_undo(
+    layout: &Layout,
+    kept: &[GenerationRecord],
+    generation: Option<u64>,
+) -> Result<Vec<Undone>> {
     let (Some(newest), Some(oldest)) = (kept.first(), kept.last()) else {
         return Err(EngineError::rollback(
             "this server keeps no generation: nothing was applied here yet, or every \
              generation was pruned",
         ));
     };
-    let (newest, oldest) = (newest.record.id, oldest.record.id);
+    let (newest, oldest) = (newest.id, oldest.id);
     let wanted = generation.unwrap_or(newest);
     if wanted == 0 || wanted > newest {
         return Err(EngineError::rollback(format!(
             "there is no generation {wanted}; the newest is {newest} (see `confsync history`)"
         )));
     }
-    let undone: Vec<&Journal> = kept.iter().take_while(|j| j.record.id >= wanted).collect();
-    for (expected, journal) in (wanted..=newest).rev().zip(undone.iter().copied()) {
-        if journal.record.id != expected {
+    let undone: Vec<&GenerationRecord> = kept.iter().take_while(|r| r.id >= wanted).collect();
+    for (expected, record) in (wanted..=newest).rev().zip(undone.iter().copied()) {
+        if record.id != expected {
             return Err(EngineError::rollback(pruned(expected, wanted, oldest, newest)));
         }
     }
     if undone.len() as u64 != newest - wanted + 1 {
         return Err(EngineError::rollback(pruned(wanted, wanted, oldest, newest)));
     }
-    if let Some(old) = undone.iter().find(|j| j.changes.is_empty() && !j.ops.is_empty()) {
-        return Err(EngineError::rollback(format!(
-            "generation {} was recorded by an older confsync, without the per-file record a \
-             rollback needs",
-            old.record.id
-        )));
-    }
-    Ok(undone)
+    undone
+        .into_iter()
+        .map(|record| match journal::changes(layout, record.id)? {
+            Some(changes) => Ok(Undone { record: record.clone(), changes }),
+            None => Err(EngineError::rollback(format!(
+                "generation {} was recorded by an older confsync, without the per-file record a \
+                 rollback needs",
+                record.id
+            ))),
+        })
+        .collect()
 }
 
 fn pruned(missing: u64, wanted: u64, oldest: u64, newest: u64) -> String {
@@ -215,7 +228,7 @@ fn pruned(missing: u64, wanted: u64, oldest: u64, newest: u64) -> String {
 }
 
 /// Every entry of the target must sit in a folder of the target.
-fn check_folders(target: &BTreeMap<Key, Entry>, undone: &[&Journal]) -> Result<()> {
+fn check_folders(target: &BTreeMap<Key, Entry>, undone: &[Undone]) -> Result<()> {
     for (category, path) in target.keys() {
         let Some(parent) = path.parent() else { continue };
         let parent_is_dir =

@@ -5,7 +5,7 @@
 //! administrator may still want to walk back through one step at a time. The total is
 //! capped at four times `keep`, so that rollbacks of rollbacks cannot grow without bound.
 
-use super::{Journal, JournalState, RECORD, generation_dir};
+use super::{GenerationRecord, Journal, JournalState, LEGACY_RECORD, RECORD, generation_dir};
 use crate::error::{EngineError, Result};
 use crate::fsutil;
 use crate::layout::Layout;
@@ -15,7 +15,7 @@ const CAP_FACTOR: usize = 4;
 
 /// The records of every kept generation, newest first. A generation whose commit is under
 /// way (its journal is not marked committed) is not kept yet.
-pub fn generations(layout: &Layout) -> Result<Vec<Journal>> {
+pub fn generations(layout: &Layout) -> Result<Vec<GenerationRecord>> {
     let dir = layout.generations_dir();
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(&dir) {
@@ -29,19 +29,32 @@ pub fn generations(layout: &Layout) -> Result<Vec<Journal>> {
         .filter(|j| j.state == JournalState::Committing)
         .map(|j| j.record.id);
     for entry in entries.flatten() {
-        let path = entry.path().join(RECORD);
-        if let Ok(bytes) = std::fs::read(&path) {
-            match serde_json::from_slice::<Journal>(&bytes) {
-                Ok(journal) if Some(journal.record.id) == pending => {}
-                Ok(journal) => out.push(journal),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "skipping unreadable generation record")
-                }
-            }
+        let Some(record) = read_record(&entry.path()) else { continue };
+        if Some(record.id) != pending {
+            out.push(record);
         }
     }
-    out.sort_by_key(|j| std::cmp::Reverse(j.record.id));
+    out.sort_by_key(|r| std::cmp::Reverse(r.id));
     Ok(out)
+}
+
+/// The record in a generation's folder (or in an older version's combined file).
+fn read_record(dir: &std::path::Path) -> Option<GenerationRecord> {
+    let parse = |name: &str, legacy: bool| -> Option<GenerationRecord> {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).ok()?;
+        let parsed = if legacy {
+            serde_json::from_slice::<Journal>(&bytes).map(|j| j.record)
+        } else {
+            serde_json::from_slice::<GenerationRecord>(&bytes)
+        };
+        parsed
+            .inspect_err(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "skipping unreadable generation record")
+            })
+            .ok()
+    };
+    parse(RECORD, false).or_else(|| parse(LEGACY_RECORD, true))
 }
 
 /// The id the next generation gets: one past the highest ever kept.
@@ -66,9 +79,8 @@ pub fn prune(layout: &Layout, keep: usize) -> Result<()> {
     let keep = keep.max(1);
     let kept = generations(layout)?;
     let oldest_applied =
-        kept.iter().filter(|j| j.record.rollback_of.is_none()).nth(keep - 1).map(|j| j.record.id);
-    let newest_allowed: Vec<u64> =
-        kept.iter().take(keep * CAP_FACTOR).map(|j| j.record.id).collect();
+        kept.iter().filter(|r| r.rollback_of.is_none()).nth(keep - 1).map(|r| r.id);
+    let newest_allowed: Vec<u64> = kept.iter().take(keep * CAP_FACTOR).map(|r| r.id).collect();
     let floor = match oldest_applied {
         Some(oldest) => oldest.max(newest_allowed.last().copied().unwrap_or(0)),
         // Fewer applied generations than `keep`: only the cap applies.

@@ -150,7 +150,7 @@ fn a_full_commit_equals_the_source_and_keeps_what_it_replaced() {
     let backup = generation_dir(&dst, 1).join("backup/config");
     assert_eq!(std::fs::read(backup.join("changed")).expect("kept"), b"old");
     assert_eq!(std::fs::read(backup.join("gone/inner")).expect("kept"), b"bye");
-    assert_eq!(generations(&dst).expect("records")[0].record.id, 1);
+    assert_eq!(generations(&dst).expect("records")[0].id, 1);
     assert_eq!(recover(&dst).expect("recover"), Recovery::Clean);
 }
 

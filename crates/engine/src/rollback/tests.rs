@@ -159,7 +159,7 @@ async fn rolling_back_restores_the_tree_exactly_and_can_itself_be_rolled_back() 
 
     assert_eq!(f.roll_back(None).await, 2);
     assert_eq!(snapshot(&f.dst_root), before, "after rolling back generation 1");
-    let record = &journal::generations(&f.dst).expect("generations")[0].record;
+    let record = &journal::generations(&f.dst).expect("generations")[0];
     assert_eq!(record.rollback_of, Some(1));
 
     assert_eq!(f.roll_back(None).await, 3);
