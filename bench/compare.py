@@ -8,6 +8,8 @@ Scenarios (each on fresh temporary trees, agents on loopback):
   no-op          the same again, nothing changed (steady state: the hash index is warm)
   1 MiB change   1 MiB rewritten in the middle of a 128 MiB image (time and bytes moved)
   1 GiB image    a new 1 GiB file: time and peak memory of the receiving side
+  large sync     100,000 small files and a 1 GiB image into an empty destination: time,
+                 and the peak memory of the source agent, the destination agent and the CLI
 
 rsync runs locally with --no-whole-file, so it uses its delta algorithm as it would over a
 network; its "literal data" is what it would send. confsync's bytes are what the
@@ -81,14 +83,16 @@ class Agent:
 def confsync_sync(src, dst):
     start = time.perf_counter()
     out = subprocess.run(
-        [BIN, "sync", "--from", src.address, "--to", dst.address, "--yes", "--json"],
+        [sys.executable, "-c", RSYNC_WRAPPER, BIN, "sync", "--from", src.address, "--to", dst.address, "--yes", "--json"],
         capture_output=True,
         text=True,
         check=True,
     )
     elapsed = time.perf_counter() - start
     result = [json.loads(l) for l in out.stdout.splitlines() if '"event":"result"' in l.replace(" ", "")]
-    return elapsed, (result[-1].get("bytes_received", 0) if result else 0)
+    peak = re.search(r"peak (\d+)", out.stdout)
+    received = result[-1].get("bytes_received", 0) if result else 0
+    return elapsed, received, int(peak.group(1)) if peak else 0
 
 
 # Runs rsync in a process of its own, so that its peak memory is its own (the agents of
@@ -139,7 +143,13 @@ def scenario(name, build, change=None, settle=0.0):
                 time.sleep(settle)
                 c = confsync_sync(src, dst)
                 r = rsync(os.path.join(tmp, "rsync", "src"), os.path.join(tmp, "rsync", "dst"))
-            return {"name": name, "confsync": c, "rsync": r, "dst_rss_kib": dst.peak_rss_kib()}
+            return {
+                "name": name,
+                "confsync": c,
+                "rsync": r,
+                "dst_rss_kib": dst.peak_rss_kib(),
+                "src_rss_kib": src.peak_rss_kib(),
+            }
         finally:
             src.stop()
             dst.stop()
@@ -168,6 +178,14 @@ def rewrite_middle(root):
         f.write(noise(MIB, 424242))
 
 
+def large_tree(root):
+    """100,000 configuration-sized files (0.2-6 KiB) and a 1 GiB image, all in one category
+    folder of the scenario (the layout does not matter to either tool)."""
+    for i in range(100_000):
+        write(os.path.join(root, f"site{i // 1000:03}", f"g{(i // 100) % 10}", f"item{i:06}.conf"), noise(200 + (i * 37) % 6000, i))
+    image(1024 * MIB)(root)
+
+
 def main():
     ensure_tools()
     rows = []
@@ -182,6 +200,12 @@ def main():
     big = scenario("new 1 GiB image", image(1024 * MIB))
     rows.append(("new 1 GiB image (s)", big["confsync"][0], big["rsync"][0]))
     rows.append(("new 1 GiB image (receiver peak MiB)", big["dst_rss_kib"] / 1024, big["rsync"][2] / 1024))
+
+    large = scenario("large sync", large_tree)
+    rows.append(("large sync: 100,000 files + 1 GiB (s)", large["confsync"][0], large["rsync"][0]))
+    rows.append(("large sync: destination peak (MiB)", large["dst_rss_kib"] / 1024, large["rsync"][2] / 1024))
+    rows.append(("large sync: source peak (MiB)", large["src_rss_kib"] / 1024, large["rsync"][2] / 1024))
+    rows.append(("large sync: CLI peak (MiB)", large["confsync"][2] / 1024, large["rsync"][2] / 1024))
 
     print(f"{'scenario':<40} {'confsync':>10} {'rsync':>10} {'confsync/rsync':>15}")
     for name, ours, theirs in rows:
