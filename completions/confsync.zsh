@@ -87,8 +87,10 @@ _arguments "${_arguments_options[@]}" : \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
 '--json[Print machine-readable JSON instead of text]' \
 '--all[List every path, not only the first ones of each category]' \
+'--keys[Also show what changes inside files of known formats\: key by key (TOML, JSON, INI), record by record (a capability database of JSON lines or CSV), and version order for a file holding a version]' \
 '--allow-empty-source[Allow an empty source category to empty the destination'\''s]' \
 '--allow-protected[Write to a server marked protected]' \
+'--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
@@ -116,6 +118,7 @@ _arguments "${_arguments_options[@]}" : \
 '--dry-run[Show the differences and stop]' \
 '--allow-empty-source[Allow an empty source category to empty the destination'\''s]' \
 '--allow-protected[Write to a server marked protected]' \
+'--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
@@ -272,6 +275,7 @@ _arguments "${_arguments_options[@]}" : \
 '(--every --on-change)--once[One pass over every destination, then exit with the sync exit codes (cron, timers)]' \
 '--allow-empty-source[Allow an empty source category to empty the destination'\''s (a wiped source otherwise never wipes its backups)]' \
 '--allow-protected[Write to servers marked protected]' \
+'--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged as they are, and apply the rest]' \
 '--json[Log lines as JSON objects on stdout, one per line]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \

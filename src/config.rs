@@ -19,6 +19,12 @@
 //! config = "/etc/thinmanager"
 //! licenses = "/srv/licenses"
 //! state_dir = "/srv/.confsync"
+//! # Device-specific items (see the README): never overwritten, deleted or created.
+//! [device_specific]
+//! paths = ["config/network/*.conf", "config/**/hostname"]
+//! [[device_specific.keys]]
+//! path = "config/server.toml"
+//! keys = ["network.address", "server.name"]   # dotted: table.key; for INI: section.key
 //! # Mutual TLS (see `confsync certs`); without it the agent listens on loopback only,
 //! # unless `insecure = true` (top level) or --insecure allows plaintext elsewhere.
 //! [tls]
@@ -81,6 +87,9 @@ pub struct AgentFile {
     /// Serve plaintext on a non-loopback address (as `--insecure`).
     #[serde(default)]
     pub insecure: bool,
+    /// What belongs to this server alone, and (as a source) to each of its destinations.
+    #[serde(default)]
+    pub device_specific: confsync_engine::rules::RulesFile,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]

@@ -21,6 +21,9 @@ pub struct AgentSettings {
     pub keep_generations: usize,
     /// How long a source may stay silent in the middle of a transfer from it.
     pub stall_timeout: std::time::Duration,
+    /// `[device_specific]`: what this server keeps as a destination, and what every
+    /// destination of it keeps when it is the source. Validated at start.
+    pub device_specific: confsync_engine::rules::RulesFile,
     /// Role and configured serial number, reported in `Hello`.
     pub identity: crate::agent::inventory::Identity,
     /// The identity this agent presents when it pulls from a source.

@@ -10,9 +10,11 @@ use confsync_engine::category::Category;
 use confsync_engine::error::{EngineError, Result};
 use confsync_engine::hold;
 use confsync_engine::manifest::Manifest;
+use confsync_engine::merging;
 use confsync_engine::plan::{self, Plan};
 use confsync_engine::refusal::{Refusal, RefusalKind};
 use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest};
+use confsync_engine::rules::{self, Rules, RulesFile};
 use confsync_engine::view::PlanView;
 use confsync_wire::server::{ApplyEvents, Caller};
 use confsync_wire::{AgentClient, Target};
@@ -89,9 +91,33 @@ async fn plan_against(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
             source_manifest.insert(same.clone());
         }
     }
-    let mut plan = plan::plan(&source_manifest, &destination, &request.options.guards);
+    let rules = combined_rules(state, &hello.device_specific)?;
+    let mut plan = plan::plan_with(&source_manifest, &destination, &request.options.guards, &rules);
+    let merging = merging::Options {
+        allow_unmergeable: request.options.allow_unmergeable,
+        semantic: request.options.semantic,
+        key_column: None,
+    };
+    merging::resolve(
+        &mut plan,
+        &rules,
+        state.layout(),
+        &RemoteSource::new(source.clone()),
+        &merging,
+    )
+    .await?;
     plan.refusals.extend(standing_refusals(state, &request.options, &plan));
     Ok(Planned { plan, source_name: hello.name, source, destination })
+}
+
+/// The source's device-specific rules and this server's own, together.
+fn combined_rules(state: &AgentState, source: &RulesFile) -> Result<Rules> {
+    let theirs = Rules::parse(source, rules::Origin::Source).map_err(|e| {
+        EngineError::Source(format!("the source's device-specific rules are not valid: {e}"))
+    })?;
+    let ours = Rules::parse(&state.settings.device_specific, rules::Origin::Destination)
+        .map_err(|e| EngineError::Config(e.to_string()))?;
+    Rules::combine(theirs, ours).map_err(|e| EngineError::Config(e.to_string()))
 }
 
 /// Refusals that come from this server rather than from the plan's content: protection

@@ -66,6 +66,17 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     if file.insecure {
         confsync_wire::tls::allow_insecure(true);
     }
+    // A rule that would reach outside a category is a start-up error, naming the rule.
+    confsync_engine::rules::Rules::parse(
+        &file.device_specific,
+        confsync_engine::rules::Origin::Destination,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; fix [device_specific] in {}",
+            args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
+        )
+    })?;
     let settings = AgentSettings {
         name: args.name.or(file.name).unwrap_or_else(inventory::hostname),
         layout,
@@ -78,6 +89,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .stall_timeout
             .or(file.stall_timeout)
             .unwrap_or(confsync_wire::client::STALL_TIMEOUT),
+        device_specific: file.device_specific.clone(),
         identity: Identity { role: file.role.clone(), serial: file.serial.clone() },
         client_tls: tls.clone(),
         server_tls: tls,

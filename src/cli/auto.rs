@@ -75,6 +75,11 @@ pub struct AutoArgs {
     #[arg(long)]
     pub allow_protected: bool,
 
+    /// Leave shared files that hold device-specific keys but cannot be merged as they
+    /// are, and apply the rest.
+    #[arg(long)]
+    pub allow_unmergeable: bool,
+
     /// Log lines as JSON objects on stdout, one per line.
     #[arg(long)]
     pub json: bool,
@@ -121,6 +126,7 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
             max_delete: args.max_delete,
             allow_empty_source: args.allow_empty_source,
             allow_protected: args.allow_protected,
+            allow_unmergeable: args.allow_unmergeable,
         }
         .options(),
     });

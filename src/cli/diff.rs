@@ -1,6 +1,7 @@
 //! `confsync diff`: ask the destination for a plan against the source and show it.
 
 use clap::Args;
+use confsync_engine::request::PlanOptions;
 
 use crate::cli::{ExitCode, GuardArgs, Selection, flow, render, targets};
 
@@ -13,6 +14,12 @@ pub struct DiffArgs {
     #[arg(long, value_name = "DST")]
     pub to: String,
 
+    /// Also show what changes inside files of known formats: key by key (TOML, JSON,
+    /// INI), record by record (a capability database of JSON lines or CSV), and version
+    /// order for a file holding a version.
+    #[arg(long)]
+    pub keys: bool,
+
     #[command(flatten)]
     pub guards: GuardArgs,
 }
@@ -21,7 +28,8 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let categories = targets::categories(&args.selection.only)?;
     let from = targets::resolve(&args.selection.from, "--from")?;
     let to = targets::resolve(&args.to, "--to")?;
-    let (_, view) = flow::plan_one(&from, &to, &categories, &args.guards.options()).await?;
+    let options = PlanOptions { semantic: args.keys, ..args.guards.options() };
+    let (_, view) = flow::plan_one(&from, &to, &categories, &options).await?;
     if args.selection.json {
         let doc = serde_json::json!({
             "source": from.address,

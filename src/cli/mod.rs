@@ -160,6 +160,11 @@ pub struct GuardArgs {
     /// Write to a server marked protected.
     #[arg(long)]
     pub allow_protected: bool,
+
+    /// Leave shared files that hold device-specific keys but cannot be merged (they do
+    /// not parse) as they are, and apply the rest.
+    #[arg(long)]
+    pub allow_unmergeable: bool,
 }
 
 impl GuardArgs {
@@ -171,6 +176,8 @@ impl GuardArgs {
                 allow_empty_source: self.allow_empty_source,
             },
             allow_protected: self.allow_protected,
+            allow_unmergeable: self.allow_unmergeable,
+            semantic: false,
         }
     }
 }

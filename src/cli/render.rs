@@ -54,7 +54,11 @@ fn marker(action: Action) -> char {
 
 fn category_block(out: &mut String, c: &CategoryView, all: bool) {
     let size = if c.counts.bytes > 0 { bytes(c.counts.bytes) } else { String::new() };
-    let line = format!("  {:<21} {:<46} {size:>10}", c.category.title(), counts(&c.counts));
+    let mut summary = counts(&c.counts);
+    if !c.kept.is_empty() {
+        let _ = write!(summary, ", {} kept", c.kept.len());
+    }
+    let line = format!("  {:<21} {:<46} {size:>10}", c.category.title(), summary);
     let _ = writeln!(out, "{}", line.trim_end());
     let shown = if all { c.steps.len() } else { c.steps.len().min(FOLD_AFTER) };
     for step in &c.steps[..shown] {
@@ -67,23 +71,39 @@ fn category_block(out: &mut String, c: &CategoryView, all: bool) {
         } else {
             String::new()
         };
-        let note = match (step.action, step.downgrade) {
-            (_, true) => "  (destination is newer: downgrade)".to_string(),
-            (Action::Chmod, _) => format!("  (mode {:o})", step.mode),
-            _ => String::new(),
+        let note = match (step.action, step.downgrade, step.kept_keys.len()) {
+            (_, true, _) => "  (destination is newer: downgrade)".to_string(),
+            (Action::Chmod, _, _) => format!("  (mode {:o})", step.mode),
+            (_, _, 0) => String::new(),
+            (_, _, n) => format!(
+                "  ({} kept: {})",
+                plural(n as u64, "key", "keys"),
+                step.kept_keys.join(", ")
+            ),
         };
         let path = format!("{}{slash}", step.path);
         let line = format!("      {} {path:<53} {size:>10}{note}", marker(step.action));
         let _ = writeln!(out, "{}", line.trim_end());
+        for change in &step.semantic {
+            let _ = writeln!(out, "          {change}");
+        }
     }
     if shown < c.steps.len() {
-        let _ = writeln!(
-            out,
-            "      … and {} more (add --all to list every path)",
-            c.steps.len() - shown
-        );
+        let _ = writeln!(out, "      … and {} more ({FOLD_HINT})", c.steps.len() - shown);
+    }
+    let kept_shown = if all { c.kept.len() } else { c.kept.len().min(FOLD_AFTER) };
+    for kept in &c.kept[..kept_shown] {
+        let slash = if kept.kind == EntryKind::Dir { "/" } else { "" };
+        let path = format!("{}{slash}", kept.path);
+        let _ = writeln!(out, "      = {path:<53} kept ({})", kept.why);
+    }
+    if kept_shown < c.kept.len() {
+        let _ = writeln!(out, "      … and {} more kept ({FOLD_HINT})", c.kept.len() - kept_shown);
     }
 }
+
+/// How to see what a folded list leaves out.
+pub const FOLD_HINT: &str = "add --all to list every path";
 
 /// The full differences view of one plan.
 pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {

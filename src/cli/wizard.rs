@@ -102,6 +102,24 @@ pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
     if folded && ask(|| Confirm::new().with_prompt("Show every path?").default(false).interact())? {
         print!("{}", render::plan(&view, from, to, true));
     }
+    let mut view = view;
+    let overwrites = view.categories.iter().flat_map(|c| &c.steps).any(|s| {
+        s.action == confsync_engine::plan::Action::Overwrite
+            && s.kind == confsync_engine::EntryKind::File
+    });
+    let ask_keys = "Show what changes inside the files (key by key, record by record)?";
+    if overwrites && ask(|| Confirm::new().with_prompt(ask_keys).default(false).interact())? {
+        let detailed = PlanOptions { semantic: true, ..options };
+        let (_, described) = spin(
+            &planning,
+            flow::plan_one(&source.target, &destination.target, &categories, &detailed),
+        )
+        .await?;
+        print!("{}", render::plan(&described, from, to, false));
+        // The same plan, described (its digest says so); a tree that changed meanwhile
+        // gives another, and that one is what the confirmation is about.
+        view = described;
+    }
 
     let question = render::confirmation(&view, from, std::slice::from_ref(&destination.label));
     if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {

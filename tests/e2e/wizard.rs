@@ -62,7 +62,11 @@ fn answer_until_confirmation(session: &mut PtySession) -> String {
     session.exp_string("Categories to synchronize").expect("categories prompt");
     session.exp_string("Configuration").expect("categories menu");
     press(session, "\r");
-    session.exp_string("Overwrite backup-1 with primary?").expect("confirmation")
+    let shown = session.exp_string("Show what changes inside the files").expect("key-level offer");
+    press(session, "n");
+    let confirmation =
+        session.exp_string("Overwrite backup-1 with primary?").expect("confirmation");
+    shown + &confirmation
 }
 
 #[test]

@@ -228,16 +228,18 @@ impl<S: ChunkSource> Applier<'_, S> {
             staging,
             source: self.source,
             local_by_digest: &local_by_digest,
+            inline: &plan.merged,
             on_bytes: &on_bytes,
         };
         self.progress.report(self.event(Phase::Transferring, "", &tracker));
         // Small files the destination does not hold travel in batches, one request each;
         // the rest one by one (local copies, deltas of large files, symlinks).
-        let (batched, single): (Vec<_>, Vec<_>) = to_stage.into_iter().partition(|(_, _, step)| {
+        let (batched, single): (Vec<_>, Vec<_>) = to_stage.into_iter().partition(|(_, c, step)| {
             step.source.as_ref().is_some_and(|e| {
                 e.kind == EntryKind::File
                     && e.size <= WHOLE_FILE_LIMIT
                     && !local_by_digest.contains_key(&e.digest)
+                    && !plan.merged.contains_key(&(*c, e.path.clone()))
             })
         });
         // The futures are built before streaming them (not in a stream's map closure), which

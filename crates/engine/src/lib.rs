@@ -21,6 +21,10 @@
 //! - [`request`], [`view`], [`server`]: what a destination is asked, the plan as it is
 //!   reviewed (and the one decision on it), what a server says about itself.
 //! - [`hold`]: refusing every apply during maintenance, across restarts.
+//! - [`rules`], [`merge`]: device-specific items (path and key rules) and merging a shared
+//!   file with a server's own values.
+//! - [`merging`]: the part of planning that reads contents (merges, `diff --keys`).
+//! - [`semantic`]: differences key by key, record by record, version by version.
 //! - [`fsutil`]: atomic, durable writes of small files.
 //! - [`noise`]: deterministic incompressible bytes for sample images and tests.
 //! - [`failpoint`], [`fault`]: test-only fault injection (crash or slow down at named
@@ -42,6 +46,8 @@ pub mod index;
 pub mod journal;
 pub mod layout;
 pub mod manifest;
+pub mod merge;
+pub mod merging;
 pub mod noise;
 pub mod path;
 pub mod plan;
@@ -49,7 +55,9 @@ pub mod progress;
 pub mod refusal;
 pub mod request;
 pub mod rollback;
+pub mod rules;
 pub mod scan;
+pub mod semantic;
 pub mod server;
 pub mod transfer;
 pub mod view;

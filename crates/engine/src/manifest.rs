@@ -16,6 +16,10 @@ pub struct CategoryManifest {
     pub category: Category,
     pub entries: Vec<Entry>,
     pub digest: Digest,
+    /// Entries of this tree that a scan found and cannot manage (a symlink leading out of
+    /// its category, a FIFO...), with what they are: never in a peer's manifest, never
+    /// in the digest, and never overwritten or removed by a plan.
+    pub unmanaged: Vec<(crate::path::RelPath, String)>,
 }
 
 impl CategoryManifest {
@@ -24,7 +28,7 @@ impl CategoryManifest {
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         entries.dedup_by(|later, earlier| later.path == earlier.path);
         let digest = category_digest(&entries);
-        CategoryManifest { category, entries, digest }
+        CategoryManifest { category, entries, digest, unmanaged: Vec::new() }
     }
 
     pub fn files(&self) -> impl Iterator<Item = &Entry> {

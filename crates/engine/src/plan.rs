@@ -13,6 +13,9 @@ use crate::entry::{Digest, Entry, EntryKind};
 use crate::manifest::{CategoryManifest, Manifest};
 use crate::path::RelPath;
 use crate::refusal::{Refusal, RefusalKind};
+use crate::rules::Rules;
+
+mod keep;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -33,6 +36,11 @@ pub struct Step {
     pub current: Option<Entry>,
     /// The destination's file is newer than the source's.
     pub downgrade: bool,
+    /// A shared file with device-specific keys: the destination keeps its values for
+    /// these, and `source` is the merged file ([`crate::merging`]).
+    pub kept_keys: Vec<String>,
+    /// What changes, key by key or record by record, when asked for (display only).
+    pub semantic: Vec<String>,
 }
 
 impl Step {
@@ -78,6 +86,45 @@ pub struct CategoryPlan {
     pub destination_digest: Digest,
     /// Entries the destination holds in this category now.
     pub destination_entries: u64,
+    /// What device-specific rules (or the scan's limits) keep out of the plan.
+    pub kept: Vec<Kept>,
+}
+
+/// An entry the plan leaves alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub path: RelPath,
+    pub kind: EntryKind,
+    pub why: KeptBy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptBy {
+    /// A path rule (the pattern as written, and whose rule it is).
+    Rule { pattern: String, origin: crate::rules::Origin },
+    /// An entry this server has and confsync cannot manage (what it is).
+    Unmanaged(String),
+    /// A folder that holds kept entries, so it is not removed.
+    HoldsKept,
+    /// A shared file that differs only in its device-specific keys.
+    KeysOnly(Vec<String>),
+    /// A shared file under a key rule that could not be merged (why); left as it is.
+    Unmergeable(String),
+}
+
+impl KeptBy {
+    /// How plans word it.
+    pub fn describe(&self) -> String {
+        match self {
+            KeptBy::Rule { pattern, origin } => {
+                format!("device-specific: {pattern}, {origin} rule")
+            }
+            KeptBy::Unmanaged(what) => format!("{what}, which confsync does not manage"),
+            KeptBy::HoldsKept => "holds device-specific entries".to_string(),
+            KeptBy::KeysOnly(keys) => format!("differs only in its own {}", keys.join(", ")),
+            KeptBy::Unmergeable(why) => format!("cannot be merged, left as it is: {why}"),
+        }
+    }
 }
 
 impl CategoryPlan {
@@ -113,6 +160,10 @@ pub struct Plan {
     /// Why this plan may not be applied (guards, protection, hold); apply is refused while
     /// any stand.
     pub refusals: Vec<Refusal>,
+    /// The merged content of files under key rules, by path: what staging writes.
+    pub merged: std::collections::BTreeMap<(Category, RelPath), std::sync::Arc<Vec<u8>>>,
+    /// The rules the plan was made with, as [`Rules::fingerprint`] gives them.
+    pub rules: String,
 }
 
 impl Plan {
@@ -139,13 +190,25 @@ impl Plan {
 
 /// Plans every category of `source` against the same category of `destination`.
 pub fn plan(source: &Manifest, destination: &Manifest, guards: &Guards) -> Plan {
+    plan_with(source, destination, guards, &Rules::default())
+}
+
+/// [`plan`], leaving alone what `rules` keep and what this tree holds that confsync
+/// cannot manage, and marking the shared files whose keys are merged.
+pub fn plan_with(
+    source: &Manifest,
+    destination: &Manifest,
+    guards: &Guards,
+    rules: &Rules,
+) -> Plan {
     let mut categories = Vec::new();
     let mut warnings = Vec::new();
     let mut refusals = Vec::new();
     for (category, src) in &source.categories {
         let empty = CategoryManifest::new(*category, Vec::new());
         let dst = destination.get(*category).unwrap_or(&empty);
-        let category_plan = plan_category(src, dst);
+        let mut category_plan = plan_category(src, dst);
+        keep::apply(&mut category_plan, dst, rules, &mut warnings);
         check_guards(&category_plan, src, guards, &mut refusals);
         let downgrades: Vec<&str> =
             category_plan.steps.iter().filter(|s| s.downgrade).map(|s| s.path.as_str()).collect();
@@ -160,8 +223,16 @@ pub fn plan(source: &Manifest, destination: &Manifest, guards: &Guards) -> Plan 
         }
         categories.push(category_plan);
     }
-    let digest = plan_digest(&categories);
-    Plan { categories, digest, warnings, refusals }
+    let mut plan = Plan {
+        categories,
+        digest: Digest::ZERO,
+        warnings,
+        refusals,
+        merged: Default::default(),
+        rules: rules.fingerprint(),
+    };
+    plan.reseal();
+    plan
 }
 
 fn plan_category(src: &CategoryManifest, dst: &CategoryManifest) -> CategoryPlan {
@@ -198,6 +269,7 @@ fn plan_category(src: &CategoryManifest, dst: &CategoryManifest) -> CategoryPlan
         source_digest: src.digest,
         destination_digest: dst.digest,
         destination_entries: dst.entries.len() as u64,
+        kept: Vec::new(),
     }
 }
 
@@ -220,7 +292,15 @@ fn step(action: Action, source: Option<&Entry>, current: Option<&Entry>) -> Step
         (Some(e), _) | (None, Some(e)) => e.path.clone(),
         (None, None) => unreachable!("a step is about at least one entry"),
     };
-    Step { action, path, source: source.cloned(), current: current.cloned(), downgrade: false }
+    Step {
+        action,
+        path,
+        source: source.cloned(),
+        current: current.cloned(),
+        downgrade: false,
+        kept_keys: Vec::new(),
+        semantic: Vec::new(),
+    }
 }
 
 fn check_guards(
@@ -260,10 +340,26 @@ fn check_guards(
     }
 }
 
-fn plan_digest(categories: &[CategoryPlan]) -> Digest {
+impl Plan {
+    /// Computes the digest again, after the plan's content changed (merged files, kept
+    /// items): it covers every step, what each brings, what is kept, and the rules.
+    pub fn reseal(&mut self) {
+        self.digest = plan_digest(&self.categories, &self.rules);
+    }
+}
+
+fn plan_digest(categories: &[CategoryPlan], rules: &str) -> Digest {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(b"confsync-plan-v1\0");
+    hasher.update(b"confsync-plan-v2\0");
+    hasher.update(rules.as_bytes());
+    hasher.update(&[0]);
     for c in categories {
+        for kept in &c.kept {
+            hasher.update(b"kept\0");
+            hasher.update(kept.path.as_str().as_bytes());
+            hasher.update(kept.why.describe().as_bytes());
+            hasher.update(&[0]);
+        }
         hasher.update(c.category.name().as_bytes());
         hasher.update(&c.source_digest.0);
         hasher.update(&c.destination_digest.0);
@@ -271,6 +367,10 @@ fn plan_digest(categories: &[CategoryPlan]) -> Digest {
             hasher.update(&[s.action as u8]);
             hasher.update(s.path.as_str().as_bytes());
             hasher.update(&[0]);
+            for key in &s.kept_keys {
+                hasher.update(key.as_bytes());
+                hasher.update(&[0]);
+            }
             for entry in [&s.source, &s.current] {
                 match entry {
                     Some(e) => {

@@ -43,10 +43,12 @@ pub enum RefusalKind {
     OverLimit,
     /// An earlier commit could not be undone completely; its recovery must finish first.
     RecoveryPending,
+    /// A shared file under a key rule cannot be merged (it does not parse, or is too large).
+    Unmergeable,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 15] = [
+    pub const ALL: [RefusalKind; 16] = [
         RefusalKind::Busy,
         RefusalKind::ChangedSincePreview,
         RefusalKind::EmptySource,
@@ -62,6 +64,7 @@ impl RefusalKind {
         RefusalKind::VersionMismatch,
         RefusalKind::OverLimit,
         RefusalKind::RecoveryPending,
+        RefusalKind::Unmergeable,
     ];
 
     /// The name in JSON and logs (`changed_since_preview`).
@@ -82,6 +85,7 @@ impl RefusalKind {
             RefusalKind::VersionMismatch => "version_mismatch",
             RefusalKind::OverLimit => "over_limit",
             RefusalKind::RecoveryPending => "recovery_pending",
+            RefusalKind::Unmergeable => "unmergeable",
         }
     }
 
@@ -92,7 +96,7 @@ impl RefusalKind {
 
     /// A safety guard of the plan, lifted by a flag the message names.
     pub fn is_guard(self) -> bool {
-        matches!(self, RefusalKind::EmptySource | RefusalKind::MaxDelete)
+        matches!(self, RefusalKind::EmptySource | RefusalKind::MaxDelete | RefusalKind::Unmergeable)
     }
 }
 

@@ -12,6 +12,10 @@ pub struct PlanOptions {
     pub guards: Guards,
     /// Write to a server marked protected.
     pub allow_protected: bool,
+    /// Leave shared files that cannot be merged as they are, and apply the rest.
+    pub allow_unmergeable: bool,
+    /// Describe what changes key by key (display only; the plan is the same).
+    pub semantic: bool,
 }
 
 /// Plan this destination against the source at `source`.

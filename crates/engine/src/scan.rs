@@ -49,6 +49,7 @@ pub fn scan_category(
     };
 
     let mut entries = Vec::new();
+    let mut unmanaged = Vec::new();
     let mut to_hash: Vec<(usize, FileStamp)> = Vec::new();
     let walker = walkdir::WalkDir::new(root).min_depth(1).follow_links(false);
     for item in walker {
@@ -79,10 +80,12 @@ pub fn scan_category(
             let Some(target) = target.to_str().map(str::to_string) else {
                 warnings
                     .push(format!("skipped symlink {category}/{path}: its target is not UTF-8"));
+                unmanaged.push((path, "a symlink whose target is not UTF-8".to_string()));
                 continue;
             };
             if let Err(e) = check_symlink_target(&path, &target) {
                 warnings.push(format!("skipped {category}/{path}: {e}"));
+                unmanaged.push((path, "a symlink leading outside its category".to_string()));
                 continue;
             }
             let digest = Digest::of(target.as_bytes());
@@ -122,6 +125,7 @@ pub fn scan_category(
             warnings.push(format!(
                 "skipped {category}/{path}: FIFOs, sockets and devices are never synchronized"
             ));
+            unmanaged.push((path, "a FIFO, socket or device".to_string()));
             continue;
         };
         entries.push(entry);
@@ -142,7 +146,9 @@ pub fn scan_category(
         entries.iter().map(|e| index_key(category, &e.path)).collect();
     index.retain_under(&prefix, &|key| present.contains(key));
 
-    Ok(Scanned { manifest: CategoryManifest::new(category, entries), warnings, hashed_files })
+    let mut manifest = CategoryManifest::new(category, entries);
+    manifest.unmanaged = unmanaged;
+    Ok(Scanned { manifest, warnings, hashed_files })
 }
 
 fn relative(root: &Path, full: &Path, warnings: &mut Vec<String>) -> Option<RelPath> {

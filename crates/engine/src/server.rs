@@ -20,6 +20,8 @@ pub struct ServerInfo {
     pub instance_id: String,
     pub inventory: Inventory,
     pub hold: Option<Hold>,
+    /// Its `[device_specific]` rules: as a source, every destination of it keeps these.
+    pub device_specific: crate::rules::RulesFile,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

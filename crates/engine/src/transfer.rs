@@ -126,6 +126,8 @@ pub struct StageContext<'a, S> {
     pub source: &'a S,
     /// Destination files by digest, for local reuse: (category, path).
     pub local_by_digest: &'a HashMap<Digest, (Category, RelPath)>,
+    /// Content already in hand (merged files), by (category, path): written as it is.
+    pub inline: &'a std::collections::BTreeMap<(Category, RelPath), std::sync::Arc<Vec<u8>>>,
     /// Called with the bytes of each piece written, local or received; returns false to
     /// stop (cancelled).
     pub on_bytes: &'a (dyn Fn(u64) -> bool + Send + Sync),
@@ -176,7 +178,12 @@ async fn stage_file<S: ChunkSource>(
     let (file, staged_path) = create_staged(ctx, staged_name)?;
     let mut out = Writer::new(file, &staged_path, entry);
 
-    if let Some((cat, path)) = ctx.local_by_digest.get(&entry.digest) {
+    if let Some(bytes) = ctx.inline.get(&(category, entry.path.clone())) {
+        out.write(bytes)?;
+        if !(ctx.on_bytes)(bytes.len() as u64) {
+            return Err(EngineError::Cancelled("the transfer was stopped".into()));
+        }
+    } else if let Some((cat, path)) = ctx.local_by_digest.get(&entry.digest) {
         copy_local(ctx.layout, *cat, path, &mut out, ctx.on_bytes)?;
     } else if let Some(basis) =
         current.filter(|c| c.kind == EntryKind::File && entry.size > WHOLE_FILE_LIMIT)
@@ -413,6 +420,37 @@ fn copy_local(
             return Err(EngineError::Cancelled("the transfer was stopped".into()));
         }
     }
+}
+
+/// The whole content of a small file from `source`, checked against its digest.
+pub async fn read_whole<S: ChunkSource>(
+    source: &S,
+    category: Category,
+    entry: &Entry,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(usize::try_from(entry.size.min(MAX_RANGE)).unwrap_or(0));
+    if entry.size > 0 {
+        let ranges = split(0, entry.size);
+        let stream = source.fetch(category, &entry.path, ranges.clone()).await?;
+        let mut pieces = stream;
+        for range in &ranges {
+            let (offset, data) = pieces
+                .next()
+                .await
+                .ok_or_else(|| integrity(&entry.path, "the source's data ended early"))??;
+            if offset != range.offset || data.len() as u64 != range.length {
+                return Err(integrity(&entry.path, "the source sent other bytes than asked for"));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    if Digest::of(&out) != entry.digest {
+        return Err(integrity(
+            &entry.path,
+            "its content does not match the planned digest (did the source change? run again)",
+        ));
+    }
+    Ok(out)
 }
 
 fn split(start: u64, size: u64) -> Vec<ByteRange> {

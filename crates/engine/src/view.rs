@@ -7,8 +7,9 @@
 use crate::category::Category;
 use crate::entry::{Digest, EntryKind};
 use crate::path::RelPath;
-use crate::plan::{Action, CategoryPlan, Counts, Plan, Step};
+use crate::plan::{Action, CategoryPlan, Counts, Kept, KeptBy, Plan, Step};
 use crate::refusal::Refusal;
+use crate::rules::Origin;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlanView {
@@ -27,6 +28,38 @@ pub struct CategoryView {
     pub counts: Counts,
     pub in_sync: bool,
     pub steps: Vec<StepView>,
+    /// What the plan leaves alone in this category (device-specific, unmanageable).
+    pub kept: Vec<KeptView>,
+}
+
+/// An entry the plan leaves alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeptView {
+    pub path: RelPath,
+    pub kind: EntryKind,
+    /// As plans word it.
+    pub why: String,
+    /// The path rule that keeps it, and whose it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+impl KeptView {
+    fn from_kept(kept: &Kept) -> KeptView {
+        let (rule, origin) = match &kept.why {
+            KeptBy::Rule { pattern, origin } => (Some(pattern.clone()), Some(*origin)),
+            _ => (None, None),
+        };
+        KeptView {
+            path: kept.path.clone(),
+            kind: kept.kind,
+            why: kept.why.describe(),
+            rule,
+            origin,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -37,6 +70,12 @@ pub struct StepView {
     pub size: u64,
     pub mode: u32,
     pub downgrade: bool,
+    /// A merged file: the destination keeps its own values for these keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept_keys: Vec<String>,
+    /// What changes key by key or record by record (when asked for).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub semantic: Vec<String>,
 }
 
 /// What to do with a plan: the same answer for the wizard, `sync`, `auto` and `rollback`.
@@ -61,6 +100,8 @@ impl StepView {
             size: entry.map_or(0, |e| e.size),
             mode: entry.map_or(0, |e| e.mode),
             downgrade: step.downgrade,
+            kept_keys: step.kept_keys.clone(),
+            semantic: step.semantic.clone(),
         }
     }
 
@@ -90,11 +131,14 @@ impl CategoryView {
             }
             counts.bytes += step.bytes();
         }
-        CategoryView { category, counts, in_sync: steps.is_empty(), steps }
+        CategoryView { category, counts, in_sync: steps.is_empty(), steps, kept: Vec::new() }
     }
 
     fn from_plan(plan: &CategoryPlan) -> CategoryView {
-        CategoryView::new(plan.category, plan.steps.iter().map(StepView::from_step).collect())
+        let mut view =
+            CategoryView::new(plan.category, plan.steps.iter().map(StepView::from_step).collect());
+        view.kept = plan.kept.iter().map(KeptView::from_kept).collect();
+        view
     }
 }
 
@@ -172,6 +216,8 @@ mod tests {
             size: 3,
             mode: 0o644,
             downgrade: false,
+            kept_keys: Vec::new(),
+            semantic: Vec::new(),
         };
         let hold = Refusal::new(RefusalKind::Hold, "on hold");
         assert_eq!(view(vec![], vec![hold.clone()]).decision(), Decision::InSync);

@@ -70,6 +70,7 @@ async fn a_delta_over_many_windows_brings_exactly_the_new_file() {
         staging: &staging,
         source: &source,
         local_by_digest: &local,
+        inline: &Default::default(),
         on_bytes: &on_bytes,
     };
     let (src, basis) = (entry("image.bin", &new), entry("image.bin", &old));
@@ -124,6 +125,7 @@ async fn stage_scripted(pieces: Pieces) -> Result<Vec<Staged>> {
         staging: &staging,
         source: &source,
         local_by_digest: &local,
+        inline: &Default::default(),
         on_bytes: &on_bytes,
     };
     let (a, empty) = (entry("a.conf", b"alpha"), entry("empty.conf", b""));

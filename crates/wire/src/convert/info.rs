@@ -4,6 +4,7 @@ use confsync_engine::entry::Digest;
 use confsync_engine::history::{HistoryEntry, Listed};
 use confsync_engine::hold::Hold;
 use confsync_engine::journal::GenerationRecord;
+use confsync_engine::rules::{KeyRuleFile, RulesFile};
 use confsync_engine::server::{CategorySummary, Inventory, LastGeneration, ServerInfo};
 use confsync_proto::v1;
 
@@ -68,6 +69,38 @@ pub fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
             uptime_seconds: inv.uptime_seconds,
         }),
         hold: Some(hold_to_proto(info.hold.as_ref())),
+        device_specific: Some(rules_to_proto(&info.device_specific)),
+    }
+}
+
+fn rules_to_proto(rules: &RulesFile) -> v1::DeviceSpecific {
+    v1::DeviceSpecific {
+        paths: rules.paths.clone(),
+        keys: rules
+            .keys
+            .iter()
+            .map(|k| v1::KeyRule {
+                path: k.path.clone(),
+                keys: k.keys.clone(),
+                format: k.format.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// A peer's rules as it wrote them; they are validated where they are used.
+fn rules_from_proto(raw: v1::DeviceSpecific) -> RulesFile {
+    RulesFile {
+        paths: raw.paths,
+        keys: raw
+            .keys
+            .into_iter()
+            .map(|k| KeyRuleFile {
+                path: k.path,
+                keys: k.keys,
+                format: (!k.format.is_empty()).then_some(k.format),
+            })
+            .collect(),
     }
 }
 
@@ -122,6 +155,7 @@ pub fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError>
         instance_id: raw.instance_id,
         inventory: inventory.unwrap_or_default(),
         hold: raw.hold.as_ref().and_then(hold_from_proto),
+        device_specific: raw.device_specific.map(rules_from_proto).unwrap_or_default(),
     })
 }
 

@@ -7,7 +7,8 @@ use confsync_engine::plan::{Action, Guards};
 use confsync_engine::progress::{Phase, ProgressEvent};
 use confsync_engine::refusal::{Refusal, RefusalKind};
 use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest, RollbackRequest};
-use confsync_engine::view::{CategoryView, PlanView, StepView};
+use confsync_engine::rules::Origin;
+use confsync_engine::view::{CategoryView, KeptView, PlanView, StepView};
 use confsync_proto::v1;
 
 use super::{
@@ -51,6 +52,7 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
         RefusalKind::VersionMismatch => v1::RefusalKind::VersionMismatch,
         RefusalKind::OverLimit => v1::RefusalKind::OverLimit,
         RefusalKind::RecoveryPending => v1::RefusalKind::RecoveryPending,
+        RefusalKind::Unmergeable => v1::RefusalKind::Unmergeable,
     }
 }
 
@@ -71,6 +73,7 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
         Ok(v1::RefusalKind::VersionMismatch) => RefusalKind::VersionMismatch,
         Ok(v1::RefusalKind::OverLimit) => RefusalKind::OverLimit,
         Ok(v1::RefusalKind::RecoveryPending) => RefusalKind::RecoveryPending,
+        Ok(v1::RefusalKind::Unmergeable) => RefusalKind::Unmergeable,
         _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
     };
     Ok(kind)
@@ -95,16 +98,49 @@ fn step_to_proto(step: &StepView) -> v1::Step {
         size: step.size,
         mode: step.mode,
         downgrade: step.downgrade,
+        kept_keys: step.kept_keys.clone(),
+        semantic: step.semantic.clone(),
+    }
+}
+
+fn kept_to_proto(kept: &KeptView) -> v1::KeptItem {
+    v1::KeptItem {
+        path: kept.path.to_string(),
+        kind: kind_to_proto(kept.kind) as i32,
+        why: kept.why.clone(),
+        rule: kept.rule.clone().unwrap_or_default(),
+        origin: kept.origin.map(|o| o.to_string()).unwrap_or_default(),
+    }
+}
+
+fn kept_from_proto(raw: v1::KeptItem) -> Result<KeptView, ConvertError> {
+    let kind = entry_kind(raw.kind, &raw.path)?;
+    let origin = match raw.origin.as_str() {
+        "" => None,
+        "source" => Some(Origin::Source),
+        "destination" => Some(Origin::Destination),
+        _ => return Err(ConvertError::UnknownValue { what: "rule origin", value: -1 }),
+    };
+    Ok(KeptView {
+        path: RelPath::new(&raw.path)?,
+        kind,
+        why: raw.why,
+        rule: (!raw.rule.is_empty()).then_some(raw.rule),
+        origin,
+    })
+}
+
+fn entry_kind(raw: i32, path: &str) -> Result<EntryKind, ConvertError> {
+    match v1::EntryKind::try_from(raw) {
+        Ok(v1::EntryKind::File) => Ok(EntryKind::File),
+        Ok(v1::EntryKind::Dir) => Ok(EntryKind::Dir),
+        Ok(v1::EntryKind::Symlink) => Ok(EntryKind::Symlink),
+        _ => Err(ConvertError::UnknownKind { path: path.to_string(), kind: raw }),
     }
 }
 
 fn step_from_proto(raw: v1::Step) -> Result<StepView, ConvertError> {
-    let kind = match v1::EntryKind::try_from(raw.kind) {
-        Ok(v1::EntryKind::File) => EntryKind::File,
-        Ok(v1::EntryKind::Dir) => EntryKind::Dir,
-        Ok(v1::EntryKind::Symlink) => EntryKind::Symlink,
-        _ => return Err(ConvertError::UnknownKind { path: raw.path, kind: raw.kind }),
-    };
+    let kind = entry_kind(raw.kind, &raw.path)?;
     Ok(StepView {
         action: action_from_proto(raw.action)?,
         path: RelPath::new(&raw.path)?,
@@ -112,6 +148,8 @@ fn step_from_proto(raw: v1::Step) -> Result<StepView, ConvertError> {
         size: raw.size,
         mode: raw.mode,
         downgrade: raw.downgrade,
+        kept_keys: raw.kept_keys,
+        semantic: raw.semantic,
     })
 }
 
@@ -124,6 +162,7 @@ pub fn plan_to_proto(view: &PlanView) -> v1::PlanReply {
             .map(|c| v1::CategoryPlan {
                 category: category_to_proto(c.category) as i32,
                 steps: c.steps.iter().map(step_to_proto).collect(),
+                kept: c.kept.iter().map(kept_to_proto).collect(),
             })
             .collect(),
         source_name: view.source_name.clone(),
@@ -140,7 +179,9 @@ pub fn plan_from_proto(reply: v1::PlanReply) -> Result<PlanView, ConvertError> {
     for c in reply.categories {
         let category = category_from_proto(c.category)?;
         let steps = c.steps.into_iter().map(step_from_proto).collect::<Result<Vec<_>, _>>()?;
-        categories.push(CategoryView::new(category, steps));
+        let mut view = CategoryView::new(category, steps);
+        view.kept = c.kept.into_iter().map(kept_from_proto).collect::<Result<Vec<_>, _>>()?;
+        categories.push(view);
     }
     Ok(PlanView {
         digest,
@@ -161,6 +202,8 @@ pub fn options_to_proto(options: &PlanOptions) -> v1::PlanOptions {
         max_delete_percent: options.guards.max_delete_percent.unwrap_or(0),
         allow_empty_source: options.guards.allow_empty_source,
         allow_protected: options.allow_protected,
+        allow_unmergeable: options.allow_unmergeable,
+        semantic: options.semantic,
     }
 }
 
@@ -172,6 +215,8 @@ pub fn options_from_proto(raw: Option<v1::PlanOptions>) -> PlanOptions {
             allow_empty_source: raw.allow_empty_source,
         },
         allow_protected: raw.allow_protected,
+        allow_unmergeable: raw.allow_unmergeable,
+        semantic: raw.semantic,
     }
 }
 
@@ -315,6 +360,8 @@ mod tests {
                     size: 12,
                     mode: 0o640,
                     downgrade: true,
+                    kept_keys: vec!["network.address".into()],
+                    semantic: vec!["a → b".into()],
                 }],
             )],
             warnings: vec!["a warning".into()],

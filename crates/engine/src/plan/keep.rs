@@ -1,0 +1,83 @@
+//! Leaving device-specific entries out of a category's plan: what a path rule keeps, what
+//! the scan found and cannot manage, and the folders that hold either; and marking the
+//! shared files whose device-specific keys are merged rather than overwritten.
+
+use std::collections::BTreeMap;
+
+use super::{Action, CategoryPlan, Kept, KeptBy};
+use crate::entry::EntryKind;
+use crate::manifest::CategoryManifest;
+use crate::path::RelPath;
+use crate::rules::Rules;
+
+pub(super) fn apply(
+    plan: &mut CategoryPlan,
+    dst: &CategoryManifest,
+    rules: &Rules,
+    warnings: &mut Vec<String>,
+) {
+    let category = plan.category;
+    // What this tree holds that stays as it is, whatever the source has.
+    let mut held: BTreeMap<RelPath, (EntryKind, KeptBy)> = BTreeMap::new();
+    for entry in &dst.entries {
+        if let Some(m) = rules.keeps(category, &entry.path) {
+            let why = KeptBy::Rule { pattern: m.rule.pattern.clone(), origin: m.rule.origin };
+            held.insert(entry.path.clone(), (entry.kind, why));
+        }
+    }
+    for (path, what) in &dst.unmanaged {
+        held.insert(path.clone(), (EntryKind::File, KeptBy::Unmanaged(what.clone())));
+    }
+    let holds_kept = |dir: &RelPath| held.keys().any(|kept| kept.is_inside(dir));
+    let under_unmanaged =
+        |path: &RelPath| dst.unmanaged.iter().any(|(u, _)| path == u || path.is_inside(u));
+
+    let mut kept: BTreeMap<RelPath, Kept> = BTreeMap::new();
+    let mut kind_conflicts = Vec::new();
+    let steps = std::mem::take(&mut plan.steps);
+    for mut step in steps {
+        let kind = step.kind();
+        if let Some(m) = rules.keeps(category, &step.path) {
+            let why = KeptBy::Rule { pattern: m.rule.pattern.clone(), origin: m.rule.origin };
+            kept.entry(step.path.clone()).or_insert(Kept { path: step.path.clone(), kind, why });
+            continue;
+        }
+        if under_unmanaged(&step.path) {
+            continue;
+        }
+        let is_dir_removal = step.action == Action::Delete && kind == EntryKind::Dir;
+        if is_dir_removal && holds_kept(&step.path) {
+            kept.insert(
+                step.path.clone(),
+                Kept { path: step.path.clone(), kind, why: KeptBy::HoldsKept },
+            );
+            continue;
+        }
+        if step.action == Action::Create
+            && kind != EntryKind::Dir
+            && kept.get(&step.path).is_some_and(|k| k.why == KeptBy::HoldsKept)
+        {
+            kind_conflicts.push(step.path.to_string());
+            continue;
+        }
+        if step.action == Action::Overwrite
+            && kind == EntryKind::File
+            && let Some(rule) = rules.key_rule(category, &step.path)
+        {
+            step.kept_keys = rule.keys.clone();
+        }
+        plan.steps.push(step);
+    }
+    for (path, (kind, why)) in held {
+        kept.entry(path.clone()).or_insert(Kept { path, kind, why });
+    }
+    if !kind_conflicts.is_empty() {
+        let listed: Vec<&str> = kind_conflicts.iter().map(String::as_str).collect();
+        warnings.push(format!(
+            "the source has files where device-specific entries keep folders here, in {category}: {}; \
+             those folders stay",
+            super::abbreviate(&listed, 5)
+        ));
+    }
+    plan.kept = kept.into_values().collect();
+}

@@ -1,0 +1,437 @@
+//! Device-specific items: what belongs to one server and is never synchronized, beside
+//! the licenses (which are no category at all and need no rule).
+//!
+//! - **Path rules** (`config/network/*.conf`, `config/**/hostname`): glob patterns, each
+//!   prefixed by its category; a matching entry (or anything inside a matching folder) is
+//!   never overwritten, deleted, or created on a destination that lacks it.
+//! - **Key rules**: a shared structured file (TOML, JSON, INI or `key = value`) in which
+//!   some keys are the server's own; the destination takes the source's file with its own
+//!   values for those keys (see [`crate::merge`]).
+//!
+//! Rules come from both sides and are merged: the source's (the policy every destination
+//! of that source applies) and the destination's own (extra items it keeps). A
+//! destination can only add protection, never remove the source's. A rule can never name
+//! licenses, the state folder, or anything outside a category: it only ever narrows what
+//! is written.
+
+use std::fmt;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::category::{Category, LICENSES};
+use crate::layout::STATE_DIR_NAME;
+use crate::path::RelPath;
+
+/// Where a rule was written.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// The source's agent.toml: the policy for all of its destinations.
+    Source,
+    /// The destination's own agent.toml.
+    Destination,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Origin::Source => "source",
+            Origin::Destination => "destination",
+        })
+    }
+}
+
+/// The structured formats key rules understand.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Toml,
+    Json,
+    /// INI sections, or plain `key = value` lines.
+    Ini,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Toml => "toml",
+            Format::Json => "json",
+            Format::Ini => "ini",
+        }
+    }
+
+    /// The format a file's name suggests.
+    pub fn of(path: &str) -> Option<Format> {
+        let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
+        match ext.as_str() {
+            "toml" => Some(Format::Toml),
+            "json" => Some(Format::Json),
+            "ini" | "conf" | "cfg" | "cnf" | "properties" | "env" => Some(Format::Ini),
+            _ => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "toml" => Ok(Format::Toml),
+            "json" => Ok(Format::Json),
+            "ini" | "conf" | "kv" => Ok(Format::Ini),
+            other => Err(format!("unknown format {other:?}; choose toml, json or ini")),
+        }
+    }
+}
+
+/// `[device_specific]` as written in agent.toml (and carried from a source in `Hello`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub keys: Vec<KeyRuleFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRuleFile {
+    pub path: String,
+    pub keys: Vec<String>,
+    /// Overrides the format the file's extension suggests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// One validated path rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRule {
+    /// As written, category prefix included (what plans show).
+    pub pattern: String,
+    pub category: Category,
+    pub origin: Origin,
+}
+
+/// One validated key rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRule {
+    pub category: Category,
+    pub path: RelPath,
+    /// Dotted key paths: `table.key` (TOML, JSON), `section.key` (INI).
+    pub keys: Vec<String>,
+    pub format: Format,
+    pub origin: Origin,
+}
+
+/// Why a rule was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("device-specific rule {rule:?} ({origin}): {reason}")]
+pub struct RuleError {
+    pub rule: String,
+    pub origin: Origin,
+    pub reason: String,
+}
+
+/// Every rule that applies to one destination, compiled for matching.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub paths: Vec<PathRule>,
+    pub keys: Vec<KeyRule>,
+    sets: Vec<(Category, GlobSet, Vec<usize>)>,
+}
+
+/// What a path rule matched: the rule, and whether it matched a folder above the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match<'a> {
+    pub rule: &'a PathRule,
+}
+
+impl Rules {
+    /// The rules of one side, validated.
+    pub fn parse(file: &RulesFile, origin: Origin) -> Result<Rules, RuleError> {
+        let mut paths = Vec::new();
+        for pattern in &file.paths {
+            let (category, _) = split(pattern, origin)?;
+            paths.push(PathRule { pattern: pattern.trim().to_string(), category, origin });
+        }
+        let mut keys = Vec::new();
+        for rule in &file.keys {
+            let (category, rest) = split(&rule.path, origin)?;
+            let bad = |reason: String| RuleError { rule: rule.path.clone(), origin, reason };
+            if rest.contains(['*', '?', '[', '{']) {
+                return Err(bad(
+                    "a key rule names one file; glob patterns are for path rules".into()
+                ));
+            }
+            let path = RelPath::new(rest).map_err(|e| bad(e.to_string()))?;
+            let format = match &rule.format {
+                Some(f) => f.parse::<Format>().map_err(bad)?,
+                None => Format::of(rest).ok_or_else(|| {
+                    bad("the file's extension names no format; add format = \"toml\", \"json\" or \"ini\"".into())
+                })?,
+            };
+            if rule.keys.is_empty() {
+                return Err(bad("it names no keys".into()));
+            }
+            for key in &rule.keys {
+                if key.trim().is_empty() || key.split('.').any(|part| part.trim().is_empty()) {
+                    return Err(bad(format!("{key:?} is not a dotted key path (table.key)")));
+                }
+            }
+            let keys_kept = rule.keys.iter().map(|k| k.trim().to_string()).collect();
+            keys.push(KeyRule { category, path, keys: keys_kept, format, origin });
+        }
+        Rules::compiled(paths, keys)
+    }
+
+    /// The source's rules and the destination's together: every rule of both applies.
+    pub fn combine(source: Rules, destination: Rules) -> Result<Rules, RuleError> {
+        let mut paths = source.paths;
+        paths.extend(destination.paths);
+        let mut keys = source.keys;
+        for rule in destination.keys {
+            // Keys of one file from both sides: both sets are kept.
+            match keys.iter_mut().find(|k| k.category == rule.category && k.path == rule.path) {
+                Some(existing) => {
+                    for key in rule.keys {
+                        if !existing.keys.contains(&key) {
+                            existing.keys.push(key);
+                        }
+                    }
+                }
+                None => keys.push(rule),
+            }
+        }
+        Rules::compiled(paths, keys)
+    }
+
+    fn compiled(paths: Vec<PathRule>, keys: Vec<KeyRule>) -> Result<Rules, RuleError> {
+        let mut sets = Vec::new();
+        for category in Category::ALL {
+            let mut builder = GlobSetBuilder::new();
+            let mut index = Vec::new();
+            for (i, rule) in paths.iter().enumerate().filter(|(_, r)| r.category == category) {
+                let (_, rest) = split(&rule.pattern, rule.origin)?;
+                let glob = Glob::new(rest).map_err(|e| RuleError {
+                    rule: rule.pattern.clone(),
+                    origin: rule.origin,
+                    reason: format!("not a glob pattern: {e}"),
+                })?;
+                builder.add(glob);
+                index.push(i);
+            }
+            if !index.is_empty() {
+                let set = builder.build().map_err(|e| RuleError {
+                    rule: category.name().into(),
+                    origin: Origin::Destination,
+                    reason: e.to_string(),
+                })?;
+                sets.push((category, set, index));
+            }
+        }
+        Ok(Rules { paths, keys, sets })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.keys.is_empty()
+    }
+
+    /// The path rule keeping `category/path`: one matching it or a folder above it.
+    pub fn keeps(&self, category: Category, path: &RelPath) -> Option<Match<'_>> {
+        let (_, set, index) = self.sets.iter().find(|(c, _, _)| *c == category)?;
+        let mut candidate = Some(path.clone());
+        while let Some(p) = candidate {
+            if let Some(i) = set.matches(p.as_str()).first() {
+                return Some(Match { rule: &self.paths[index[*i]] });
+            }
+            candidate = p.parent();
+        }
+        None
+    }
+
+    /// The key rule of `category/path`, if any.
+    pub fn key_rule(&self, category: Category, path: &RelPath) -> Option<&KeyRule> {
+        self.keys.iter().find(|k| k.category == category && &k.path == path)
+    }
+
+    /// Everything the rules say, in a stable order, for the plan's digest: a rule edited
+    /// after the preview changes the digest.
+    pub fn fingerprint(&self) -> String {
+        let mut lines: Vec<String> = self
+            .paths
+            .iter()
+            .map(|r| format!("path {} {}", r.origin, r.pattern))
+            .chain(self.keys.iter().map(|k| {
+                format!(
+                    "keys {} {}/{} {} {}",
+                    k.origin,
+                    k.category,
+                    k.path,
+                    k.format.name(),
+                    k.keys.join(",")
+                )
+            }))
+            .collect();
+        lines.sort();
+        lines.join("\n")
+    }
+
+    /// The rules of one side as written, for `Hello`.
+    pub fn file(&self, origin: Origin) -> RulesFile {
+        RulesFile {
+            paths: self
+                .paths
+                .iter()
+                .filter(|r| r.origin == origin)
+                .map(|r| r.pattern.clone())
+                .collect(),
+            keys: self
+                .keys
+                .iter()
+                .filter(|k| k.origin == origin)
+                .map(|k| KeyRuleFile {
+                    path: format!("{}/{}", k.category, k.path),
+                    keys: k.keys.clone(),
+                    format: Some(k.format.name().to_string()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `config/network/*.conf` → (config, `network/*.conf`), refusing what would reach
+/// outside a category.
+fn split(pattern: &str, origin: Origin) -> Result<(Category, &str), RuleError> {
+    let bad =
+        |reason: &str| RuleError { rule: pattern.to_string(), origin, reason: reason.to_string() };
+    let pattern = pattern.trim();
+    if pattern.starts_with('/') {
+        return Err(bad("rules are relative to a category (config/..., not an absolute path)"));
+    }
+    let (first, rest) = pattern.split_once('/').ok_or_else(|| {
+        bad("start with a category and a slash, for example config/network/*.conf")
+    })?;
+    if first == LICENSES || first.eq_ignore_ascii_case("license") {
+        return Err(bad("licenses are bound to each machine already; no rule can name them"));
+    }
+    let category: Category = first
+        .parse()
+        .map_err(|_| bad("start with a category: firmware/, capdb/, modules/ or config/"))?;
+    if rest.is_empty() {
+        return Err(bad("name something inside the category"));
+    }
+    for segment in rest.split('/') {
+        if segment == ".." || segment == "." {
+            return Err(bad("'.' and '..' are not allowed: a rule stays inside its category"));
+        }
+        if segment == STATE_DIR_NAME {
+            return Err(bad("the agent's state folder is no synchronized entry"));
+        }
+        if segment.is_empty() {
+            return Err(bad("an empty segment (//) is not allowed"));
+        }
+    }
+    if rest.contains('\0') || rest.contains('\\') {
+        return Err(bad("NUL and backslash are not allowed"));
+    }
+    Ok((category, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(paths: &[&str]) -> Rules {
+        let file = RulesFile { paths: paths.iter().map(|p| p.to_string()).collect(), keys: vec![] };
+        Rules::parse(&file, Origin::Destination).expect("valid rules")
+    }
+
+    #[test]
+    fn paths_match_in_their_category_and_below_a_matching_folder() {
+        let r = rules(&[
+            "config/network/*.conf",
+            "config/**/hostname",
+            "capdb/local-*.csv",
+            "config/certs",
+        ]);
+        let p = |s: &str| RelPath::new(s).expect("valid");
+        assert!(r.keeps(Category::Config, &p("network/eth0.conf")).is_some());
+        assert!(r.keeps(Category::Config, &p("a/b/hostname")).is_some());
+        assert!(r.keeps(Category::Config, &p("hostname")).is_some());
+        assert!(r.keeps(Category::Config, &p("certs/site.pem")).is_some(), "inside a kept folder");
+        assert!(r.keeps(Category::Capdb, &p("local-x.csv")).is_some());
+        assert!(r.keeps(Category::Config, &p("network/eth0.conf.bak")).is_none());
+        assert!(r.keeps(Category::Firmware, &p("network/eth0.conf")).is_none(), "another category");
+    }
+
+    #[test]
+    fn rules_that_would_reach_outside_are_refused() {
+        for bad in [
+            "../x",
+            "/etc/*",
+            "licenses/*.lic",
+            "config/../licenses/a",
+            "config/.confsync/index.json",
+            "kernel/x",
+            "config",
+            "config//a",
+        ] {
+            let file = RulesFile { paths: vec![bad.into()], keys: vec![] };
+            let err = Rules::parse(&file, Origin::Source).expect_err(bad);
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+        let key = |path: &str| RulesFile {
+            paths: vec![],
+            keys: vec![KeyRuleFile { path: path.into(), keys: vec!["a.b".into()], format: None }],
+        };
+        assert!(Rules::parse(&key("licenses/site.toml"), Origin::Source).is_err());
+        assert!(Rules::parse(&key("config/x.unknown"), Origin::Source).is_err());
+        assert!(Rules::parse(&key("config/*.toml"), Origin::Source).is_err());
+        assert!(Rules::parse(&key("config/server.toml"), Origin::Source).is_ok());
+    }
+
+    #[test]
+    fn a_destination_adds_to_the_sources_rules_and_cannot_remove_them() {
+        let source = Rules::parse(
+            &RulesFile {
+                paths: vec!["config/hostname".into()],
+                keys: vec![KeyRuleFile {
+                    path: "config/server.toml".into(),
+                    keys: vec!["server.name".into()],
+                    format: None,
+                }],
+            },
+            Origin::Source,
+        )
+        .expect("valid");
+        let destination = Rules::parse(
+            &RulesFile {
+                paths: vec!["config/local/*".into()],
+                keys: vec![KeyRuleFile {
+                    path: "config/server.toml".into(),
+                    keys: vec!["network.address".into()],
+                    format: None,
+                }],
+            },
+            Origin::Destination,
+        )
+        .expect("valid");
+        let all = Rules::combine(source, destination).expect("combined");
+        let p = |s: &str| RelPath::new(s).expect("valid");
+        assert_eq!(
+            all.keeps(Category::Config, &p("hostname")).map(|m| m.rule.origin),
+            Some(Origin::Source)
+        );
+        assert_eq!(
+            all.keeps(Category::Config, &p("local/x")).map(|m| m.rule.origin),
+            Some(Origin::Destination)
+        );
+        let keys = &all.key_rule(Category::Config, &p("server.toml")).expect("a key rule").keys;
+        assert_eq!(keys, &["server.name", "network.address"]);
+    }
+}
