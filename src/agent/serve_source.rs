@@ -56,7 +56,7 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
         instance_id: state.instance_id.clone(),
         inventory: inventory::collect(&state.settings.identity),
         hold: confsync_engine::hold::current(state.layout()),
-        device_specific: state.settings.device_specific.clone(),
+        device_specific: state.device_specific()?,
     })
 }
 

@@ -24,6 +24,9 @@ pub struct AgentSettings {
     /// `[device_specific]`: what this server keeps as a destination, and what every
     /// destination of it keeps when it is the source. Validated at start.
     pub device_specific: confsync_engine::rules::RulesFile,
+    /// The agent.toml the rules came from: read again at every plan and `Hello`, so that
+    /// a rule edited there takes effect at the next plan without a restart.
+    pub config_file: Option<std::path::PathBuf>,
     /// Role and configured serial number, reported in `Hello`.
     pub identity: crate::agent::inventory::Identity,
     /// The identity this agent presents when it pulls from a source.
@@ -70,6 +73,24 @@ impl AgentState {
             path: self.layout().state_dir().to_path_buf(),
             detail: format!("scan task failed: {e}"),
         })?
+    }
+
+    /// The `[device_specific]` rules in force now: agent.toml's as it reads now, or the
+    /// ones given at start when there is no file (or it cannot be read: the error says so).
+    pub fn device_specific(&self) -> Result<confsync_engine::rules::RulesFile> {
+        let Some(path) = &self.settings.config_file else {
+            return Ok(self.settings.device_specific.clone());
+        };
+        let file = crate::config::AgentFile::load(path)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        confsync_engine::rules::Rules::parse(
+            &file.device_specific,
+            confsync_engine::rules::Origin::Destination,
+        )
+        .map_err(|e| {
+            EngineError::Config(format!("{e}; fix [device_specific] in {}", path.display()))
+        })?;
+        Ok(file.device_specific)
     }
 
     pub fn begin_shutdown(&self) {

@@ -115,7 +115,7 @@ fn combined_rules(state: &AgentState, source: &RulesFile) -> Result<Rules> {
     let theirs = Rules::parse(source, rules::Origin::Source).map_err(|e| {
         EngineError::Source(format!("the source's device-specific rules are not valid: {e}"))
     })?;
-    let ours = Rules::parse(&state.settings.device_specific, rules::Origin::Destination)
+    let ours = Rules::parse(&state.device_specific()?, rules::Origin::Destination)
         .map_err(|e| EngineError::Config(e.to_string()))?;
     Rules::combine(theirs, ours).map_err(|e| EngineError::Config(e.to_string()))
 }

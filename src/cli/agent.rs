@@ -90,6 +90,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .or(file.stall_timeout)
             .unwrap_or(confsync_wire::client::STALL_TIMEOUT),
         device_specific: file.device_specific.clone(),
+        config_file: args
+            .config
+            .as_ref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
         identity: Identity { role: file.role.clone(), serial: file.serial.clone() },
         client_tls: tls.clone(),
         server_tls: tls,

@@ -45,6 +45,7 @@ async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAge
         keep_generations: 5,
         stall_timeout: confsync_wire::client::STALL_TIMEOUT,
         device_specific: Default::default(),
+        config_file: None,
         identity: Identity { role: Some(role.to_string()), serial: None },
         client_tls: None,
         server_tls: None,

@@ -8,6 +8,7 @@ mod attacks;
 mod auto;
 mod cli;
 mod decision;
+mod device_specific;
 mod faults;
 mod history;
 mod layering;

@@ -115,7 +115,14 @@ mod toml {
                         like.get_mut(part)
                     });
                     if let Some(like) = parent.and_then(Item::as_table_like_mut) {
-                        like.insert(last, value.clone());
+                        // The source's spacing and trailing comment stay with its line.
+                        let mut value = value.clone();
+                        if let (Some(old), Some(new)) =
+                            (like.get(last).and_then(Item::as_value), value.as_value_mut())
+                        {
+                            *new.decor_mut() = old.decor().clone();
+                        }
+                        like.insert(last, value);
                     }
                 }
                 None => {
@@ -425,7 +432,7 @@ mod tests {
         .expect("merge");
         let text = String::from_utf8(merged).expect("utf-8");
         assert!(text.contains("# the primary's settings"), "{text}");
-        assert!(text.contains("name = \"backup-1\""), "{text}");
+        assert!(text.contains("name = \"backup-1\" # who"), "{text}");
         assert!(text.contains("address = \"10.0.0.2\""), "{text}");
         assert!(text.contains("port = 2031") && text.contains("mtu = 9000"), "{text}");
         assert!(!text.contains("primary\"") && !text.contains("10.0.0.1"), "{text}");

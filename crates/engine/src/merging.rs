@@ -87,15 +87,13 @@ pub async fn resolve<S: ChunkSource>(
                 && describable(&step)
                 && let Ok((current, incoming)) = both(&step, category, layout, source).await
             {
-                {
-                    step.semantic = semantic::describe(
-                        step.path.as_str(),
-                        &current,
-                        &incoming,
-                        options.key_column.as_deref(),
-                    )
-                    .unwrap_or_default();
-                }
+                step.semantic = semantic::describe(
+                    step.path.as_str(),
+                    &current,
+                    &incoming,
+                    options.key_column.as_deref(),
+                )
+                .unwrap_or_default();
             }
             kept_steps.push(step);
         }
