@@ -24,7 +24,7 @@ function __fish_confsync_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c confsync -n "__fish_confsync_needs_command" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_needs_command" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_needs_command" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_needs_command" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_needs_command" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -56,7 +56,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand agent" -l stall-timeou
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-ca -d 'CA certificate (PEM) that issued the peers\' certificates (admins and other agents)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-cert -d 'This agent\'s certificate (PEM), from `confsync certs issue NAME --role agent`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-key -d 'The private key of --tls-cert (PEM)' -r -F
-complete -c confsync -n "__fish_confsync_using_subcommand agent" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -65,7 +65,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand agent" -s v -l verbose
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -76,8 +76,8 @@ complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s V -l versio
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l from -d 'The source server: a name from the server list, or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l to -d 'The destination server: a name from the server list, or host:port' -r
-complete -c confsync -n "__fish_confsync_using_subcommand diff" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (0: no limit)' -r
-complete -c confsync -n "__fish_confsync_using_subcommand diff" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (100 or 0: no limit) [default: $CONFSYNC_MAX_DELETE, else 25]' -r
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -94,9 +94,9 @@ complete -c confsync -n "__fish_confsync_using_subcommand diff" -s V -l version 
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l from -d 'The source server: a name from the server list, or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l to -d 'Destination servers, comma separated: names from the server list or host:port' -r
-complete -c confsync -n "__fish_confsync_using_subcommand sync" -l plan -d 'Apply only if the plan is still exactly this one (the digest `diff --json` printed)' -r
-complete -c confsync -n "__fish_confsync_using_subcommand sync" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (0: no limit)' -r
-complete -c confsync -n "__fish_confsync_using_subcommand sync" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l plan -d 'Apply only if the plan is still exactly this one: the digest `diff` shows ("Plan 1a2b3c4d5e6f", 12 or more hex digits) or the whole one `diff --json` prints' -r
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (100 or 0: no limit) [default: $CONFSYNC_MAX_DELETE, else 25]' -r
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -111,7 +111,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand sync" -s v -l verbose 
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -126,7 +126,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fis
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l role -d 'primary or backup' -r -f -a "primary\t''
 backup\t''"
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -134,7 +134,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_se
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -143,7 +143,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_se
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l filter -d 'Only servers whose name contains this text (any case)' -r
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -152,7 +152,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_se
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from show" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -170,9 +170,9 @@ complete -c confsync -n "__fish_confsync_using_subcommand auto" -l from -d 'The 
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l to -d 'Destination servers, comma separated: names or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l every -d 'Sync on this schedule: 30s, 5m, 1h, 1h30m (a little jitter is added). Without --every and --on-change: every 5m' -r
-complete -c confsync -n "__fish_confsync_using_subcommand auto" -l max-delete -d 'Refuse runs that delete more than this percentage of a destination category\'s entries (0: no limit)' -r
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l max-delete -d 'Refuse runs that delete more than this percentage of a destination category\'s entries (100 or 0: no limit) [default: $CONFSYNC_MAX_DELETE, else 25]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l status-file -d 'Keep a JSON status here: per destination the last attempt, last success, failures in a row and last error' -r -F
-complete -c confsync -n "__fish_confsync_using_subcommand auto" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -188,7 +188,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand auto" -s h -l help -d 
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -s V -l version -d 'Print version'
 complete -c confsync -n "__fish_confsync_using_subcommand history" -l server -d 'The server: a name from the server list, or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand history" -l limit -d 'Show at most this many entries (0: all that are recorded)' -r
-complete -c confsync -n "__fish_confsync_using_subcommand history" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand history" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand history" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand history" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand history" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -199,7 +199,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand history" -s h -l help 
 complete -c confsync -n "__fish_confsync_using_subcommand history" -s V -l version -d 'Print version'
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l server -d 'The server to roll back: a name from the server list, or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l generation -d 'Restore the state before this generation, undoing it and every newer one [default: the newest generation]. `confsync history` lists them' -r
-complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -214,8 +214,8 @@ complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l insecure 
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -s V -l version -d 'Print version'
 complete -c confsync -n "__fish_confsync_using_subcommand hold" -l server -d 'The server to hold: a name from the server list, or host:port' -r
-complete -c confsync -n "__fish_confsync_using_subcommand hold" -l reason -d 'Why; shown in every refusal until the release' -r
-complete -c confsync -n "__fish_confsync_using_subcommand hold" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l reason -d 'Why; shown in every refusal until the release. Without it, a server already on hold keeps its reason (the hold is shown, not replaced)' -r
+complete -c confsync -n "__fish_confsync_using_subcommand hold" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand hold" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand hold" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand hold" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -225,7 +225,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand hold" -l insecure -d '
 complete -c confsync -n "__fish_confsync_using_subcommand hold" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand hold" -s V -l version -d 'Print version'
 complete -c confsync -n "__fish_confsync_using_subcommand release" -l server -d 'The server to release: a name from the server list, or host:port' -r
-complete -c confsync -n "__fish_confsync_using_subcommand release" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand release" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand release" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand release" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand release" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -234,7 +234,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand release" -s v -l verbo
 complete -c confsync -n "__fish_confsync_using_subcommand release" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand release" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand release" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -247,7 +247,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and not __fish_seen_subcommand_from init issue help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l dir -d 'Folder for the CA files (created with mode 0700)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l name -d 'The CA\'s common name [default: "confsync CA", this host\'s name, the date and a random tag]' -r
-complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from init" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -260,7 +260,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l san -d 'Host name or IP address the agent is reached at; repeat for each (agents only)' -r
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l dir -d 'Folder holding the CA (from `certs init`); the new files are written there' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l days -d 'Days the certificate is valid' -r
-complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from issue" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -272,7 +272,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a certificate authority: DIR/ca.pem (give it to every agent and admin) and DIR/ca.key (keep it on this machine only)'
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Issue a certificate and key signed by the CA in DIR: DIR/NAME.pem and DIR/NAME.key'
 complete -c confsync -n "__fish_confsync_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c confsync -n "__fish_confsync_using_subcommand demo" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand demo" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -281,7 +281,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand demo" -s v -l verbose 
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand man" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand man" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand man" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand man" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand man" -l key -d 'The private key of --cert (PEM)' -r -F
@@ -289,7 +289,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand man" -s v -l verbose -
 complete -c confsync -n "__fish_confsync_using_subcommand man" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand man" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand man" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand completions" -l servers -d 'The server list [default: ~/.config/confsync/servers.toml]' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand completions" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand completions" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand completions" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand completions" -l key -d 'The private key of --cert (PEM)' -r -F

@@ -15,7 +15,7 @@ _confsync() {
 
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -46,7 +46,7 @@ _arguments "${_arguments_options[@]}" : \
 '--tls-ca=[CA certificate (PEM) that issued the peers'\'' certificates (admins and other agents)]:FILE:_files' \
 '--tls-cert=[This agent'\''s certificate (PEM), from \`confsync certs issue NAME --role agent\`]:FILE:_files' \
 '--tls-key=[The private key of --tls-cert (PEM)]:FILE:_files' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -62,7 +62,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (wizard)
 _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -80,8 +80,8 @@ _arguments "${_arguments_options[@]}" : \
 '--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--to=[The destination server\: a name from the server list, or host\:port]:DST:_default' \
-'--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (0\: no limit)]:PERCENT:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -105,9 +105,9 @@ _arguments "${_arguments_options[@]}" : \
 '--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--to=[Destination servers, comma separated\: names from the server list or host\:port]:DST[,DST...]:_default' \
-'--plan=[Apply only if the plan is still exactly this one (the digest \`diff --json\` printed)]:DIGEST:_default' \
-'--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (0\: no limit)]:PERCENT:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--plan=[Apply only if the plan is still exactly this one\: the digest \`diff\` shows ("Plan 1a2b3c4d5e6f", 12 or more hex digits) or the whole one \`diff --json\` prints]:DIGEST:_default' \
+'--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -130,7 +130,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (servers)
 _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -154,7 +154,7 @@ _arguments "${_arguments_options[@]}" : \
             (add)
 _arguments "${_arguments_options[@]}" : \
 '--role=[primary or backup]:ROLE:(primary backup)' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -171,7 +171,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (remove)
 _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -188,7 +188,7 @@ _arguments "${_arguments_options[@]}" : \
 (list)
 _arguments "${_arguments_options[@]}" : \
 '--filter=[Only servers whose name contains this text (any case)]:FILTER:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -204,7 +204,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (show)
 _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -265,9 +265,9 @@ _arguments "${_arguments_options[@]}" : \
 '--to=[Destination servers, comma separated\: names or host\:port]:DST[,DST...]:_default' \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--every=[Sync on this schedule\: 30s, 5m, 1h, 1h30m (a little jitter is added). Without --every and --on-change\: every 5m]:DURATION:_default' \
-'--max-delete=[Refuse runs that delete more than this percentage of a destination category'\''s entries (0\: no limit)]:PERCENT:_default' \
+'--max-delete=[Refuse runs that delete more than this percentage of a destination category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
 '--status-file=[Keep a JSON status here\: per destination the last attempt, last success, failures in a row and last error]:PATH:_files' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -290,7 +290,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--server=[The server\: a name from the server list, or host\:port]:NAME:_default' \
 '--limit=[Show at most this many entries (0\: all that are recorded)]:N:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -308,7 +308,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--server=[The server to roll back\: a name from the server list, or host\:port]:NAME:_default' \
 '--generation=[Restore the state before this generation, undoing it and every newer one \[default\: the newest generation\]. \`confsync history\` lists them]:ID:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -331,8 +331,8 @@ _arguments "${_arguments_options[@]}" : \
 (hold)
 _arguments "${_arguments_options[@]}" : \
 '--server=[The server to hold\: a name from the server list, or host\:port]:NAME:_default' \
-'--reason=[Why; shown in every refusal until the release]:TEXT:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--reason=[Why; shown in every refusal until the release. Without it, a server already on hold keeps its reason (the hold is shown, not replaced)]:TEXT:_default' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -349,7 +349,7 @@ _arguments "${_arguments_options[@]}" : \
 (release)
 _arguments "${_arguments_options[@]}" : \
 '--server=[The server to release\: a name from the server list, or host\:port]:NAME:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -365,7 +365,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (certs)
 _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -390,7 +390,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--dir=[Folder for the CA files (created with mode 0700)]:DIR:_files' \
 '--name=[The CA'\''s common name \[default\: "confsync CA", this host'\''s name, the date and a random tag\]]:NAME:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -410,7 +410,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--san=[Host name or IP address the agent is reached at; repeat for each (agents only)]:HOST:_default' \
 '--dir=[Folder holding the CA (from \`certs init\`); the new files are written there]:DIR:_files' \
 '--days=[Days the certificate is valid]:N:_default' \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -459,7 +459,7 @@ esac
 ;;
 (demo)
 _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -475,7 +475,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (man)
 _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
@@ -490,7 +490,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
-'--servers=[The server list \[default\: ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \

@@ -10,6 +10,13 @@ use confsync_wire::server::Caller;
 use crate::agent::state::AgentState;
 
 pub fn hold(state: &AgentState, reason: String, caller: &Caller) -> Result<Option<Hold>> {
+    // Holding a held server without a new reason changes nothing: its reason, who placed
+    // it and since when stay (a reason is only ever replaced by a new one).
+    if reason.trim().is_empty()
+        && let Some(current) = hold::current(state.layout())
+    {
+        return Ok(Some(current));
+    }
     let hold = Hold {
         reason: reason.trim().to_string(),
         since: clock::now_secs(),

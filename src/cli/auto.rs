@@ -62,9 +62,9 @@ pub struct AutoArgs {
     pub once: bool,
 
     /// Refuse runs that delete more than this percentage of a destination category's
-    /// entries (0: no limit).
-    #[arg(long, value_name = "PERCENT", default_value_t = 25)]
-    pub max_delete: u32,
+    /// entries (100 or 0: no limit) [default: $CONFSYNC_MAX_DELETE, else 25].
+    #[arg(long, value_name = "PERCENT")]
+    pub max_delete: Option<u32>,
 
     /// Allow an empty source category to empty the destination's (a wiped source
     /// otherwise never wipes its backups).
@@ -118,17 +118,22 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
     let categories = targets::categories(&args.only)?;
     let source = targets::resolve(&args.from, "--from")?;
     let destinations = destinations(&args.to)?;
+    let servers: Vec<targets::Server> = destinations
+        .iter()
+        .map(|d| targets::Server { label: d.label.clone(), target: d.target.clone() })
+        .collect();
+    targets::distinct(&source, &servers)?;
+    let guards = GuardArgs {
+        max_delete: args.max_delete,
+        allow_empty_source: args.allow_empty_source,
+        allow_protected: args.allow_protected,
+        allow_unmergeable: args.allow_unmergeable,
+    };
     let job = Arc::new(Job {
-        source,
-        source_label: args.from.clone(),
+        source: source.target,
+        source_label: source.label,
         categories,
-        options: GuardArgs {
-            max_delete: args.max_delete,
-            allow_empty_source: args.allow_empty_source,
-            allow_protected: args.allow_protected,
-            allow_unmergeable: args.allow_unmergeable,
-        }
-        .options(),
+        options: guards.options(),
     });
     let status = Arc::new(StatusBoard::new(args.status_file.clone(), &args.from));
     status.init()?;
@@ -148,7 +153,7 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
         destinations = %args.to,
         every_s = every.map_or(0, |d| d.as_secs()),
         on_change = args.on_change,
-        max_delete = args.max_delete,
+        max_delete = guards.max_delete(),
         "following {}: {}{}",
         args.from,
         every.map_or_else(String::new, |d| format!("every {}", humanize(d))),
@@ -182,7 +187,8 @@ fn destinations(list: &str) -> Result<Vec<Destination>, UsageError> {
     labels
         .into_iter()
         .map(|label| {
-            Ok(Destination { label: label.to_string(), target: targets::resolve(label, "--to")? })
+            let server = targets::resolve(label, "--to")?;
+            Ok(Destination { label: server.label, target: server.target })
         })
         .collect()
 }

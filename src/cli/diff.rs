@@ -3,7 +3,7 @@
 use clap::Args;
 use confsync_engine::request::PlanOptions;
 
-use crate::cli::{ExitCode, GuardArgs, Selection, flow, render, targets};
+use crate::cli::{ExitCode, GuardArgs, Selection, exit, flow, render, targets};
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -25,21 +25,51 @@ pub struct DiffArgs {
 }
 
 pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let json = args.selection.json;
+    let outcome = diff(&args).await;
+    match outcome {
+        Ok(code) => Ok(code),
+        // A script reading --json gets a document either way.
+        Err(e) if json => {
+            let refusals = exit::refusals(&e);
+            let doc = serde_json::json!({
+                "source": args.selection.from,
+                "destination": args.to,
+                "error": {
+                    "message": format!("{e:#}"),
+                    "refused": !refusals.is_empty(),
+                    "kinds": refusals.iter().map(|r| r.kind).collect::<Vec<_>>(),
+                },
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(exit::code_for(&e))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let categories = targets::categories(&args.selection.only)?;
     let from = targets::resolve(&args.selection.from, "--from")?;
     let to = targets::resolve(&args.to, "--to")?;
+    targets::distinct(&from, std::slice::from_ref(&to))?;
     let options = PlanOptions { semantic: args.keys, ..args.guards.options() };
-    let (_, view) = flow::plan_one(&from, &to, &categories, &options).await?;
+    let (_, view) = flow::plan_one(&from.target, &to.target, &categories, &options).await?;
     if args.selection.json {
         let doc = serde_json::json!({
-            "source": from.address,
-            "destination": to.address,
+            "source": from.label,
+            "source_address": from.target.address,
+            "destination": to.label,
+            "destination_address": to.target.address,
             "in_sync": view.is_empty(),
             "plan": view,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", render::plan(&view, &from.address, &to.address, args.selection.all));
+        print!(
+            "{}",
+            render::plan(&view, &from.target.address, &to.target.address, args.selection.all)
+        );
     }
     Ok(if view.is_empty() { ExitCode::Success } else { ExitCode::Differences })
 }

@@ -28,10 +28,7 @@ pub async fn plan_one(
     options: &PlanOptions,
 ) -> anyhow::Result<(AgentClient, PlanView)> {
     let mut client = AgentClient::connect(to).await?;
-    let view = client
-        .plan(&request(from, categories, options))
-        .await
-        .with_context(|| format!("planning {} from {}", to.address, from.address))?;
+    let view = client.plan(&request(from, categories, options)).await?;
     Ok((client, view))
 }
 
@@ -47,6 +44,13 @@ pub async fn apply_one(
 ) -> Result<ApplyOutcome, ClientError> {
     let request = ApplyRequest { plan: request(from, categories, options), reviewed };
     client.apply(&request, on_progress).await
+}
+
+/// What a cancelled apply did: the one sentence for the wizard, `sync` and `rollback`.
+pub fn cancelled_message(destination: &str) -> String {
+    format!(
+        "Cancelled. {destination} stops the transfer and discards what it staged: it is as it was."
+    )
 }
 
 /// The exit code of a committed apply: success, unless something failed after its commit
@@ -65,11 +69,22 @@ pub fn in_sync_message(view: &PlanView, destination: &str, source: &str) -> Stri
     let names: Vec<&str> = view.categories.iter().map(|c| c.category.name()).collect();
     let mut text =
         format!("{destination} already equals {source} ({}): nothing to do", names.join(", "));
+    if let Some(others) = not_compared(view) {
+        text.push_str(&format!("; {others} not compared"));
+    }
     for refusal in &view.refusals {
         text.push_str(&format!("; note: {}", refusal.message));
     }
     text.push('.');
     text
+}
+
+/// The categories a plan did not cover ("capdb, modules"), when it covered only some.
+pub fn not_compared(view: &PlanView) -> Option<String> {
+    let covered = view.categories();
+    let others: Vec<&str> =
+        Category::ALL.iter().filter(|c| !covered.contains(c)).map(|c| c.name()).collect();
+    (!others.is_empty()).then(|| others.join(", "))
 }
 
 /// Asks `question` on the terminal with No as the default; refuses (exit 4, nothing
@@ -88,6 +103,7 @@ pub fn confirm_or_refuse(
         ))
         .into());
     }
+    crate::cli::wizard::discard_type_ahead();
     let yes = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)

@@ -26,7 +26,7 @@ pub struct HistoryArgs {
 }
 
 pub async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let target = targets::resolve(&args.server, "--server")?;
+    let target = targets::resolve(&args.server, "--server")?.target;
     let mut client = AgentClient::connect(&target).await?;
     let mut generations = client.history().await?;
     if args.limit > 0 {
@@ -79,7 +79,7 @@ pub fn table(server: &str, generations: &[Listed]) -> String {
     let _ = writeln!(out, "History of {server}, newest first (kept: can be rolled back):");
     let _ = writeln!(
         out,
-        "{:>5}  {:<19}  {:<15}  {:>6}  {:>10}  {:<4}  RESULT",
+        "{:>5}  {:<19}  {:<22}  {:>6}  {:>10}  {:<4}  RESULT",
         "GEN", "TIME (UTC)", "KIND", "FILES", "RECEIVED", "KEPT"
     );
     for listed in generations {
@@ -88,7 +88,7 @@ pub fn table(server: &str, generations: &[Listed]) -> String {
         let time = clock::utc(g.started_at).replace('T', " ").trim_end_matches('Z').to_string();
         let _ = writeln!(
             out,
-            "{id:>5}  {time:<19}  {:<15}  {:>6}  {:>10}  {:<4}  {}",
+            "{id:>5}  {time:<19}  {:<22}  {:>6}  {:>10}  {:<4}  {}",
             listed.entry.kind(),
             g.files_changed,
             render::bytes(g.bytes_received),

@@ -15,7 +15,8 @@ pub struct HoldArgs {
     #[arg(long, value_name = "NAME")]
     pub server: String,
 
-    /// Why; shown in every refusal until the release.
+    /// Why; shown in every refusal until the release. Without it, a server already on
+    /// hold keeps its reason (the hold is shown, not replaced).
     #[arg(long, value_name = "TEXT", default_value = "", hide_default_value = true)]
     pub reason: String,
 
@@ -36,7 +37,7 @@ pub struct ReleaseArgs {
 }
 
 pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
-    let target = targets::resolve(&args.server, "--server")?;
+    let target = targets::resolve(&args.server, "--server")?.target;
     let mut client = AgentClient::connect(&target).await?;
     let state = client.hold(&args.reason).await?;
     if args.json {
@@ -56,7 +57,7 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
-    let target = targets::resolve(&args.server, "--server")?;
+    let target = targets::resolve(&args.server, "--server")?.target;
     let mut client = AgentClient::connect(&target).await?;
     let state = client.release().await?;
     if args.json {

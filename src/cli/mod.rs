@@ -50,8 +50,8 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub verbose: u8,
 
-    /// The server list [default: ~/.config/confsync/servers.toml].
-    #[arg(long, value_name = "FILE", env = "CONFSYNC_SERVERS", global = true, help_heading = GLOBAL)]
+    /// The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml].
+    #[arg(long, value_name = "FILE", global = true, help_heading = GLOBAL)]
     pub servers: Option<PathBuf>,
 
     #[command(flatten)]
@@ -146,12 +146,17 @@ pub struct Selection {
     pub all: bool,
 }
 
+/// The share of a category's entries a plan may delete unless told otherwise: the same
+/// guard for `sync`, the wizard and `auto`.
+pub const DEFAULT_MAX_DELETE: u32 = 25;
+
 /// Safety overrides, each named in the refusal it lifts.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GuardArgs {
-    /// Refuse plans deleting more than this percentage of a category's entries (0: no limit).
-    #[arg(long, value_name = "PERCENT", default_value_t = 0)]
-    pub max_delete: u32,
+    /// Refuse plans deleting more than this percentage of a category's entries (100 or 0:
+    /// no limit) [default: $CONFSYNC_MAX_DELETE, else 25].
+    #[arg(long, value_name = "PERCENT")]
+    pub max_delete: Option<u32>,
 
     /// Allow an empty source category to empty the destination's.
     #[arg(long)]
@@ -167,12 +172,33 @@ pub struct GuardArgs {
     pub allow_unmergeable: bool,
 }
 
+impl Default for GuardArgs {
+    fn default() -> GuardArgs {
+        GuardArgs {
+            max_delete: None,
+            allow_empty_source: false,
+            allow_protected: false,
+            allow_unmergeable: false,
+        }
+    }
+}
+
+/// The variable that sets the delete guard where `--max-delete` is not given.
+pub const MAX_DELETE_ENV: &str = "CONFSYNC_MAX_DELETE";
+
 impl GuardArgs {
+    /// The delete guard: the flag, else `CONFSYNC_MAX_DELETE`, else 25 %.
+    pub fn max_delete(&self) -> u32 {
+        self.max_delete
+            .or_else(|| std::env::var(MAX_DELETE_ENV).ok().and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(DEFAULT_MAX_DELETE)
+    }
+
     /// The plan options these flags ask for.
     pub fn options(&self) -> PlanOptions {
         PlanOptions {
             guards: Guards {
-                max_delete_percent: (self.max_delete > 0).then_some(self.max_delete),
+                max_delete_percent: Some(self.max_delete()).filter(|p| *p > 0 && *p < 100),
                 allow_empty_source: self.allow_empty_source,
             },
             allow_protected: self.allow_protected,

@@ -52,7 +52,7 @@ fn marker(action: Action) -> char {
     }
 }
 
-fn category_block(out: &mut String, c: &CategoryView, all: bool) {
+fn category_block(out: &mut String, c: &CategoryView, all: bool, hint: &str) {
     let size = if c.counts.bytes > 0 { bytes(c.counts.bytes) } else { String::new() };
     let mut summary = counts(&c.counts);
     if !c.kept.is_empty() {
@@ -89,7 +89,7 @@ fn category_block(out: &mut String, c: &CategoryView, all: bool) {
         }
     }
     if shown < c.steps.len() {
-        let _ = writeln!(out, "      … and {} more ({FOLD_HINT})", c.steps.len() - shown);
+        let _ = writeln!(out, "      … and {} more ({hint})", c.steps.len() - shown);
     }
     let kept_shown = if all { c.kept.len() } else { c.kept.len().min(FOLD_AFTER) };
     for kept in &c.kept[..kept_shown] {
@@ -98,15 +98,25 @@ fn category_block(out: &mut String, c: &CategoryView, all: bool) {
         let _ = writeln!(out, "      = {path:<53} kept ({})", kept.why);
     }
     if kept_shown < c.kept.len() {
-        let _ = writeln!(out, "      … and {} more kept ({FOLD_HINT})", c.kept.len() - kept_shown);
+        let _ = writeln!(out, "      … and {} more kept ({hint})", c.kept.len() - kept_shown);
     }
 }
 
 /// How to see what a folded list leaves out.
 pub const FOLD_HINT: &str = "add --all to list every path";
 
+/// The differences view of one plan, long lists folded with `hint` saying how to see
+/// them whole.
+pub fn plan_folded(view: &PlanView, from: &str, to: &str, hint: &str) -> String {
+    plan_with(view, from, to, false, hint)
+}
+
 /// The full differences view of one plan.
 pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
+    plan_with(view, from, to, all, FOLD_HINT)
+}
+
+fn plan_with(view: &PlanView, from: &str, to: &str, all: bool, hint: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -115,7 +125,7 @@ pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
         display_name(&view.destination_name, to)
     );
     for c in &view.categories {
-        category_block(&mut out, c, all);
+        category_block(&mut out, c, all, hint);
     }
     let _ = writeln!(out, "  {:<21} never synchronized (bound to each machine)", "Licenses");
     let total = view.counts();
@@ -124,8 +134,9 @@ pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
     } else {
         let _ = writeln!(
             out,
-            "Total: {}; {} to transfer or reuse.",
+            "Total: {}: {} change; {} to transfer or reuse.",
             counts(&total),
+            plural(view.files_changed(), "file", "files"),
             bytes(total.bytes)
         );
     }
@@ -143,12 +154,11 @@ pub fn plan(view: &PlanView, from: &str, to: &str, all: bool) -> String {
 /// The question asked before overwriting, with the direction spelled out.
 pub fn confirmation(view: &PlanView, from: &str, destinations: &[String]) -> String {
     let total = view.counts();
-    let files = view.files_written();
     let mut text = format!(
-        "Overwrite {} with {}? {}, {}",
+        "Overwrite {} with {}? {} change ({} to write)",
         destinations.join(", "),
         display_name(&view.source_name, from),
-        plural(files, "file", "files"),
+        plural(view.files_changed(), "file", "files"),
         bytes(total.bytes)
     );
     if total.deleted > 0 {

@@ -51,7 +51,7 @@ pub struct RollbackArgs {
 }
 
 pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
-    let target = targets::resolve(&args.server, "--server")?;
+    let target = targets::resolve(&args.server, "--server")?.target;
     let mut client = AgentClient::connect(&target).await?;
     let mut request = RollbackRequest {
         generation: args.generation,

@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 use confsync_engine::Category;
+use confsync_engine::clock;
 use confsync_engine::server::ServerInfo;
-use confsync_wire::AgentClient;
+use confsync_wire::{AgentClient, ClientError};
 
 use crate::cli::{ExitCode, UsageError, render, targets, tls_args};
 use crate::config::servers::{Role, ServerEntry};
@@ -99,8 +100,14 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    // The global --ca/--cert/--key, when given, are the certificate for this server.
-    let tls = tls_args::client_tls();
+    // The global --ca/--cert/--key, when given, are the certificate for this server,
+    // stored as absolute paths: the list is used from any folder.
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let tls = tls_args::client_tls().map(|f| confsync_wire::TlsFiles {
+        ca: absolute(&f.ca),
+        cert: absolute(&f.cert),
+        key: absolute(&f.key),
+    });
     let entry = ServerEntry { name: args.name.clone(), address: args.address.clone(), role, tls };
     let verb = match list.servers.iter_mut().find(|s| s.name == args.name) {
         Some(existing) => {
@@ -144,6 +151,8 @@ pub struct ServerStatus {
     pub reachable: bool,
     /// Why it could not be asked, when it could not.
     pub error: Option<String>,
+    /// The same, short enough for a table cell, worded so that it reads right.
+    pub reason: Option<String>,
     pub agent_version: Option<String>,
     pub hostname: Option<String>,
     pub serial: Option<String>,
@@ -153,7 +162,11 @@ pub struct ServerStatus {
     pub os: Option<String>,
     pub uptime_seconds: Option<u64>,
     pub protected: bool,
+    /// The hold's reason, when it is held ("no reason given" when none was).
     pub held: Option<String>,
+    /// Who placed the hold, and since when (seconds since the Unix epoch).
+    pub held_by: Option<String>,
+    pub held_since: Option<u64>,
     pub last_generation: Option<u64>,
     pub last_sync_time: Option<u64>,
     pub last_sync_source: Option<String>,
@@ -185,7 +198,7 @@ pub struct CategoryStatus {
 /// Asks one server, bounded in time; an unreachable server is a status, not an error.
 pub async fn probe(entry: &ServerEntry) -> ServerStatus {
     let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
-        let mut client = AgentClient::connect(&entry.target()).await?;
+        let mut client = AgentClient::connect(&tls_args::with_default(entry.target())).await?;
         client.hello().await
     })
     .await;
@@ -195,6 +208,7 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
         role: entry.role.name(),
         reachable: false,
         error: None,
+        reason: None,
         agent_version: None,
         hostname: None,
         serial: None,
@@ -205,6 +219,8 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
         uptime_seconds: None,
         protected: false,
         held: None,
+        held_by: None,
+        held_since: None,
         last_generation: None,
         last_sync_time: None,
         last_sync_source: None,
@@ -212,10 +228,13 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
     };
     let hello = match hello {
         Err(_) => {
-            status.error = Some(format!("no answer within {}s", HELLO_TIMEOUT.as_secs()));
+            let why = format!("no answer within {}s", HELLO_TIMEOUT.as_secs());
+            status.reason = Some(format!("unreachable: {why}"));
+            status.error = Some(why);
             return status;
         }
         Ok(Err(e)) => {
+            status.reason = Some(short_status(&e));
             status.error = Some(e.to_string());
             return status;
         }
@@ -231,7 +250,12 @@ fn fill(status: &mut ServerStatus, hello: ServerInfo) {
     status.agent_version = some(hello.agent_version);
     status.hostname = some(hello.hostname);
     status.protected = hello.protected;
-    status.held = hello.hold.map(|h| h.reason);
+    if let Some(hold) = hello.hold {
+        status.held =
+            Some(if hold.reason.is_empty() { "no reason given".into() } else { hold.reason });
+        status.held_by = some(hold.held_by);
+        status.held_since = (hold.since > 0).then_some(hold.since);
+    }
     if let Some(last) = hello.last_generation {
         status.last_generation = Some(last.id);
         status.last_sync_time = Some(last.time);
@@ -310,20 +334,65 @@ async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
 
 async fn show(name: &str, json: bool) -> anyhow::Result<ExitCode> {
     let list = targets::server_list()?;
-    let entry = list.find(name).ok_or_else(|| {
-        UsageError(format!("no server named {name:?}; known: {}", list.names().join(", ")))
-    })?;
+    let unlisted;
+    let entry = match list.find(name) {
+        Some(entry) => entry,
+        // An address works here as it does everywhere else.
+        None if targets::address_ok(name, "NAME").is_ok() => {
+            unlisted = ServerEntry {
+                name: name.to_string(),
+                address: name.to_string(),
+                role: Role::Backup,
+                tls: tls_args::client_tls(),
+            };
+            &unlisted
+        }
+        None => {
+            return Err(UsageError(format!(
+                "no server named {name:?}, and it is no host:port address; known: {}",
+                list.names().join(", ")
+            ))
+            .into());
+        }
+    };
     let mut asked = vec![entry.clone()];
     if let Some(primary) = list.primary().filter(|p| p.name != entry.name) {
         asked.push(primary.clone());
     }
-    let status = probe_all(&asked).await.remove(0);
+    let mut status = probe_all(&asked).await.remove(0);
+    if list.find(name).is_none() {
+        status.role = "unlisted";
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
         print!("{}", details(&status));
     }
     Ok(if status.reachable { ExitCode::Success } else { ExitCode::Failed })
+}
+
+/// A failed `Hello` in a table cell, from the error's kind: a refusal keeps its first
+/// sentence whole (cutting one mid-way can make it read as its opposite), a TLS problem
+/// keeps the file it names, an unreachable agent its root cause.
+fn short_status(error: &ClientError) -> String {
+    let first_sentence = |text: &str| -> String {
+        let end = text.find(". ").or_else(|| text.find("; ")).unwrap_or(text.len());
+        let sentence = &text[..end];
+        if sentence.chars().count() > 100 {
+            format!("{}…", sentence.chars().take(100).collect::<String>())
+        } else {
+            sentence.to_string()
+        }
+    };
+    match error {
+        ClientError::Unreachable { detail, .. } => format!("unreachable: {}", short_reason(detail)),
+        ClientError::Refused { refusals, .. } => {
+            format!("refused: {}", first_sentence(&confsync_engine::refusal::joined(refusals)))
+        }
+        ClientError::Tls { detail, .. } => format!("TLS: {}", first_sentence(detail)),
+        ClientError::Failed { message, .. } => format!("failed: {}", first_sentence(message)),
+        ClientError::Protocol { detail, .. } => format!("protocol: {}", first_sentence(detail)),
+    }
 }
 
 /// The root cause at the end of an error chain, short enough for a table cell.
@@ -382,7 +451,9 @@ pub fn table(statuses: &[ServerStatus]) -> String {
         .iter()
         .map(|s| {
             let status = match (&s.error, &s.held) {
-                (Some(e), _) => format!("unreachable: {}", short_reason(e)),
+                (Some(e), _) => {
+                    s.reason.clone().unwrap_or_else(|| format!("unreachable: {}", short_reason(e)))
+                }
                 (None, Some(reason)) => format!("held: {reason}"),
                 (None, None) if s.protected => "up (protected)".into(),
                 (None, None) => "up".into(),
@@ -426,7 +497,12 @@ fn details(s: &ServerStatus) -> String {
         field("status", format!("unreachable: {e}"));
         return out;
     }
-    field("status", if let Some(r) = &s.held { format!("held: {r}") } else { "up".into() });
+    let held = s.held.as_ref().map(|reason| {
+        let by = s.held_by.as_ref().map_or_else(String::new, |b| format!(" by {b}"));
+        let since = s.held_since.map_or_else(String::new, |t| format!(" since {}", clock::utc(t)));
+        format!("on hold{since}{by}: {reason} (`confsync release --server {}` ends it)", s.name)
+    });
+    field("status", held.unwrap_or_else(|| "up".into()));
     field("protected", if s.protected { "yes".into() } else { "no".into() });
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     field("agent version", dash(&s.agent_version));

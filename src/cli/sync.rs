@@ -2,12 +2,14 @@
 //! then apply the reviewed plans concurrently and print a result line per destination.
 
 use clap::Args;
-use confsync_engine::Digest;
+use confsync_engine::EngineError;
+use confsync_engine::refusal::RefusalKind;
 use confsync_engine::view::{Decision, PlanView};
 use confsync_wire::AgentClient;
 
 use crate::cli::events::{self, Event};
 use crate::cli::progress::ProgressDisplay;
+use crate::cli::targets::Server;
 use crate::cli::{
     ExitCode, GuardArgs, Refused, Selection, UsageError, exit, flow, render, targets,
 };
@@ -29,7 +31,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Apply only if the plan is still exactly this one (the digest `diff --json` printed).
+    /// Apply only if the plan is still exactly this one: the digest `diff` shows ("Plan
+    /// 1a2b3c4d5e6f", 12 or more hex digits) or the whole one `diff --json` prints.
     #[arg(long, value_name = "DIGEST")]
     pub plan: Option<String>,
 
@@ -40,8 +43,8 @@ pub struct SyncArgs {
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let categories = targets::categories(&args.selection.only)?;
     let source = targets::resolve(&args.selection.from, "--from")?;
-    let from = source.address.clone();
     let destinations = targets::resolve_list(&args.to, "--to")?;
+    targets::distinct(&source, &destinations)?;
     let pinned = match &args.plan {
         Some(_) if destinations.len() > 1 => {
             return Err(UsageError(
@@ -49,53 +52,67 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             )
             .into());
         }
-        Some(hex) => Some(Digest::from_hex(hex.trim()).ok_or_else(|| {
-            UsageError(format!("--plan {hex:?} is not a 64-digit plan digest from `diff --json`"))
-        })?),
+        Some(text) => Some(pinned_prefix(text)?),
         None => None,
     };
     let json = args.selection.json;
     let options = args.guards.options();
+    let from = source.target.address.clone();
 
     let planned = futures::future::join_all(
-        destinations.iter().map(|to| flow::plan_one(&source, to, &categories, &options)),
+        destinations
+            .iter()
+            .map(|to| flow::plan_one(&source.target, &to.target, &categories, &options)),
     )
     .await;
 
     let mut worst = ExitCode::Success;
-    let mut ready: Vec<(String, AgentClient, PlanView)> = Vec::new();
-    for (to, outcome) in destinations.iter().map(|t| &t.address).zip(planned) {
+    let mut ready: Vec<(&Server, AgentClient, PlanView)> = Vec::new();
+    for (to, outcome) in destinations.iter().zip(planned) {
         let (client, view) = match outcome {
             Ok(planned) => planned,
             Err(e) => {
                 worst = worst.max(exit::code_for(&e));
-                report_error(json, to, &e);
+                report_error(json, &to.label, &e);
                 continue;
             }
         };
         if json {
-            Event::Plan { destination: to, plan: &view }.print();
+            Event::Plan { destination: &to.label, plan: &view }.print();
         } else {
-            print!("{}", render::plan(&view, &from, to, args.selection.all));
+            print!("{}", render::plan(&view, &from, &to.target.address, args.selection.all));
             println!();
+        }
+        if let Some(prefix) = &pinned
+            && !view.digest.to_hex().starts_with(prefix.as_str())
+        {
+            worst = worst.max(ExitCode::Refused);
+            let refusal = EngineError::changed_since_preview(None, view.digest);
+            let message = format!("{refusal} (the reviewed plan was {prefix})");
+            report_error(
+                json,
+                &to.label,
+                &Refused::one(RefusalKind::ChangedSincePreview, message).into(),
+            );
+            continue;
         }
         match view.decision() {
             // A pinned plan is always sent: the destination itself checks it is this one.
             _ if pinned.is_some() && !matches!(view.decision(), Decision::Refused(_)) => {
-                ready.push((to.clone(), client, view));
+                ready.push((to, client, view));
             }
             Decision::InSync => {
                 if json {
-                    Event::Result { destination: to, in_sync: true, outcome: None }.print();
+                    Event::Result { destination: &to.label, in_sync: true, outcome: None }.print();
                 } else {
-                    println!("{}", flow::in_sync_message(&view, to, &from));
+                    println!("{}", flow::in_sync_message(&view, &to.label, &source.label));
                 }
             }
             Decision::Refused(refusals) => {
                 worst = worst.max(ExitCode::Refused);
-                report_error(json, to, &Refused(refusals.to_vec()).into());
+                report_error(json, &to.label, &Refused(refusals.to_vec()).into());
             }
-            Decision::Ready => ready.push((to.clone(), client, view)),
+            Decision::Ready => ready.push((to, client, view)),
         }
     }
     if ready.is_empty() {
@@ -108,17 +125,17 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         return Ok(worst);
     }
     if !args.yes {
-        confirm(&ready, &from)?;
+        confirm(&ready, &source.label)?;
     }
 
     let display = ProgressDisplay::choose(json);
+    let labels: Vec<String> = ready.iter().map(|(to, _, _)| to.label.clone()).collect();
     let applies = ready.into_iter().map(|(to, mut client, view)| {
-        let bar = display.destination(&to);
-        let reviewed = pinned.unwrap_or(view.digest);
-        let (source, categories, options) = (&source, &categories, &options);
+        let bar = display.destination(&to.label);
+        let (source, categories, options) = (&source.target, &categories, &options);
         async move {
             let result =
-                flow::apply_one(&mut client, source, categories, options, reviewed, |event| {
+                flow::apply_one(&mut client, source, categories, options, view.digest, |event| {
                     bar.update(event);
                 })
                 .await;
@@ -126,46 +143,80 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             (to, result)
         }
     });
-    for (to, result) in futures::future::join_all(applies).await {
+    let results = tokio::select! {
+        results = futures::future::join_all(applies) => results,
+        _ = tokio::signal::ctrl_c() => {
+            // Dropping the calls tells each destination its client went away: it stops
+            // staging and discards what it staged; a commit already under way completes.
+            for label in &labels {
+                let message = flow::cancelled_message(label);
+                if json {
+                    report_error(json, label, &Refused::one(RefusalKind::Cancelled, message).into());
+                } else {
+                    println!("{message}");
+                }
+            }
+            return Err(Refused::one(RefusalKind::Cancelled, "cancelled; nothing was changed").into());
+        }
+    };
+    for (to, result) in results {
         match result {
             Ok(outcome) if json => {
                 worst = worst.max(flow::applied_code(&outcome));
-                events::result(&to, &outcome).print();
+                events::result(&to.label, &outcome).print();
             }
             Ok(outcome) => {
                 worst = worst.max(flow::applied_code(&outcome));
-                println!("{}", render::result_line(&to, &outcome));
+                println!("{}", render::result_line(&to.label, &outcome));
                 print!("{}", render::but(&outcome));
                 if outcome.generation > 0 {
                     println!(
-                        "  (the replaced files are kept as generation {} on {to})",
-                        outcome.generation
+                        "  (the replaced files are kept as generation {} on {}; to undo it: \
+                         confsync rollback --server {} --generation {})",
+                        outcome.generation, to.label, to.label, outcome.generation
                     );
                 }
             }
             Err(e) => {
                 let e = anyhow::Error::new(e);
                 worst = worst.max(exit::code_for(&e));
-                report_error(json, &to, &e);
+                report_error(json, &to.label, &e);
             }
         }
     }
     Ok(worst)
 }
 
+/// `--plan`: the whole digest, or a prefix of at least 12 hex digits as `diff` shows it.
+fn pinned_prefix(text: &str) -> Result<String, UsageError> {
+    let hex = text.trim().to_ascii_lowercase();
+    if (12..=64).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(hex)
+    } else {
+        Err(UsageError(format!(
+            "--plan {text:?} is not a plan digest: give the 12 or more hex digits `diff` shows \
+             (\"Plan ...\") or the whole digest `diff --json` prints"
+        )))
+    }
+}
+
 /// Asks on the terminal, or refuses when there is none to ask on.
-fn confirm(ready: &[(String, AgentClient, PlanView)], from: &str) -> anyhow::Result<()> {
-    let names: Vec<String> =
-        ready.iter().map(|(to, _, v)| render::display_name(&v.destination_name, to)).collect();
+fn confirm(ready: &[(&Server, AgentClient, PlanView)], from: &str) -> anyhow::Result<()> {
+    let names: Vec<String> = ready.iter().map(|(to, _, _)| to.label.clone()).collect();
     let question = render::confirmation(&ready[0].2, from, &names);
     flow::confirm_or_refuse(question, "not applied", "add --yes to apply without asking")
 }
 
+/// One line per destination: a refusal says what refused it (once), a failure what failed.
 fn report_error(json: bool, destination: &str, error: &anyhow::Error) {
     if json {
         events::error(destination, error).print();
+        return;
+    }
+    let refusals = exit::refusals(error);
+    if refusals.is_empty() {
+        eprintln!("{destination}: error: {error:#}");
     } else {
-        let refused = exit::code_for(error) == ExitCode::Refused;
-        eprintln!("{destination}: {}: {error:#}", if refused { "refused" } else { "error" });
+        eprintln!("{destination}: refused: {}", confsync_engine::refusal::joined(&refusals));
     }
 }

@@ -29,6 +29,9 @@ use crate::config::servers::{Role, ServerList};
 #[derive(Debug, Args)]
 pub struct WizardArgs {}
 
+/// How to see a folded list, inside the wizard.
+const WIZARD_FOLD_HINT: &str = "answer y to \"Show every path?\" below";
+
 /// A server the administrator picked.
 struct Chosen {
     label: String,
@@ -36,6 +39,8 @@ struct Chosen {
     protected: bool,
     /// Listed with the role primary.
     primary: bool,
+    /// Typed as an address rather than picked from the list.
+    typed: bool,
 }
 
 pub async fn run(_args: WizardArgs) -> anyhow::Result<ExitCode> {
@@ -63,8 +68,9 @@ pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
     );
     let statuses = spin("Asking the servers in the list…", probe_all(&list.servers)).await;
 
-    let source = pick("Source, the server to copy from", &statuses, None)?;
-    let destination = pick("Destination, the server to overwrite", &statuses, Some(&source))?;
+    let source = pick("Source, the server to copy from", &statuses, None).await?;
+    let destination =
+        pick("Destination, the server to overwrite", &statuses, Some(&source)).await?;
     let warning = match (destination.protected, destination.primary) {
         (true, _) => {
             Some(format!("{} is marked protected (usually the primary).", destination.label))
@@ -89,7 +95,7 @@ pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
             .await?;
     let (from, to) = (&source.target.address, &destination.target.address);
     println!();
-    print!("{}", render::plan(&view, from, to, false));
+    print!("{}", render::plan_folded(&view, from, to, WIZARD_FOLD_HINT));
     match view.decision() {
         Decision::InSync => {
             println!("{}", flow::in_sync_message(&view, &destination.label, &source.label));
@@ -115,7 +121,7 @@ pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
             flow::plan_one(&source.target, &destination.target, &categories, &detailed),
         )
         .await?;
-        print!("{}", render::plan(&described, from, to, false));
+        print!("{}", render::plan_folded(&described, from, to, WIZARD_FOLD_HINT));
         // The same plan, described (its digest says so); a tree that changed meanwhile
         // gives another, and that one is what the confirmation is about.
         view = described;
@@ -150,15 +156,22 @@ async fn apply(
             bar.finish();
             // Dropping the call tells the agent the client went away: it stops staging and
             // discards what it staged. A commit already under way completes (it is quick).
-            println!("Cancelled. {} stops the transfer and discards what it staged: it is as it was.", destination.label);
+            println!("{}", flow::cancelled_message(&destination.label));
             return Err(Refused::one(RefusalKind::Cancelled, "cancelled; nothing was changed").into());
         }
     };
     bar.finish();
     let result = result?;
     println!();
+    let scope = match flow::not_compared(view) {
+        Some(others) => format!(
+            " in {} ({others} not compared)",
+            view.categories().iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+        ),
+        None => String::new(),
+    };
     println!(
-        "Done: {} now equals {} ({} transferred in {:.1}s).",
+        "Done: {} now equals {}{scope} ({} transferred in {:.1}s).",
         destination.label,
         source.label,
         render::bytes(result.bytes_received),
@@ -181,8 +194,41 @@ async fn apply(
     Ok(flow::applied_code(&result))
 }
 
-/// One row per listed server (role, reachability), and one to type an address.
-fn pick(
+/// One row per listed server (role, reachability), and one to type an address. A typed
+/// address that does not answer (or is the source) leads back to the menu, saying why.
+async fn pick(
+    prompt: &str,
+    statuses: &[ServerStatus],
+    exclude: Option<&Chosen>,
+) -> anyhow::Result<Chosen> {
+    loop {
+        let chosen = pick_once(prompt, statuses, exclude)?;
+        if exclude.is_some_and(|x| x.target.address == chosen.target.address) {
+            println!(
+                "{} is the source; the destination must be another server. Choose again.",
+                chosen.label
+            );
+            continue;
+        }
+        if chosen.typed {
+            let reached = tokio::time::timeout(Duration::from_secs(5), async {
+                let mut client = AgentClient::connect(&chosen.target).await?;
+                client.hello().await
+            })
+            .await;
+            let reason = match reached {
+                Ok(Ok(_)) => return Ok(chosen),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer within 5s".to_string(),
+            };
+            println!("Cannot reach {}: {reason}. Choose again.", chosen.label);
+            continue;
+        }
+        return Ok(chosen);
+    }
+}
+
+fn pick_once(
     prompt: &str,
     statuses: &[ServerStatus],
     exclude: Option<&Chosen>,
@@ -208,7 +254,7 @@ fn pick(
     if let Some(status) = offered.get(index) {
         let list = targets::server_list()?;
         let target = match list.find(&status.name) {
-            Some(entry) => entry.target(),
+            Some(entry) => crate::cli::tls_args::with_default(entry.target()),
             None => Target::plain(&status.address),
         };
         return Ok(Chosen {
@@ -216,6 +262,7 @@ fn pick(
             target,
             protected: status.protected,
             primary: status.role == Role::Primary.name(),
+            typed: false,
         });
     }
     let address: String = ask(|| {
@@ -226,11 +273,14 @@ fn pick(
             })
             .interact_text()
     })?;
-    let target = targets::resolve(address.trim(), "address")?;
-    if exclude.is_some_and(|x| x.target.address == target.address) {
-        return Err(UsageError("the destination must differ from the source".into()).into());
-    }
-    Ok(Chosen { label: target.address.clone(), target, protected: false, primary: false })
+    let server = targets::resolve(address.trim(), "address")?;
+    Ok(Chosen {
+        label: server.label,
+        target: server.target,
+        protected: false,
+        primary: false,
+        typed: true,
+    })
 }
 
 fn pick_categories() -> anyhow::Result<Vec<Category>> {
@@ -251,9 +301,19 @@ fn pick_categories() -> anyhow::Result<Vec<Category>> {
     }
 }
 
-/// Runs a blocking prompt without stalling the async runtime.
+/// Runs a blocking prompt without stalling the async runtime. Keys typed before the
+/// question appeared are discarded first: an Enter meant for the previous question must
+/// never answer this one (a confirmation answered by a key pressed earlier).
 fn ask<T>(prompt: impl FnOnce() -> dialoguer::Result<T>) -> anyhow::Result<T> {
+    discard_type_ahead();
     tokio::task::block_in_place(prompt).context("reading the answer from the terminal")
+}
+
+/// Drops what is waiting unread on the terminal.
+pub fn discard_type_ahead() {
+    if std::io::stdin().is_terminal() {
+        let _ = rustix::termios::tcflush(std::io::stdin(), rustix::termios::QueueSelector::IFlush);
+    }
 }
 
 /// A spinner on stderr while `work` runs.

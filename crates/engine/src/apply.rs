@@ -131,7 +131,15 @@ impl<S: ChunkSource> Applier<'_, S> {
             source: origin.source,
             requested_by: origin.requested_by,
             categories: plan.categories.iter().map(|c| c.category).collect(),
-            files_changed: plan.steps().filter(|(_, s)| s.kind() != EntryKind::Dir).count() as u64,
+            // Distinct paths that are (or become) no folder: what the preview counts too.
+            files_changed: changes(plan)
+                .iter()
+                .filter(|c| {
+                    [&c.before, &c.after]
+                        .iter()
+                        .any(|e| e.as_ref().is_some_and(|e| e.kind != EntryKind::Dir))
+                })
+                .count() as u64,
             bytes_received: staged.bytes_received,
             bytes_written: staged.bytes_written,
             rollback_of: origin.rollback_of,

@@ -31,13 +31,17 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    /// `applied`, or `rollback of N`.
+    /// `applied`, `rollback of N`, or for an attempt that committed nothing (failed,
+    /// refused, cancelled) `apply not committed`, `rollback not committed`.
     pub fn kind(&self) -> String {
-        match self.record.rollback_of {
-            // A rollback that failed before it knew which generation was the newest.
-            Some(0) => "rollback".to_string(),
-            Some(id) => format!("rollback of {id}"),
-            None => "applied".to_string(),
+        let committed = self.record.id != 0;
+        match (self.record.rollback_of, committed) {
+            (Some(_), false) => "rollback not committed".to_string(),
+            (None, false) => "apply not committed".to_string(),
+            // Recorded before it knew which generation was the newest.
+            (Some(0), true) => "rollback".to_string(),
+            (Some(id), true) => format!("rollback of {id}"),
+            (None, true) => "applied".to_string(),
         }
     }
 }

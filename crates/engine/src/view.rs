@@ -175,6 +175,18 @@ impl PlanView {
         self.categories.iter().flat_map(|c| &c.steps).filter(|s| s.writes_content()).count() as u64
     }
 
+    /// Distinct paths that are (or become) no folder: "files change", counted as the
+    /// generation's record counts them.
+    pub fn files_changed(&self) -> u64 {
+        let mut paths = std::collections::BTreeSet::new();
+        for c in &self.categories {
+            for step in c.steps.iter().filter(|s| s.kind != EntryKind::Dir) {
+                paths.insert((c.category, step.path.as_str()));
+            }
+        }
+        paths.len() as u64
+    }
+
     pub fn categories(&self) -> Vec<Category> {
         self.categories.iter().map(|c| c.category).collect()
     }

@@ -279,7 +279,7 @@ fn read_first_line(stdout: ChildStdout) -> (Receiver<Option<String>>, JoinHandle
 pub fn wizard_session(servers: &Path) -> rexpect::session::PtySession {
     let mut command = Command::new(BIN);
     command.arg("wizard").arg("--servers").arg(servers).env("TERM", "xterm-256color");
-    command.env_remove(FAILPOINTS);
+    command.env_remove(FAILPOINTS).env(MAX_DELETE_ENV, "100");
     rexpect::session::spawn_command(command, Some(30_000)).expect("spawn the wizard in a pty")
 }
 
@@ -295,7 +295,7 @@ pub fn auto_once(source: &Agent, destination: &Agent, extra: &[&str]) -> Output 
     let mut args =
         vec!["auto", "--once", "--json", "--from", &source.address, "--to", &destination.address];
     args.extend_from_slice(extra);
-    confsync(&args)
+    confsync_guarded(&args)
 }
 
 /// The log line of `auto`'s run (the one with an outcome).
@@ -306,10 +306,27 @@ pub fn run_line(output: &Output) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no run line in {}", stdout(output)))
 }
 
+/// The delete guard the tests run with. They are about what a sync does to trees that
+/// differ a lot on purpose; the guard itself (25 % by default) has tests of its own, which
+/// run without this ([`confsync_guarded`]).
+const MAX_DELETE_ENV: &str = "CONFSYNC_MAX_DELETE";
+
 fn cli(args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
-    command.args(args).env_remove("TERM").env_remove(FAILPOINTS).stdin(Stdio::null());
     command
+        .args(args)
+        .env_remove("TERM")
+        .env_remove(FAILPOINTS)
+        .env(MAX_DELETE_ENV, "100")
+        .stdin(Stdio::null());
+    command
+}
+
+/// [`confsync`] with the default delete guard, as an administrator runs it.
+pub fn confsync_guarded(args: &[&str]) -> Output {
+    let mut command = cli(args);
+    command.env_remove(MAX_DELETE_ENV);
+    run(command, args)
 }
 
 /// Runs the CLI without a terminal (stdin null, no TERM) and returns its output; fails the

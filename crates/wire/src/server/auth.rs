@@ -175,7 +175,7 @@ fn decide<B>(policy: &Policy, request: &http::Request<B>) -> Result<Caller, toni
             };
             let identity = identity::identify(leaf).map_err(tonic::Status::unauthenticated)?;
             let Some(role) = identity.role else {
-                tracing::warn!(name = %identity.name, ?address, call = method, "denied: the certificate carries no confsync role");
+                tracing::warn!(name = %identity.name, address = %shown(address), call = method, "denied: the certificate carries no confsync role");
                 return Err(tonic::Status::permission_denied(format!(
                     "the certificate {:?} carries no confsync role, so it may not call {method}; \
                      issue one with `confsync certs issue NAME --role admin|agent`",
@@ -183,7 +183,7 @@ fn decide<B>(policy: &Policy, request: &http::Request<B>) -> Result<Caller, toni
                 )));
             };
             if !allowed(role, path) {
-                tracing::warn!(name = %identity.name, %role, ?address, call = method, "denied by role");
+                tracing::warn!(name = %identity.name, %role, address = %shown(address), call = method, "denied by role");
                 return Err(tonic::Status::permission_denied(format!(
                     "the certificate {:?} has role {role}, which may not call {method} ({})",
                     identity.name,
@@ -193,6 +193,11 @@ fn decide<B>(policy: &Policy, request: &http::Request<B>) -> Result<Caller, toni
             Ok(Caller { name: Some(identity.name), role: Some(role), address })
         }
     }
+}
+
+/// An address for a log line (`127.0.0.1:50100`, or `unknown`), never `Some(...)`.
+fn shown(address: Option<SocketAddr>) -> String {
+    address.map_or_else(|| "unknown".to_string(), |a| a.to_string())
 }
 
 #[cfg(test)]
