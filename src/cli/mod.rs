@@ -151,7 +151,7 @@ pub struct Selection {
 pub const DEFAULT_MAX_DELETE: u32 = 25;
 
 /// Safety overrides, each named in the refusal it lifts.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct GuardArgs {
     /// Refuse plans deleting more than this percentage of a category's entries (100 or 0:
     /// no limit) [default: $CONFSYNC_MAX_DELETE, else 25].
@@ -171,20 +171,6 @@ pub struct GuardArgs {
     #[arg(long)]
     pub allow_unmergeable: bool,
 }
-
-impl Default for GuardArgs {
-    fn default() -> GuardArgs {
-        GuardArgs {
-            max_delete: None,
-            allow_empty_source: false,
-            allow_protected: false,
-            allow_unmergeable: false,
-        }
-    }
-}
-
-/// The variable that sets the delete guard where `--max-delete` is not given.
-pub const MAX_DELETE_ENV: &str = "CONFSYNC_MAX_DELETE";
 
 impl GuardArgs {
     /// The delete guard: the flag, else `CONFSYNC_MAX_DELETE`, else 25 %.
