@@ -172,6 +172,9 @@ pub struct GuardArgs {
     pub allow_unmergeable: bool,
 }
 
+/// The variable that sets the delete guard where `--max-delete` is not given.
+pub const MAX_DELETE_ENV: &str = "CONFSYNC_MAX_DELETE";
+
 impl GuardArgs {
     /// The delete guard: the flag, else `CONFSYNC_MAX_DELETE`, else 25 %.
     pub fn max_delete(&self) -> u32 {
