@@ -61,6 +61,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand agent" -l ca -d 'CA ce
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l protected -d 'Refuse every apply unless the client passes --allow-protected (for a primary)'
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l init -d 'Create the root (or configured paths) and empty category folders when missing. Without it, a folder that does not exist stops the agent: it is most often a typo'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -s h -l help -d 'Print help'

@@ -51,6 +51,7 @@ _arguments "${_arguments_options[@]}" : \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
 '--protected[Refuse every apply unless the client passes --allow-protected (for a primary)]' \
+'--init[Create the root (or configured paths) and empty category folders when missing. Without it, a folder that does not exist stops the agent\: it is most often a typo]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \

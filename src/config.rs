@@ -11,6 +11,8 @@
 //! serial = "TM-BAK-0002"   # reported when the hardware serial (DMI) cannot be read
 //! # Either one root with the built-in layout ...
 //! root = "/srv/thinmanager"
+//! create = false           # true (or --init) creates a missing root or path; otherwise
+//!                          # a folder that does not exist stops the agent, named
 //! # ... or each path on its own (state_dir must share a filesystem with the categories).
 //! [paths]
 //! firmware = "/srv/firmware"
@@ -80,6 +82,9 @@ pub struct AgentFile {
     /// Serial number to report when the hardware's (DMI) cannot be read.
     pub serial: Option<String>,
     pub root: Option<PathBuf>,
+    /// Create a missing root or configured path at start (as `--init`).
+    #[serde(default)]
+    pub create: bool,
     #[serde(default)]
     pub paths: PathsFile,
     /// The agent's certificate and key, and the CA its peers' certificates come from.
@@ -152,6 +157,86 @@ impl AgentFile {
             }
         };
         Ok(Layout::explicit(roots, licenses, state_dir)?)
+    }
+
+    /// Checks the folders the administrator named before anything is served: a root or a
+    /// configured path that does not exist is most often a typo, and serving it as empty
+    /// would let the next sync write into the wrong place or empty the others. With
+    /// `create` they are made instead. Returns the category folders missing under an
+    /// existing root: those are empty categories, worth a warning, not an error.
+    pub fn check_folders(
+        &self,
+        root_flag: Option<&Path>,
+        base: &Path,
+        layout: &Layout,
+        create: bool,
+    ) -> anyhow::Result<Vec<(Category, PathBuf)>> {
+        let resolve = |p: &Path| {
+            if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+        };
+        let (root, root_source) = match (root_flag, &self.root) {
+            (Some(root), _) => (Some(root.to_path_buf()), "--root"),
+            (None, Some(root)) => (Some(resolve(root)), "root in agent.toml"),
+            (None, None) => (None, ""),
+        };
+        let p = &self.paths;
+        let mut named: Vec<(PathBuf, String)> = Vec::new();
+        if let Some(root) = &root {
+            named.push((root.clone(), root_source.to_string()));
+        }
+        for (category, path) in [
+            (Category::Firmware, &p.firmware),
+            (Category::Capdb, &p.capdb),
+            (Category::Modules, &p.modules),
+            (Category::Config, &p.config),
+        ] {
+            if path.is_some() {
+                named.push((
+                    layout.root(category).to_path_buf(),
+                    format!("paths.{category} in agent.toml"),
+                ));
+            }
+        }
+        if p.licenses.is_some() {
+            named.push((layout.licenses().to_path_buf(), "paths.licenses in agent.toml".into()));
+        }
+        for (path, source) in &named {
+            match std::fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => anyhow::bail!(
+                    "{} (from {source}) is not a folder; give the folder that holds the categories",
+                    path.display()
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                    std::fs::create_dir_all(path)
+                        .with_context(|| format!("creating {} (from {source})", path.display()))?;
+                    tracing::info!(folder = %path.display(), "created, as --init or create = true asks");
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+                    "{} (from {source}) does not exist; check the path for a typo, or start once \
+                     with --init (or create = true in agent.toml) to create it empty",
+                    path.display()
+                ),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("inspecting {} (from {source})", path.display()));
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        for category in Category::ALL {
+            let folder = layout.root(category);
+            if folder.exists() {
+                continue;
+            }
+            if create {
+                std::fs::create_dir_all(folder)
+                    .with_context(|| format!("creating {}", folder.display()))?;
+            } else {
+                missing.push((category, folder.to_path_buf()));
+            }
+        }
+        Ok(missing)
     }
 }
 

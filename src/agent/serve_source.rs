@@ -45,6 +45,10 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
                 files: m.file_count(),
                 bytes: m.byte_count(),
                 digest: m.digest,
+                missing_folder: {
+                    let folder = state.layout().root(m.category);
+                    (!folder.is_dir()).then(|| folder.display().to_string())
+                },
             })
             .collect(),
         tree_digest: manifest.digest(),

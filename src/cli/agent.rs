@@ -44,6 +44,11 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
     pub stall_timeout: Option<std::time::Duration>,
 
+    /// Create the root (or configured paths) and empty category folders when missing.
+    /// Without it, a folder that does not exist stops the agent: it is most often a typo.
+    #[arg(long)]
+    pub init: bool,
+
     #[command(flatten)]
     pub tls: tls_args::AgentTlsArgs,
 }
@@ -62,6 +67,15 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         .and_then(|p| p.parent())
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
     let layout = file.layout(args.root.as_deref(), &base)?;
+    let missing =
+        file.check_folders(args.root.as_deref(), &base, &layout, args.init || file.create)?;
+    for (category, folder) in &missing {
+        tracing::warn!(
+            %category,
+            folder = %folder.display(),
+            "category folder does not exist: served as empty until a sync brings files"
+        );
+    }
     let tls = args.tls.resolve(file.tls.as_ref(), &base)?;
     if file.insecure {
         confsync_wire::tls::allow_insecure(true);

@@ -12,8 +12,9 @@ use crate::cli::exit;
 #[derive(Debug, serde::Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Event<'a> {
-    /// The plan the destination computed.
-    Plan { destination: &'a str, plan: &'a PlanView },
+    /// The plan the destination computed, with the count its result will report
+    /// ("N files change", as the confirmation says).
+    Plan { destination: &'a str, files_changed: u64, plan: &'a PlanView },
     /// An apply in progress.
     Progress { destination: &'a str, progress: &'a ProgressEvent },
     /// How it ended for one destination: in sync now, with the generation it committed
@@ -28,7 +29,11 @@ pub enum Event<'a> {
     Error { destination: &'a str, refused: bool, kinds: Vec<RefusalKind>, message: String },
 }
 
-impl Event<'_> {
+impl<'a> Event<'a> {
+    pub fn plan(destination: &'a str, plan: &'a PlanView) -> Event<'a> {
+        Event::Plan { destination, files_changed: plan.files_changed(), plan }
+    }
+
     /// Prints the event as one line on stdout.
     pub fn print(&self) {
         match serde_json::to_string(self) {

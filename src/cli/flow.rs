@@ -79,6 +79,18 @@ pub fn in_sync_message(view: &PlanView, destination: &str, source: &str) -> Stri
     text
 }
 
+/// " in config (firmware, capdb, modules not compared)" when a plan covered only some
+/// categories, else nothing: "now equals" must not claim more than was compared.
+pub fn scope(view: &PlanView) -> String {
+    match not_compared(view) {
+        Some(others) => format!(
+            " in {} ({others} not compared)",
+            view.categories().iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+        ),
+        None => String::new(),
+    }
+}
+
 /// The categories a plan did not cover ("capdb, modules"), when it covered only some.
 pub fn not_compared(view: &PlanView) -> Option<String> {
     let covered = view.categories();

@@ -64,7 +64,7 @@ pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("planning the rollback of {}", args.server))?;
     if args.json {
-        Event::Plan { destination: &args.server, plan: &view }.print();
+        Event::plan(&args.server, &view).print();
     } else {
         print!("{}", render::plan(&view, "kept backups", &args.server, args.all));
     }

@@ -154,6 +154,8 @@ pub struct ServerStatus {
     /// The same, short enough for a table cell, worded so that it reads right.
     pub reason: Option<String>,
     pub agent_version: Option<String>,
+    /// The name the agent gives itself (`--name`, `name` in agent.toml).
+    pub agent_name: Option<String>,
     pub hostname: Option<String>,
     pub serial: Option<String>,
     pub mac_addresses: Vec<String>,
@@ -193,6 +195,9 @@ pub struct CategoryStatus {
     pub digest: String,
     /// Whether it equals the primary's; `None` when there is no primary to compare with.
     pub matches_primary: Option<bool>,
+    /// Its folder, when the folder does not exist on the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_folder: Option<String>,
 }
 
 /// Asks one server, bounded in time; an unreachable server is a status, not an error.
@@ -210,6 +215,7 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
         error: None,
         reason: None,
         agent_version: None,
+        agent_name: None,
         hostname: None,
         serial: None,
         mac_addresses: Vec::new(),
@@ -248,6 +254,7 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
 fn fill(status: &mut ServerStatus, hello: ServerInfo) {
     let some = |s: String| (!s.is_empty()).then_some(s);
     status.agent_version = some(hello.agent_version);
+    status.agent_name = some(hello.name);
     status.hostname = some(hello.hostname);
     status.protected = hello.protected;
     if let Some(hold) = hello.hold {
@@ -277,6 +284,7 @@ fn fill(status: &mut ServerStatus, hello: ServerInfo) {
             bytes: c.bytes,
             digest: c.digest.to_hex(),
             matches_primary: None,
+            missing_folder: c.missing_folder,
         })
         .collect();
 }
@@ -362,6 +370,10 @@ async fn show(name: &str, json: bool) -> anyhow::Result<ExitCode> {
     let mut status = probe_all(&asked).await.remove(0);
     if list.find(name).is_none() {
         status.role = "unlisted";
+        // Typed as an address: the agent's own name says which server it is.
+        if let Some(own) = status.agent_name.clone() {
+            status.name = own;
+        }
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -377,7 +389,9 @@ async fn show(name: &str, json: bool) -> anyhow::Result<ExitCode> {
 fn short_status(error: &ClientError) -> String {
     let first_sentence = |text: &str| -> String {
         let end = text.find(". ").or_else(|| text.find("; ")).unwrap_or(text.len());
-        let sentence = &text[..end];
+        // The address has a column of its own.
+        let sentence = text[..end].replace(&format!(" to {}", error.address()), "");
+        let sentence = sentence.as_str();
         if sentence.chars().count() > 100 {
             format!("{}…", sentence.chars().take(100).collect::<String>())
         } else {
@@ -528,6 +542,10 @@ fn details(s: &ServerStatus) -> String {
     };
     field("last sync", last);
     for c in &s.categories {
+        if let Some(folder) = &c.missing_folder {
+            field(c.category.title(), format!("no folder: {folder} does not exist (empty)"));
+            continue;
+        }
         let matches = match c.matches_primary {
             _ if s.role == Role::Primary.name() => "",
             Some(true) => "matches primary",

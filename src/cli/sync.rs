@@ -78,7 +78,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             }
         };
         if json {
-            Event::Plan { destination: &to.label, plan: &view }.print();
+            Event::plan(&to.label, &view).print();
         } else {
             print!("{}", render::plan(&view, &from, &to.target.address, args.selection.all));
             println!();
@@ -140,7 +140,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 })
                 .await;
             bar.finish();
-            (to, result)
+            (to, result, flow::scope(&view))
         }
     });
     let results = tokio::select! {
@@ -159,7 +159,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             return Err(Refused::one(RefusalKind::Cancelled, "cancelled; nothing was changed").into());
         }
     };
-    for (to, result) in results {
+    for (to, result, scope) in results {
         match result {
             Ok(outcome) if json => {
                 worst = worst.max(flow::applied_code(&outcome));
@@ -167,7 +167,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(outcome) => {
                 worst = worst.max(flow::applied_code(&outcome));
-                println!("{}", render::result_line(&to.label, &outcome));
+                println!("{}{scope}", render::result_line(&to.label, &outcome));
                 print!("{}", render::but(&outcome));
                 if outcome.generation > 0 {
                     println!(

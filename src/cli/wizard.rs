@@ -163,13 +163,7 @@ async fn apply(
     bar.finish();
     let result = result?;
     println!();
-    let scope = match flow::not_compared(view) {
-        Some(others) => format!(
-            " in {} ({others} not compared)",
-            view.categories().iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
-        ),
-        None => String::new(),
-    };
+    let scope = flow::scope(view);
     println!(
         "Done: {} now equals {}{scope} ({} transferred in {:.1}s).",
         destination.label,

@@ -13,6 +13,7 @@ mod faults;
 mod history;
 mod layering;
 mod limits;
+mod operator;
 mod security;
 mod servers;
 mod sync;

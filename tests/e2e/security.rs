@@ -193,6 +193,10 @@ fn an_agent_certificate_may_read_but_not_plan_apply_roll_back_or_hold() {
             &["role agent", &format!("may not call {call}"), "needs role admin"],
         );
     }
+    // The log names the caller's address plainly (never `Some(127.0.0.1:...)`).
+    let logged = site.destination.wait_for_log("denied by role", Duration::from_secs(5));
+    let line = logged.lines().find(|l| l.contains("denied by role")).unwrap_or_default();
+    assert!(line.contains("address=127.0.0.1:") && !line.contains("Some("), "{line}");
     site.assert_unchanged(&before);
 }
 

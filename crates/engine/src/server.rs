@@ -30,6 +30,8 @@ pub struct CategorySummary {
     pub files: u64,
     pub bytes: u64,
     pub digest: Digest,
+    /// The category's folder, when it does not exist (served as an empty category).
+    pub missing_folder: Option<String>,
 }
 
 /// The newest generation applied on the server.

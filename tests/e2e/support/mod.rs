@@ -524,6 +524,16 @@ impl Running {
         }
     }
 
+    /// Sends SIGINT, as Ctrl-C on a terminal does.
+    pub fn interrupt(&self) {
+        // kill(1) rather than kill(2): the tests forbid unsafe code.
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "send SIGINT to confsync");
+    }
+
     /// Waits for the process to end; returns its status, every event and its stderr.
     pub fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<serde_json::Value>, String) {
         let deadline = Instant::now() + timeout;

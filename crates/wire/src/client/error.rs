@@ -23,6 +23,17 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The agent's address, whatever went wrong.
+    pub fn address(&self) -> &str {
+        match self {
+            ClientError::Unreachable { address, .. }
+            | ClientError::Refused { address, .. }
+            | ClientError::Failed { address, .. }
+            | ClientError::Protocol { address, .. }
+            | ClientError::Tls { address, .. } => address,
+        }
+    }
+
     /// One refusal of `kind` by (or about) the agent at `address`.
     pub fn refused(address: &str, kind: RefusalKind, message: impl Into<String>) -> ClientError {
         ClientError::Refused {

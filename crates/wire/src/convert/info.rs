@@ -50,6 +50,7 @@ pub fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
                 files: c.files,
                 bytes: c.bytes,
                 digest: c.digest.0.to_vec(),
+                missing_folder: c.missing_folder.clone().unwrap_or_default(),
             })
             .collect(),
         tree_digest: info.tree_digest.0.to_vec(),
@@ -121,6 +122,7 @@ pub fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError>
                 files: c.files,
                 bytes: c.bytes,
                 digest: digest(&c.digest, category.name())?,
+                missing_folder: Some(c.missing_folder.clone()).filter(|f| !f.is_empty()),
             })
         })
         .collect::<Result<Vec<_>, ConvertError>>()?;
