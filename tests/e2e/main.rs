@@ -14,6 +14,7 @@ mod history;
 mod layering;
 mod limits;
 mod operator;
+mod readme;
 mod security;
 mod servers;
 mod sync;

@@ -221,22 +221,29 @@ pub fn spawn_agent(
     extra: &[String],
     env: &[(&str, &str)],
 ) -> Spawned {
-    let log = tempfile::NamedTempFile::new().expect("create agent log file");
-    let stderr = log.as_file().try_clone().expect("clone agent log handle");
     let mut command = Command::new(BIN);
     command
         .args(["agent", "--root"])
         .arg(root)
         .args(["--listen", listen, "--name", name])
-        .args(extra)
+        .args(extra);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    spawn_agent_command(command, name)
+}
+
+/// Spawns an agent `command` (`confsync agent ...`, as the caller built it) without
+/// inherited failpoints or TERM, and waits for the line that gives its address.
+pub fn spawn_agent_command(mut command: Command, name: &str) -> Spawned {
+    let log = tempfile::NamedTempFile::new().expect("create agent log file");
+    let stderr = log.as_file().try_clone().expect("clone agent log handle");
+    command
         .env_remove(FAILPOINTS)
         .env_remove("TERM")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(stderr));
-    for (key, value) in env {
-        command.env(key, value);
-    }
     let mut child = command.spawn().expect("spawn confsync agent");
     let stdout = child.stdout.take().expect("agent stdout is piped");
     let (first_line, _drain) = read_first_line(stdout);
