@@ -275,7 +275,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__auto)
-            opts="-v -h -V --from --to --only --every --on-change --once --max-delete --allow-empty-source --allow-protected --allow-unmergeable --json --status-file --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-v -h -V --from --to --only --every --on-change --once --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --json --status-file --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,7 +559,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__diff)
-            opts="-v -h -V --from --only --json --all --to --keys --max-delete --allow-empty-source --allow-protected --allow-unmergeable --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-v -h -V --from --only --json --all --to --keys --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1333,7 +1333,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__sync)
-            opts="-y -v -h -V --from --only --json --all --to --yes --dry-run --plan --max-delete --allow-empty-source --allow-protected --allow-unmergeable --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-y -v -h -V --from --only --json --all --to --yes --dry-run --plan --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -92,6 +92,8 @@ _arguments "${_arguments_options[@]}" : \
 '--allow-empty-source[Allow an empty source category to empty the destination'\''s]' \
 '--allow-protected[Write to a server marked protected]' \
 '--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest]' \
+'--refuse-downgrade[Refuse to overwrite a file with an older copy (the source'\''s is older than the one the destination'\''s last sync brought, or than the destination'\''s own)]' \
+'--refuse-local-edits[Refuse to overwrite or delete what was changed on the destination since its last sync (a hand edit), rather than only warn]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
@@ -120,6 +122,8 @@ _arguments "${_arguments_options[@]}" : \
 '--allow-empty-source[Allow an empty source category to empty the destination'\''s]' \
 '--allow-protected[Write to a server marked protected]' \
 '--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest]' \
+'--refuse-downgrade[Refuse to overwrite a file with an older copy (the source'\''s is older than the one the destination'\''s last sync brought, or than the destination'\''s own)]' \
+'--refuse-local-edits[Refuse to overwrite or delete what was changed on the destination since its last sync (a hand edit), rather than only warn]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
@@ -277,6 +281,8 @@ _arguments "${_arguments_options[@]}" : \
 '--allow-empty-source[Allow an empty source category to empty the destination'\''s (a wiped source otherwise never wipes its backups)]' \
 '--allow-protected[Write to servers marked protected]' \
 '--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged as they are, and apply the rest]' \
+'--refuse-downgrade[Refuse runs that would overwrite a file with an older copy]' \
+'--refuse-local-edits[Refuse runs that would overwrite or delete what was changed on a destination since its last sync (a hand edit on a backup), rather than only log a warning]' \
 '--json[Log lines as JSON objects on stdout, one per line]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \

@@ -75,6 +75,7 @@ async fn run_rollback(
     let origin =
         Origin { source: source_name(&prepared), requested_by, rollback_of: Some(prepared.oldest) };
     let outcome = applier.apply(&prepared.plan, &prepared.current, origin).await?;
+    confsync_engine::last_sync::record_committed(state.layout(), &prepared.plan, &prepared.current);
     tracing::info!(
         generation = outcome.generation,
         undone = ?prepared.undone,

@@ -9,6 +9,7 @@ use confsync_engine::apply::{Applier, ApplyOutcome, Origin};
 use confsync_engine::category::Category;
 use confsync_engine::error::{EngineError, Result};
 use confsync_engine::hold;
+use confsync_engine::last_sync::{self, LastSync};
 use confsync_engine::manifest::Manifest;
 use confsync_engine::merging;
 use confsync_engine::plan::{self, Plan};
@@ -106,6 +107,8 @@ async fn plan_against(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         &merging,
     )
     .await?;
+    let record = LastSync::load(state.layout());
+    last_sync::classify(&mut plan, &record, &request.options.guards);
     plan.refusals.extend(standing_refusals(state, &request.options, &plan));
     Ok(Planned { plan, source_name: hello.name, source, destination })
 }
@@ -147,7 +150,9 @@ async fn run_apply(
     let planned = plan_against(state, &request.plan).await?;
     job::check_reviewed(Some(request.reviewed), planned.plan.digest)?;
     if planned.plan.is_empty() {
-        // Nothing differs: nothing to refuse either (a hold, protection).
+        // Nothing differs: nothing to refuse either (a hold, protection). What is here is
+        // what a sync would leave: record it.
+        last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
         return Ok(ApplyOutcome::default());
     }
     if !planned.plan.refusals.is_empty() {
@@ -167,6 +172,7 @@ async fn run_apply(
         rollback_of: None,
     };
     let outcome = applier.apply(&planned.plan, &planned.destination, origin).await?;
+    last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
     tracing::info!(
         generation = outcome.generation,
         files = outcome.files_changed,

@@ -80,6 +80,15 @@ pub struct AutoArgs {
     #[arg(long)]
     pub allow_unmergeable: bool,
 
+    /// Refuse runs that would overwrite a file with an older copy.
+    #[arg(long)]
+    pub refuse_downgrade: bool,
+
+    /// Refuse runs that would overwrite or delete what was changed on a destination since
+    /// its last sync (a hand edit on a backup), rather than only log a warning.
+    #[arg(long)]
+    pub refuse_local_edits: bool,
+
     /// Log lines as JSON objects on stdout, one per line.
     #[arg(long)]
     pub json: bool,
@@ -128,6 +137,8 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
         allow_empty_source: args.allow_empty_source,
         allow_protected: args.allow_protected,
         allow_unmergeable: args.allow_unmergeable,
+        refuse_downgrade: args.refuse_downgrade,
+        refuse_local_edits: args.refuse_local_edits,
     };
     let job = Arc::new(Job {
         source: source.target,

@@ -170,6 +170,16 @@ pub struct GuardArgs {
     /// not parse) as they are, and apply the rest.
     #[arg(long)]
     pub allow_unmergeable: bool,
+
+    /// Refuse to overwrite a file with an older copy (the source's is older than the one
+    /// the destination's last sync brought, or than the destination's own).
+    #[arg(long)]
+    pub refuse_downgrade: bool,
+
+    /// Refuse to overwrite or delete what was changed on the destination since its last
+    /// sync (a hand edit), rather than only warn.
+    #[arg(long)]
+    pub refuse_local_edits: bool,
 }
 
 /// The variable that sets the delete guard where `--max-delete` is not given.
@@ -189,6 +199,8 @@ impl GuardArgs {
             guards: Guards {
                 max_delete_percent: Some(self.max_delete()).filter(|p| *p > 0 && *p < 100),
                 allow_empty_source: self.allow_empty_source,
+                refuse_downgrade: self.refuse_downgrade,
+                refuse_local_edits: self.refuse_local_edits,
             },
             allow_protected: self.allow_protected,
             allow_unmergeable: self.allow_unmergeable,

@@ -72,7 +72,8 @@ fn category_block(out: &mut String, c: &CategoryView, all: bool, hint: &str) {
             String::new()
         };
         let note = match (step.action, step.downgrade, step.kept_keys.len()) {
-            (_, true, _) => "  (destination is newer: downgrade)".to_string(),
+            _ if step.local_edit => "  (changed here since the last sync)".to_string(),
+            (_, true, _) => "  (the source's copy is older: downgrade)".to_string(),
             (Action::Chmod, _, _) => format!("  (mode {:o})", step.mode),
             (_, _, 0) => String::new(),
             (_, _, n) => format!(

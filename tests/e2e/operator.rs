@@ -109,6 +109,64 @@ fn sync_has_the_same_default_delete_guard_as_auto_and_says_how_to_override_it() 
     assert_categories_equal(site.src.path(), site.dst.path());
 }
 
+// 3 -------------------------------------------------------------------------------------
+
+fn set_mtime(root: &std::path::Path, rel: &str, seconds_ago: u64) {
+    let file = std::fs::File::options().write(true).open(root.join(rel)).expect("open");
+    let when = std::time::SystemTime::now() - Duration::from_secs(seconds_ago);
+    file.set_modified(when).expect("set mtime");
+}
+
+#[test]
+fn a_hand_edit_on_the_backup_is_told_from_an_older_source_and_either_can_be_refused() {
+    let site = Pair::with(
+        |src| {
+            write(src, "config/server.conf", b"port=2031\n");
+            write(src, "firmware/VERSION", b"4.10.0\n");
+        },
+        |_| {},
+    );
+    set_mtime(site.src.path(), "firmware/VERSION", 3600);
+    sync_ok(&site.source, &site.destination, &[]);
+
+    // On the backup, a hand edit; on the primary, an older VERSION put back.
+    write(site.dst.path(), "config/server.conf", b"port=9999\n");
+    write(site.src.path(), "firmware/VERSION", b"4.9.2\n");
+    set_mtime(site.src.path(), "firmware/VERSION", 7200);
+
+    let diff =
+        confsync(&["diff", "--from", &site.source.address, "--to", &site.destination.address]);
+    assert_exit(&diff, 1);
+    let text = stdout(&diff);
+    let line = |path: &str| text.lines().find(|l| l.contains(path)).unwrap_or_default().to_string();
+    assert_mentions(&line("server.conf"), &["changed here since the last sync"]);
+    assert!(!line("server.conf").contains("downgrade"), "{text}");
+    assert_mentions(&line("VERSION"), &["downgrade"]);
+    assert_mentions(&text, &["1 file in config changed on the destination since its last sync"]);
+
+    let before = snapshot(site.dst.path());
+    for (flag, kind) in
+        [("--refuse-local-edits", "local_edits"), ("--refuse-downgrade", "downgrade")]
+    {
+        let refused = confsync(&sync_args(
+            &site.source.address,
+            &site.destination.address,
+            &[flag, "--json"],
+        ));
+        assert_exit(&refused, 4);
+        let events = json_lines(&refused);
+        assert_eq!(event(&events, "error")["kinds"][0], kind, "{events:#?}");
+        assert_same_tree(&before, &snapshot(site.dst.path()), "destination after a refusal");
+    }
+    sync_ok(&site.source, &site.destination, &[]);
+    assert_categories_equal(site.src.path(), site.dst.path());
+    // Synchronized again: nothing is a local edit any more.
+    write(site.src.path(), "config/server.conf", b"port=2032\n");
+    let diff =
+        confsync(&["diff", "--from", &site.source.address, "--to", &site.destination.address]);
+    assert!(!stdout(&diff).contains("changed here"), "{}", stdout(&diff));
+}
+
 // 5 -------------------------------------------------------------------------------------
 
 #[test]

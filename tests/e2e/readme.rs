@@ -129,10 +129,9 @@ impl Server {
     /// `/etc/...` and `/srv/...` of this server.
     fn path(&self, text: &str) -> String {
         let slash = self.slash.path().display();
-        loopback(text).replace("\"/etc/", &format!("\"{slash}/etc/")).replace(
-            "\"/srv/",
-            &format!("\"{slash}/srv/"),
-        )
+        loopback(text)
+            .replace("\"/etc/", &format!("\"{slash}/etc/"))
+            .replace("\"/srv/", &format!("\"{slash}/srv/"))
     }
 
     fn file(&self, absolute: &str) -> PathBuf {
@@ -151,7 +150,8 @@ impl Server {
     fn copy_certificates(&self, pki: &Path) {
         let to = self.file("/etc/confsync/pki");
         std::fs::create_dir_all(&to).expect("create /etc/confsync/pki");
-        for file in ["ca.pem".to_string(), format!("{}.pem", self.name), format!("{}.key", self.name)]
+        for file in
+            ["ca.pem".to_string(), format!("{}.pem", self.name), format!("{}.key", self.name)]
         {
             std::fs::copy(pki.join(&file), to.join(&file)).expect("copy a certificate");
         }
@@ -189,7 +189,9 @@ impl Drop for Started {
 fn the_readme_walkthrough_runs_as_written() {
     let using = blocks("Using it");
     let [certs, agent_toml, agent_line, paths_toml, admin_lines] = using.as_slice() else {
-        panic!("Using it: expected certificates, agent.toml, the agent command, [paths], the admin commands; found {using:#?}");
+        panic!(
+            "Using it: expected certificates, agent.toml, the agent command, [paths], the admin commands; found {using:#?}"
+        );
     };
     assert_eq!(
         [&certs.0, &agent_toml.0, &agent_line.0, &paths_toml.0, &admin_lines.0],
@@ -233,7 +235,12 @@ fn the_readme_walkthrough_runs_as_written() {
     std::fs::create_dir_all(config.parent().expect("a folder")).expect("create /etc/confsync");
     std::fs::write(&config, toml).expect("write the [paths] agent.toml");
     let mut command = Command::new(BIN);
-    command.arg("agent").arg("--config").arg(&config).args(["--listen", "127.0.0.1:0", "--name", "paths"]);
+    command.arg("agent").arg("--config").arg(&config).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--name",
+        "paths",
+    ]);
     drop(Started(spawn_agent_command(command, "paths")));
 
     // Securing: another certificate, and the CLI's own flags instead of the variables.

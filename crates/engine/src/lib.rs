@@ -14,6 +14,7 @@
 //! - [`chunk`], [`transfer`]: content-defined chunks, and staging files from a source.
 //! - [`apply`], [`journal`]: the crash-safe commit of a plan, and recovery at start.
 //! - [`history`]: the record of every apply and rollback, kept beyond pruning.
+//! - [`last_sync`]: what the last sync left, to tell local edits from downgrades.
 //! - [`rollback`]: planning the return to the state before a kept generation.
 //! - [`clock`]: time as records keep it and as administrators read it.
 //! - [`progress`]: the trait the engine reports progress to.
@@ -44,6 +45,7 @@ pub mod history;
 pub mod hold;
 pub mod index;
 pub mod journal;
+pub mod last_sync;
 pub mod layout;
 pub mod manifest;
 pub mod merge;

@@ -34,8 +34,12 @@ pub struct Step {
     pub source: Option<Entry>,
     /// The entry the destination has now (every action but Create).
     pub current: Option<Entry>,
-    /// The destination's file is newer than the source's.
+    /// The source's copy is older than the destination's: by the last-sync record when
+    /// the category has one, else by modification time.
     pub downgrade: bool,
+    /// The destination's entry was changed (or created) on that server since its last
+    /// sync: overwriting or deleting it loses a local edit ([`crate::last_sync`]).
+    pub local_edit: bool,
     /// A shared file with device-specific keys: the destination keeps its values for
     /// these, and `source` is the merged file ([`crate::merging`]).
     pub kept_keys: Vec<String>,
@@ -150,6 +154,11 @@ pub struct Guards {
     pub max_delete_percent: Option<u32>,
     /// Allow an empty source category to empty a non-empty destination category.
     pub allow_empty_source: bool,
+    /// Refuse a plan that overwrites a file with an older copy.
+    pub refuse_downgrade: bool,
+    /// Refuse a plan that overwrites or deletes what was changed on the destination since
+    /// its last sync.
+    pub refuse_local_edits: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +195,68 @@ impl Plan {
     pub fn steps(&self) -> impl Iterator<Item = (Category, &Step)> {
         self.categories.iter().flat_map(|c| c.steps.iter().map(move |s| (c.category, s)))
     }
+
+    /// Per category, a warning naming the files a sync would downgrade and those it
+    /// would take from a local edit; computed from the steps, so always current.
+    pub fn overwrite_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for c in &self.categories {
+            let category = c.category;
+            let (n, list) = flagged(c, |s| s.local_edit);
+            if n > 0 {
+                warnings.push(format!(
+                    "{n} {} in {category} changed on the destination since its last sync; this \
+                     sync replaces {}: {list}",
+                    files(n),
+                    if n == 1 { "it" } else { "them" }
+                ));
+            }
+            let (n, list) = flagged(c, |s| s.downgrade);
+            if n > 0 {
+                warnings.push(format!(
+                    "{n} {} in {category} {} older on the source than on the destination \
+                     (downgrade): {list}",
+                    files(n),
+                    if n == 1 { "is" } else { "are" }
+                ));
+            }
+        }
+        warnings
+    }
+
+    /// The refusals `--refuse-downgrade` and `--refuse-local-edits` ask for.
+    pub fn overwrite_refusals(&self, guards: &Guards) -> Vec<Refusal> {
+        let mut refusals = Vec::new();
+        for c in &self.categories {
+            let category = c.category;
+            let (n, list) = flagged(c, |s| s.local_edit);
+            if guards.refuse_local_edits && n > 0 {
+                refusals.push(Refusal::new(
+                    RefusalKind::LocalEdits,
+                    format!(
+                        "refused by --refuse-local-edits: {n} {} in {category} changed on the \
+                         destination since its last sync ({list}); bring the change to the source \
+                         first, or sync without --refuse-local-edits to replace {}",
+                        files(n),
+                        if n == 1 { "it" } else { "them" }
+                    ),
+                ));
+            }
+            let (n, list) = flagged(c, |s| s.downgrade);
+            if guards.refuse_downgrade && n > 0 {
+                refusals.push(Refusal::new(
+                    RefusalKind::Downgrade,
+                    format!(
+                        "refused by --refuse-downgrade: the source's copy of {n} {} in {category} \
+                         is older than the destination's ({list}); update the source, or sync \
+                         without --refuse-downgrade to go back",
+                        files(n)
+                    ),
+                ));
+            }
+        }
+        refusals
+    }
 }
 
 /// Plans every category of `source` against the same category of `destination`.
@@ -210,17 +281,6 @@ pub fn plan_with(
         let mut category_plan = plan_category(src, dst);
         keep::apply(&mut category_plan, dst, rules, &mut warnings);
         check_guards(&category_plan, src, guards, &mut refusals);
-        let downgrades: Vec<&str> =
-            category_plan.steps.iter().filter(|s| s.downgrade).map(|s| s.path.as_str()).collect();
-        if !downgrades.is_empty() {
-            warnings.push(format!(
-                "{} {} in {category} {} newer on the destination than on the source (downgrade): {}",
-                downgrades.len(),
-                if downgrades.len() == 1 { "file" } else { "files" },
-                if downgrades.len() == 1 { "is" } else { "are" },
-                abbreviate(&downgrades, 5)
-            ));
-        }
         categories.push(category_plan);
     }
     let mut plan = Plan {
@@ -298,6 +358,7 @@ fn step(action: Action, source: Option<&Entry>, current: Option<&Entry>) -> Step
         source: source.cloned(),
         current: current.cloned(),
         downgrade: false,
+        local_edit: false,
         kept_keys: Vec::new(),
         semantic: Vec::new(),
     }
@@ -386,6 +447,15 @@ fn plan_digest(categories: &[CategoryPlan], rules: &str) -> Digest {
         }
     }
     hasher.finalize().into()
+}
+
+fn flagged(c: &CategoryPlan, flag: impl Fn(&Step) -> bool) -> (usize, String) {
+    let paths: Vec<&str> = c.steps.iter().filter(|s| flag(s)).map(|s| s.path.as_str()).collect();
+    (paths.len(), abbreviate(&paths, 5))
+}
+
+fn files(n: usize) -> &'static str {
+    if n == 1 { "file" } else { "files" }
 }
 
 /// `a, b, c and 7 more`.

@@ -45,10 +45,14 @@ pub enum RefusalKind {
     RecoveryPending,
     /// A shared file under a key rule cannot be merged (it does not parse, or is too large).
     Unmergeable,
+    /// `--refuse-downgrade`: the source's copy of a file is older than the destination's.
+    Downgrade,
+    /// `--refuse-local-edits`: a file was changed on the destination since its last sync.
+    LocalEdits,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 16] = [
+    pub const ALL: [RefusalKind; 18] = [
         RefusalKind::Busy,
         RefusalKind::ChangedSincePreview,
         RefusalKind::EmptySource,
@@ -65,6 +69,8 @@ impl RefusalKind {
         RefusalKind::OverLimit,
         RefusalKind::RecoveryPending,
         RefusalKind::Unmergeable,
+        RefusalKind::Downgrade,
+        RefusalKind::LocalEdits,
     ];
 
     /// The name in JSON and logs (`changed_since_preview`).
@@ -86,6 +92,8 @@ impl RefusalKind {
             RefusalKind::OverLimit => "over_limit",
             RefusalKind::RecoveryPending => "recovery_pending",
             RefusalKind::Unmergeable => "unmergeable",
+            RefusalKind::Downgrade => "downgrade",
+            RefusalKind::LocalEdits => "local_edits",
         }
     }
 
@@ -96,7 +104,14 @@ impl RefusalKind {
 
     /// A safety guard of the plan, lifted by a flag the message names.
     pub fn is_guard(self) -> bool {
-        matches!(self, RefusalKind::EmptySource | RefusalKind::MaxDelete | RefusalKind::Unmergeable)
+        matches!(
+            self,
+            RefusalKind::EmptySource
+                | RefusalKind::MaxDelete
+                | RefusalKind::Unmergeable
+                | RefusalKind::Downgrade
+                | RefusalKind::LocalEdits
+        )
     }
 }
 

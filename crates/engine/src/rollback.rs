@@ -118,7 +118,7 @@ pub fn prepare(
             target.iter().filter(|((c, _), _)| c == category).map(|(_, e)| e.clone()).collect();
         target_manifest.insert(CategoryManifest::new(*category, entries));
     }
-    let guards = Guards { max_delete_percent: None, allow_empty_source: true };
+    let guards = Guards { allow_empty_source: true, ..Guards::default() };
     let mut plan = plan::plan(&target_manifest, &current, &guards);
     // Bringing older files back is the point: no downgrade warnings.
     plan.warnings.clear();

@@ -70,6 +70,8 @@ pub struct StepView {
     pub size: u64,
     pub mode: u32,
     pub downgrade: bool,
+    /// Changed on the destination since its last sync.
+    pub local_edit: bool,
     /// A merged file: the destination keeps its own values for these keys.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kept_keys: Vec<String>,
@@ -100,6 +102,7 @@ impl StepView {
             size: entry.map_or(0, |e| e.size),
             mode: entry.map_or(0, |e| e.mode),
             downgrade: step.downgrade,
+            local_edit: step.local_edit,
             kept_keys: step.kept_keys.clone(),
             semantic: step.semantic.clone(),
         }
@@ -149,7 +152,7 @@ impl PlanView {
             source_name: source_name.to_string(),
             destination_name: destination_name.to_string(),
             categories: plan.categories.iter().map(CategoryView::from_plan).collect(),
-            warnings: plan.warnings.clone(),
+            warnings: plan.warnings.iter().cloned().chain(plan.overwrite_warnings()).collect(),
             refusals: plan.refusals.clone(),
         }
     }
@@ -228,6 +231,7 @@ mod tests {
             size: 3,
             mode: 0o644,
             downgrade: false,
+            local_edit: false,
             kept_keys: Vec::new(),
             semantic: Vec::new(),
         };

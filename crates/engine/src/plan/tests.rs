@@ -96,11 +96,8 @@ fn a_newer_destination_file_is_flagged_as_a_downgrade() {
     let dst = manifest(vec![entry("fw.bin", EntryKind::File, "new", 0o644, 200)]);
     let p = plan(&src, &dst, &Guards::default());
     assert!(p.categories[0].steps[0].downgrade);
-    assert!(
-        p.warnings[0].contains("downgrade") && p.warnings[0].contains("fw.bin"),
-        "{:?}",
-        p.warnings
-    );
+    let warnings = p.overwrite_warnings();
+    assert!(warnings[0].contains("downgrade") && warnings[0].contains("fw.bin"), "{warnings:?}");
 }
 
 #[test]
@@ -137,4 +134,49 @@ fn mass_deletion_over_the_limit_is_refused() {
     );
     let p = plan(&src, &dst, &Guards { max_delete_percent: Some(75), ..guards });
     assert!(p.refusals.is_empty());
+}
+
+#[test]
+fn the_last_sync_tells_a_local_edit_from_an_older_source() {
+    use crate::last_sync::{self, LastSync};
+    // The last sync left a.conf and b.bin as they were on the source.
+    let synced =
+        manifest(vec![file("a.conf", "v1"), entry("b.bin", EntryKind::File, "v1", 0o644, 100)]);
+    let mut record = LastSync::default();
+    record.record(&plan(&synced, &synced, &Guards::default()), &synced);
+
+    // Since then a.conf was edited here (a newer mtime, as a hand edit has), and the
+    // source went back to an older b.bin.
+    let here = manifest(vec![
+        entry("a.conf", EntryKind::File, "edited", 0o644, 500),
+        entry("b.bin", EntryKind::File, "v1", 0o644, 100),
+        entry("c.conf", EntryKind::File, "made here", 0o644, 500),
+    ]);
+    let source =
+        manifest(vec![file("a.conf", "v1"), entry("b.bin", EntryKind::File, "v0", 0o644, 50)]);
+    let mut p = plan(&source, &here, &Guards::default());
+    let before: Vec<(&str, bool)> =
+        p.steps().map(|(_, s)| (s.path.as_str(), s.downgrade)).collect();
+    assert_eq!(before, [("a.conf", true), ("b.bin", true), ("c.conf", false)], "by mtime alone");
+
+    last_sync::classify(&mut p, &record, &Guards::default());
+    let marks: Vec<(&str, bool, bool)> =
+        p.steps().map(|(_, s)| (s.path.as_str(), s.local_edit, s.downgrade)).collect();
+    assert_eq!(marks, [("a.conf", true, false), ("b.bin", false, true), ("c.conf", true, false)]);
+    assert!(p.refusals.is_empty(), "warned, not refused, unless asked");
+    let warnings = p.overwrite_warnings();
+    assert!(warnings[0].contains("changed on the destination since its last sync"), "{warnings:?}");
+    assert!(warnings[0].contains("a.conf, c.conf"), "{warnings:?}");
+    assert!(warnings[1].contains("downgrade") && warnings[1].contains("b.bin"), "{warnings:?}");
+
+    let strict = Guards { refuse_local_edits: true, refuse_downgrade: true, ..Guards::default() };
+    let mut p = plan(&source, &here, &strict);
+    last_sync::classify(&mut p, &record, &strict);
+    let kinds: Vec<RefusalKind> = p.refusals.iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [RefusalKind::LocalEdits, RefusalKind::Downgrade]);
+
+    // A category never synchronized has no record: mtimes are all there is.
+    let mut p = plan(&source, &here, &Guards::default());
+    last_sync::classify(&mut p, &LastSync::default(), &Guards::default());
+    assert!(p.steps().all(|(_, s)| !s.local_edit));
 }

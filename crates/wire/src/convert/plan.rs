@@ -53,6 +53,8 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
         RefusalKind::OverLimit => v1::RefusalKind::OverLimit,
         RefusalKind::RecoveryPending => v1::RefusalKind::RecoveryPending,
         RefusalKind::Unmergeable => v1::RefusalKind::Unmergeable,
+        RefusalKind::Downgrade => v1::RefusalKind::Downgrade,
+        RefusalKind::LocalEdits => v1::RefusalKind::LocalEdits,
     }
 }
 
@@ -74,6 +76,8 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
         Ok(v1::RefusalKind::OverLimit) => RefusalKind::OverLimit,
         Ok(v1::RefusalKind::RecoveryPending) => RefusalKind::RecoveryPending,
         Ok(v1::RefusalKind::Unmergeable) => RefusalKind::Unmergeable,
+        Ok(v1::RefusalKind::Downgrade) => RefusalKind::Downgrade,
+        Ok(v1::RefusalKind::LocalEdits) => RefusalKind::LocalEdits,
         _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
     };
     Ok(kind)
@@ -98,6 +102,7 @@ fn step_to_proto(step: &StepView) -> v1::Step {
         size: step.size,
         mode: step.mode,
         downgrade: step.downgrade,
+        local_edit: step.local_edit,
         kept_keys: step.kept_keys.clone(),
         semantic: step.semantic.clone(),
     }
@@ -148,6 +153,7 @@ fn step_from_proto(raw: v1::Step) -> Result<StepView, ConvertError> {
         size: raw.size,
         mode: raw.mode,
         downgrade: raw.downgrade,
+        local_edit: raw.local_edit,
         kept_keys: raw.kept_keys,
         semantic: raw.semantic,
     })
@@ -204,6 +210,8 @@ pub fn options_to_proto(options: &PlanOptions) -> v1::PlanOptions {
         allow_protected: options.allow_protected,
         allow_unmergeable: options.allow_unmergeable,
         semantic: options.semantic,
+        refuse_downgrade: options.guards.refuse_downgrade,
+        refuse_local_edits: options.guards.refuse_local_edits,
     }
 }
 
@@ -213,6 +221,8 @@ pub fn options_from_proto(raw: Option<v1::PlanOptions>) -> PlanOptions {
         guards: Guards {
             max_delete_percent: (raw.max_delete_percent > 0).then_some(raw.max_delete_percent),
             allow_empty_source: raw.allow_empty_source,
+            refuse_downgrade: raw.refuse_downgrade,
+            refuse_local_edits: raw.refuse_local_edits,
         },
         allow_protected: raw.allow_protected,
         allow_unmergeable: raw.allow_unmergeable,
@@ -360,6 +370,7 @@ mod tests {
                     size: 12,
                     mode: 0o640,
                     downgrade: true,
+                    local_edit: false,
                     kept_keys: vec!["network.address".into()],
                     semantic: vec!["a → b".into()],
                 }],

@@ -1,0 +1,150 @@
+//! What the last sync left on this server, path by path: the content each managed entry
+//! had when a sync (or a rollback) committed, or found the category already equal.
+//!
+//! Planning compares with it to tell two things an mtime cannot: a file changed on this
+//! server since its last sync (a local edit a sync would destroy) and a source whose copy
+//! is older than the one the last sync brought (a downgrade). A category never synced has
+//! no record: its overwrites fall back to comparing modification times.
+//!
+//! The record is advisory. A missing or unreadable one means "unknown", never an error
+//! that stops a sync; it is written after the commit point, so a crash leaves the
+//! previous record, which at worst reports a file as edited that was not.
+
+use std::collections::BTreeMap;
+
+use crate::category::Category;
+use crate::entry::{Digest, EntryKind};
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::manifest::Manifest;
+use crate::path::RelPath;
+use crate::plan::{Action, Plan};
+
+const FILE_NAME: &str = "last-sync.json";
+const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LastSync {
+    version: u32,
+    /// Per category, every entry but folders (device-specific ones excepted) with the
+    /// digest it had.
+    categories: BTreeMap<Category, BTreeMap<RelPath, Digest>>,
+}
+
+/// How a destination entry compares with what the last sync left there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// It is as the last sync left it.
+    AsSynced,
+    /// Changed, or created, on this server since its last sync.
+    EditedHere,
+    /// The category has no record (never synchronized by this version of confsync).
+    Unknown,
+}
+
+impl LastSync {
+    /// The record in `layout`'s state folder; empty when there is none or it cannot be
+    /// read (logged), which only makes planning fall back to modification times.
+    pub fn load(layout: &Layout) -> LastSync {
+        let path = layout.state_dir().join(FILE_NAME);
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LastSync::default(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the last-sync record; local edits cannot be told from downgrades");
+                return LastSync::default();
+            }
+        };
+        match serde_json::from_slice::<LastSync>(&text) {
+            Ok(record) if record.version == VERSION => record,
+            Ok(_) | Err(_) => {
+                tracing::warn!(path = %path.display(), "the last-sync record is not one this version reads; it is rebuilt at the next sync");
+                LastSync::default()
+            }
+        }
+    }
+
+    pub fn save(&self, layout: &Layout) -> Result<()> {
+        let mut record = self.clone();
+        record.version = VERSION;
+        crate::fsutil::write_json(&layout.state_dir().join(FILE_NAME), &record)
+    }
+
+    /// How `digest` at `path` compares with the last sync.
+    pub fn since(&self, category: Category, path: &RelPath, digest: &Digest) -> Since {
+        match self.categories.get(&category) {
+            None => Since::Unknown,
+            Some(paths) if paths.get(path) == Some(digest) => Since::AsSynced,
+            Some(_) => Since::EditedHere,
+        }
+    }
+
+    /// Records what `plan`, once committed over `before` (the destination's manifest it
+    /// was planned against), leaves in each of its categories: the destination now
+    /// equals the source there, device-specific entries aside.
+    pub fn record(&mut self, plan: &Plan, before: &Manifest) {
+        for category_plan in &plan.categories {
+            let category = category_plan.category;
+            let mut now: BTreeMap<RelPath, Digest> = before
+                .get(category)
+                .map(|m| {
+                    m.entries
+                        .iter()
+                        .filter(|e| e.kind != EntryKind::Dir)
+                        .map(|e| (e.path.clone(), e.digest))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for step in &category_plan.steps {
+                match (&step.action, &step.source) {
+                    (Action::Delete, _) => {
+                        now.remove(&step.path);
+                    }
+                    (_, Some(entry)) if entry.kind != EntryKind::Dir => {
+                        now.insert(step.path.clone(), entry.digest);
+                    }
+                    _ => {}
+                }
+            }
+            // Kept entries are this server's own: a change there is no local edit to warn of.
+            for kept in &category_plan.kept {
+                now.remove(&kept.path);
+            }
+            self.categories.insert(category, now);
+        }
+    }
+}
+
+/// Marks each step that overwrites or deletes an entry changed on this server since its
+/// last sync (a local edit, never also a downgrade), and for entries as the last sync
+/// left them, keeps the downgrade mark only where the source's copy is older. Then adds
+/// the refusals `guards` ask for. Run after merging, on the plan as it will be applied.
+pub fn classify(plan: &mut Plan, record: &LastSync, guards: &crate::plan::Guards) {
+    for category_plan in &mut plan.categories {
+        let category = category_plan.category;
+        for step in &mut category_plan.steps {
+            let Some(current) = step.current.as_ref().filter(|e| e.kind != EntryKind::Dir) else {
+                continue;
+            };
+            if step.action == Action::Chmod {
+                continue;
+            }
+            if record.since(category, &step.path, &current.digest) == Since::EditedHere {
+                step.local_edit = true;
+                step.downgrade = false;
+            }
+        }
+    }
+    let refusals = plan.overwrite_refusals(guards);
+    plan.refusals.extend(refusals);
+}
+
+/// Records `plan` committed over `before` in `layout`'s record. A failure is logged, not
+/// returned: the commit it follows has happened and stands.
+pub fn record_committed(layout: &Layout, plan: &Plan, before: &Manifest) {
+    let mut record = LastSync::load(layout);
+    record.record(plan, before);
+    if let Err(e) = record.save(layout) {
+        tracing::warn!(error = %e, "cannot update the last-sync record; local edits may be reported as downgrades");
+    }
+}
