@@ -167,6 +167,86 @@ fn a_hand_edit_on_the_backup_is_told_from_an_older_source_and_either_can_be_refu
     assert!(!stdout(&diff).contains("changed here"), "{}", stdout(&diff));
 }
 
+// 4 -------------------------------------------------------------------------------------
+
+#[test]
+fn a_transfer_cut_by_the_source_dying_resumes_where_it_stopped() {
+    const SIZE: u64 = 32 << 20;
+    let src = tempdir();
+    let dst = tempdir();
+    write_noise(src.path(), "firmware/big.img", SIZE, 11);
+    write(dst.path(), "config/a.conf", b"1");
+    write(src.path(), "config/a.conf", b"1");
+    let mut source = Agent::start(src.path(), "primary");
+    // A slowed destination, so that the cut lands in the middle of the image.
+    let destination = Agent::start_with_env(
+        dst.path(),
+        "backup",
+        &[("CONFSYNC_FAILPOINTS", "transfer-delay-ms=100")],
+    );
+    let address = source.address.clone();
+    let mut sync = Running::spawn(&sync_args(&address, &destination.address, &["--json"]));
+    let cut_at = sync.wait_for(Duration::from_secs(60), |e| {
+        is_transferring(e) && e["progress"]["bytes_done"].as_u64().is_some_and(|n| n >= 12 << 20)
+    })["progress"]["bytes_done"]
+        .as_u64()
+        .unwrap_or_default();
+    source.kill();
+    let (status, events, _) = sync.finish(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(3), "the cut fails the sync: {events:#?}");
+    assert!(!dst.path().join("firmware/big.img").exists(), "nothing half-written");
+    let kept = dst.path().join(".confsync/resume");
+    assert!(std::fs::read_dir(&kept).is_ok_and(|mut d| d.next().is_some()), "staged data kept");
+
+    // The source comes back where it was, the destination restarts (at full speed, and
+    // keeping what it staged); the retry fetches only what had not arrived.
+    let source = Agent::start_at(src.path(), "primary", &address, &[]);
+    drop(destination);
+    let destination = Agent::start(dst.path(), "backup");
+    let retry = sync_ok(&source, &destination, &["--json"]);
+    let events = json_lines(&retry);
+    let received = event(&events, "result")["bytes_received"].as_u64().expect("bytes received");
+    assert!(
+        received <= SIZE - cut_at + (2 << 20),
+        "the retry received {received} bytes of {SIZE}, though {cut_at} had arrived before the cut"
+    );
+    assert_categories_equal(src.path(), dst.path());
+    assert!(
+        std::fs::read_dir(&kept).map_or(true, |mut d| d.next().is_none()),
+        "a commit clears what was kept"
+    );
+}
+
+#[test]
+fn what_a_cut_transfer_kept_is_dropped_when_the_plan_changes() {
+    let src = tempdir();
+    let dst = tempdir();
+    write_noise(src.path(), "firmware/big.img", 16 << 20, 12);
+    write(dst.path(), "config/a.conf", b"1");
+    write(src.path(), "config/a.conf", b"1");
+    let mut source = Agent::start(src.path(), "primary");
+    let destination = Agent::start_with_env(
+        dst.path(),
+        "backup",
+        &[("CONFSYNC_FAILPOINTS", "transfer-delay-ms=100")],
+    );
+    let address = source.address.clone();
+    let mut sync = Running::spawn(&sync_args(&address, &destination.address, &["--json"]));
+    sync.wait_for(Duration::from_secs(60), is_transferring);
+    source.kill();
+    let _ = sync.finish(Duration::from_secs(60));
+    let kept = dst.path().join(".confsync/resume");
+    let pieces = || std::fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(pieces(), 1);
+
+    // Another image on the source: the piece of the old one is of no use any more.
+    write_noise(src.path(), "firmware/big.img", 1 << 20, 13);
+    let source = Agent::start_at(src.path(), "primary", &address, &[]);
+    sync_ok(&source, &destination, &[]);
+    assert_eq!(pieces(), 0);
+    assert_categories_equal(src.path(), dst.path());
+}
+
 // 5 -------------------------------------------------------------------------------------
 
 #[test]

@@ -235,7 +235,7 @@ fn the_readme_walkthrough_runs_as_written() {
     std::fs::create_dir_all(config.parent().expect("a folder")).expect("create /etc/confsync");
     std::fs::write(&config, toml).expect("write the [paths] agent.toml");
     let mut command = Command::new(BIN);
-    command.arg("agent").arg("--config").arg(&config).args([
+    command.env_clear().arg("agent").arg("--config").arg(&config).args([
         "--listen",
         "127.0.0.1:0",
         "--name",

@@ -15,7 +15,7 @@ fn list_shows_a_live_agent_and_the_reason_for_a_stopped_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(&dir.path().join("up"), "config/a.conf", b"a");
     let up = Agent::start(&dir.path().join("up"), "primary");
-    let mut down = Agent::start(&dir.path().join("down"), "backup-1");
+    let mut down = Agent::start_with_args(&dir.path().join("down"), "backup-1", &["--init"]);
     let down_address = down.address.clone();
     down.stop();
 

@@ -32,6 +32,7 @@ use crate::layout::Layout;
 use crate::manifest::Manifest;
 use crate::plan::{Action, Plan, Step};
 use crate::progress::{Phase, Progress, ProgressEvent};
+use crate::resume;
 use crate::scan;
 use crate::transfer::{self, ChunkSource, StageContext};
 
@@ -89,11 +90,17 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
         let id = journal::next_generation_id(self.layout);
         let staging_path = journal::staging_dir(self.layout, id);
+        resume::prune_to(self.layout, plan);
         create_fresh_staging(&staging_path)?;
         let result = self.stage_and_commit(id, plan, destination, origin, started).await;
-        if result.is_err() {
-            // Staging is only ever ours; a leftover would also be cleared at next start.
-            let _ = std::fs::remove_dir_all(&staging_path);
+        match &result {
+            Ok(_) => resume::clear(self.layout),
+            Err(_) => {
+                // What was staged (verified or not) may spare the next attempt a refetch;
+                // the rest of staging is only ever ours, and cleared at start as well.
+                resume::keep_staged(self.layout, &self.layout.staging_dir());
+                let _ = std::fs::remove_dir_all(&staging_path);
+            }
         }
         result
     }
@@ -231,12 +238,14 @@ impl<S: ChunkSource> Applier<'_, S> {
             self.maybe_report(&tracker);
             !self.progress.is_cancelled()
         };
+        let resumable = resume::pieces(self.layout);
         let ctx = StageContext {
             layout: self.layout,
             staging,
             source: self.source,
             local_by_digest: &local_by_digest,
             inline: &plan.merged,
+            resumable: &resumable,
             on_bytes: &on_bytes,
         };
         self.progress.report(self.event(Phase::Transferring, "", &tracker));
@@ -247,6 +256,7 @@ impl<S: ChunkSource> Applier<'_, S> {
                 e.kind == EntryKind::File
                     && e.size <= WHOLE_FILE_LIMIT
                     && !local_by_digest.contains_key(&e.digest)
+                    && !resumable.contains(&e.digest)
                     && !plan.merged.contains_key(&(*c, e.path.clone()))
             })
         });
@@ -286,9 +296,14 @@ impl<S: ChunkSource> Applier<'_, S> {
         })?;
         *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
             format!("{category}/{}", step.path);
-        let staged =
-            transfer::stage_entry(ctx, category, entry, step.current.as_ref(), &staged_name(index))
-                .await?;
+        let staged = transfer::stage_entry(
+            ctx,
+            category,
+            entry,
+            step.current.as_ref(),
+            &staged_name(index, &entry.digest),
+        )
+        .await?;
         tracker.files_done.fetch_add(1, Ordering::Relaxed);
         Ok(staged)
     }
@@ -306,7 +321,7 @@ impl<S: ChunkSource> Applier<'_, S> {
                 path: self.layout.journal_path(),
                 detail: format!("step for {} has no source entry", step.path),
             })?;
-            items.push((staged_name(*index), entry));
+            items.push((staged_name(*index, &entry.digest), entry));
         }
         if let Some((_, first)) = batch.first() {
             *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -462,7 +477,9 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
                 let replaces = step.action == Action::Overwrite;
                 let expect =
                     replaces.then(|| stamps.get(&(category, path.clone())).copied()).flatten();
-                puts.push(Op::Put { category, path, staged: staged_name(i), replaces, expect });
+                let digest = step.source.as_ref().map_or(Digest::ZERO, |e| e.digest);
+                let staged = staged_name(i, &digest);
+                puts.push(Op::Put { category, path, staged, replaces, expect });
             }
             (Action::Chmod, _) => {
                 let from = step.current.as_ref().map_or(0o755, |e| e.mode);
@@ -528,10 +545,7 @@ fn batches<'a>(files: &[(usize, Category, &'a Step)]) -> Vec<(Category, Vec<(usi
     out
 }
 
-/// Where the step at `index` of a plan is staged, inside the generation's staging folder.
-pub fn staged_name(index: usize) -> String {
-    index.to_string()
-}
+pub use resume::staged_name;
 
 fn op_path(op: &Op) -> (Category, &str) {
     let (category, path) = op.target();

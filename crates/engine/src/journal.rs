@@ -372,6 +372,7 @@ pub fn recover(layout: &Layout) -> Result<Recovery> {
             }
         }
     };
+    crate::resume::keep_staged(layout, &layout.staging_dir());
     fsutil::remove_all(&layout.staging_dir())?;
     Ok(outcome)
 }

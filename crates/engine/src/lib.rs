@@ -13,6 +13,7 @@
 //! - [`plan`]: the pure diff of two manifests into steps, with guards and a digest.
 //! - [`chunk`], [`transfer`]: content-defined chunks, and staging files from a source.
 //! - [`apply`], [`journal`]: the crash-safe commit of a plan, and recovery at start.
+//! - [`resume`]: what a cut transfer staged, kept so that the next attempt resumes.
 //! - [`history`]: the record of every apply and rollback, kept beyond pruning.
 //! - [`last_sync`]: what the last sync left, to tell local edits from downgrades.
 //! - [`rollback`]: planning the return to the state before a kept generation.
@@ -56,6 +57,7 @@ pub mod plan;
 pub mod progress;
 pub mod refusal;
 pub mod request;
+pub mod resume;
 pub mod rollback;
 pub mod rules;
 pub mod scan;

@@ -4,9 +4,11 @@
 //!
 //! For each file to bring, in order of preference:
 //! 1. a destination file with the same digest (moved or copied content): copied locally;
-//! 2. a large file whose old version is here: the source's chunk list is compared with
+//! 2. a piece a cut transfer left ([`crate::resume`]): copied when whole and verified,
+//!    else (a large file) a basis for the delta, with the old version;
+//! 3. a large file whose old version is here: the source's chunk list is compared with
 //!    the old version's chunks, and only chunks not found locally cross the wire;
-//! 3. otherwise the file is streamed whole in bounded pieces.
+//! 4. otherwise the file is streamed whole in bounded pieces.
 //!
 //! Memory stays bounded by a few pieces per file in flight, whatever the file size.
 
@@ -128,6 +130,8 @@ pub struct StageContext<'a, S> {
     pub local_by_digest: &'a HashMap<Digest, (Category, RelPath)>,
     /// Content already in hand (merged files), by (category, path): written as it is.
     pub inline: &'a std::collections::BTreeMap<(Category, RelPath), std::sync::Arc<Vec<u8>>>,
+    /// Digests with a piece a cut transfer left ([`crate::resume`]).
+    pub resumable: &'a std::collections::HashSet<Digest>,
     /// Called with the bytes of each piece written, local or received; returns false to
     /// stop (cancelled).
     pub on_bytes: &'a (dyn Fn(u64) -> bool + Send + Sync),
@@ -185,14 +189,83 @@ async fn stage_file<S: ChunkSource>(
         }
     } else if let Some((cat, path)) = ctx.local_by_digest.get(&entry.digest) {
         copy_local(ctx.layout, *cat, path, &mut out, ctx.on_bytes)?;
-    } else if let Some(basis) =
-        current.filter(|c| c.kind == EntryKind::File && entry.size > WHOLE_FILE_LIMIT)
+    } else if let Some(piece) = resumed_piece(ctx, entry).await? {
+        match piece {
+            Resumed::Whole(file, path) => copy_from(file, &path, &mut out, ctx.on_bytes)?,
+            Resumed::Part(part) => {
+                let mut bases = vec![part];
+                bases.extend(old_version(ctx, category, current)?);
+                stage_delta(ctx, category, entry, bases, &mut out).await?;
+            }
+        }
+    } else if entry.size > WHOLE_FILE_LIMIT
+        && let Some(old) = old_version(ctx, category, current)?
     {
-        stage_delta(ctx, category, entry, basis, &mut out).await?;
+        stage_delta(ctx, category, entry, vec![old], &mut out).await?;
     } else {
         stream_whole(ctx, category, entry, &mut out).await?;
     }
     out.finish()
+}
+
+/// A file whose chunks may hold what is needed: the old version at the same path, or a
+/// piece a cut transfer left.
+struct Basis {
+    file: cap_std::fs::File,
+    path: PathBuf,
+}
+
+enum Resumed {
+    /// A whole piece whose content is the entry's: copied, nothing fetched.
+    Whole(cap_std::fs::File, PathBuf),
+    /// Part of a large file: a basis for the delta.
+    Part(Basis),
+}
+
+/// The piece a cut transfer left for `entry`, checked: a piece of the right size is
+/// hashed, and used whole only when it is the entry's content; a partial piece helps
+/// only a large file (a small one is fetched whole, as cheaply).
+async fn resumed_piece<S>(ctx: &StageContext<'_, S>, entry: &Entry) -> Result<Option<Resumed>> {
+    if !ctx.resumable.contains(&entry.digest) {
+        return Ok(None);
+    }
+    let Some((file, path, len)) = crate::resume::open_piece(ctx.layout, &entry.digest) else {
+        return Ok(None);
+    };
+    if len == entry.size {
+        let reader = file.try_clone().map_err(EngineError::io("open", &path))?;
+        let hashed = tokio::task::spawn_blocking(move || {
+            let mut hasher = blake3::Hasher::new();
+            hasher.update_reader(reader).map(|h| Digest::from(h.finalize()))
+        })
+        .await
+        .map_err(|e| EngineError::Source(format!("hashing task failed: {e}")))?;
+        if hashed.ok() == Some(entry.digest) {
+            // Hashing moved the shared offset to the end.
+            let mut file = file;
+            file.seek(SeekFrom::Start(0)).map_err(EngineError::io("rewind", &path))?;
+            return Ok(Some(Resumed::Whole(file, path)));
+        }
+    }
+    Ok((entry.size > WHOLE_FILE_LIMIT && len < entry.size)
+        .then_some(Resumed::Part(Basis { file, path })))
+}
+
+/// The destination's current file at the path, opened as a basis.
+fn old_version<S>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    current: Option<&Entry>,
+) -> Result<Option<Basis>> {
+    let Some(current) = current.filter(|c| c.kind == EntryKind::File) else { return Ok(None) };
+    let path = ctx.layout.root(category).join(&current.path);
+    let dir = ctx.layout.open_category(category)?.ok_or_else(|| EngineError::Io {
+        op: "open",
+        path: path.clone(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let file = dir.open(&current.path).map_err(EngineError::io("open old version", &path))?;
+    Ok(Some(Basis { file, path }))
 }
 
 /// Streams a file whole, a window of at most [`RANGES_PER_FETCH`] ranges at a time, so
@@ -214,12 +287,13 @@ async fn stream_whole<S: ChunkSource>(
     Ok(())
 }
 
-/// Pulls only the chunks that the old version at the same path does not hold.
+/// Pulls only the chunks that no basis holds (the old version at the same path, a piece
+/// a cut transfer left).
 async fn stage_delta<S: ChunkSource>(
     ctx: &StageContext<'_, S>,
     category: Category,
     entry: &Entry,
-    basis: &Entry,
+    mut bases: Vec<Basis>,
     out: &mut Writer,
 ) -> Result<()> {
     let list = ctx.source.chunk_list(category, &entry.path).await?;
@@ -229,24 +303,19 @@ async fn stage_delta<S: ChunkSource>(
             entry.path
         )));
     }
-    let basis_path = ctx.layout.root(category).join(&basis.path);
-    let dir = ctx.layout.open_category(category)?.ok_or_else(|| EngineError::Io {
-        op: "open",
-        path: basis_path.clone(),
-        source: std::io::ErrorKind::NotFound.into(),
-    })?;
-    let mut old =
-        dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
-    let old_list = {
-        let reader =
-            dir.open(&basis.path).map_err(EngineError::io("open old version", &basis_path))?;
-        tokio::task::spawn_blocking(move || chunk::chunk_reader(reader))
+    // Each chunk found in a basis: which basis, where, how long. The first basis wins.
+    let mut local: HashMap<Digest, (usize, u64, u32)> = HashMap::new();
+    for (i, basis) in bases.iter().enumerate() {
+        let reader = basis.file.try_clone().map_err(EngineError::io("open", &basis.path))?;
+        // The clone shares the file offset; every copy below seeks first.
+        let chunks = tokio::task::spawn_blocking(move || chunk::chunk_reader(reader))
             .await
             .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
-            .map_err(EngineError::io("chunk old version", &basis_path))?
-    };
-    let local: HashMap<Digest, (u64, u32)> =
-        old_list.chunks.iter().map(|c| (c.digest, (c.offset, c.length))).collect();
+            .map_err(EngineError::io("chunk", &basis.path))?;
+        for c in chunks.chunks {
+            local.entry(c.digest).or_insert((i, c.offset, c.length));
+        }
+    }
 
     let missing: Vec<ByteRange> = list
         .chunks
@@ -258,11 +327,14 @@ async fn stage_delta<S: ChunkSource>(
     let mut remote = Windows::new(missing);
     let mut buffer = Vec::new();
     for c in &list.chunks {
-        if let Some((offset, length)) = local.get(&c.digest) {
+        if let Some((i, offset, length)) = local.get(&c.digest) {
             buffer.resize(*length as usize, 0);
-            old.seek(SeekFrom::Start(*offset))
-                .and_then(|_| old.read_exact(&mut buffer))
-                .map_err(EngineError::io("read old version", &basis_path))?;
+            let basis = &mut bases[*i];
+            basis
+                .file
+                .seek(SeekFrom::Start(*offset))
+                .and_then(|_| basis.file.read_exact(&mut buffer))
+                .map_err(EngineError::io("read", &basis.path))?;
             out.write(&buffer)?;
             if !(ctx.on_bytes)(u64::from(*length)) {
                 return Err(EngineError::Cancelled("the transfer was stopped".into()));
@@ -408,10 +480,20 @@ fn copy_local(
         path: full.clone(),
         source: std::io::ErrorKind::NotFound.into(),
     })?;
-    let mut file = dir.open(path).map_err(EngineError::io("open local copy", &full))?;
+    let file = dir.open(path).map_err(EngineError::io("open local copy", &full))?;
+    copy_from(file, &full, out, on_bytes)
+}
+
+/// Copies an opened local file into a staged one (the writer verifies it).
+fn copy_from(
+    mut file: cap_std::fs::File,
+    full: &std::path::Path,
+    out: &mut Writer,
+    on_bytes: &(dyn Fn(u64) -> bool + Send + Sync),
+) -> Result<()> {
     let mut buffer = vec![0u8; MAX_RANGE as usize];
     loop {
-        let n = file.read(&mut buffer).map_err(EngineError::io("read local copy", &full))?;
+        let n = file.read(&mut buffer).map_err(EngineError::io("read local copy", full))?;
         if n == 0 {
             return Ok(());
         }

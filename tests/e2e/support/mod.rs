@@ -226,20 +226,20 @@ pub fn spawn_agent(
         .args(["agent", "--root"])
         .arg(root)
         .args(["--listen", listen, "--name", name])
-        .args(extra);
+        .args(extra)
+        .env_remove(FAILPOINTS);
     for (key, value) in env {
         command.env(key, value);
     }
     spawn_agent_command(command, name)
 }
 
-/// Spawns an agent `command` (`confsync agent ...`, as the caller built it) without
-/// inherited failpoints or TERM, and waits for the line that gives its address.
+/// Spawns an agent `command` (`confsync agent ...`, with the environment the caller
+/// gave it) without TERM, and waits for the line that gives its address.
 pub fn spawn_agent_command(mut command: Command, name: &str) -> Spawned {
     let log = tempfile::NamedTempFile::new().expect("create agent log file");
     let stderr = log.as_file().try_clone().expect("clone agent log handle");
     command
-        .env_remove(FAILPOINTS)
         .env_remove("TERM")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -80,7 +80,7 @@ fn prepare(src: &Layout, dst: &Layout) -> Journal {
             continue;
         };
         let from = src.root(category).join(&entry.path);
-        let staged = staging.join(staged_name(i));
+        let staged = staging.join(staged_name(i, &entry.digest));
         match entry.kind {
             crate::EntryKind::File => {
                 std::fs::copy(&from, &staged).expect("stage");

@@ -71,6 +71,7 @@ async fn a_delta_over_many_windows_brings_exactly_the_new_file() {
         source: &source,
         local_by_digest: &local,
         inline: &Default::default(),
+        resumable: &Default::default(),
         on_bytes: &on_bytes,
     };
     let (src, basis) = (entry("image.bin", &new), entry("image.bin", &old));
@@ -126,6 +127,7 @@ async fn stage_scripted(pieces: Pieces) -> Result<Vec<Staged>> {
         source: &source,
         local_by_digest: &local,
         inline: &Default::default(),
+        resumable: &Default::default(),
         on_bytes: &on_bytes,
     };
     let (a, empty) = (entry("a.conf", b"alpha"), entry("empty.conf", b""));
@@ -162,4 +164,59 @@ async fn a_batch_is_verified_file_by_file() {
         let err = stage_scripted(pieces).await.expect_err(what).to_string();
         assert!(err.contains(says), "{what}: {err}");
     }
+}
+
+/// Stages an 8 MiB file with `piece` kept in the resume folder for it; returns what was
+/// staged, the bytes received and the staged content.
+async fn stage_with_piece(piece: &[u8]) -> (Vec<u8>, u64, Vec<u8>) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = Layout::under_root(tmp.path());
+    let new = noise(8 << 20, 5);
+    let resume = crate::resume::dir(&layout);
+    std::fs::create_dir_all(&resume).expect("mkdir");
+    std::fs::write(resume.join(Digest::of(&new).to_hex()), piece).expect("write piece");
+    std::fs::create_dir_all(layout.staging_dir()).expect("mkdir");
+    let staging =
+        Dir::open_ambient_dir(layout.staging_dir(), cap_std::ambient_authority()).expect("open");
+    let source = MemorySource { data: new.clone(), requests: Mutex::new(Vec::new()) };
+    let on_bytes = |_: u64| true;
+    let local = HashMap::new();
+    let resumable = crate::resume::pieces(&layout);
+    let ctx = StageContext {
+        layout: &layout,
+        staging: &staging,
+        source: &source,
+        local_by_digest: &local,
+        inline: &Default::default(),
+        resumable: &resumable,
+        on_bytes: &on_bytes,
+    };
+    let staged = stage_entry(&ctx, Category::Firmware, &entry("big.img", &new), None, "0")
+        .await
+        .expect("staged");
+    let content = std::fs::read(layout.staging_dir().join("0")).expect("read");
+    (new, staged.bytes_received, content)
+}
+
+#[tokio::test]
+async fn a_piece_left_by_a_cut_transfer_is_resumed_from() {
+    let new = noise(8 << 20, 5);
+    // Five of eight MiB arrived before the cut: only about three are fetched again.
+    let (expected, received, content) = stage_with_piece(&new[..5 << 20]).await;
+    assert_eq!(content, expected);
+    assert!(received < (3 << 20) + (1 << 20), "{received} bytes received");
+
+    // A whole piece is copied without fetching anything.
+    let (expected, received, content) = stage_with_piece(&new).await;
+    assert_eq!((content == expected, received), (true, 0));
+
+    // A piece that is not the file's content is never trusted: all of it is fetched.
+    let mut wrong = new.clone();
+    wrong[100] ^= 1;
+    let (expected, received, content) = stage_with_piece(&wrong).await;
+    assert_eq!((content == expected, received), (true, new.len() as u64));
+    let mut garbled = new[..5 << 20].to_vec();
+    garbled.iter_mut().for_each(|b| *b = !*b);
+    let (expected, received, content) = stage_with_piece(&garbled).await;
+    assert_eq!((content == expected, received), (true, new.len() as u64));
 }
