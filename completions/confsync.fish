@@ -175,7 +175,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand auto" -l from -d 'The 
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l to -d 'Destination servers, comma separated: names or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l every -d 'Sync on this schedule: 30s, 5m, 1h, 1h30m (a little jitter is added). Without --every and --on-change: every 5m' -r
-complete -c confsync -n "__fish_confsync_using_subcommand auto" -l max-delete -d 'Refuse runs that delete more than this percentage of a destination category\'s entries (100 or 0: no limit) [default: $CONFSYNC_MAX_DELETE, else 25]' -r
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (100 or 0: no limit) [default: $CONFSYNC_MAX_DELETE, else 25]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l status-file -d 'Keep a JSON status here: per destination the last attempt, last success, failures in a row and last error' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
@@ -183,11 +183,11 @@ complete -c confsync -n "__fish_confsync_using_subcommand auto" -l cert -d 'This
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l on-change -d 'Sync soon after the source\'s tree changes (follows the source\'s change events)'
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l once -d 'One pass over every destination, then exit with the sync exit codes (cron, timers)'
-complete -c confsync -n "__fish_confsync_using_subcommand auto" -l allow-empty-source -d 'Allow an empty source category to empty the destination\'s (a wiped source otherwise never wipes its backups)'
-complete -c confsync -n "__fish_confsync_using_subcommand auto" -l allow-protected -d 'Write to servers marked protected'
-complete -c confsync -n "__fish_confsync_using_subcommand auto" -l allow-unmergeable -d 'Leave shared files that hold device-specific keys but cannot be merged as they are, and apply the rest'
-complete -c confsync -n "__fish_confsync_using_subcommand auto" -l refuse-downgrade -d 'Refuse runs that would overwrite a file with an older copy'
-complete -c confsync -n "__fish_confsync_using_subcommand auto" -l refuse-local-edits -d 'Refuse runs that would overwrite or delete what was changed on a destination since its last sync (a hand edit on a backup), rather than only log a warning'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l allow-empty-source -d 'Allow an empty source category to empty the destination\'s'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l allow-protected -d 'Write to a server marked protected'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l allow-unmergeable -d 'Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l refuse-downgrade -d 'Refuse to overwrite a file with an older copy (the source\'s is older than the one the destination\'s last sync brought, or than the destination\'s own)'
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l refuse-local-edits -d 'Refuse to overwrite or delete what was changed on the destination since its last sync (a hand edit), rather than only warn'
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l json -d 'Log lines as JSON objects on stdout, one per line'
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -s v -l verbose -d 'More log output: -v for info, -vv for debug (RUST_LOG overrides)'
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'

@@ -270,7 +270,7 @@ _arguments "${_arguments_options[@]}" : \
 '--to=[Destination servers, comma separated\: names or host\:port]:DST[,DST...]:_default' \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--every=[Sync on this schedule\: 30s, 5m, 1h, 1h30m (a little jitter is added). Without --every and --on-change\: every 5m]:DURATION:_default' \
-'--max-delete=[Refuse runs that delete more than this percentage of a destination category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
+'--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
 '--status-file=[Keep a JSON status here\: per destination the last attempt, last success, failures in a row and last error]:PATH:_files' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
@@ -278,11 +278,11 @@ _arguments "${_arguments_options[@]}" : \
 '--key=[The private key of --cert (PEM)]:FILE:_files' \
 '--on-change[Sync soon after the source'\''s tree changes (follows the source'\''s change events)]' \
 '(--every --on-change)--once[One pass over every destination, then exit with the sync exit codes (cron, timers)]' \
-'--allow-empty-source[Allow an empty source category to empty the destination'\''s (a wiped source otherwise never wipes its backups)]' \
-'--allow-protected[Write to servers marked protected]' \
-'--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged as they are, and apply the rest]' \
-'--refuse-downgrade[Refuse runs that would overwrite a file with an older copy]' \
-'--refuse-local-edits[Refuse runs that would overwrite or delete what was changed on a destination since its last sync (a hand edit on a backup), rather than only log a warning]' \
+'--allow-empty-source[Allow an empty source category to empty the destination'\''s]' \
+'--allow-protected[Write to a server marked protected]' \
+'--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest]' \
+'--refuse-downgrade[Refuse to overwrite a file with an older copy (the source'\''s is older than the one the destination'\''s last sync brought, or than the destination'\''s own)]' \
+'--refuse-local-edits[Refuse to overwrite or delete what was changed on the destination since its last sync (a hand edit), rather than only warn]' \
 '--json[Log lines as JSON objects on stdout, one per line]' \
 '*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
 '*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \

@@ -61,33 +61,9 @@ pub struct AutoArgs {
     #[arg(long, conflicts_with_all = ["every", "on_change"])]
     pub once: bool,
 
-    /// Refuse runs that delete more than this percentage of a destination category's
-    /// entries (100 or 0: no limit) [default: $CONFSYNC_MAX_DELETE, else 25].
-    #[arg(long, value_name = "PERCENT")]
-    pub max_delete: Option<u32>,
-
-    /// Allow an empty source category to empty the destination's (a wiped source
-    /// otherwise never wipes its backups).
-    #[arg(long)]
-    pub allow_empty_source: bool,
-
-    /// Write to servers marked protected.
-    #[arg(long)]
-    pub allow_protected: bool,
-
-    /// Leave shared files that hold device-specific keys but cannot be merged as they
-    /// are, and apply the rest.
-    #[arg(long)]
-    pub allow_unmergeable: bool,
-
-    /// Refuse runs that would overwrite a file with an older copy.
-    #[arg(long)]
-    pub refuse_downgrade: bool,
-
-    /// Refuse runs that would overwrite or delete what was changed on a destination since
-    /// its last sync (a hand edit on a backup), rather than only log a warning.
-    #[arg(long)]
-    pub refuse_local_edits: bool,
+    /// The same safety guards and overrides as `sync`.
+    #[command(flatten)]
+    pub guards: GuardArgs,
 
     /// Log lines as JSON objects on stdout, one per line.
     #[arg(long)]
@@ -132,14 +108,7 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
         .map(|d| targets::Server { label: d.label.clone(), target: d.target.clone() })
         .collect();
     targets::distinct(&source, &servers)?;
-    let guards = GuardArgs {
-        max_delete: args.max_delete,
-        allow_empty_source: args.allow_empty_source,
-        allow_protected: args.allow_protected,
-        allow_unmergeable: args.allow_unmergeable,
-        refuse_downgrade: args.refuse_downgrade,
-        refuse_local_edits: args.refuse_local_edits,
-    };
+    let guards = args.guards.clone();
     let job = Arc::new(Job {
         source: source.target,
         source_label: source.label,

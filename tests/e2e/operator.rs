@@ -169,82 +169,99 @@ fn a_hand_edit_on_the_backup_is_told_from_an_older_source_and_either_can_be_refu
 
 // 4 -------------------------------------------------------------------------------------
 
+/// A sync of `firmware/big.img` (`size` bytes of noise) into a destination slowed down,
+/// cut by SIGKILL of the source once `at_least` bytes have arrived. Both agents are gone
+/// afterwards; the source's address is kept for its restart.
+struct Cut {
+    src: tempfile::TempDir,
+    dst: tempfile::TempDir,
+    address: String,
+    /// Bytes that had arrived when the source was killed.
+    at: u64,
+}
+
+impl Cut {
+    fn run(size: u64, seed: u64, at_least: u64) -> Cut {
+        let (src, dst) = (tempdir(), tempdir());
+        write_noise(src.path(), "firmware/big.img", size, seed);
+        write(src.path(), "config/a.conf", b"1");
+        write(dst.path(), "config/a.conf", b"1");
+        let mut cut = Cut { src, dst, address: "127.0.0.1:0".into(), at: 0 };
+        cut.again(at_least);
+        cut
+    }
+
+    /// Cuts another sync over the same trees (and the source's address, once it has one).
+    fn again(&mut self, at_least: u64) {
+        let mut source = Agent::start_at(self.src.path(), "primary", &self.address, &[]);
+        let destination = Agent::start_with_env(
+            self.dst.path(),
+            "backup",
+            &[("CONFSYNC_FAILPOINTS", "transfer-delay-ms=100")],
+        );
+        self.address = source.address.clone();
+        let mut sync = Running::spawn(&sync_args(&self.address, &destination.address, &["--json"]));
+        let arrived = |e: &serde_json::Value| e["progress"]["bytes_done"].as_u64().unwrap_or(0);
+        self.at =
+            arrived(&sync.wait_for(Duration::from_secs(60), |e| {
+                is_transferring(e) && arrived(e) >= at_least
+            }));
+        source.kill();
+        let (status, events, _) = sync.finish(Duration::from_secs(60));
+        assert_eq!(status.code(), Some(3), "the cut fails the sync: {events:#?}");
+        assert!(!self.dst.path().join("firmware/big.img").exists(), "nothing half-written");
+    }
+
+    /// The names of the pieces kept for a retry.
+    fn pieces(&self) -> Vec<String> {
+        std::fs::read_dir(self.dst.path().join(".confsync/resume"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Both agents started again (the destination at full speed), the source where it was.
+    fn restart(&self) -> (Agent, Agent) {
+        let source = Agent::start_at(self.src.path(), "primary", &self.address, &[]);
+        (source, Agent::start(self.dst.path(), "backup"))
+    }
+}
+
 #[test]
 fn a_transfer_cut_by_the_source_dying_resumes_where_it_stopped() {
     const SIZE: u64 = 32 << 20;
-    let src = tempdir();
-    let dst = tempdir();
-    write_noise(src.path(), "firmware/big.img", SIZE, 11);
-    write(dst.path(), "config/a.conf", b"1");
-    write(src.path(), "config/a.conf", b"1");
-    let mut source = Agent::start(src.path(), "primary");
-    // A slowed destination, so that the cut lands in the middle of the image.
-    let destination = Agent::start_with_env(
-        dst.path(),
-        "backup",
-        &[("CONFSYNC_FAILPOINTS", "transfer-delay-ms=100")],
-    );
-    let address = source.address.clone();
-    let mut sync = Running::spawn(&sync_args(&address, &destination.address, &["--json"]));
-    let cut_at = sync.wait_for(Duration::from_secs(60), |e| {
-        is_transferring(e) && e["progress"]["bytes_done"].as_u64().is_some_and(|n| n >= 12 << 20)
-    })["progress"]["bytes_done"]
-        .as_u64()
-        .unwrap_or_default();
-    source.kill();
-    let (status, events, _) = sync.finish(Duration::from_secs(60));
-    assert_eq!(status.code(), Some(3), "the cut fails the sync: {events:#?}");
-    assert!(!dst.path().join("firmware/big.img").exists(), "nothing half-written");
-    let kept = dst.path().join(".confsync/resume");
-    assert!(std::fs::read_dir(&kept).is_ok_and(|mut d| d.next().is_some()), "staged data kept");
+    let cut = Cut::run(SIZE, 11, 12 << 20);
+    assert_eq!(cut.pieces().len(), 1, "what was staged is kept");
 
-    // The source comes back where it was, the destination restarts (at full speed, and
-    // keeping what it staged); the retry fetches only what had not arrived.
-    let source = Agent::start_at(src.path(), "primary", &address, &[]);
-    drop(destination);
-    let destination = Agent::start(dst.path(), "backup");
+    // After a restart of both, the retry fetches only what had not arrived.
+    let (source, destination) = cut.restart();
     let retry = sync_ok(&source, &destination, &["--json"]);
     let events = json_lines(&retry);
     let received = event(&events, "result")["bytes_received"].as_u64().expect("bytes received");
     assert!(
-        received <= SIZE - cut_at + (2 << 20),
-        "the retry received {received} bytes of {SIZE}, though {cut_at} had arrived before the cut"
+        received <= SIZE - cut.at + (2 << 20),
+        "the retry received {received} bytes of {SIZE}, though {} had arrived before the cut",
+        cut.at
     );
-    assert_categories_equal(src.path(), dst.path());
-    assert!(
-        std::fs::read_dir(&kept).map_or(true, |mut d| d.next().is_none()),
-        "a commit clears what was kept"
-    );
+    assert_categories_equal(cut.src.path(), cut.dst.path());
+    assert_eq!(cut.pieces(), Vec::<String>::new(), "a commit clears what was kept");
 }
 
 #[test]
 fn what_a_cut_transfer_kept_is_dropped_when_the_plan_changes() {
-    let src = tempdir();
-    let dst = tempdir();
-    write_noise(src.path(), "firmware/big.img", 16 << 20, 12);
-    write(dst.path(), "config/a.conf", b"1");
-    write(src.path(), "config/a.conf", b"1");
-    let mut source = Agent::start(src.path(), "primary");
-    let destination = Agent::start_with_env(
-        dst.path(),
-        "backup",
-        &[("CONFSYNC_FAILPOINTS", "transfer-delay-ms=100")],
-    );
-    let address = source.address.clone();
-    let mut sync = Running::spawn(&sync_args(&address, &destination.address, &["--json"]));
-    sync.wait_for(Duration::from_secs(60), is_transferring);
-    source.kill();
-    let _ = sync.finish(Duration::from_secs(60));
-    let kept = dst.path().join(".confsync/resume");
-    let pieces = || std::fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(pieces(), 1);
-
-    // Another image on the source: the piece of the old one is of no use any more.
-    write_noise(src.path(), "firmware/big.img", 1 << 20, 13);
-    let source = Agent::start_at(src.path(), "primary", &address, &[]);
+    let digest_of = |root: &std::path::Path| {
+        blake3::hash(&std::fs::read(root.join("firmware/big.img")).expect("read"))
+            .to_hex()
+            .to_string()
+    };
+    let mut cut = Cut::run(16 << 20, 12, 1);
+    assert_eq!(cut.pieces(), [digest_of(cut.src.path())]);
+    // Another image on the source, and another cut: the old image's piece is gone.
+    write_noise(cut.src.path(), "firmware/big.img", 16 << 20, 13);
+    cut.again(1);
+    assert_eq!(cut.pieces(), [digest_of(cut.src.path())]);
+    let (source, destination) = cut.restart();
     sync_ok(&source, &destination, &[]);
-    assert_eq!(pieces(), 0);
-    assert_categories_equal(src.path(), dst.path());
+    assert_categories_equal(cut.src.path(), cut.dst.path());
 }
 
 // 5 -------------------------------------------------------------------------------------

@@ -45,29 +45,8 @@ pub fn symlink(root: &Path, rel: &str, target: &str) {
         .unwrap_or_else(|e| panic!("symlink {}: {e}", path.display()));
 }
 
-/// Deterministic pseudo-random bytes (xorshift64), fast enough for files of 100+ MiB.
-pub struct Noise(u64);
-
-impl Noise {
-    pub fn new(seed: u64) -> Noise {
-        Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    pub fn fill(&mut self, buffer: &mut [u8]) {
-        for chunk in buffer.chunks_mut(8) {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            chunk.copy_from_slice(&self.0.to_le_bytes()[..chunk.len()]);
-        }
-    }
-}
-
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = vec![0; len];
-    Noise::new(seed).fill(&mut out);
-    out
-}
+/// The engine's deterministic noise: the same seed gives the demo's and the tests' bytes.
+pub use confsync_engine::noise::{Noise, noise};
 
 /// Writes `len` pseudo-random bytes at `root/rel`, a MiB at a time.
 pub fn write_noise(root: &Path, rel: &str, len: u64, seed: u64) {
