@@ -402,31 +402,18 @@ fn output_names_servers_as_typed_and_a_refusal_names_its_server_once() {
     let held =
         confsync(&["hold", "--servers", &servers, "--server", "backup-1", "--reason", "upgrade"]);
     assert_exit(&held, 0);
-    let refused = confsync(&[
-        "sync",
-        "--servers",
-        &servers,
-        "--from",
-        "primary",
-        "--to",
-        "backup-1",
-        "--yes",
-    ]);
+    let sync_by_name = |extra: &[&str]| {
+        let mut args = vec!["sync", "--servers", &servers, "--from", "primary", "--to", "backup-1"];
+        args.push("--yes");
+        args.extend_from_slice(extra);
+        confsync(&args)
+    };
+    let refused = sync_by_name(&[]);
     assert_exit(&refused, 4);
     let line = stderr(&refused);
     assert!(line.starts_with("backup-1: refused:"), "{line}");
     assert_eq!(line.matches(&site.destination.address).count(), 0, "named once, by name: {line}");
-    let json = confsync(&[
-        "sync",
-        "--servers",
-        &servers,
-        "--from",
-        "primary",
-        "--to",
-        "backup-1",
-        "--yes",
-        "--json",
-    ]);
+    let json = sync_by_name(&["--json"]);
     let events = json_lines(&json);
     assert_eq!(event(&events, "plan")["destination"], "backup-1");
     assert_eq!(event(&events, "error")["destination"], "backup-1");
