@@ -209,7 +209,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__agent)
-            opts="-v -h -V --root --config --listen --name --protected --keep-generations --stall-timeout --init --tls-ca --tls-cert --tls-key --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-v -h -V --root --config --listen --name --protected --keep-generations --stall-timeout --rescan-every --init --tls-ca --tls-cert --tls-key --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -236,6 +236,10 @@ _confsync() {
                     return 0
                     ;;
                 --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rescan-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -53,6 +53,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand agent" -l listen -d 'A
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l name -d 'The server\'s name in plans and history [default: the hostname]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l keep-generations -d 'How many applied generations to keep for rollback [default: 5]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l stall-timeout -d 'How long a source may stay silent in the middle of a transfer before it is given up on, with a message naming it (`15s`, `1m`) [default: 15s]' -r
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l rescan-every -d 'How often the tree is scanned in full although the file watcher reported no change (`30m`, `1h`): the safety net for changes a watcher can miss [default: 1h]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-ca -d 'CA certificate (PEM) that issued the peers\' certificates (admins and other agents)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-cert -d 'This agent\'s certificate (PEM), from `confsync certs issue NAME --role agent`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-key -d 'The private key of --tls-cert (PEM)' -r -F

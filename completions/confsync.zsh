@@ -43,6 +43,7 @@ _arguments "${_arguments_options[@]}" : \
 '--name=[The server'\''s name in plans and history \[default\: the hostname\]]:NAME:_default' \
 '--keep-generations=[How many applied generations to keep for rollback \[default\: 5\]]:N:_default' \
 '--stall-timeout=[How long a source may stay silent in the middle of a transfer before it is given up on, with a message naming it (\`15s\`, \`1m\`) \[default\: 15s\]]:DURATION:_default' \
+'--rescan-every=[How often the tree is scanned in full although the file watcher reported no change (\`30m\`, \`1h\`)\: the safety net for changes a watcher can miss \[default\: 1h\]]:DURATION:_default' \
 '--tls-ca=[CA certificate (PEM) that issued the peers'\'' certificates (admins and other agents)]:FILE:_files' \
 '--tls-cert=[This agent'\''s certificate (PEM), from \`confsync certs issue NAME --role agent\`]:FILE:_files' \
 '--tls-key=[The private key of --tls-cert (PEM)]:FILE:_files' \

@@ -7,6 +7,7 @@
 //! protected = false
 //! keep_generations = 5
 //! stall_timeout = "15s"    # a source silent this long in the middle of a transfer stops it
+//! rescan_every = "1h"      # a full rescan this often, whatever the file watcher reported
 //! role = "backup"          # shown in the server list
 //! serial = "TM-BAK-0002"   # reported when the hardware serial (DMI) cannot be read
 //! # Either one root with the built-in layout ...
@@ -77,6 +78,9 @@ pub struct AgentFile {
     /// How long a source may stay silent in the middle of a transfer (`15s`, `1m`).
     #[serde(default, with = "humantime_serde_opt")]
     pub stall_timeout: Option<std::time::Duration>,
+    /// How often the tree is scanned in full although the watcher reported no change.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub rescan_every: Option<std::time::Duration>,
     /// `primary` or `backup`, shown in the server list.
     pub role: Option<String>,
     /// Serial number to report when the hardware's (DMI) cannot be read.

@@ -67,7 +67,7 @@ async fn run_rollback(
     }
     let applier = Applier {
         layout: state.layout(),
-        index: &state.index,
+        tree: &state.tree,
         source: &prepared.source,
         progress,
         keep_generations: state.settings.keep_generations,
@@ -91,8 +91,7 @@ async fn prepare(state: &Arc<AgentState>, request: &RollbackRequest) -> Result<P
     let (generation, force) = (request.generation, request.force);
     let worker = Arc::clone(state);
     let mut prepared = tokio::task::spawn_blocking(move || {
-        let mut index = worker.index.lock().unwrap_or_else(|p| p.into_inner());
-        rollback::prepare(worker.layout(), &mut index, generation, force)
+        rollback::prepare(&worker.tree, generation, force)
     })
     .await
     .map_err(|e| EngineError::State {

@@ -5,28 +5,33 @@
 //! - [`state`]: settings, layout, hash index, apply lock, shutdown flag.
 //! - [`api`]: the handlers, one line each, dispatching to the files below.
 //! - [`serve_source`]: the source side (hello, manifests, chunks, files), read-only.
+//! - [`plan_memo`]: the last plan made, kept for the apply of it.
 //! - [`sync`]: the destination side: planning against a source, applying a reviewed plan.
 //! - [`job`]: the apply lock, the history record and the event stream every apply-like
 //!   job shares.
 //! - [`source`]: the source agent as the engine's chunk source.
 //! - [`history`]: the record of applies, and rollback to a kept generation.
+//! - [`watcher`]: the file watcher that keeps the live manifest trusted.
 //! - [`watch`]: tree-changed events for `auto --on-change`.
 //! - [`hold`]: refusing every apply during maintenance, across restarts.
 //! - [`inventory`]: what the machine is (hostname, serial, MACs, CPU, memory, OS).
 //!
 //! Start-up order matters: check the TLS settings, lock the state folder (one agent per
-//! tree), recover an unfinished journal, clear staging, and only then listen.
+//! tree), recover an unfinished journal, clear staging, start watching the tree (then
+//! scan it once), and only then listen.
 
 mod api;
 pub mod history;
 pub mod hold;
 pub mod inventory;
 mod job;
+pub mod plan_memo;
 pub mod serve_source;
 pub mod source;
 pub mod state;
 pub mod sync;
 pub mod watch;
+pub mod watcher;
 
 use std::future::Future;
 use std::io::Read;
@@ -72,6 +77,14 @@ pub async fn run(
     }
     let instance_id = instance_id(&layout)?;
     let state = Arc::new(AgentState::new(settings, instance_id));
+    // The start-up scan: changes made while the agent was down are found here, and the
+    // first Hello finds the manifest in memory.
+    let warm = Arc::clone(&state);
+    tokio::spawn(async move {
+        if let Err(e) = warm.scan(confsync_engine::category::Category::ALL.to_vec()).await {
+            tracing::warn!(error = %e, "the start-up scan failed; the next request scans again");
+        }
+    });
     ready();
 
     let signal_state = Arc::clone(&state);

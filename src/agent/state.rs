@@ -1,14 +1,13 @@
-//! What one running agent holds: its identity, its layout, the hash index, the apply
-//! lock, and the shutdown flag that in-flight transfers watch.
+//! What one running agent holds: its identity, its live tree (layout, manifest in memory,
+//! hash index), the apply lock, and the shutdown flag that in-flight transfers watch.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use confsync_engine::apply::scan_all;
 use confsync_engine::category::Category;
 use confsync_engine::error::{EngineError, Result};
-use confsync_engine::index::HashIndex;
 use confsync_engine::layout::Layout;
+use confsync_engine::live::LiveTree;
 use confsync_engine::manifest::Manifest;
 use confsync_wire::TlsFiles;
 
@@ -21,6 +20,9 @@ pub struct AgentSettings {
     pub keep_generations: usize,
     /// How long a source may stay silent in the middle of a transfer from it.
     pub stall_timeout: std::time::Duration,
+    /// How often the live manifest is rebuilt by a full scan even though the watcher
+    /// reported nothing: the safety net for changes a watcher can miss.
+    pub rescan_every: std::time::Duration,
     /// `[device_specific]`: what this server keeps as a destination, and what every
     /// destination of it keeps when it is the source. Validated at start.
     pub device_specific: confsync_engine::rules::RulesFile,
@@ -39,7 +41,12 @@ pub struct AgentSettings {
 pub struct AgentState {
     pub settings: AgentSettings,
     pub instance_id: String,
-    pub index: Mutex<HashIndex>,
+    /// The tree's manifest kept in memory, and the hash index behind it.
+    pub tree: Arc<LiveTree>,
+    /// The file watcher that keeps `tree` trusted; unset where none could start.
+    pub watcher: Option<Arc<crate::agent::watcher::TreeWatcher>>,
+    /// The last plan made, kept for the apply of it (see [`sync`](crate::agent::sync)).
+    pub last_plan: std::sync::Mutex<Option<crate::agent::plan_memo::PlanMemo>>,
     /// Held for the whole of an apply; a second apply that cannot take it is "busy".
     pub apply_lock: Arc<tokio::sync::Mutex<()>>,
     shutting_down: AtomicBool,
@@ -47,11 +54,14 @@ pub struct AgentState {
 
 impl AgentState {
     pub fn new(settings: AgentSettings, instance_id: String) -> AgentState {
-        let index = HashIndex::load(&settings.layout.index_path());
+        let tree = Arc::new(LiveTree::new(settings.layout.clone(), settings.rescan_every));
+        let watcher = crate::agent::watcher::start(&tree, settings.rescan_every);
         AgentState {
             settings,
             instance_id,
-            index: Mutex::new(index),
+            tree,
+            watcher,
+            last_plan: std::sync::Mutex::new(None),
             apply_lock: Arc::new(tokio::sync::Mutex::new(())),
             shutting_down: AtomicBool::new(false),
         }
@@ -61,13 +71,11 @@ impl AgentState {
         &self.settings.layout
     }
 
-    /// Scans `categories` of this tree on a blocking thread.
+    /// The manifest of `categories` as the tree holds them now, from memory where the
+    /// watcher vouches for it, else scanned on a blocking thread.
     pub async fn scan(self: &Arc<Self>, categories: Vec<Category>) -> Result<Manifest> {
         let state = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let mut index = state.index.lock().unwrap_or_else(|p| p.into_inner());
-            scan_all(state.layout(), &categories, &mut index)
-        })
+        tokio::task::spawn_blocking(move || state.tree.scan(&categories))
         .await
         .map_err(|e| EngineError::State {
             path: self.layout().state_dir().to_path_buf(),

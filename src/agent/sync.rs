@@ -1,12 +1,15 @@
 //! The destination side: planning this tree against a source, and applying the plan the
 //! administrator reviewed. The source's manifest is fetched only for categories whose
-//! Merkle digest differs from ours; the apply plans again and refuses unless the plan is
-//! exactly the reviewed one.
+//! Merkle digest differs from ours. The apply reuses the last plan when it is the reviewed
+//! one and both trees still hold what it was made from (their category digests, read
+//! from the live manifests), else it plans again; either way it refuses unless the plan
+//! is exactly the reviewed one.
 
 use std::sync::Arc;
 
 use confsync_engine::apply::{Applier, ApplyOutcome, Origin};
 use confsync_engine::category::Category;
+use confsync_engine::entry::Digest;
 use confsync_engine::error::{EngineError, Result};
 use confsync_engine::hold;
 use confsync_engine::last_sync::{self, LastSync};
@@ -21,12 +24,15 @@ use confsync_wire::server::{ApplyEvents, Caller};
 use confsync_wire::{AgentClient, Target};
 
 use crate::agent::job::Attempt;
+use crate::agent::plan_memo::{MEMO_LIFETIME, PlanMemo, Planned};
 use crate::agent::job::{self, ChannelProgress};
 use crate::agent::source::RemoteSource;
 use crate::agent::state::AgentState;
 
 pub async fn plan(state: &Arc<AgentState>, request: PlanRequest) -> Result<PlanView> {
-    let planned = plan_against(state, &request).await?;
+    let content = plan_content(state, &request).await?;
+    let planned = finish(state, &request, content.clone());
+    remember(state, request, content);
     Ok(PlanView::from_plan(&planned.plan, &planned.source_name, &state.settings.name))
 }
 
@@ -42,17 +48,57 @@ pub fn apply(
     })
 }
 
-/// A plan computed against a source, with what is needed to apply it.
-struct Planned {
-    plan: Plan,
-    source_name: String,
-    source: AgentClient,
-    destination: Manifest,
+fn remember(state: &AgentState, request: PlanRequest, content: Planned) {
+    let memo = PlanMemo { request, content, made: std::time::Instant::now() };
+    *state.last_plan.lock().unwrap_or_else(|p| p.into_inner()) = Some(memo);
+}
+
+/// The plan to apply: the remembered one when it is the reviewed one and neither tree
+/// changed since, else a new one.
+async fn plan_for_apply(state: &Arc<AgentState>, request: &ApplyRequest) -> Result<Planned> {
+    let memo = state.last_plan.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(memo) = memo.filter(|m| {
+        m.request == request.plan
+            && m.content.plan.digest == request.reviewed
+            && m.made.elapsed() < MEMO_LIFETIME
+    }) && still_holds(state, &memo.content).await
+    {
+        tracing::debug!("applying the reviewed plan as made: both trees are as it saw them");
+        return Ok(finish(state, &request.plan, memo.content));
+    }
+    let content = plan_content(state, &request.plan).await?;
+    Ok(finish(state, &request.plan, content))
+}
+
+/// Whether both trees and both sides' rules are still what `content` was planned from.
+async fn still_holds(state: &Arc<AgentState>, content: &Planned) -> bool {
+    let categories: Vec<Category> = content.plan.categories.iter().map(|c| c.category).collect();
+    let mut source = content.source.clone();
+    let Ok(hello) = source.hello().await else { return false };
+    let theirs: Vec<Option<Digest>> =
+        categories.iter().map(|c| hello.category(*c).map(|s| s.digest)).collect();
+    let Ok(ours) = state.scan(categories.clone()).await else { return false };
+    let ours_same = categories
+        .iter()
+        .all(|c| ours.get(*c).map(|m| m.digest) == content.destination.get(*c).map(|m| m.digest));
+    let rules_same = state.device_specific().ok().as_ref() == Some(&content.rules.1)
+        && hello.device_specific == content.rules.0;
+    theirs == content.source_digests && ours_same && rules_same
+}
+
+/// What this server adds to a plan's content now: local edits and downgrades (from the
+/// last-sync record), protection and a hold.
+fn finish(state: &AgentState, request: &PlanRequest, mut planned: Planned) -> Planned {
+    let record = LastSync::load(state.layout());
+    last_sync::classify(&mut planned.plan, &record, &request.options.guards);
+    let standing = standing_refusals(state, &request.options, &planned.plan);
+    planned.plan.refusals.extend(standing);
+    planned
 }
 
 /// Fetches the source's manifest (only for categories whose digest differs from ours),
-/// scans this tree and plans.
-async fn plan_against(state: &Arc<AgentState>, request: &PlanRequest) -> Result<Planned> {
+/// reads this tree and plans.
+async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<Planned> {
     let source_address = request.source.as_str();
     let target =
         Target { address: source_address.to_string(), tls: state.settings.client_tls.clone() };
@@ -92,7 +138,8 @@ async fn plan_against(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
             source_manifest.insert(same.clone());
         }
     }
-    let rules = combined_rules(state, &hello.device_specific)?;
+    let ours = state.device_specific()?;
+    let rules = combined_rules(&ours, &hello.device_specific)?;
     let mut plan = plan::plan_with(&source_manifest, &destination, &request.options.guards, &rules);
     let merging = merging::Options {
         allow_unmergeable: request.options.allow_unmergeable,
@@ -107,18 +154,23 @@ async fn plan_against(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         &merging,
     )
     .await?;
-    let record = LastSync::load(state.layout());
-    last_sync::classify(&mut plan, &record, &request.options.guards);
-    plan.refusals.extend(standing_refusals(state, &request.options, &plan));
-    Ok(Planned { plan, source_name: hello.name, source, destination })
+    let source_digests = categories.iter().map(|c| hello.category(*c).map(|s| s.digest)).collect();
+    Ok(Planned {
+        plan,
+        source_name: hello.name,
+        source,
+        destination,
+        source_digests,
+        rules: (hello.device_specific, ours),
+    })
 }
 
 /// The source's device-specific rules and this server's own, together.
-fn combined_rules(state: &AgentState, source: &RulesFile) -> Result<Rules> {
+fn combined_rules(ours: &RulesFile, source: &RulesFile) -> Result<Rules> {
     let theirs = Rules::parse(source, rules::Origin::Source).map_err(|e| {
         EngineError::Source(format!("the source's device-specific rules are not valid: {e}"))
     })?;
-    let ours = Rules::parse(&state.device_specific()?, rules::Origin::Destination)
+    let ours = Rules::parse(ours, rules::Origin::Destination)
         .map_err(|e| EngineError::Config(e.to_string()))?;
     Rules::combine(theirs, ours).map_err(|e| EngineError::Config(e.to_string()))
 }
@@ -147,7 +199,7 @@ async fn run_apply(
     progress: &ChannelProgress,
     requested_by: String,
 ) -> Result<ApplyOutcome> {
-    let planned = plan_against(state, &request.plan).await?;
+    let planned = plan_for_apply(state, &request).await?;
     job::check_reviewed(Some(request.reviewed), planned.plan.digest)?;
     if planned.plan.is_empty() {
         // Nothing differs: nothing to refuse either (a hold, protection). What is here is
@@ -161,7 +213,7 @@ async fn run_apply(
     let source = RemoteSource::new(planned.source);
     let applier = Applier {
         layout: state.layout(),
-        index: &state.index,
+        tree: &state.tree,
         source: &source,
         progress,
         keep_generations: state.settings.keep_generations,

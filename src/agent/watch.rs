@@ -1,18 +1,15 @@
 //! Watching the tree for changes (source side), for `auto --on-change`.
 //!
-//! Each `Watch` stream has its own file watcher (inotify through `notify`) on the asked
-//! category roots, recursively: never on the state folder, never on licenses. Events are
-//! debounced (quiet for [`QUIET`], at most [`MAX_DELAY`] after the first), then the
-//! categories are scanned (the hash index makes that cheap) and a `TreeChanged` with the
-//! new digest is sent when it differs from the last one sent. The first message is the
-//! current digest, so a client knows the stream is live; an idle stream repeats it every
-//! [`HEARTBEAT`].
+//! Each `Watch` stream follows the agent's file watcher (see [`watcher`](super::watcher)).
+//! Events are debounced (quiet for [`QUIET`], at most [`MAX_DELAY`] after the first),
+//! then the asked categories are read from the live manifest (scanned again only where
+//! something changed) and a `TreeChanged` with the new digest is sent when it differs
+//! from the last one sent. The first message is the current digest, so a client knows the
+//! stream is live; an idle stream repeats it every [`HEARTBEAT`].
 //!
-//! A category folder that does not exist yet is watched for through its parent and
-//! watched itself once it appears. If no watcher can be started the agent keeps serving
-//! everything else and this RPC answers UNAVAILABLE, saying why.
+//! If the agent has no watcher it keeps serving everything else and this RPC answers
+//! UNAVAILABLE, saying why.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +18,7 @@ use confsync_engine::entry::Digest;
 use confsync_engine::error::{EngineError, Result};
 use confsync_wire::server::Changes;
 use futures::StreamExt;
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -39,15 +35,13 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(250);
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
 pub async fn watch(state: &Arc<AgentState>, categories: Vec<Category>) -> Result<Changes> {
-    let roots: Vec<PathBuf> =
-        categories.iter().map(|c| state.layout().root(*c).to_path_buf()).collect();
-    let changed = Arc::new(Notify::new());
-    let mut roots_watch = Roots::start(&roots, Arc::clone(&changed)).map_err(|e| {
-        tracing::warn!(error = %e, "cannot watch the tree; Watch is unavailable on this agent");
-        EngineError::Unavailable(format!(
-            "this agent cannot watch its tree for changes ({e}); use `confsync auto --every` instead, \
-             or raise fs.inotify.max_user_watches / max_user_instances on the source"
-        ))
+    let mut changed = state.watcher.as_ref().map(|w| w.subscribe()).ok_or_else(|| {
+        EngineError::Unavailable(
+            "this agent cannot watch its tree for changes (its log says why); use `confsync auto \
+             --every` instead, or raise fs.inotify.max_user_watches / max_user_instances on the \
+             source and restart its agent"
+                .into(),
+        )
     })?;
     let mut last = digest(state, &categories).await?;
     let (tx, rx) = mpsc::channel(4);
@@ -57,7 +51,7 @@ pub async fn watch(state: &Arc<AgentState>, categories: Vec<Category>) -> Result
             return;
         }
         loop {
-            match wait_for_change(&changed, &tx, &state).await {
+            match wait_for_change(&mut changed, &tx, &state).await {
                 Wake::Stop => return,
                 Wake::Heartbeat => {
                     if tx.send(Ok(last)).await.is_err() {
@@ -67,7 +61,6 @@ pub async fn watch(state: &Arc<AgentState>, categories: Vec<Category>) -> Result
                 }
                 Wake::Changed => {}
             }
-            roots_watch.refresh();
             match digest(&state, &categories).await {
                 Ok(now) if now != last => {
                     last = now;
@@ -92,14 +85,19 @@ enum Wake {
 /// Waits for a burst of changes to settle, or for the time of a heartbeat; `Stop` when
 /// the client left or the agent is stopping.
 async fn wait_for_change(
-    changed: &Notify,
+    changed: &mut watch::Receiver<u64>,
     tx: &mpsc::Sender<Result<Digest>>,
     state: &AgentState,
 ) -> Wake {
     let heartbeat = Instant::now() + HEARTBEAT;
     loop {
         tokio::select! {
-            () = changed.notified() => break,
+            event = changed.changed() => {
+                if event.is_err() {
+                    return Wake::Stop;
+                }
+                break;
+            }
             () = tx.closed() => return Wake::Stop,
             () = tokio::time::sleep(SHUTDOWN_POLL) => {
                 if state.is_shutting_down() {
@@ -115,7 +113,10 @@ async fn wait_for_change(
     loop {
         let quiet_until = (Instant::now() + QUIET).min(deadline);
         tokio::select! {
-            () = changed.notified() => {
+            event = changed.changed() => {
+                if event.is_err() {
+                    return Wake::Stop;
+                }
                 if Instant::now() >= deadline {
                     return Wake::Changed;
                 }
@@ -128,82 +129,4 @@ async fn wait_for_change(
 
 async fn digest(state: &Arc<AgentState>, categories: &[Category]) -> Result<Digest> {
     Ok(state.scan(categories.to_vec()).await?.digest())
-}
-
-/// The watcher and which category roots it watches recursively.
-struct Roots {
-    watcher: RecommendedWatcher,
-    roots: Vec<(PathBuf, bool)>,
-    parents: Vec<PathBuf>,
-}
-
-impl Roots {
-    fn start(roots: &[PathBuf], changed: Arc<Notify>) -> notify::Result<Roots> {
-        let filter = roots.to_vec();
-        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            match event {
-                Ok(event)
-                    if event.paths.iter().any(|p| filter.iter().any(|r| p.starts_with(r))) =>
-                {
-                    changed.notify_one();
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    // Lost events (queue overflow) may hide a change: rescan to be sure.
-                    tracing::warn!(error = %e, "file watcher error; rescanning");
-                    changed.notify_one();
-                }
-            }
-        })?;
-        let mut this = Roots {
-            watcher,
-            roots: roots.iter().map(|r| (r.clone(), false)).collect(),
-            parents: Vec::new(),
-        };
-        for i in 0..this.roots.len() {
-            let root = this.roots[i].0.clone();
-            if root.is_dir() {
-                this.watcher.watch(&root, RecursiveMode::Recursive)?;
-                this.roots[i].1 = true;
-            } else {
-                this.watch_parent(&root);
-            }
-        }
-        Ok(this)
-    }
-
-    /// Watches for a missing root to appear, through its parent folder.
-    fn watch_parent(&mut self, root: &Path) {
-        let Some(parent) = root.parent().filter(|p| p.is_dir()) else { return };
-        if self.parents.iter().any(|p| p == parent) {
-            return;
-        }
-        match self.watcher.watch(parent, RecursiveMode::NonRecursive) {
-            Ok(()) => self.parents.push(parent.to_path_buf()),
-            Err(e) => {
-                tracing::warn!(folder = %parent.display(), error = %e, "cannot watch for a category folder to appear")
-            }
-        }
-    }
-
-    /// Starts watching roots that appeared, and waits again for roots that went away.
-    fn refresh(&mut self) {
-        for i in 0..self.roots.len() {
-            let (root, watched) = self.roots[i].clone();
-            match (watched, root.is_dir()) {
-                (false, true) => match self.watcher.watch(&root, RecursiveMode::Recursive) {
-                    Ok(()) => self.roots[i].1 = true,
-                    Err(e) => {
-                        tracing::warn!(folder = %root.display(), error = %e, "cannot watch a category folder")
-                    }
-                },
-                (true, false) => {
-                    let _ = self.watcher.unwatch(&root);
-                    self.roots[i].1 = false;
-                    self.watch_parent(&root);
-                }
-                _ => {}
-            }
-        }
-    }
 }

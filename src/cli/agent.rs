@@ -44,6 +44,11 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
     pub stall_timeout: Option<std::time::Duration>,
 
+    /// How often the tree is scanned in full although the file watcher reported no change
+    /// (`30m`, `1h`): the safety net for changes a watcher can miss [default: 1h].
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
+    pub rescan_every: Option<std::time::Duration>,
+
     /// Create the root (or configured paths) and empty category folders when missing.
     /// Without it, a folder that does not exist stops the agent: it is most often a typo.
     #[arg(long)]
@@ -103,6 +108,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .stall_timeout
             .or(file.stall_timeout)
             .unwrap_or(confsync_wire::client::STALL_TIMEOUT),
+        rescan_every: args
+            .rescan_every
+            .or(file.rescan_every)
+            .unwrap_or(confsync_engine::live::DEFAULT_RESCAN_EVERY),
         device_specific: file.device_specific.clone(),
         config_file: args
             .config

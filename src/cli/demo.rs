@@ -44,6 +44,7 @@ async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAge
         protected: role == "primary",
         keep_generations: 5,
         stall_timeout: confsync_wire::client::STALL_TIMEOUT,
+        rescan_every: confsync_engine::live::DEFAULT_RESCAN_EVERY,
         device_specific: Default::default(),
         config_file: None,
         identity: Identity { role: Some(role.to_string()), serial: None },

@@ -13,6 +13,7 @@ mod faults;
 mod history;
 mod layering;
 mod limits;
+mod live;
 mod operator;
 mod readme;
 mod security;

@@ -24,16 +24,15 @@ use crate::category::Category;
 use crate::chunk::WHOLE_FILE_LIMIT;
 use crate::entry::{Digest, EntryKind};
 use crate::error::{EngineError, Result};
-use crate::index::HashIndex;
 use crate::journal::{
     self, Change, CommitError, GenerationRecord, Journal, JournalState, Op, Stamp,
 };
 use crate::layout::Layout;
+use crate::live::LiveTree;
 use crate::manifest::Manifest;
 use crate::plan::{Action, Plan, Step};
 use crate::progress::{Phase, Progress, ProgressEvent};
 use crate::resume;
-use crate::scan;
 use crate::transfer::{self, ChunkSource, StageContext};
 
 /// How many files are staged at once: enough to hide the round trip per small file.
@@ -70,7 +69,9 @@ pub enum ApplyEvent {
 
 pub struct Applier<'a, S> {
     pub layout: &'a Layout,
-    pub index: &'a Mutex<HashIndex>,
+    /// This tree's live manifest: the check before the commit reads it, and the commit
+    /// takes its trust away (before and after), so no scan caches a half-committed tree.
+    pub tree: &'a LiveTree,
     pub source: &'a S,
     pub progress: &'a dyn Progress,
     pub keep_generations: usize,
@@ -170,12 +171,14 @@ impl<S: ChunkSource> Applier<'_, S> {
         let files_changed = journal.record.files_changed;
         // Injected I/O errors (tests) count from here: the commit, its undo, what follows.
         crate::fault::arm();
+        self.tree.changed_all();
         let committed = tokio::task::spawn_blocking(move || journal::commit(&layout, &journal))
             .await
             .map_err(|e| EngineError::State {
                 path: self.layout.journal_path(),
                 detail: format!("commit task failed: {e}"),
             })?;
+        self.tree.changed_all();
         let mut committed = match committed {
             Ok(committed) => committed,
             Err(CommitError::Undone(e)) => {
@@ -332,14 +335,11 @@ impl<S: ChunkSource> Applier<'_, S> {
         Ok(staged)
     }
 
-    /// Rescans the destination and refuses when any category differs from the plan's view.
+    /// Refuses when any category differs from the plan's view. The live manifest answers
+    /// for categories a watcher vouches for; the others are scanned again.
     async fn check_unchanged(&self, plan: &Plan) -> Result<()> {
-        let layout = self.layout.clone();
         let categories: Vec<Category> = plan.categories.iter().map(|c| c.category).collect();
-        let now = {
-            let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-            tokio::task::block_in_place(|| scan_all(&layout, &categories, &mut index))?
-        };
+        let now = tokio::task::block_in_place(|| self.tree.scan(&categories))?;
         for category in &plan.categories {
             let current = now.get(category.category).map(|m| m.digest);
             if current != Some(category.destination_digest) {
@@ -423,26 +423,6 @@ fn stamp_targets(layout: &Layout, plan: &Plan) -> Result<Stamps> {
         }
     }
     Ok(stamps)
-}
-
-/// Scans the given categories of this tree into a manifest.
-pub fn scan_all(
-    layout: &Layout,
-    categories: &[Category],
-    index: &mut HashIndex,
-) -> Result<Manifest> {
-    let mut manifest = Manifest::default();
-    for category in categories {
-        let scanned = scan::scan_category(layout, *category, index)?;
-        for warning in &scanned.warnings {
-            tracing::warn!("{warning}");
-        }
-        manifest.insert(scanned.manifest);
-    }
-    if let Err(e) = index.save() {
-        tracing::warn!(error = %e, "could not save the hash index; the next scan hashes again");
-    }
-    Ok(manifest)
 }
 
 /// The stamps of the entries a commit moves aside, as they were just before it.

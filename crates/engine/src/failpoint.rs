@@ -15,6 +15,14 @@ pub const TRANSFER_DELAY_MS: &str = "transfer-delay-ms";
 /// Sleep this many milliseconds after the last check that the destination is unchanged,
 /// just before committing (to change the tree in that window, as an attacker would).
 pub const COMMIT_DELAY_MS: &str = "commit-delay-ms";
+/// Sleep this many milliseconds in every scan, between the walk and the hashing (to edit
+/// the tree while a scan runs).
+pub const SCAN_DELAY_MS: &str = "scan-delay-ms";
+/// The agent's file watcher drops every change event, as a watcher that missed them would.
+pub const WATCH_IGNORE_EVENTS: &str = "watch-ignore-events";
+/// The agent's file watcher turns every change event into a queue overflow (what inotify
+/// reports when its queue overflows: the events are lost, only the overflow is told).
+pub const WATCH_OVERFLOW: &str = "watch-overflow";
 /// Replace the agent's handshake (and HTTP/2 preface) timeout with this many milliseconds.
 pub const HANDSHAKE_TIMEOUT_MS: &str = "handshake-timeout-ms";
 /// Replace every client call deadline and stream idle timeout with this many milliseconds.

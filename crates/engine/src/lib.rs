@@ -10,6 +10,7 @@
 //! - [`entry`], [`manifest`]: what a tree holds, with Merkle digests per category.
 //! - [`layout`]: where one server keeps each category and its own state.
 //! - [`scan`], [`index`]: walking a category and hashing only what changed.
+//! - [`live`]: the manifest kept in memory while a watcher vouches for it.
 //! - [`plan`]: the pure diff of two manifests into steps, with guards and a digest.
 //! - [`chunk`], [`transfer`]: content-defined chunks, and staging files from a source.
 //! - [`apply`], [`journal`]: the crash-safe commit of a plan, and recovery at start.
@@ -48,6 +49,7 @@ pub mod index;
 pub mod journal;
 pub mod last_sync;
 pub mod layout;
+pub mod live;
 pub mod manifest;
 pub mod merge;
 pub mod merging;

@@ -24,12 +24,11 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use futures::StreamExt;
 
-use crate::apply::scan_all;
 use crate::category::Category;
 use crate::chunk::{self, ChunkList};
 use crate::entry::{Digest, Entry, EntryKind};
 use crate::error::{EngineError, Result};
-use crate::index::HashIndex;
+use crate::live::LiveTree;
 use crate::journal::{self, GenerationRecord};
 use crate::layout::Layout;
 use crate::manifest::{CategoryManifest, Manifest};
@@ -56,11 +55,11 @@ type Key = (Category, RelPath);
 
 /// Plans the rollback to the state before `generation` (default: the newest).
 pub fn prepare(
-    layout: &Layout,
-    index: &mut HashIndex,
+    tree: &LiveTree,
     generation: Option<u64>,
     force: bool,
 ) -> Result<Prepared> {
+    let layout = tree.layout();
     let kept = journal::generations(layout)?;
     let undone = generations_to_undo(layout, &kept, generation)?;
     let oldest = undone.last().map_or(0, |j| j.record.id);
@@ -70,7 +69,7 @@ pub fn prepare(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let current = scan_all(layout, &categories, index)?;
+    let current = tree.scan(&categories)?;
     let now: BTreeMap<Key, Entry> = current
         .categories
         .values()

@@ -26,6 +26,9 @@ pub struct Scanned {
     pub warnings: Vec<String>,
     /// Files actually read and hashed (the rest came from the index).
     pub hashed_files: u64,
+    /// The latest modification or status change of any entry (ns since the epoch): a
+    /// scan of a tree that changed just before is not to be trusted for long.
+    pub newest_change_ns: i64,
 }
 
 /// The index key of a path in a category.
@@ -45,12 +48,14 @@ pub fn scan_category(
             manifest: CategoryManifest::new(category, Vec::new()),
             warnings,
             hashed_files: 0,
+            newest_change_ns: 0,
         });
     };
 
     let mut entries = Vec::new();
     let mut unmanaged = Vec::new();
     let mut to_hash: Vec<(usize, FileStamp)> = Vec::new();
+    let mut newest_change_ns = 0i64;
     let walker = walkdir::WalkDir::new(root).min_depth(1).follow_links(false);
     for item in walker {
         let item = item.map_err(|e| walk_error(root, e))?;
@@ -64,6 +69,8 @@ pub fn scan_category(
         let file_type = item.file_type();
         let mtime_ns = meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec());
         let mode = meta.mode() & SYNCED_MODE_BITS;
+        let ctime_ns = meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec());
+        newest_change_ns = newest_change_ns.max(mtime_ns).max(ctime_ns);
         let entry = if file_type.is_dir() {
             Entry {
                 path,
@@ -103,10 +110,7 @@ pub fn scan_category(
                 size: meta.size(),
                 mtime_ns,
                 inode: meta.ino(),
-                ctime_ns: meta
-                    .ctime()
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(meta.ctime_nsec()),
+                ctime_ns,
             };
             let digest = index.lookup(&index_key(category, &path), &stamp).unwrap_or_else(|| {
                 to_hash.push((entries.len(), stamp));
@@ -131,6 +135,9 @@ pub fn scan_category(
         entries.push(entry);
     }
 
+    if let Some(ms) = crate::failpoint::value(crate::failpoint::SCAN_DELAY_MS) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
     let hashed: Vec<(usize, FileStamp, Result<Digest>)> = to_hash
         .par_iter()
         .map(|(i, stamp)| (*i, *stamp, hash_file(&dir, root, &entries[*i].path)))
@@ -148,7 +155,7 @@ pub fn scan_category(
 
     let mut manifest = CategoryManifest::new(category, entries);
     manifest.unmanaged = unmanaged;
-    Ok(Scanned { manifest, warnings, hashed_files })
+    Ok(Scanned { manifest, warnings, hashed_files, newest_change_ns })
 }
 
 fn relative(root: &Path, full: &Path, warnings: &mut Vec<String>) -> Option<RelPath> {

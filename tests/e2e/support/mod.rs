@@ -102,7 +102,7 @@ impl Agent {
         Agent::start_full(root, name, "127.0.0.1:0", &extra, &[])
     }
 
-    fn start_full(
+    pub fn start_full(
         root: &Path,
         name: &str,
         listen: &str,

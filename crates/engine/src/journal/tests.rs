@@ -6,8 +6,8 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use super::*;
-use crate::apply::{commit_ops, scan_all, staged_name};
-use crate::index::HashIndex;
+use crate::apply::{commit_ops, staged_name};
+use crate::live::{DEFAULT_RESCAN_EVERY, LiveTree};
 use crate::plan::{Action, Guards, plan};
 
 fn write(root: &Path, rel: &str, bytes: &[u8], mode: u32) {
@@ -66,8 +66,8 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
 fn prepare(src: &Layout, dst: &Layout) -> Journal {
     dst.prepare().expect("layout");
     let categories = [Category::Config];
-    let source = scan_all(src, &categories, &mut HashIndex::default()).expect("scan");
-    let destination = scan_all(dst, &categories, &mut HashIndex::default()).expect("scan");
+    let source = LiveTree::new(src.clone(), DEFAULT_RESCAN_EVERY).scan(&categories).expect("scan");
+    let destination = LiveTree::new(dst.clone(), DEFAULT_RESCAN_EVERY).scan(&categories).expect("scan");
     let plan = plan(&source, &destination, &Guards::default());
     let staging = staging_dir(dst, 1);
     std::fs::create_dir_all(&staging).expect("staging");

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
-use std::sync::Mutex;
+use crate::live::{DEFAULT_RESCAN_EVERY, LiveTree};
 
 use super::*;
 use crate::apply::{Applier, Origin};
@@ -77,7 +77,7 @@ struct Fixture {
     src: Layout,
     dst: Layout,
     dst_root: std::path::PathBuf,
-    index: Mutex<HashIndex>,
+    tree: LiveTree,
 }
 
 impl Fixture {
@@ -102,17 +102,18 @@ impl Fixture {
         std::fs::create_dir_all(dst_root.join("firmware")).expect("mkdir");
         let (src, dst) = (Layout::under_root(&src_root), Layout::under_root(&dst_root));
         dst.prepare().expect("layout");
-        Fixture { _tmp: tmp, src, dst, dst_root, index: Mutex::new(HashIndex::default()) }
+        let tree = LiveTree::new(dst.clone(), DEFAULT_RESCAN_EVERY);
+        Fixture { _tmp: tmp, src, dst, dst_root, tree }
     }
 
     fn scan(&self, layout: &Layout) -> Manifest {
-        scan_all(layout, &Category::ALL, &mut HashIndex::default()).expect("scan")
+        LiveTree::new(layout.clone(), DEFAULT_RESCAN_EVERY).scan(&Category::ALL).expect("scan")
     }
 
     fn applier<'a, S: ChunkSource>(&'a self, source: &'a S) -> Applier<'a, S> {
         Applier {
             layout: &self.dst,
-            index: &self.index,
+            tree: &self.tree,
             source,
             progress: &NoProgress,
             keep_generations: 5,
@@ -129,8 +130,7 @@ impl Fixture {
     }
 
     fn prepare(&self, generation: Option<u64>, force: bool) -> Result<Prepared> {
-        let mut index = self.index.lock().expect("index");
-        prepare(&self.dst, &mut index, generation, force)
+        prepare(&self.tree, generation, force)
     }
 
     async fn roll_back(&self, generation: Option<u64>) -> u64 {
