@@ -1,6 +1,7 @@
 //! The last plan a destination made, kept for the apply that follows its review: an
 //! apply of the reviewed plan on unchanged trees neither scans nor fetches manifests again.
 
+use confsync_engine::apply::Phases;
 use confsync_engine::entry::Digest;
 use confsync_engine::manifest::Manifest;
 use confsync_engine::plan::Plan;
@@ -19,6 +20,8 @@ pub struct Planned {
     pub source_digests: Vec<Option<Digest>>,
     /// Both sides' device-specific rules as they read then.
     pub rules: (RulesFile, RulesFile),
+    /// How long its scan, exchange and diff took.
+    pub timings: Phases,
 }
 
 /// The last plan made, for the apply that follows its review.

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use confsync_engine::apply::{Applier, ApplyOutcome, Origin};
+use confsync_engine::apply::{Applier, ApplyOutcome, Origin, Phases, elapsed_ms};
 use confsync_engine::category::Category;
 use confsync_engine::entry::Digest;
 use confsync_engine::error::{EngineError, Result};
@@ -56,17 +56,21 @@ fn remember(state: &AgentState, request: PlanRequest, content: Planned) {
 /// The plan to apply: the remembered one when it is the reviewed one and neither tree
 /// changed since, else a new one.
 async fn plan_for_apply(state: &Arc<AgentState>, request: &ApplyRequest) -> Result<Planned> {
+    let clock = std::time::Instant::now();
     let memo = state.last_plan.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(memo) = memo.filter(|m| {
+    if let Some(mut memo) = memo.filter(|m| {
         m.request == request.plan
             && m.content.plan.digest == request.reviewed
             && m.made.elapsed() < MEMO_LIFETIME
     }) && still_holds(state, &memo.content).await
     {
         tracing::debug!("applying the reviewed plan as made: both trees are as it saw them");
+        memo.content.timings.revalidate_ms = elapsed_ms(clock);
         return Ok(finish(state, &request.plan, memo.content));
     }
-    let content = plan_content(state, &request.plan).await?;
+    let checked = elapsed_ms(clock);
+    let mut content = plan_content(state, &request.plan).await?;
+    content.timings.revalidate_ms = checked;
     Ok(finish(state, &request.plan, content))
 }
 
@@ -99,6 +103,8 @@ fn finish(state: &AgentState, request: &PlanRequest, mut planned: Planned) -> Pl
 /// Fetches the source's manifest (only for categories whose digest differs from ours),
 /// reads this tree and plans.
 async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<Planned> {
+    let mut timings = Phases::default();
+    let mut clock = std::time::Instant::now();
     let source_address = request.source.as_str();
     let target =
         Target { address: source_address.to_string(), tls: state.settings.client_tls.clone() };
@@ -116,7 +122,11 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         ));
     }
     let categories = &request.categories;
+    timings.exchange_ms = elapsed_ms(clock);
+    clock = std::time::Instant::now();
     let destination = state.scan(categories.clone()).await?;
+    timings.scan_ms = elapsed_ms(clock);
+    clock = std::time::Instant::now();
     let differing: Vec<Category> = categories
         .iter()
         .copied()
@@ -130,6 +140,8 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
     } else {
         source.manifest(&differing).await.map_err(|e| EngineError::Source(e.to_string()))?
     };
+    timings.exchange_ms += elapsed_ms(clock);
+    clock = std::time::Instant::now();
     for category in categories {
         if !differing.contains(category)
             && let Some(same) = destination.get(*category)
@@ -162,6 +174,7 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         destination,
         source_digests,
         rules: (hello.device_specific, ours),
+        timings: Phases { diff_ms: elapsed_ms(clock), ..timings },
     })
 }
 
@@ -223,7 +236,15 @@ async fn run_apply(
         requested_by,
         rollback_of: None,
     };
-    let outcome = applier.apply(&planned.plan, &planned.destination, origin).await?;
+    let mut outcome = applier.apply(&planned.plan, &planned.destination, origin).await?;
+    let planning = planned.timings;
+    outcome.phases = Phases {
+        scan_ms: planning.scan_ms,
+        exchange_ms: planning.exchange_ms,
+        diff_ms: planning.diff_ms,
+        revalidate_ms: planning.revalidate_ms,
+        ..outcome.phases
+    };
     last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
     tracing::info!(
         generation = outcome.generation,

@@ -19,7 +19,8 @@ use std::time::Duration;
 use confsync_engine::category::Category;
 use confsync_engine::failpoint;
 use confsync_engine::live::LiveTree;
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::watch;
 
 /// How soon after a burst of events the roots are checked for folders that appeared.
@@ -141,6 +142,9 @@ impl EventHandler {
     fn handle(&self, event: notify::Result<notify::Event>) {
         match event {
             Ok(event) if event.need_rescan() => self.lost("the watcher lost events"),
+            // Opening or reading changes nothing, and this agent's own scans and reads
+            // would otherwise distrust the manifest they just built.
+            Ok(event) if is_read_only(&event.kind) => {}
             Ok(event) => {
                 let categories: Vec<Category> = event
                     .paths
@@ -157,8 +161,12 @@ impl EventHandler {
                 for category in categories {
                     self.tree.changed(category);
                 }
+                let moves_a_root = matches!(
+                    event.kind,
+                    EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+                );
                 for (category, root) in &self.roots {
-                    if event.paths.iter().any(|p| p == root) {
+                    if moves_a_root && event.paths.iter().any(|p| p == root) {
                         self.tree.set_watched(*category, false);
                         self.replaced.lock().unwrap_or_else(|p| p.into_inner()).push(*category);
                     }
@@ -177,6 +185,15 @@ impl EventHandler {
 
     fn category_of(&self, path: &Path) -> Option<Category> {
         self.roots.iter().find(|(_, root)| path.starts_with(root)).map(|(c, _)| *c)
+    }
+}
+
+/// Whether an event only says that something was opened or read.
+fn is_read_only(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => false,
+        EventKind::Access(_) => true,
+        _ => false,
     }
 }
 

@@ -146,6 +146,17 @@ fn a_small_change_in_a_large_file_moves_little_data() {
         SIZE,
         "the first sync is a full copy"
     );
+    // Where the time went: every phase is there, and the apply's add up to its duration.
+    let result = event(&first, "result");
+    let phases = &result["phases"];
+    let ms = |name: &str| phases[name].as_u64().unwrap_or_else(|| panic!("{name} in {result}"));
+    let applying: u64 =
+        ["transfer_ms", "flush_ms", "check_ms", "commit_ms", "finish_ms"].iter().map(|p| ms(p)).sum();
+    for planning in ["scan_ms", "exchange_ms", "diff_ms", "revalidate_ms"] {
+        ms(planning);
+    }
+    assert!(ms("transfer_ms") > 0, "copying 128 MiB takes time: {result}");
+    assert!(applying <= result_u64(result, "duration_ms"), "{result}");
 
     patch(src.path(), "firmware/image.bin", SIZE / 2, &noise(MIB as usize, 99));
     let second = json_lines(&sync_ok(&source, &destination, &["--json"]));

@@ -28,7 +28,9 @@ use crate::journal::{
     self, Change, CommitError, GenerationRecord, Journal, JournalState, Op, Stamp,
 };
 use crate::layout::Layout;
+use crate::index::FileStamp;
 use crate::live::LiveTree;
+use crate::scan;
 use crate::manifest::Manifest;
 use crate::plan::{Action, Plan, Step};
 use crate::progress::{Phase, Progress, ProgressEvent};
@@ -58,6 +60,38 @@ pub struct ApplyOutcome {
     /// whoever reports it does not call it a plain success.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Where the time went.
+    pub phases: Phases,
+}
+
+/// Where a sync's time went, in milliseconds. The first four are the plan's (the
+/// destination's, whether made for the review or again for the apply); the rest the
+/// apply's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Phases {
+    /// Reading both trees' manifests where they were not in memory.
+    pub scan_ms: u64,
+    /// Asking the source (its `Hello`, the manifests of differing categories).
+    pub exchange_ms: u64,
+    /// Comparing the manifests into steps, merging shared files.
+    pub diff_ms: u64,
+    /// At the apply: checking that both trees are still as the reviewed plan saw them.
+    pub revalidate_ms: u64,
+    /// Fetching, writing and verifying every staged file.
+    pub transfer_ms: u64,
+    /// Making the staged files durable.
+    pub flush_ms: u64,
+    /// Stamping what the commit moves aside, checking the tree is unchanged.
+    pub check_ms: u64,
+    /// The journaled commit (renames, folder flushes).
+    pub commit_ms: u64,
+    /// Pruning old generations.
+    pub finish_ms: u64,
+}
+
+/// Milliseconds since `start`, for [`Phases`].
+pub fn elapsed_ms(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What an apply or rollback reports while it runs, and how it ended.
@@ -117,21 +151,29 @@ impl<S: ChunkSource> Applier<'_, S> {
         let staging_path = journal::staging_dir(self.layout, id);
         let staging = Dir::open_ambient_dir(&staging_path, ambient_authority())
             .map_err(EngineError::io("open", &staging_path))?;
+        let mut phases = Phases::default();
+        let mut clock = Instant::now();
         let staged = self.stage_all(plan, destination, &staging).await?;
+        phases.transfer_ms = elapsed_ms(clock);
+        clock = Instant::now();
         // Every staged file must be on disk before the journal that names them.
         std::fs::File::open(&staging_path)
             .and_then(|folder| rustix::fs::syncfs(&folder).map_err(std::io::Error::from))
             .map_err(EngineError::io("flush staged files to disk in", &staging_path))?;
         drop(staging);
+        phases.flush_ms = elapsed_ms(clock);
+        clock = Instant::now();
 
         self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
         // Stamps first, then the rescan: an edit after the stamps shows in the rescan, an
         // edit after the rescan in the stamps, checked again as each entry is moved aside.
         let stamps = stamp_targets(self.layout, plan)?;
         self.check_unchanged(plan).await?;
+        phases.check_ms = elapsed_ms(clock);
         if let Some(ms) = crate::failpoint::value(crate::failpoint::COMMIT_DELAY_MS) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
+        clock = Instant::now();
 
         let record = GenerationRecord {
             id,
@@ -179,6 +221,8 @@ impl<S: ChunkSource> Applier<'_, S> {
                 detail: format!("commit task failed: {e}"),
             })?;
         self.tree.changed_all();
+        phases.commit_ms = elapsed_ms(clock);
+        clock = Instant::now();
         let mut committed = match committed {
             Ok(committed) => committed,
             Err(CommitError::Undone(e)) => {
@@ -196,20 +240,47 @@ impl<S: ChunkSource> Applier<'_, S> {
                 });
             }
         };
+        self.remember_written(plan);
         if let Err(e) = journal::prune(self.layout, self.keep_generations) {
             committed.warnings.push(format!("old generations could not be pruned ({e})"));
         }
+        phases.finish_ms = elapsed_ms(clock);
 
         let outcome = ApplyOutcome {
             generation: id,
             files_changed,
             bytes_received: staged.bytes_received,
             bytes_written: staged.bytes_written,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            duration_ms: elapsed_ms(started),
             warnings: committed.warnings,
+            phases,
         };
         self.progress.report(self.event(Phase::Done, "", &staged.tracker));
         Ok(outcome)
+    }
+
+    /// Tells the hash index the digests of the files the commit put in place (each was
+    /// verified as it was staged), so that the next scan does not read them again.
+    fn remember_written(&self, plan: &Plan) {
+        let mut index = self.tree.index();
+        for (category, step) in plan.steps() {
+            let Some(entry) = step.source.as_ref().filter(|e| e.kind == EntryKind::File) else {
+                continue;
+            };
+            if !matches!(step.action, Action::Create | Action::Overwrite) {
+                continue;
+            }
+            let full = self.layout.root(category).join(&step.path);
+            if let Ok(meta) = std::fs::symlink_metadata(&full)
+                && meta.is_file()
+                && meta.len() == entry.size
+            {
+                index.remember(scan::index_key(category, &step.path), FileStamp::of(&meta), entry.digest);
+            }
+        }
+        if let Err(e) = index.save() {
+            tracing::warn!(error = %e, "could not save the hash index; the next scan hashes again");
+        }
     }
 
     async fn stage_all(

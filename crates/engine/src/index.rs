@@ -21,6 +21,19 @@ pub struct FileStamp {
     pub ctime_ns: i64,
 }
 
+impl FileStamp {
+    pub fn of(meta: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |secs: i64, nsec: i64| secs.saturating_mul(1_000_000_000).saturating_add(nsec);
+        FileStamp {
+            size: meta.size(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            inode: meta.ino(),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Record {
     stamp: FileStamp,
@@ -34,8 +47,11 @@ pub struct HashIndex {
     dirty: bool,
 }
 
-/// A file modified this recently may be modified again within the same clock tick
-/// without its stamp changing (the "racy git" problem); its digest is not remembered.
+/// A file whose content changed this recently may change again within the same clock
+/// tick without its stamp changing (the "racy git" problem); its digest is not
+/// remembered. Only the modification time counts: a content change always sets it to
+/// now, while a rename or chmod (what an apply does to a file it wrote, whose mtime is
+/// the source's) changes only the ctime, which the stamp still compares.
 const RACY_WINDOW_NS: i64 = 2_000_000_000;
 
 impl HashIndex {
@@ -56,7 +72,7 @@ impl HashIndex {
     }
 
     pub fn remember(&mut self, key: String, stamp: FileStamp, digest: Digest) {
-        if now_ns().saturating_sub(stamp.mtime_ns.max(stamp.ctime_ns)) < RACY_WINDOW_NS {
+        if now_ns().saturating_sub(stamp.mtime_ns) < RACY_WINDOW_NS {
             self.records.remove(&key);
             return;
         }

@@ -140,6 +140,7 @@ impl LiveTree {
     fn rescan(&self, category: Category) -> Result<CategoryManifest> {
         let ticket = self.slots().entry(category).or_default().changes;
         self.walks.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let scanned = {
             let mut index = self.index();
             scan::scan_category(&self.layout, category, &mut index)?
@@ -151,6 +152,16 @@ impl LiveTree {
         let mut slots = self.slots();
         let slot = slots.entry(category).or_default();
         slot.trusted = slot.watched && slot.changes == ticket && quiet;
+        tracing::debug!(
+            %category,
+            entries = scanned.manifest.entries.len(),
+            hashed = scanned.hashed_files,
+            ms = started.elapsed().as_millis() as u64,
+            trusted = slot.trusted,
+            watched = slot.watched,
+            quiet,
+            "scanned"
+        );
         slot.cached = Some((scanned.manifest.clone(), Instant::now()));
         Ok(scanned.manifest)
     }

@@ -1,6 +1,6 @@
 //! Plans, refusals, apply progress and outcomes, and the requests that ask for them.
 
-use confsync_engine::apply::ApplyOutcome;
+use confsync_engine::apply::{ApplyOutcome, Phases};
 use confsync_engine::entry::{Digest, EntryKind};
 use confsync_engine::path::RelPath;
 use confsync_engine::plan::{Action, Guards};
@@ -301,6 +301,35 @@ pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
         bytes_written: outcome.bytes_written,
         duration_ms: outcome.duration_ms,
         warnings: outcome.warnings.clone(),
+        phases: Some(phases_to_proto(&outcome.phases)),
+    }
+}
+
+fn phases_to_proto(p: &Phases) -> v1::Phases {
+    v1::Phases {
+        scan_ms: p.scan_ms,
+        exchange_ms: p.exchange_ms,
+        diff_ms: p.diff_ms,
+        revalidate_ms: p.revalidate_ms,
+        transfer_ms: p.transfer_ms,
+        flush_ms: p.flush_ms,
+        check_ms: p.check_ms,
+        commit_ms: p.commit_ms,
+        finish_ms: p.finish_ms,
+    }
+}
+
+fn phases_from_proto(p: &v1::Phases) -> Phases {
+    Phases {
+        scan_ms: p.scan_ms,
+        exchange_ms: p.exchange_ms,
+        diff_ms: p.diff_ms,
+        revalidate_ms: p.revalidate_ms,
+        transfer_ms: p.transfer_ms,
+        flush_ms: p.flush_ms,
+        check_ms: p.check_ms,
+        commit_ms: p.commit_ms,
+        finish_ms: p.finish_ms,
     }
 }
 
@@ -312,6 +341,7 @@ pub fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
         bytes_written: raw.bytes_written,
         duration_ms: raw.duration_ms,
         warnings: raw.warnings.clone(),
+        phases: raw.phases.as_ref().map(phases_from_proto).unwrap_or_default(),
     }
 }
 
