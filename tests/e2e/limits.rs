@@ -119,7 +119,7 @@ fn a_stalled_source_runs_into_deadlines_instead_of_holding_the_destination() {
         let first = request
             .ranges
             .first()
-            .map(|r| v1::ChunkData { offset: r.offset, data: vec![0; r.length as usize] });
+            .map(|r| v1::ChunkData { offset: r.offset, data: vec![0; r.length as usize], zstd: false });
         Answer::MessagesThenSilence(first.into_iter().map(|m| m.encode_to_vec()).collect())
     });
     let entry = v1::Entry { size: 3 << 20, ..file_entry("slow.bin", b"unrelated") };
@@ -330,7 +330,7 @@ fn a_source_that_goes_silent_is_named_after_the_stall_timeout_setting() {
         let first = request
             .ranges
             .first()
-            .map(|r| v1::ChunkData { offset: r.offset, data: vec![0; r.length as usize] });
+            .map(|r| v1::ChunkData { offset: r.offset, data: vec![0; r.length as usize], zstd: false });
         Answer::MessagesThenSilence(first.into_iter().map(|m| m.encode_to_vec()).collect())
     });
     let entry = v1::Entry { size: 3 << 20, ..file_entry("slow.bin", b"unrelated") };

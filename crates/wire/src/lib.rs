@@ -11,6 +11,7 @@
 //! type: they do not depend on `confsync-proto`.
 
 pub mod client;
+mod compress;
 mod convert;
 pub mod server;
 mod status;

@@ -71,6 +71,9 @@ fn deadline(default: Duration) -> Duration {
 #[derive(Clone)]
 pub struct AgentClient {
     inner: v1::agent_client::AgentClient<Channel>,
+    /// The same connection for the file data streams, without the transport's
+    /// compression: their pieces are compressed one by one where it pays.
+    data: v1::agent_client::AgentClient<Channel>,
     address: String,
     stall: Duration,
 }
@@ -91,12 +94,15 @@ impl AgentClient {
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .keep_alive_while_idle(true);
         let channel = endpoint.connect().await.map_err(|e| channel::connect_error(address, &e))?;
+        let data = v1::agent_client::AgentClient::new(channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let inner = v1::agent_client::AgentClient::new(channel)
             .send_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Zstd)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(AgentClient { inner, address: address.to_string(), stall: STALL_TIMEOUT })
+        Ok(AgentClient { inner, data, address: address.to_string(), stall: STALL_TIMEOUT })
     }
 
     /// How long the agent may stay silent in the middle of a stream.

@@ -11,7 +11,7 @@ use confsync_engine::transfer::{ByteRange, FilesStream, PieceStream};
 use confsync_proto::v1;
 use futures::StreamExt;
 
-use super::{AgentClient, CALL_TIMEOUT, ClientError, deadline, within};
+use super::{AgentClient, CALL_TIMEOUT, ClientError, MAX_MESSAGE_BYTES, deadline, within};
 use crate::convert;
 
 impl AgentClient {
@@ -109,7 +109,7 @@ impl AgentClient {
             v1::FilesRequest { category: convert::category_to_proto(category) as i32, paths };
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline(CALL_TIMEOUT));
-        let mut stream = match self.inner.get_files(request).await {
+        let mut stream = match self.data.get_files(request).await {
             Ok(response) => response.into_inner(),
             Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(None),
             Err(status) => return Err(self.status(status)),
@@ -129,9 +129,10 @@ impl AgentClient {
         Ok(Some(
             tokio_stream::StreamExt::timeout(stream, stall)
                 .map(move |item| match item {
-                    Ok(item) => item.map(|f| (f.index, f.offset, f.data)).map_err(|s| {
-                        EngineError::Source(ClientError::from_status(&address, s).to_string())
-                    }),
+                    Ok(Ok(f)) => unpacked(&address, f.data, f.zstd).map(|data| (f.index, f.offset, data)),
+                    Ok(Err(s)) => {
+                        Err(EngineError::Source(ClientError::from_status(&address, s).to_string()))
+                    }
                     Err(_) => Err(stalled(&address, stall)),
                 })
                 .boxed(),
@@ -158,18 +159,26 @@ impl AgentClient {
         };
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline(CALL_TIMEOUT));
-        let stream = self.inner.get_chunks(request).await.map_err(|s| self.status(s))?.into_inner();
+        let stream = self.data.get_chunks(request).await.map_err(|s| self.status(s))?.into_inner();
         let address = self.address.clone();
         let stall = self.stall();
         Ok(tokio_stream::StreamExt::timeout(stream, stall)
             .map(move |item| match item {
-                Ok(item) => item.map(|c| (c.offset, c.data)).map_err(|s| {
-                    EngineError::Source(ClientError::from_status(&address, s).to_string())
-                }),
+                Ok(Ok(c)) => unpacked(&address, c.data, c.zstd).map(|data| (c.offset, data)),
+                Ok(Err(s)) => {
+                    Err(EngineError::Source(ClientError::from_status(&address, s).to_string()))
+                }
                 Err(_) => Err(stalled(&address, stall)),
             })
             .boxed())
     }
+}
+
+/// A piece's bytes as the source meant them; one that does not decompress within a
+/// message's size is the source's fault, named.
+fn unpacked(address: &str, data: Vec<u8>, compressed: bool) -> Result<Vec<u8>, EngineError> {
+    crate::compress::unpack(data, compressed, MAX_MESSAGE_BYTES)
+        .map_err(|e| EngineError::Source(format!("{address} sent a bad piece: {e}")))
 }
 
 /// The error of a source that went silent in the middle of a transfer.

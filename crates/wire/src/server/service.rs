@@ -97,7 +97,12 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
         Ok(Response::new(
             pieces
                 .map(|piece| {
-                    piece.map(|(offset, data)| v1::ChunkData { offset, data }).map_err(to_status)
+                    piece
+                        .map(|(offset, data)| {
+                            let (data, zstd) = crate::compress::pack(data);
+                            v1::ChunkData { offset, data, zstd }
+                        })
+                        .map_err(to_status)
                 })
                 .boxed(),
         ))
@@ -119,7 +124,10 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
             pieces
                 .map(|piece| {
                     piece
-                        .map(|(index, offset, data)| v1::FileData { index, offset, data })
+                        .map(|(index, offset, data)| {
+                            let (data, zstd) = crate::compress::pack(data);
+                            v1::FileData { index, offset, data, zstd }
+                        })
                         .map_err(to_status)
                 })
                 .boxed(),
