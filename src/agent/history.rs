@@ -90,14 +90,13 @@ async fn run_rollback(
 async fn prepare(state: &Arc<AgentState>, request: &RollbackRequest) -> Result<Prepared> {
     let (generation, force) = (request.generation, request.force);
     let worker = Arc::clone(state);
-    let mut prepared = tokio::task::spawn_blocking(move || {
-        rollback::prepare(&worker.tree, generation, force)
-    })
-    .await
-    .map_err(|e| EngineError::State {
-        path: state.layout().state_dir().to_path_buf(),
-        detail: format!("planning task failed: {e}"),
-    })??;
+    let mut prepared =
+        tokio::task::spawn_blocking(move || rollback::prepare(&worker.tree, generation, force))
+            .await
+            .map_err(|e| EngineError::State {
+                path: state.layout().state_dir().to_path_buf(),
+                detail: format!("planning task failed: {e}"),
+            })??;
     let options =
         PlanOptions { allow_protected: request.allow_protected, ..PlanOptions::default() };
     let standing = standing_refusals(state, &options, &prepared.plan);

@@ -1,8 +1,8 @@
 //! What one running agent holds: its identity, its live tree (layout, manifest in memory,
 //! hash index), the apply lock, and the shutdown flag that in-flight transfers watch.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use confsync_engine::category::Category;
 use confsync_engine::error::{EngineError, Result};
@@ -75,11 +75,11 @@ impl AgentState {
     /// watcher vouches for it, else scanned on a blocking thread.
     pub async fn scan(self: &Arc<Self>, categories: Vec<Category>) -> Result<Manifest> {
         let state = Arc::clone(self);
-        tokio::task::spawn_blocking(move || state.tree.scan(&categories))
-        .await
-        .map_err(|e| EngineError::State {
-            path: self.layout().state_dir().to_path_buf(),
-            detail: format!("scan task failed: {e}"),
+        tokio::task::spawn_blocking(move || state.tree.scan(&categories)).await.map_err(|e| {
+            EngineError::State {
+                path: self.layout().state_dir().to_path_buf(),
+                detail: format!("scan task failed: {e}"),
+            }
         })?
     }
 

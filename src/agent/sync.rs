@@ -24,8 +24,8 @@ use confsync_wire::server::{ApplyEvents, Caller};
 use confsync_wire::{AgentClient, Target};
 
 use crate::agent::job::Attempt;
-use crate::agent::plan_memo::{MEMO_LIFETIME, PlanMemo, Planned};
 use crate::agent::job::{self, ChannelProgress};
+use crate::agent::plan_memo::{MEMO_LIFETIME, PlanMemo, Planned};
 use crate::agent::source::RemoteSource;
 use crate::agent::state::AgentState;
 

@@ -163,7 +163,9 @@ impl EventHandler {
                 }
                 let moves_a_root = matches!(
                     event.kind,
-                    EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(ModifyKind::Name(_))
                 );
                 for (category, root) in &self.roots {
                     if moves_a_root && event.paths.iter().any(|p| p == root) {
@@ -210,7 +212,8 @@ impl Roots {
     /// Watches roots that exist and are not watched yet (then vouches for them), and
     /// watches for missing ones through their parent.
     fn refresh(&mut self) -> notify::Result<()> {
-        let replaced = std::mem::take(&mut *self.replaced.lock().unwrap_or_else(|p| p.into_inner()));
+        let replaced =
+            std::mem::take(&mut *self.replaced.lock().unwrap_or_else(|p| p.into_inner()));
         for (category, root, watched) in &mut self.roots {
             if replaced.contains(category) && *watched {
                 // A folder of the same name may be a new one: drop the old watch.

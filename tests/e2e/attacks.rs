@@ -423,9 +423,13 @@ fn declared_sizes_are_neither_trusted_nor_exceeded() {
         let mut messages: Vec<Vec<u8>> = request
             .ranges
             .iter()
-            .map(|r| v1::ChunkData { offset: r.offset, data: b"12345".to_vec(), zstd: false }.encode_to_vec())
+            .map(|r| {
+                v1::ChunkData { offset: r.offset, data: b"12345".to_vec(), zstd: false }
+                    .encode_to_vec()
+            })
             .collect();
-        messages.push(v1::ChunkData { offset: 5, data: b"more".to_vec(), zstd: false }.encode_to_vec());
+        messages
+            .push(v1::ChunkData { offset: 5, data: b"more".to_vec(), zstd: false }.encode_to_vec());
         Answer::Messages(messages)
     });
     let source = Evil { chunks: extra, ..Evil::firmware(vec![file_entry("f.bin", five)]) }.serve();

@@ -116,10 +116,11 @@ fn a_stalled_source_runs_into_deadlines_instead_of_holding_the_destination() {
     assert_mentions(&stderr(&output), &["nothing arrived for 1.5s"]);
     // File data that stops in the middle.
     let trickle = Arc::new(|request: &v1::ChunksRequest| {
-        let first = request
-            .ranges
-            .first()
-            .map(|r| v1::ChunkData { offset: r.offset, data: vec![0; r.length as usize], zstd: false });
+        let first = request.ranges.first().map(|r| v1::ChunkData {
+            offset: r.offset,
+            data: vec![0; r.length as usize],
+            zstd: false,
+        });
         Answer::MessagesThenSilence(first.into_iter().map(|m| m.encode_to_vec()).collect())
     });
     let entry = v1::Entry { size: 3 << 20, ..file_entry("slow.bin", b"unrelated") };
@@ -327,10 +328,11 @@ fn a_source_that_goes_silent_is_named_after_the_stall_timeout_setting() {
     let before = snapshot(dst.path());
     let destination = Agent::start_with_args(dst.path(), "backup", &["--stall-timeout", "2s"]);
     let trickle = Arc::new(|request: &v1::ChunksRequest| {
-        let first = request
-            .ranges
-            .first()
-            .map(|r| v1::ChunkData { offset: r.offset, data: vec![0; r.length as usize], zstd: false });
+        let first = request.ranges.first().map(|r| v1::ChunkData {
+            offset: r.offset,
+            data: vec![0; r.length as usize],
+            zstd: false,
+        });
         Answer::MessagesThenSilence(first.into_iter().map(|m| m.encode_to_vec()).collect())
     });
     let entry = v1::Entry { size: 3 << 20, ..file_entry("slow.bin", b"unrelated") };

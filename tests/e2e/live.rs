@@ -38,7 +38,10 @@ fn differences(source: &Agent, destination: &Agent) -> String {
 }
 
 /// Two agents over equal trees, the source with `env` (failpoints) and `args`.
-fn pair(args: &[&str], env: &[(&str, &str)]) -> (tempfile::TempDir, tempfile::TempDir, Agent, Agent) {
+fn pair(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, tempfile::TempDir, Agent, Agent) {
     let (src, dst) = (tempdir(), tempdir());
     tree(src.path());
     tree(dst.path());
@@ -93,8 +96,7 @@ fn a_plan_on_a_quiet_tree_walks_nothing_and_the_periodic_rescan_finds_a_missed_c
 #[test]
 fn lost_events_lead_to_a_rescan() {
     // Every event arrives as a queue overflow: the change itself is never told.
-    let (src, _dst, source, destination) =
-        pair(&[], &[("CONFSYNC_FAILPOINTS", "watch-overflow")]);
+    let (src, _dst, source, destination) = pair(&[], &[("CONFSYNC_FAILPOINTS", "watch-overflow")]);
     write(src.path(), "config/site/b.conf", b"b = 2\n");
     assert!(differences(&source, &destination).contains("b.conf"));
     assert!(source.log().contains("file watcher lost events"), "{}", source.log());
@@ -109,9 +111,8 @@ fn a_file_rewritten_during_a_scan_is_not_trusted() {
     std::fs::remove_file(src.path().join("config/a.conf")).expect("remove");
     sleep(Duration::from_millis(300));
     let (from, to) = (source.address.clone(), destination.address.clone());
-    let during = std::thread::spawn(move || {
-        stdout(&confsync(&["diff", "--from", &from, "--to", &to]))
-    });
+    let during =
+        std::thread::spawn(move || stdout(&confsync(&["diff", "--from", &from, "--to", &to])));
     sleep(Duration::from_millis(800));
     write(src.path(), "config/site/b.conf", b"b = rewritten while the scan ran\n");
     let shown = during.join().expect("diff during the scan");

@@ -150,8 +150,10 @@ fn a_small_change_in_a_large_file_moves_little_data() {
     let result = event(&first, "result");
     let phases = &result["phases"];
     let ms = |name: &str| phases[name].as_u64().unwrap_or_else(|| panic!("{name} in {result}"));
-    let applying: u64 =
-        ["transfer_ms", "flush_ms", "check_ms", "commit_ms", "finish_ms"].iter().map(|p| ms(p)).sum();
+    let applying: u64 = ["transfer_ms", "flush_ms", "check_ms", "commit_ms", "finish_ms"]
+        .iter()
+        .map(|p| ms(p))
+        .sum();
     for planning in ["scan_ms", "exchange_ms", "diff_ms", "revalidate_ms"] {
         ms(planning);
     }
@@ -255,8 +257,9 @@ fn killing_the_destination_mid_transfer_leaves_it_as_before() {
     assert_categories_equal(src.path(), dst.path());
 }
 
-/// A plan with eleven commit operations: deletions (a file, a folder with its file), a new
-/// folder with a file, overwrites in two categories, and mode changes.
+/// A plan with ten commit operations: deletions (a file, a folder with its file), a new
+/// folder with a file (one rename: it is staged whole), overwrites in two categories, and
+/// mode changes.
 fn populate_for_commit(src: &Path, dst: &Path) {
     for name in ["a", "b", "c"] {
         write(src, &format!("config/{name}.conf"), format!("{name} = new\n").as_bytes());
@@ -306,7 +309,7 @@ fn a_crash_in_the_middle_of_a_commit_is_undone_at_restart() {
 
 #[test]
 fn a_crash_after_any_commit_operation_is_undone_at_restart() {
-    for after in [1, 3, 4, 5, 6, 7, 8, 9, 10] {
+    for after in [1, 3, 4, 5, 6, 7, 8, 9] {
         crash_during_commit(after);
     }
 }

@@ -24,17 +24,18 @@ use crate::category::Category;
 use crate::chunk::WHOLE_FILE_LIMIT;
 use crate::entry::{Digest, EntryKind};
 use crate::error::{EngineError, Result};
+use crate::index::FileStamp;
 use crate::journal::{
     self, Change, CommitError, GenerationRecord, Journal, JournalState, Op, Stamp,
 };
 use crate::layout::Layout;
-use crate::index::FileStamp;
 use crate::live::LiveTree;
-use crate::scan;
 use crate::manifest::Manifest;
 use crate::plan::{Action, Plan, Step};
 use crate::progress::{Phase, Progress, ProgressEvent};
 use crate::resume;
+use crate::scan;
+use crate::subtree::{Staged, Subtrees};
 use crate::transfer::{self, ChunkSource, StageContext};
 
 /// How many files are staged at once: enough to hide the round trip per small file.
@@ -275,7 +276,11 @@ impl<S: ChunkSource> Applier<'_, S> {
                 && meta.is_file()
                 && meta.len() == entry.size
             {
-                index.remember(scan::index_key(category, &step.path), FileStamp::of(&meta), entry.digest);
+                index.remember(
+                    scan::index_key(category, &step.path),
+                    FileStamp::of(&meta),
+                    entry.digest,
+                );
             }
         }
         if let Err(e) = index.save() {
@@ -313,6 +318,13 @@ impl<S: ChunkSource> Applier<'_, S> {
             !self.progress.is_cancelled()
         };
         let resumable = resume::pieces(self.layout);
+        let subtrees = Subtrees::of(plan);
+        for folder in subtrees.folders(plan) {
+            staging.create_dir_all(&folder).map_err(EngineError::io(
+                "create staging folder",
+                self.layout.staging_dir().join(&folder),
+            ))?;
+        }
         let ctx = StageContext {
             layout: self.layout,
             staging,
@@ -339,10 +351,13 @@ impl<S: ChunkSource> Applier<'_, S> {
         let mut jobs: Vec<BoxFuture<'_, Result<Vec<transfer::Staged>>>> = single
             .iter()
             .map(|(i, category, step)| {
-                self.stage_one(&ctx, &tracker, *i, *category, step).map_ok(|s| vec![s]).boxed()
+                let at = subtrees.location(*i, *category, step);
+                self.stage_one(&ctx, &tracker, at, *category, step).map_ok(|s| vec![s]).boxed()
             })
             .collect();
         for (category, batch) in batches(&batched) {
+            let batch: Vec<(Staged, &Step)> =
+                batch.into_iter().map(|(i, s)| (subtrees.location(i, category, s), s)).collect();
             jobs.push(self.stage_batch(&ctx, &tracker, category, batch).boxed());
         }
         let results: Vec<Vec<transfer::Staged>> =
@@ -360,7 +375,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         &self,
         ctx: &StageContext<'_, S>,
         tracker: &Tracker,
-        index: usize,
+        at: Staged,
         category: Category,
         step: &Step,
     ) -> Result<transfer::Staged> {
@@ -370,14 +385,8 @@ impl<S: ChunkSource> Applier<'_, S> {
         })?;
         *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
             format!("{category}/{}", step.path);
-        let staged = transfer::stage_entry(
-            ctx,
-            category,
-            entry,
-            step.current.as_ref(),
-            &staged_name(index, &entry.digest),
-        )
-        .await?;
+        let staged =
+            transfer::stage_entry(ctx, category, entry, step.current.as_ref(), at.path()).await?;
         tracker.files_done.fetch_add(1, Ordering::Relaxed);
         Ok(staged)
     }
@@ -387,15 +396,15 @@ impl<S: ChunkSource> Applier<'_, S> {
         ctx: &StageContext<'_, S>,
         tracker: &Tracker,
         category: Category,
-        batch: Vec<(usize, &Step)>,
+        batch: Vec<(Staged, &Step)>,
     ) -> Result<Vec<transfer::Staged>> {
         let mut items = Vec::with_capacity(batch.len());
-        for (index, step) in &batch {
+        for (at, step) in &batch {
             let entry = step.source.as_ref().ok_or_else(|| EngineError::State {
                 path: self.layout.journal_path(),
                 detail: format!("step for {} has no source entry", step.path),
             })?;
-            items.push((staged_name(*index, &entry.digest), entry));
+            items.push((at.path().to_string(), entry));
         }
         if let Some((_, first)) = batch.first() {
             *tracker.current.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -500,12 +509,15 @@ fn stamp_targets(layout: &Layout, plan: &Plan) -> Result<Stamps> {
 pub type Stamps = HashMap<(Category, crate::RelPath), Stamp>;
 
 /// Orders a plan's steps into commit operations: removals (contents before their
-/// folders), then new folders (parents first), then files and symlinks, then modes.
-/// Staged names are the step's position in the plan, as staged by [`Applier::stage_all`].
+/// folders), then new folders (parents first), then new subtrees, then files and
+/// symlinks, then modes. What is staged where is [`Subtrees::location`]'s, as staged by
+/// [`Applier::stage_all`]; what a subtree's move brings has no operation of its own.
 pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
+    let subtrees = Subtrees::of(plan);
     let mut removals = Vec::new();
     let mut dir_removals = Vec::new();
     let mut dirs = Vec::new();
+    let mut trees = Vec::new();
     let mut puts = Vec::new();
     let mut modes = Vec::new();
     for (i, (category, step)) in plan.steps().enumerate() {
@@ -522,14 +534,19 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
             (Action::Create, EntryKind::Dir) => {
                 let to = step.source.as_ref().map_or(0o755, |e| e.mode);
                 modes.push(Op::DirMode { category, path: path.clone(), mode: to });
-                dirs.push(Op::MakeDir { category, path });
+                if let Some(staged) = subtrees.root_name(category, &path) {
+                    trees.push(Op::PutTree { category, path, staged });
+                } else if !subtrees.makes(category, &path) {
+                    dirs.push(Op::MakeDir { category, path });
+                }
             }
             (Action::Create | Action::Overwrite, _) => {
+                let Staged::Alone(staged) = subtrees.location(i, category, step) else {
+                    continue;
+                };
                 let replaces = step.action == Action::Overwrite;
                 let expect =
                     replaces.then(|| stamps.get(&(category, path.clone())).copied()).flatten();
-                let digest = step.source.as_ref().map_or(Digest::ZERO, |e| e.digest);
-                let staged = staged_name(i, &digest);
                 puts.push(Op::Put { category, path, staged, replaces, expect });
             }
             (Action::Chmod, _) => {
@@ -545,7 +562,14 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
     dirs.sort_by(|a, b| op_path(a).cmp(&op_path(b)));
     // Children's modes first, so a read-only parent is set last.
     modes.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
-    removals.into_iter().chain(dir_removals).chain(dirs).chain(puts).chain(modes).collect()
+    removals
+        .into_iter()
+        .chain(dir_removals)
+        .chain(dirs)
+        .chain(trees)
+        .chain(puts)
+        .chain(modes)
+        .collect()
 }
 
 /// Every path `plan` changes, with the entry before and after; a change of kind (a

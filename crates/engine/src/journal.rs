@@ -61,6 +61,9 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expect: Option<Stamp>,
     },
+    /// Rename a whole staged folder (a new subtree, see [`subtree`](crate::subtree))
+    /// into place at `path`, where nothing is.
+    PutTree { category: Category, path: RelPath, staged: String },
     /// Change the mode of an entry that was there before.
     Chmod { category: Category, path: RelPath, from: u32, to: u32 },
     /// Give a folder this commit created its final mode; undone with the folder itself.
@@ -74,6 +77,7 @@ impl Op {
         | Op::RemoveDir { category, path, .. }
         | Op::MakeDir { category, path }
         | Op::Put { category, path, .. }
+        | Op::PutTree { category, path, .. }
         | Op::Chmod { category, path, .. }
         | Op::DirMode { category, path, .. }) = self;
         (*category, path)

@@ -14,6 +14,7 @@
 //! - [`plan`]: the pure diff of two manifests into steps, with guards and a digest.
 //! - [`chunk`], [`transfer`]: content-defined chunks, and staging files from a source.
 //! - [`apply`], [`journal`]: the crash-safe commit of a plan, and recovery at start.
+//! - [`subtree`]: where each entry is staged; new folders staged whole, moved in at once.
 //! - [`resume`]: what a cut transfer staged, kept so that the next attempt resumes.
 //! - [`history`]: the record of every apply and rollback, kept beyond pruning.
 //! - [`last_sync`]: what the last sync left, to tell local edits from downgrades.
@@ -65,6 +66,7 @@ pub mod rules;
 pub mod scan;
 pub mod semantic;
 pub mod server;
+pub mod subtree;
 pub mod transfer;
 pub mod view;
 

@@ -28,9 +28,9 @@ use crate::category::Category;
 use crate::chunk::{self, ChunkList};
 use crate::entry::{Digest, Entry, EntryKind};
 use crate::error::{EngineError, Result};
-use crate::live::LiveTree;
 use crate::journal::{self, GenerationRecord};
 use crate::layout::Layout;
+use crate::live::LiveTree;
 use crate::manifest::{CategoryManifest, Manifest};
 use crate::path::RelPath;
 use crate::plan::{self, Action, Guards, Plan};
@@ -54,11 +54,7 @@ pub struct Prepared {
 type Key = (Category, RelPath);
 
 /// Plans the rollback to the state before `generation` (default: the newest).
-pub fn prepare(
-    tree: &LiveTree,
-    generation: Option<u64>,
-    force: bool,
-) -> Result<Prepared> {
+pub fn prepare(tree: &LiveTree, generation: Option<u64>, force: bool) -> Result<Prepared> {
     let layout = tree.layout();
     let kept = journal::generations(layout)?;
     let undone = generations_to_undo(layout, &kept, generation)?;

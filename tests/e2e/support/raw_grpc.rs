@@ -393,7 +393,9 @@ pub fn pieces(
             request
                 .ranges
                 .iter()
-                .map(|r| v1::ChunkData { offset: r.offset, data: data(r), zstd: false }.encode_to_vec())
+                .map(|r| {
+                    v1::ChunkData { offset: r.offset, data: data(r), zstd: false }.encode_to_vec()
+                })
                 .collect(),
         )
     })

@@ -157,6 +157,12 @@ pub(super) fn run(h: &Handles, op: &Op) -> Result<()> {
                 .and_then(|()| rename_noreplace(&h.staging, Path::new(staged), dir, path.as_ref()))
                 .map_err(EngineError::io("move into place", full))
         }
+        Op::PutTree { category, path, staged } => {
+            let (dir, full) = (h.category(*category)?, h.full(*category, path));
+            fault::check("move folder into place", &full)
+                .and_then(|()| rename_noreplace(&h.staging, Path::new(staged), dir, path.as_ref()))
+                .map_err(EngineError::io("move folder into place", full))
+        }
         Op::Chmod { category, path, to: mode, .. } | Op::DirMode { category, path, mode } => {
             let (dir, full) = (h.category(*category)?, h.full(*category, path));
             fault::check("set mode", &full)
@@ -196,6 +202,20 @@ pub(super) fn undo(h: &Handles, ops: &[Op]) -> Result<()> {
                             .and_then(|()| dir.remove_file(path))
                             .map_err(EngineError::io("remove", h.full(*category, path)))?;
                     }
+                }
+            }
+            Op::PutTree { category, path, staged } => {
+                // In place only if the staged folder is gone from staging: move it back.
+                let dir = h.category(*category)?;
+                let moved = h.staging.symlink_metadata(staged).is_err()
+                    && dir.symlink_metadata(path).is_ok_and(|m| m.is_dir());
+                if moved {
+                    let full = h.full(*category, path);
+                    fault::check("move folder back", &full)
+                        .and_then(|()| {
+                            rename_noreplace(dir, path.as_ref(), &h.staging, Path::new(staged))
+                        })
+                        .map_err(EngineError::io("move folder back", full))?;
                 }
             }
             Op::MakeDir { category, path } => {
@@ -239,6 +259,10 @@ pub(super) fn in_effect(h: &Handles, ops: &[Op]) -> bool {
         Op::Remove { category, path, .. } => h.has_backup(*category, path),
         Op::RemoveDir { category, path, .. } => !meta(*category, path).is_some_and(|m| m.is_dir()),
         Op::MakeDir { category, path } => meta(*category, path).is_some_and(|m| m.is_dir()),
+        Op::PutTree { category, path, staged } => {
+            meta(*category, path).is_some_and(|m| m.is_dir())
+                && h.staging.symlink_metadata(staged).is_err()
+        }
         Op::Put { category, path, staged, replaces, .. } => {
             meta(*category, path).is_some()
                 && h.staging.symlink_metadata(staged).is_err()

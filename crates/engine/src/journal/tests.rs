@@ -6,9 +6,10 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use super::*;
-use crate::apply::{commit_ops, staged_name};
+use crate::apply::commit_ops;
 use crate::live::{DEFAULT_RESCAN_EVERY, LiveTree};
 use crate::plan::{Action, Guards, plan};
+use crate::subtree::Subtrees;
 
 fn write(root: &Path, rel: &str, bytes: &[u8], mode: u32) {
     let path = root.join(rel);
@@ -67,10 +68,16 @@ fn prepare(src: &Layout, dst: &Layout) -> Journal {
     dst.prepare().expect("layout");
     let categories = [Category::Config];
     let source = LiveTree::new(src.clone(), DEFAULT_RESCAN_EVERY).scan(&categories).expect("scan");
-    let destination = LiveTree::new(dst.clone(), DEFAULT_RESCAN_EVERY).scan(&categories).expect("scan");
+    let destination =
+        LiveTree::new(dst.clone(), DEFAULT_RESCAN_EVERY).scan(&categories).expect("scan");
     let plan = plan(&source, &destination, &Guards::default());
     let staging = staging_dir(dst, 1);
     std::fs::create_dir_all(&staging).expect("staging");
+    // New folders are staged whole, as the apply stages them (see `subtree`).
+    let subtrees = Subtrees::of(&plan);
+    for folder in subtrees.folders(&plan) {
+        std::fs::create_dir_all(staging.join(folder)).expect("staging folder");
+    }
     for (i, (category, step)) in plan.steps().enumerate() {
         let Some(entry) = step
             .source
@@ -80,7 +87,7 @@ fn prepare(src: &Layout, dst: &Layout) -> Journal {
             continue;
         };
         let from = src.root(category).join(&entry.path);
-        let staged = staging.join(staged_name(i, &entry.digest));
+        let staged = staging.join(subtrees.location(i, category, step).path());
         match entry.kind {
             crate::EntryKind::File => {
                 std::fs::copy(&from, &staged).expect("stage");
@@ -116,9 +123,42 @@ fn prepare(src: &Layout, dst: &Layout) -> Journal {
 fn a_crash_anywhere_in_a_commit_is_undone_at_start() {
     let probe = tempfile::tempdir().expect("tempdir");
     let (src, dst) = trees(probe.path());
-    let op_count = prepare(&src, &dst).ops.len();
+    let ops = prepare(&src, &dst).ops;
+    let op_count = ops.len();
     assert!(op_count >= 8, "the plan should exercise every kind of operation, has {op_count}");
+    assert!(
+        ops.iter().any(|op| matches!(op, Op::PutTree { .. })),
+        "the new folders arrive as subtrees: {ops:?}"
+    );
+    crash_after_every_operation(trees);
+}
 
+#[test]
+fn a_crash_anywhere_in_a_commit_with_a_large_file_in_a_new_folder_is_undone_at_start() {
+    // A large file is staged on its own (resumable) and put into its moved subtree.
+    let with_large = |tmp: &Path| {
+        let (src, dst) = trees(tmp);
+        let big = vec![7u8; crate::chunk::WHOLE_FILE_LIMIT as usize + 1];
+        write(&src.root(Category::Config), "new/deep/big.img", &big, 0o644);
+        (src, dst)
+    };
+    let probe = tempfile::tempdir().expect("tempdir");
+    let (src, dst) = with_large(probe.path());
+    let ops = prepare(&src, &dst).ops;
+    let tree_then_put = ops
+        .iter()
+        .position(|op| matches!(op, Op::PutTree { path, .. } if path.as_str() == "new"))
+        .zip(ops.iter().position(
+            |op| matches!(op, Op::Put { path, .. } if path.as_str() == "new/deep/big.img"),
+        ));
+    assert!(tree_then_put.is_some_and(|(tree, put)| tree < put), "{ops:?}");
+    crash_after_every_operation(with_large);
+}
+
+fn crash_after_every_operation(trees: impl Fn(&Path) -> (Layout, Layout)) {
+    let probe = tempfile::tempdir().expect("tempdir");
+    let (src, dst) = trees(probe.path());
+    let op_count = prepare(&src, &dst).ops.len();
     for crash_after in 0..=op_count {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (src, dst) = trees(tmp.path());

@@ -1,10 +1,10 @@
 //! Apply, apply again, roll back: the tree must be exactly as before, and refusals must
 //! say why.
 
+use crate::live::{DEFAULT_RESCAN_EVERY, LiveTree};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
-use crate::live::{DEFAULT_RESCAN_EVERY, LiveTree};
 
 use super::*;
 use crate::apply::{Applier, Origin};

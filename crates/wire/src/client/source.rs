@@ -129,7 +129,9 @@ impl AgentClient {
         Ok(Some(
             tokio_stream::StreamExt::timeout(stream, stall)
                 .map(move |item| match item {
-                    Ok(Ok(f)) => unpacked(&address, f.data, f.zstd).map(|data| (f.index, f.offset, data)),
+                    Ok(Ok(f)) => {
+                        unpacked(&address, f.data, f.zstd).map(|data| (f.index, f.offset, data))
+                    }
                     Ok(Err(s)) => {
                         Err(EngineError::Source(ClientError::from_status(&address, s).to_string()))
                     }
