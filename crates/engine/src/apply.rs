@@ -312,9 +312,11 @@ impl<S: ChunkSource> Applier<'_, S> {
             .values()
             .flat_map(|m| m.files().map(move |e| (e.digest, (m.category, e.path.clone()))))
             .collect();
+        let flush_ahead = FlushAhead::new(&self.layout.staging_dir());
         let on_bytes = |n: u64| {
             tracker.bytes_done.fetch_add(n, Ordering::Relaxed);
             self.maybe_report(&tracker);
+            flush_ahead.wrote(n);
             !self.progress.is_cancelled()
         };
         let resumable = resume::pieces(self.layout);
@@ -451,6 +453,44 @@ impl<S: ChunkSource> Applier<'_, S> {
         *last = Some(Instant::now());
         let current = t.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
         self.progress.report(self.event(Phase::Transferring, &current, t));
+    }
+}
+
+/// Starts writing staged data to disk while the transfer goes on, so that the flush
+/// before the journal finds little left to write: a machine with plenty of memory would
+/// otherwise hold the whole transfer in its page cache until that flush.
+struct FlushAhead {
+    folder: Option<std::sync::Arc<std::fs::File>>,
+    since: AtomicU64,
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Bytes staged between two flushes ahead.
+const FLUSH_AHEAD_BYTES: u64 = 64 << 20;
+
+impl FlushAhead {
+    fn new(staging: &std::path::Path) -> FlushAhead {
+        FlushAhead {
+            folder: std::fs::File::open(staging).ok().map(std::sync::Arc::new),
+            since: AtomicU64::new(0),
+            running: Default::default(),
+        }
+    }
+
+    fn wrote(&self, bytes: u64) {
+        let Some(folder) = &self.folder else { return };
+        if self.since.fetch_add(bytes, Ordering::Relaxed) + bytes < FLUSH_AHEAD_BYTES
+            || self.running.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        self.since.store(0, Ordering::Relaxed);
+        let (folder, running) = (std::sync::Arc::clone(folder), std::sync::Arc::clone(&self.running));
+        // Advisory: durability comes from the flush before the journal, whatever this did.
+        tokio::task::spawn_blocking(move || {
+            let _ = rustix::fs::syncfs(&*folder);
+            running.store(false, Ordering::Release);
+        });
     }
 }
 
