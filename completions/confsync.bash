@@ -58,6 +58,9 @@ _confsync() {
             confsync,sync)
                 cmd="confsync__subcmd__sync"
                 ;;
+            confsync,verify)
+                cmd="confsync__subcmd__verify"
+                ;;
             confsync,wizard)
                 cmd="confsync__subcmd__wizard"
                 ;;
@@ -121,6 +124,9 @@ _confsync() {
             confsync__subcmd__help,sync)
                 cmd="confsync__subcmd__help__subcmd__sync"
                 ;;
+            confsync__subcmd__help,verify)
+                cmd="confsync__subcmd__help__subcmd__verify"
+                ;;
             confsync__subcmd__help,wizard)
                 cmd="confsync__subcmd__help__subcmd__wizard"
                 ;;
@@ -179,7 +185,7 @@ _confsync() {
 
     case "${cmd}" in
         confsync)
-            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version agent wizard diff sync servers auto history rollback hold release certs demo man completions help"
+            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version agent wizard diff sync servers auto history rollback verify hold release certs demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -609,7 +615,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__help)
-            opts="agent wizard diff sync servers auto history rollback hold release certs demo man completions help"
+            opts="agent wizard diff sync servers auto history rollback verify hold release certs demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -889,6 +895,20 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        confsync__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1360,6 +1380,48 @@ _confsync() {
                     return 0
                     ;;
                 --max-delete)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --servers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        confsync__subcmd__verify)
+            opts="-v -h -V --server --against --only --json --verbose --servers --ca --cert --key --insecure --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --against)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -336,6 +336,25 @@ _arguments "${_arguments_options[@]}" : \
 '--version[Print version]' \
 && ret=0
 ;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+'--server=[The server to verify\: a name from the server list, or host\:port]:NAME:_default' \
+'--against=[Also read back this source, then compare the server with it (what \`diff\` would show, on contents just read)]:SRC:_default' \
+'--only=[Only these categories, comma separated (firmware, capdb, modules, config)]:CATS:_default' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--json[Print the result as JSON]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (hold)
 _arguments "${_arguments_options[@]}" : \
 '--server=[The server to hold\: a name from the server list, or host\:port]:NAME:_default' \
@@ -584,6 +603,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (hold)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -652,6 +675,7 @@ _confsync_commands() {
 'auto:Keep destinations following a source\: on a schedule, on change, or both' \
 'history:List the applies recorded on a server, newest first' \
 'rollback:Restore a server to its state before a kept generation' \
+'verify:Read every file of a server again, ignoring its index, and report what does not match (exit 1); with --against, compare it with a source read back too' \
 'hold:Make a server refuse every apply until released (maintenance, upgrades)' \
 'release:Let a held server accept applies again' \
 'certs:Create a certificate authority and issue agent and admin certificates' \
@@ -741,6 +765,7 @@ _confsync__subcmd__help_commands() {
 'auto:Keep destinations following a source\: on a schedule, on change, or both' \
 'history:List the applies recorded on a server, newest first' \
 'rollback:Restore a server to its state before a kept generation' \
+'verify:Read every file of a server again, ignoring its index, and report what does not match (exit 1); with --against, compare it with a source read back too' \
 'hold:Make a server refuse every apply until released (maintenance, upgrades)' \
 'release:Let a held server accept applies again' \
 'certs:Create a certificate authority and issue agent and admin certificates' \
@@ -859,6 +884,11 @@ _confsync__subcmd__help__subcmd__sync_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help sync commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__help__subcmd__verify_commands] )) ||
+_confsync__subcmd__help__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help verify commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__help__subcmd__wizard_commands] )) ||
 _confsync__subcmd__help__subcmd__wizard_commands() {
     local commands; commands=()
@@ -960,6 +990,11 @@ _confsync__subcmd__servers__subcmd__show_commands() {
 _confsync__subcmd__sync_commands() {
     local commands; commands=()
     _describe -t commands 'confsync sync commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__verify_commands] )) ||
+_confsync__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync verify commands' commands "$@"
 }
 (( $+functions[_confsync__subcmd__wizard_commands] )) ||
 _confsync__subcmd__wizard_commands() {

@@ -8,6 +8,7 @@ use confsync_engine::chunk::ChunkList;
 use confsync_engine::error::Result;
 use confsync_engine::history::Listed;
 use confsync_engine::hold::Hold;
+use confsync_engine::live::Verification;
 use confsync_engine::manifest::Manifest;
 use confsync_engine::path::RelPath;
 use confsync_engine::request::{ApplyRequest, PlanRequest, RollbackRequest};
@@ -82,6 +83,10 @@ impl Api for Agent {
 
     async fn hold(&self, reason: String, caller: Caller) -> Result<Option<Hold>> {
         hold::hold(&self.state, reason, &caller)
+    }
+
+    async fn verify(&self, categories: Vec<Category>) -> Result<Verification> {
+        serve_source::verify(&self.state, categories).await
     }
 
     async fn release(&self, caller: Caller) -> Result<Option<Hold>> {

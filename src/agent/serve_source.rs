@@ -64,6 +64,28 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
     })
 }
 
+/// Reads every file of `categories` again, ignoring the index, on a blocking thread.
+pub async fn verify(
+    state: &Arc<AgentState>,
+    categories: Vec<Category>,
+) -> Result<confsync_engine::live::Verification> {
+    let worker = Arc::clone(state);
+    let verification = tokio::task::spawn_blocking(move || worker.tree.verify(&categories))
+        .await
+        .map_err(|e| EngineError::State {
+            path: state.layout().state_dir().to_path_buf(),
+            detail: format!("verification task failed: {e}"),
+        })??;
+    for m in &verification.mismatches {
+        tracing::warn!(
+            category = %m.category,
+            path = %m.path,
+            "a file does not match the digest recorded for it; the record is dropped"
+        );
+    }
+    Ok(verification)
+}
+
 /// Opens a regular file of a category through its directory handle.
 fn open_file(
     state: &AgentState,

@@ -21,6 +21,7 @@ pub mod servers;
 pub mod sync;
 pub mod targets;
 pub mod tls_args;
+pub mod verify;
 pub mod wizard;
 
 use std::path::PathBuf;
@@ -98,6 +99,12 @@ pub enum Command {
     /// Restore a server to its state before a kept generation.
     #[command(after_help = "Example:\n  confsync rollback --server backup-1:7420 --generation 12")]
     Rollback(rollback::RollbackArgs),
+    /// Read every file of a server again, ignoring its index, and report what does not
+    /// match (exit 1); with --against, compare it with a source read back too.
+    #[command(
+        after_help = "Examples:\n  confsync verify --server backup-1:7420\n  confsync verify --server backup-1:7420 --against primary:7420 --json"
+    )]
+    Verify(verify::VerifyArgs),
     /// Make a server refuse every apply until released (maintenance, upgrades).
     #[command(
         after_help = "Example:\n  confsync hold --server backup-1:7420 --reason \"OS upgrade\""
@@ -231,6 +238,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auto(args) => auto::run(args).await,
         Command::History(args) => history::run(args).await,
         Command::Rollback(args) => rollback::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
         Command::Hold(args) => hold::hold(args).await,
         Command::Release(args) => hold::release(args).await,
         Command::Certs(command) => certs::run(command).await,

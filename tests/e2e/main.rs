@@ -19,4 +19,5 @@ mod readme;
 mod security;
 mod servers;
 mod sync;
+mod verify;
 mod wizard;

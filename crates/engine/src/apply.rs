@@ -485,7 +485,8 @@ impl FlushAhead {
             return;
         }
         self.since.store(0, Ordering::Relaxed);
-        let (folder, running) = (std::sync::Arc::clone(folder), std::sync::Arc::clone(&self.running));
+        let (folder, running) =
+            (std::sync::Arc::clone(folder), std::sync::Arc::clone(&self.running));
         // Advisory: durability comes from the flush before the journal, whatever this did.
         tokio::task::spawn_blocking(move || {
             let _ = rustix::fs::syncfs(&*folder);

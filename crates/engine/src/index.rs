@@ -80,6 +80,11 @@ impl HashIndex {
         self.dirty = true;
     }
 
+    /// Forgets one file: its next scan reads it.
+    pub fn forget(&mut self, key: &str) {
+        self.dirty |= self.records.remove(key).is_some();
+    }
+
     /// Forgets every key under `prefix` that `keep` does not hold (deleted files).
     pub fn retain_under(&mut self, prefix: &str, keep: &dyn Fn(&str) -> bool) {
         let before = self.records.len();

@@ -167,6 +167,71 @@ impl LiveTree {
     }
 }
 
+/// What a full read-back of a tree found: every file read, ignoring the index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verification {
+    pub files: u64,
+    pub bytes: u64,
+    /// Files whose content does not match the digest the tree recorded for them (the hash
+    /// index's, which every plan trusts): changed behind the stamps, or damaged.
+    pub mismatches: Vec<Mismatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub category: Category,
+    pub path: crate::path::RelPath,
+    pub recorded: crate::entry::Digest,
+    pub actual: crate::entry::Digest,
+}
+
+impl LiveTree {
+    /// Reads every file of `categories` again, ignoring the hash index, and reports what
+    /// does not match what was recorded; blocking. A mismatch is forgotten by the index,
+    /// so the next plan sees the content as it is.
+    pub fn verify(&self, categories: &[Category]) -> Result<Verification> {
+        let recorded = self.scan(categories)?;
+        let mut verification = Verification::default();
+        for &category in categories {
+            let actual = scan::scan_category(&self.layout, category, &mut HashIndex::default())?;
+            let before: HashMap<&str, &crate::entry::Entry> = recorded
+                .get(category)
+                .map(|m| m.files().map(|e| (e.path.as_str(), e)).collect())
+                .unwrap_or_default();
+            for entry in actual.manifest.files() {
+                verification.files += 1;
+                verification.bytes += entry.size;
+                // An entry that appeared or went between the two reads is no mismatch.
+                match before.get(entry.path.as_str()) {
+                    Some(old) if old.digest != entry.digest && old.size == entry.size => {
+                        verification.mismatches.push(Mismatch {
+                            category,
+                            path: entry.path.clone(),
+                            recorded: old.digest,
+                            actual: entry.digest,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !verification.mismatches.is_empty() {
+            let mut index = self.index();
+            for m in &verification.mismatches {
+                index.forget(&scan::index_key(m.category, &m.path));
+            }
+            if let Err(e) = index.save() {
+                tracing::warn!(error = %e, "could not save the hash index after a verification");
+            }
+            drop(index);
+            for m in &verification.mismatches {
+                self.changed(m.category);
+            }
+        }
+        Ok(verification)
+    }
+}
+
 fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -166,6 +166,10 @@ impl Agent for FakeSource {
     async fn release(&self, _: Request<v1::ReleaseRequest>) -> Reply<v1::HoldState> {
         unimplemented()
     }
+
+    async fn verify(&self, _: Request<v1::VerifyRequest>) -> Reply<v1::VerifyReply> {
+        unimplemented()
+    }
 }
 
 /// Everything but Hello and GetManifest: the fake serves no data and is no destination.

@@ -139,7 +139,7 @@ fn a_crash_anywhere_in_a_commit_with_a_large_file_in_a_new_folder_is_undone_at_s
     let with_large = |tmp: &Path| {
         let (src, dst) = trees(tmp);
         let big = vec![7u8; crate::chunk::WHOLE_FILE_LIMIT as usize + 1];
-        write(&src.root(Category::Config), "new/deep/big.img", &big, 0o644);
+        write(src.root(Category::Config), "new/deep/big.img", &big, 0o644);
         (src, dst)
     };
     let probe = tempfile::tempdir().expect("tempdir");

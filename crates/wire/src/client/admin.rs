@@ -8,6 +8,7 @@ use confsync_engine::category::Category;
 use confsync_engine::entry::Digest;
 use confsync_engine::history::Listed;
 use confsync_engine::hold::Hold;
+use confsync_engine::live::Verification;
 use confsync_engine::progress::ProgressEvent;
 use confsync_engine::request::RollbackRequest;
 use confsync_engine::view::PlanView;
@@ -19,6 +20,8 @@ use crate::convert::{self, info, plan};
 
 /// Deadline for the small calls (history, hold, release).
 const SHORT_CALL: Duration = Duration::from_secs(30);
+/// Deadline for a verification, which reads the whole tree.
+const VERIFY_CALL: Duration = Duration::from_secs(24 * 3600);
 
 /// The source's change events; each item is the tree digest after a change (the first
 /// is the digest when the stream started; an idle stream repeats the last one).
@@ -98,6 +101,18 @@ impl AgentClient {
         let address = self.address.clone();
         let state = within(&address, SHORT_CALL, self.inner.hold(request)).await?;
         Ok(info::hold_from_proto(&state))
+    }
+
+    /// Has the agent read every file of `categories` again and report mismatches; as long
+    /// as reading its whole tree takes.
+    pub async fn verify(&mut self, categories: &[Category]) -> Result<Verification, ClientError> {
+        let mut request = tonic::Request::new(v1::VerifyRequest {
+            categories: convert::categories_to_proto(categories),
+        });
+        request.set_timeout(VERIFY_CALL);
+        let address = self.address.clone();
+        let reply = within(&address, VERIFY_CALL, self.inner.verify(request)).await?;
+        info::verification_from_proto(&reply).map_err(|e| self.protocol(e))
     }
 
     /// Ends the hold; returns the hold in force afterwards (none).

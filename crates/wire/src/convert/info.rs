@@ -4,6 +4,8 @@ use confsync_engine::entry::Digest;
 use confsync_engine::history::{HistoryEntry, Listed};
 use confsync_engine::hold::Hold;
 use confsync_engine::journal::GenerationRecord;
+use confsync_engine::live::{Mismatch, Verification};
+use confsync_engine::path::RelPath;
 use confsync_engine::rules::{KeyRuleFile, RulesFile};
 use confsync_engine::server::{CategorySummary, Inventory, LastGeneration, ServerInfo};
 use confsync_proto::v1;
@@ -206,4 +208,39 @@ pub fn listed_from_proto(raw: v1::Generation) -> Result<Listed, ConvertError> {
         },
         kept: raw.kept,
     })
+}
+
+pub fn verification_to_proto(v: &Verification) -> v1::VerifyReply {
+    v1::VerifyReply {
+        files: v.files,
+        bytes: v.bytes,
+        mismatches: v
+            .mismatches
+            .iter()
+            .map(|m| v1::Mismatch {
+                category: category_to_proto(m.category) as i32,
+                path: m.path.as_str().to_string(),
+                recorded: m.recorded.0.to_vec(),
+                actual: m.actual.0.to_vec(),
+            })
+            .collect(),
+    }
+}
+
+pub fn verification_from_proto(raw: &v1::VerifyReply) -> Result<Verification, ConvertError> {
+    let mut mismatches = Vec::with_capacity(raw.mismatches.len());
+    for m in &raw.mismatches {
+        mismatches.push(Mismatch {
+            category: category_from_proto(m.category)?,
+            path: RelPath::new(&m.path)?,
+            recorded: digest(&m.path, &m.recorded)?,
+            actual: digest(&m.path, &m.actual)?,
+        });
+    }
+    Ok(Verification { files: raw.files, bytes: raw.bytes, mismatches })
+}
+
+fn digest(path: &str, raw: &[u8]) -> Result<Digest, ConvertError> {
+    Digest::from_slice(raw)
+        .ok_or_else(|| ConvertError::BadDigest { path: path.to_string(), len: raw.len() })
 }

@@ -23,6 +23,7 @@ use confsync_engine::entry::Digest;
 use confsync_engine::error::Result;
 use confsync_engine::history::Listed;
 use confsync_engine::hold::Hold;
+use confsync_engine::live::Verification;
 use confsync_engine::manifest::Manifest;
 use confsync_engine::path::RelPath;
 use confsync_engine::request::{ApplyRequest, PlanRequest, RollbackRequest};
@@ -91,6 +92,10 @@ pub trait Api: Send + Sync + 'static {
         caller: Caller,
     ) -> impl Future<Output = Result<Option<Hold>>> + Send;
     fn release(&self, caller: Caller) -> impl Future<Output = Result<Option<Hold>>> + Send;
+    fn verify(
+        &self,
+        categories: Vec<Category>,
+    ) -> impl Future<Output = Result<Verification>> + Send;
 }
 
 /// How long open connections may take to finish after a shutdown signal.

@@ -200,6 +200,13 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
         Ok(Response::new(info::hold_to_proto(hold.as_ref())))
     }
 
+    async fn verify(&self, request: Request<v1::VerifyRequest>) -> Reply<v1::VerifyReply> {
+        let categories =
+            convert::categories_from_proto(&request.get_ref().categories).map_err(invalid)?;
+        let verification = self.api.verify(categories).await.map_err(to_status)?;
+        Ok(Response::new(info::verification_to_proto(&verification)))
+    }
+
     async fn release(&self, request: Request<v1::ReleaseRequest>) -> Reply<v1::HoldState> {
         let caller = caller(&request);
         let hold = self.api.release(caller).await.map_err(to_status)?;
