@@ -3,6 +3,8 @@
 //! category changed in the [`LiveTree`], so the next use scans it again, and wakes the
 //! `Watch` streams of `auto --on-change`.
 //!
+//! Once a change has been quiet for two seconds the changed categories are scanned in the
+//! background, so that the next plan finds them in memory.
 //! Lost events (a watcher error, an inotify queue overflow) mark every category changed.
 //! A category folder that does not exist yet is watched for through its parent and
 //! watched itself once it appears; until then it is never trusted. Every
@@ -18,13 +20,15 @@ use std::time::Duration;
 
 use confsync_engine::category::Category;
 use confsync_engine::failpoint;
-use confsync_engine::live::LiveTree;
+use confsync_engine::live::{LiveTree, QUIET};
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::watch;
 
 /// How soon after a burst of events the roots are checked for folders that appeared.
 const REFRESH_DELAY: Duration = Duration::from_millis(100);
+/// Added to the quiet time before scanning what changed, so that the scan is trusted.
+const SETTLE_MARGIN: Duration = Duration::from_millis(250);
 
 pub struct TreeWatcher {
     roots: Mutex<Roots>,
@@ -100,11 +104,15 @@ pub fn start(tree: &Arc<LiveTree>, rescan_every: Duration) -> Option<Arc<TreeWat
     }
 }
 
-/// Until the watcher goes away: refreshes the watched roots after events, and marks the
-/// whole tree changed every `every`.
+/// Until the watcher goes away: refreshes the watched roots after events, scans what
+/// changed once it has been quiet for [`QUIET`] (so that the next plan finds it in
+/// memory, whoever changed it: an administrator, a tool, this agent's own commit), and
+/// marks the whole tree changed every `every`.
 async fn upkeep(watcher: Weak<TreeWatcher>, mut events: watch::Receiver<u64>, every: Duration) {
     let mut rescan = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut due: Option<tokio::time::Instant> = None;
     loop {
+        let wake = due.unwrap_or_else(|| tokio::time::Instant::now() + every);
         tokio::select! {
             more = events.changed() => {
                 if more.is_err() {
@@ -113,10 +121,23 @@ async fn upkeep(watcher: Weak<TreeWatcher>, mut events: watch::Receiver<u64>, ev
                 tokio::time::sleep(REFRESH_DELAY).await;
                 let Some(watcher) = watcher.upgrade() else { return };
                 watcher.refresh();
+                due = Some(tokio::time::Instant::now() + QUIET + SETTLE_MARGIN);
+            }
+            () = tokio::time::sleep_until(wake), if due.is_some() => {
+                due = None;
+                let Some(watcher) = watcher.upgrade() else { return };
+                let tree = watcher.tree();
+                drop(watcher);
+                // Trusted categories cost nothing; the others are scanned and, if quiet
+                // by now, trusted again.
+                let scanned = tokio::task::spawn_blocking(move || tree.scan(&Category::ALL)).await;
+                if let Ok(Err(e)) = scanned {
+                    tracing::debug!(error = %e, "scanning after changes failed; the next use scans again");
+                }
             }
             _ = rescan.tick() => {
                 let Some(watcher) = watcher.upgrade() else { return };
-                tracing::debug!("periodic full rescan: the live manifest is rebuilt at its next use");
+                tracing::debug!("periodic full rescan");
                 watcher.tree().changed_all();
                 watcher.changes.send_modify(|n| *n += 1);
             }
