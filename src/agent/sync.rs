@@ -138,7 +138,10 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
     let mut source_manifest = if differing.is_empty() {
         Manifest::default()
     } else {
-        source.manifest(&differing).await.map_err(|e| EngineError::Source(e.to_string()))?
+        source
+            .manifest(&differing, Some(&destination))
+            .await
+            .map_err(|e| EngineError::Source(e.to_string()))?
     };
     timings.exchange_ms += elapsed_ms(clock);
     clock = std::time::Instant::now();

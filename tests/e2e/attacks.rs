@@ -286,7 +286,9 @@ fn licenses_are_refused_whoever_names_them_and_however_they_are_spelled() {
             |path: &str| v1::FileRef { category: v1::Category::Firmware as i32, path: path.into() };
         let one_range = vec![v1::ByteRange { offset: 0, length: 4 }];
         vec![
-            c.get_manifest(v1::ManifestRequest { categories: vec![licenses] }).await.map(|_| ()),
+            c.get_manifest(v1::ManifestRequest { categories: vec![licenses], known: vec![] })
+                .await
+                .map(|_| ()),
             c.get_chunk_list(lic("primary.lic")).await.map(|_| ()),
             c.get_chunks(v1::ChunksRequest {
                 file: Some(lic("primary.lic")),

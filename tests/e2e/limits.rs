@@ -486,6 +486,7 @@ fn a_source_sending_long_paths_is_stopped_at_the_manifest_memory_bound() {
                 entries,
                 category_digest: Vec::new(),
                 last: false,
+                held: Vec::new(),
             }
             .encode_to_vec()
         });

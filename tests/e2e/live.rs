@@ -135,3 +135,32 @@ fn a_directory_renamed_under_the_watcher_is_rescanned() {
     let shown = differences(&source, &destination);
     assert!(shown.contains("new.conf"), "{shown}");
 }
+
+#[test]
+fn only_the_difference_of_a_manifest_travels() {
+    let (src, dst) = (tempdir(), tempdir());
+    for root in [src.path(), dst.path()] {
+        for i in 0..300 {
+            write(
+                root,
+                &format!("config/site{}/item{i:03}.conf", i % 10),
+                format!("item {i}\n").as_bytes(),
+            );
+        }
+    }
+    let source = Agent::start(src.path(), "primary");
+    let destination =
+        Agent::start_with_env(dst.path(), "backup", &[("RUST_LOG", "confsync_wire=debug")]);
+    write(src.path(), "config/site3/item013.conf", b"item 13, edited\n");
+    write(src.path(), "config/site4/new.conf", b"new\n");
+    let shown = differences(&source, &destination);
+    assert!(shown.contains("item013.conf") && shown.contains("new.conf"), "{shown}");
+    let log = destination.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("manifest of the source"))
+        .unwrap_or_else(|| panic!("no manifest line in the log:\n{log}"));
+    // 310 entries (300 files, 10 folders) on each side: the edited file and the new one
+    // travel, the other 309 of the source's 311 are ours.
+    assert!(line.contains("sent=2") && line.contains("reused=309"), "{line}");
+}

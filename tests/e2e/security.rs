@@ -167,7 +167,7 @@ fn an_agent_certificate_may_read_but_not_plan_apply_roll_back_or_hold() {
             .expect("connect with an agent certificate");
         // Reads are what an agent certificate is for.
         c.hello(v1::HelloRequest {}).await.expect("hello is a read");
-        c.get_manifest(v1::ManifestRequest { categories: vec![] })
+        c.get_manifest(v1::ManifestRequest { categories: vec![], known: vec![] })
             .await
             .expect("manifests are reads");
         let text = |r: Result<(), tonic::Status>| {

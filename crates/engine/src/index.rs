@@ -105,7 +105,8 @@ impl HashIndex {
     }
 }
 
-fn now_ns() -> i64 {
+/// Now, in nanoseconds since the epoch, as stamps count.
+pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))

@@ -21,11 +21,11 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::category::Category;
 use crate::error::Result;
-use crate::index::HashIndex;
+use crate::index::{HashIndex, now_ns};
 use crate::layout::Layout;
 use crate::manifest::{CategoryManifest, Manifest};
 use crate::scan;
@@ -232,14 +232,10 @@ impl LiveTree {
     }
 }
 
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
 
     fn old_file(root: &std::path::Path, name: &str, content: &[u8]) {

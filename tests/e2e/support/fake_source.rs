@@ -107,6 +107,7 @@ impl Agent for FakeSource {
                     entries,
                     category_digest: vec![0; 32],
                     last: true,
+                    held: Vec::new(),
                 })
             })
             .collect();

@@ -6,7 +6,7 @@ use confsync_engine::chunk::ChunkList;
 use confsync_engine::confine::{MAX_MANIFEST_BYTES, MAX_MANIFEST_ENTRIES, check_tree, entry_bytes};
 use confsync_engine::entry::Entry;
 use confsync_engine::error::EngineError;
-use confsync_engine::manifest::{CategoryManifest, Manifest};
+use confsync_engine::manifest::{CategoryManifest, Manifest, fingerprint};
 use confsync_engine::transfer::{ByteRange, FilesStream, PieceStream};
 use confsync_proto::v1;
 use futures::StreamExt;
@@ -14,17 +14,95 @@ use futures::StreamExt;
 use super::{AgentClient, CALL_TIMEOUT, ClientError, MAX_MESSAGE_BYTES, deadline, within};
 use crate::convert;
 
+/// What arrived for one category: entries, the bitmap of ours the source holds (when we
+/// sent fingerprints), and the source's category digest.
+type Received = (Vec<Entry>, Option<Vec<u8>>, Option<confsync_engine::entry::Digest>);
+
+/// Categories larger than this are asked for whole: their fingerprints alone would
+/// exceed a message.
+const MAX_KNOWN_ENTRIES: usize = 1 << 20;
+
 impl AgentClient {
-    /// The whole manifest of `categories`, validated entry by entry.
-    pub async fn manifest(&mut self, categories: &[Category]) -> Result<Manifest, ClientError> {
+    /// The whole manifest of `categories`, validated entry by entry. With `ours` (the
+    /// asking destination's manifest), only what differs travels: the source sends the
+    /// entries we lack and which of ours it holds too, and the manifest is rebuilt here
+    /// and checked against the source's category digest (asked for again in full when
+    /// it does not match).
+    pub async fn manifest(
+        &mut self,
+        categories: &[Category],
+        ours: Option<&Manifest>,
+    ) -> Result<Manifest, ClientError> {
+        let known: Vec<v1::Known> = categories
+            .iter()
+            .filter_map(|c| ours.and_then(|m| m.get(*c)).map(|m| (*c, m)))
+            .filter(|(_, m)| m.entries.len() <= MAX_KNOWN_ENTRIES)
+            .map(|(c, m)| v1::Known {
+                category: convert::category_to_proto(c) as i32,
+                fingerprints: m.entries.iter().flat_map(|e| fingerprint(e).to_le_bytes()).collect(),
+            })
+            .collect();
+        let received = self.fetch_manifest(categories, known).await?;
+        let mut manifest = Manifest::default();
+        let mut again = Vec::new();
+        for (category, (mut list, held, digest)) in received {
+            let sent = list.len();
+            if let Some(held) = &held {
+                let mine = ours.and_then(|m| m.get(category)).map_or(&[][..], |m| &m.entries[..]);
+                list.extend(
+                    mine.iter()
+                        .enumerate()
+                        .filter(|(i, _)| held.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+                        .map(|(_, e)| e.clone()),
+                );
+            }
+            check_tree(&list).map_err(|e| self.protocol(format!("in {category}: {e}")))?;
+            let rebuilt = CategoryManifest::new(category, list);
+            if held.is_some() && Some(rebuilt.digest) != digest {
+                tracing::debug!(%category, "the manifest rebuilt from the difference does not match; asking for it whole");
+                again.push(category);
+                continue;
+            }
+            tracing::debug!(
+                %category,
+                sent,
+                reused = rebuilt.entries.len() - sent,
+                "manifest of the source: entries sent, and ours it holds too"
+            );
+            manifest.insert(rebuilt);
+        }
+        if !again.is_empty() {
+            for (category, (list, _, _)) in self.fetch_manifest(&again, Vec::new()).await? {
+                check_tree(&list).map_err(|e| self.protocol(format!("in {category}: {e}")))?;
+                manifest.insert(CategoryManifest::new(category, list));
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Per category: the entries sent, the `held` bitmap (when we sent fingerprints) and
+    /// the source's category digest.
+    async fn fetch_manifest(
+        &mut self,
+        categories: &[Category],
+        known: Vec<v1::Known>,
+    ) -> Result<std::collections::BTreeMap<Category, Received>, ClientError> {
+        let asked_known: Vec<i32> = known.iter().map(|k| k.category).collect();
         let mut request = tonic::Request::new(v1::ManifestRequest {
             categories: convert::categories_to_proto(categories),
+            known,
         });
         request.set_timeout(deadline(CALL_TIMEOUT));
         let mut stream =
             self.inner.get_manifest(request).await.map_err(|s| self.status(s))?.into_inner();
-        let mut entries: std::collections::BTreeMap<Category, Vec<Entry>> =
-            categories.iter().map(|c| (*c, Vec::new())).collect();
+        let mut entries: std::collections::BTreeMap<Category, Received> = categories
+            .iter()
+            .map(|c| {
+                let held =
+                    asked_known.contains(&(convert::category_to_proto(*c) as i32)).then(Vec::new);
+                (*c, (Vec::new(), held, None))
+            })
+            .collect();
         let (mut count, mut bytes) = (0usize, 0usize);
         let mut first = true;
         while let Some(batch) = self.next_within(&mut stream, first).await? {
@@ -38,9 +116,15 @@ impl AgentClient {
             }
             let category =
                 convert::category_from_proto(batch.category).map_err(|e| self.protocol(e))?;
-            let list = entries
+            let (list, held, digest) = entries
                 .get_mut(&category)
                 .ok_or_else(|| self.protocol(format!("category {category} was not asked for")))?;
+            if batch.last {
+                *digest = confsync_engine::entry::Digest::from_slice(&batch.category_digest);
+                if let Some(held) = held {
+                    *held = batch.held;
+                }
+            }
             for raw in batch.entries {
                 let entry = convert::entry_from_proto(raw)
                     .map_err(|e| self.protocol(format!("in {category}: {e}")))?;
@@ -55,12 +139,7 @@ impl AgentClient {
                 list.push(entry);
             }
         }
-        let mut manifest = Manifest::default();
-        for (category, list) in entries {
-            check_tree(&list).map_err(|e| self.protocol(format!("in {category}: {e}")))?;
-            manifest.insert(CategoryManifest::new(category, list));
-        }
-        Ok(manifest)
+        Ok(entries)
     }
 
     /// The next item of a stream from the agent, or an error when none comes within the

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use confsync_engine::apply::ApplyEvent;
 use confsync_engine::entry::Entry;
 use confsync_engine::error::EngineError;
+use confsync_engine::manifest::fingerprint;
 use confsync_engine::path::RelPath;
 use confsync_engine::transfer::ByteRange;
 use confsync_proto::v1;
@@ -49,11 +50,20 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
     ) -> Reply<Self::GetManifestStream> {
         let categories =
             convert::categories_from_proto(&request.get_ref().categories).map_err(invalid)?;
+        let mut known = std::collections::HashMap::new();
+        for k in &request.get_ref().known {
+            let category = convert::category_from_proto(k.category).map_err(invalid)?;
+            known.insert(category, fingerprints(&k.fingerprints)?);
+        }
         let manifest = self.api.manifest(categories).await.map_err(to_status)?;
-        let batches = manifest.categories.into_values().flat_map(|m| {
+        let batches = manifest.categories.into_values().flat_map(move |m| {
             let category = convert::category_to_proto(m.category) as i32;
             let digest = m.digest.0.to_vec();
-            let entries: Arc<Vec<Entry>> = Arc::new(m.entries);
+            let (entries, held) = match known.get(&m.category) {
+                Some(theirs) => not_held(m.entries, theirs),
+                None => (m.entries, Vec::new()),
+            };
+            let entries: Arc<Vec<Entry>> = Arc::new(entries);
             let count = entries.len().div_ceil(ENTRIES_PER_BATCH).max(1);
             (0..count).map(move |i| {
                 let end = entries.len().min((i + 1) * ENTRIES_PER_BATCH);
@@ -66,6 +76,7 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
                         .collect(),
                     category_digest: if last { digest.clone() } else { Vec::new() },
                     last,
+                    held: if last { held.clone() } else { Vec::new() },
                 })
             })
         });
@@ -212,6 +223,32 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
         let hold = self.api.release(caller).await.map_err(to_status)?;
         Ok(Response::new(info::hold_to_proto(hold.as_ref())))
     }
+}
+
+/// A destination's fingerprints, 8 bytes each.
+fn fingerprints(raw: &[u8]) -> std::result::Result<Vec<u64>, Status> {
+    if !raw.len().is_multiple_of(8) {
+        return Err(Status::invalid_argument("fingerprints come in 8-byte units"));
+    }
+    Ok(raw
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        .collect())
+}
+
+/// Our entries the destination does not hold, and the bitmap of its entries we hold.
+fn not_held(ours: Vec<Entry>, theirs: &[u64]) -> (Vec<Entry>, Vec<u8>) {
+    let position: std::collections::HashMap<u64, usize> =
+        theirs.iter().enumerate().map(|(i, f)| (*f, i)).collect();
+    let mut held = vec![0u8; theirs.len().div_ceil(8)];
+    let mut missing = Vec::new();
+    for entry in ours {
+        match position.get(&fingerprint(&entry)) {
+            Some(&i) => held[i / 8] |= 1 << (i % 8),
+            None => missing.push(entry),
+        }
+    }
+    (missing, held)
 }
 
 fn apply_events(events: ApplyEvents) -> Stream<v1::ApplyEvent> {
