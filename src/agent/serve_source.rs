@@ -28,7 +28,7 @@ const MAX_RANGES_PER_REQUEST: usize = 1 << 16;
 pub const MAX_FILES_PER_REQUEST: usize = 1024;
 
 pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
-    let manifest = state.scan(Category::ALL.to_vec()).await?;
+    let manifest = state.scan_shared(Category::ALL.to_vec()).await?;
     let generations = journal::generations(state.layout())?;
     let last = generations.first();
     Ok(ServerInfo {
@@ -38,8 +38,7 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
         hostname: inventory::hostname(),
         protected: state.settings.protected,
         categories: manifest
-            .categories
-            .values()
+            .iter()
             .map(|m| CategorySummary {
                 category: m.category,
                 files: m.file_count(),
@@ -51,7 +50,9 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
                 },
             })
             .collect(),
-        tree_digest: manifest.digest(),
+        tree_digest: confsync_engine::manifest::tree_digest(
+            manifest.iter().map(|m| (m.category, m.digest)),
+        ),
         last_generation: last.map(|r| LastGeneration {
             id: r.id,
             time: r.started_at,

@@ -83,6 +83,20 @@ impl AgentState {
         })?
     }
 
+    /// As [`scan`](Self::scan), sharing what is in memory instead of copying it.
+    pub async fn scan_shared(
+        self: &Arc<Self>,
+        categories: Vec<Category>,
+    ) -> Result<Vec<Arc<confsync_engine::manifest::CategoryManifest>>> {
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || state.tree.scan_shared(&categories)).await.map_err(
+            |e| EngineError::State {
+                path: self.layout().state_dir().to_path_buf(),
+                detail: format!("scan task failed: {e}"),
+            },
+        )?
+    }
+
     /// The `[device_specific]` rules in force now: agent.toml's as it reads now, or the
     /// ones given at start when there is no file (or it cannot be read: the error says so).
     pub fn device_specific(&self) -> Result<confsync_engine::rules::RulesFile> {

@@ -128,5 +128,6 @@ async fn wait_for_change(
 }
 
 async fn digest(state: &Arc<AgentState>, categories: &[Category]) -> Result<Digest> {
-    Ok(state.scan(categories.to_vec()).await?.digest())
+    let shared = state.scan_shared(categories.to_vec()).await?;
+    Ok(confsync_engine::manifest::tree_digest(shared.iter().map(|m| (m.category, m.digest))))
 }

@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::category::Category;
@@ -46,7 +46,7 @@ pub struct LiveTree {
 #[derive(Default)]
 struct Slot {
     /// The last scan and when it finished.
-    cached: Option<(CategoryManifest, Instant)>,
+    cached: Option<(Arc<CategoryManifest>, Instant)>,
     /// Changes reported so far; a scan is trusted only if none arrived while it ran.
     changes: u64,
     trusted: bool,
@@ -106,19 +106,29 @@ impl LiveTree {
     /// that kept their trust come from memory, the others are scanned.
     pub fn scan(&self, categories: &[Category]) -> Result<Manifest> {
         let mut manifest = Manifest::default();
+        for shared in self.scan_shared(categories)? {
+            manifest.insert(Arc::unwrap_or_clone(shared));
+        }
+        Ok(manifest)
+    }
+
+    /// As [`scan`](Self::scan), without copying what comes from memory: for readers that
+    /// only look (a `Hello`'s summary).
+    pub fn scan_shared(&self, categories: &[Category]) -> Result<Vec<Arc<CategoryManifest>>> {
+        let mut shared = Vec::with_capacity(categories.len());
         let mut walked = false;
         for &category in categories {
             if let Some(fresh) = self.trusted(category) {
-                manifest.insert(fresh);
+                shared.push(fresh);
                 continue;
             }
             walked = true;
-            manifest.insert(self.rescan(category)?);
+            shared.push(self.rescan(category)?);
         }
         if walked && let Err(e) = self.index().save() {
             tracing::warn!(error = %e, "could not save the hash index; the next scan hashes again");
         }
-        Ok(manifest)
+        Ok(shared)
     }
 
     /// The hash index, for what reads files outside a scan (a rollback's planning).
@@ -130,14 +140,14 @@ impl LiveTree {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn trusted(&self, category: Category) -> Option<CategoryManifest> {
+    fn trusted(&self, category: Category) -> Option<Arc<CategoryManifest>> {
         let slots = self.slots();
         let slot = slots.get(&category).filter(|s| s.trusted)?;
         let (manifest, at) = slot.cached.as_ref()?;
-        (at.elapsed() < self.rescan_every).then(|| manifest.clone())
+        (at.elapsed() < self.rescan_every).then(|| Arc::clone(manifest))
     }
 
-    fn rescan(&self, category: Category) -> Result<CategoryManifest> {
+    fn rescan(&self, category: Category) -> Result<Arc<CategoryManifest>> {
         let ticket = self.slots().entry(category).or_default().changes;
         self.walks.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
@@ -162,8 +172,9 @@ impl LiveTree {
             quiet,
             "scanned"
         );
-        slot.cached = Some((scanned.manifest.clone(), Instant::now()));
-        Ok(scanned.manifest)
+        let manifest = Arc::new(scanned.manifest);
+        slot.cached = Some((Arc::clone(&manifest), Instant::now()));
+        Ok(manifest)
     }
 }
 

@@ -99,15 +99,21 @@ impl Manifest {
 
     /// The digest of all categories held, named by category.
     pub fn digest(&self) -> Digest {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(b"confsync-tree-v1\0");
-        for (category, manifest) in &self.categories {
-            hasher.update(category.name().as_bytes());
-            hasher.update(&[0]);
-            hasher.update(&manifest.digest.0);
-        }
-        hasher.finalize().into()
+        tree_digest(self.categories.values().map(|m| (m.category, m.digest)))
     }
+}
+
+/// The digest of a whole tree from its categories' digests, in any order.
+pub fn tree_digest(categories: impl IntoIterator<Item = (Category, Digest)>) -> Digest {
+    let sorted: BTreeMap<Category, Digest> = categories.into_iter().collect();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"confsync-tree-v1\0");
+    for (category, digest) in sorted {
+        hasher.update(category.name().as_bytes());
+        hasher.update(&[0]);
+        hasher.update(&digest.0);
+    }
+    hasher.finalize().into()
 }
 
 #[cfg(test)]
