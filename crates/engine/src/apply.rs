@@ -170,6 +170,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         // edit after the rescan in the stamps, checked again as each entry is moved aside.
         let stamps = stamp_targets(self.layout, plan)?;
         self.check_unchanged(plan).await?;
+        check_planned_paths(self.layout, plan)?;
         phases.check_ms = elapsed_ms(clock);
         if let Some(ms) = crate::failpoint::value(crate::failpoint::COMMIT_DELAY_MS) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -272,9 +273,12 @@ impl<S: ChunkSource> Applier<'_, S> {
                 continue;
             }
             let full = self.layout.root(category).join(&step.path);
+            // What the commit put there has the source's size and mtime; anything else was
+            // written since, and is left to the next scan.
             if let Ok(meta) = std::fs::symlink_metadata(&full)
                 && meta.is_file()
                 && meta.len() == entry.size
+                && FileStamp::of(&meta).mtime_ns == entry.mtime_ns
             {
                 index.remember(
                     scan::index_key(category, &step.path),
@@ -364,6 +368,10 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
         let results: Vec<Vec<transfer::Staged>> =
             futures::stream::iter(jobs).buffer_unordered(FILES_IN_FLIGHT).try_collect().await?;
+        flush_ahead
+            .settle()
+            .await
+            .map_err(EngineError::io("flush staged files to disk in", self.layout.staging_dir()))?;
         let results: Vec<transfer::Staged> = results.into_iter().flatten().collect();
         if self.progress.is_cancelled() {
             return Err(EngineError::Cancelled("the transfer was stopped".into()));
@@ -463,6 +471,9 @@ struct FlushAhead {
     folder: Option<std::sync::Arc<std::fs::File>>,
     since: AtomicU64,
     running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// A write-back error seen here is reported to this descriptor only, not to the final
+    /// flush's: it is kept, and fails the apply before its journal.
+    failed: std::sync::Arc<Mutex<Option<std::io::Error>>>,
 }
 
 /// Bytes staged between two flushes ahead.
@@ -474,6 +485,18 @@ impl FlushAhead {
             folder: std::fs::File::open(staging).ok().map(std::sync::Arc::new),
             since: AtomicU64::new(0),
             running: Default::default(),
+            failed: Default::default(),
+        }
+    }
+
+    /// Waits for a flush in flight, and returns the first error any flush met.
+    async fn settle(&self) -> std::io::Result<()> {
+        while self.running.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        match self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -530,6 +553,67 @@ fn create_fresh_staging(path: &std::path::Path) -> Result<()> {
         }),
         other => other.map_err(EngineError::io("create staging folder", path)),
     }
+}
+
+/// Every path the plan touches, read now and compared with what the plan expects there:
+/// the entry it saw (kind, mode, and for files size and mtime), or nothing where it
+/// creates one. This does not depend on the live manifest, whose watcher can be blind
+/// (a network file system, a mount over a folder), and costs what the plan is long.
+fn check_planned_paths(layout: &Layout, plan: &Plan) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let replaced: std::collections::HashSet<(Category, &str)> = plan
+        .steps()
+        .filter(|(_, s)| s.action == Action::Delete)
+        .map(|(c, s)| (c, s.path.as_str()))
+        .collect();
+    for (category, step) in plan.steps() {
+        let full = layout.root(category).join(&step.path);
+        let now = match std::fs::symlink_metadata(&full) {
+            Ok(meta) => Some(meta),
+            // Nothing there, or a file where the path's folder is to be (a change of kind).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(EngineError::io("inspect", &full)(e)),
+        };
+        let as_planned = match (&step.current, &now) {
+            (None, None) => true,
+            // A creation where the plan also removes what is there (a change of kind).
+            (None, Some(_)) => replaced.contains(&(category, step.path.as_str())),
+            (Some(_), None) => false,
+            (Some(entry), Some(meta)) => {
+                let kind = if meta.is_dir() {
+                    EntryKind::Dir
+                } else if meta.file_type().is_symlink() {
+                    EntryKind::Symlink
+                } else {
+                    EntryKind::File
+                };
+                let mtime_ns =
+                    meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec());
+                kind == entry.kind
+                    && meta.mode() & crate::entry::SYNCED_MODE_BITS == entry.mode
+                    && (kind != EntryKind::File
+                        || (meta.len() == entry.size && mtime_ns == entry.mtime_ns))
+            }
+        };
+        if !as_planned {
+            return Err(EngineError::refused(
+                crate::refusal::RefusalKind::ChangedSincePreview,
+                format!(
+                    "{category}/{} changed since the preview; nothing was changed: run the diff \
+                     again and review the new plan",
+                    crate::path::shorten(step.path.as_str())
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The stamps of every entry the plan moves aside (overwritten or deleted files and

@@ -209,12 +209,22 @@ impl LiveTree {
                 .get(category)
                 .map(|m| m.files().map(|e| (e.path.as_str(), e)).collect())
                 .unwrap_or_default();
+            if recorded.get(category).map(|m| m.digest) != Some(actual.manifest.digest) {
+                // Whatever differs, the memory no longer speaks for this category.
+                self.changed(category);
+            }
             for entry in actual.manifest.files() {
                 verification.files += 1;
                 verification.bytes += entry.size;
                 // An entry that appeared or went between the two reads is no mismatch.
+                // Same size and mtime, other content: what no stamp shows. (An edit between
+                // the two reads moves the mtime and is no mismatch.)
                 match before.get(entry.path.as_str()) {
-                    Some(old) if old.digest != entry.digest && old.size == entry.size => {
+                    Some(old)
+                        if old.digest != entry.digest
+                            && old.size == entry.size
+                            && old.mtime_ns == entry.mtime_ns =>
+                    {
                         verification.mismatches.push(Mismatch {
                             category,
                             path: entry.path.clone(),

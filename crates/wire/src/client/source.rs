@@ -18,8 +18,8 @@ use crate::convert;
 /// sent fingerprints), and the source's category digest.
 type Received = (Vec<Entry>, Option<Vec<u8>>, Option<confsync_engine::entry::Digest>);
 
-/// Categories larger than this are asked for whole: their fingerprints alone would
-/// exceed a message.
+/// Fingerprints sent in one request, all categories together (8 MiB of a 16 MiB message);
+/// categories beyond it are asked for whole.
 const MAX_KNOWN_ENTRIES: usize = 1 << 20;
 
 impl AgentClient {
@@ -33,10 +33,18 @@ impl AgentClient {
         categories: &[Category],
         ours: Option<&Manifest>,
     ) -> Result<Manifest, ClientError> {
+        let mut budget = MAX_KNOWN_ENTRIES;
         let known: Vec<v1::Known> = categories
             .iter()
             .filter_map(|c| ours.and_then(|m| m.get(*c)).map(|m| (*c, m)))
-            .filter(|(_, m)| m.entries.len() <= MAX_KNOWN_ENTRIES)
+            // Within one message for all categories together; the rest is asked for whole.
+            .filter(|(_, m)| {
+                let fits = m.entries.len() <= budget;
+                if fits {
+                    budget -= m.entries.len();
+                }
+                fits
+            })
             .map(|(c, m)| v1::Known {
                 category: convert::category_to_proto(c) as i32,
                 fingerprints: m.entries.iter().flat_map(|e| fingerprint(e).to_le_bytes()).collect(),
