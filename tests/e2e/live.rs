@@ -164,3 +164,35 @@ fn only_the_difference_of_a_manifest_travels() {
     // travel, the other 309 of the source's 311 are ours.
     assert!(line.contains("sent=2") && line.contains("reused=309"), "{line}");
 }
+
+#[test]
+fn an_edit_the_watcher_missed_is_not_overwritten_by_the_reviewed_plan() {
+    let (src, dst) = (tempdir(), tempdir());
+    tree(src.path());
+    tree(dst.path());
+    write(src.path(), "config/a.conf", b"a = 2, from the primary\n");
+    let source = Agent::start(src.path(), "primary");
+    // The destination's watcher drops every event: its memory cannot know of the edit.
+    let destination = Agent::start_with_env(
+        dst.path(),
+        "backup",
+        &[("CONFSYNC_FAILPOINTS", "watch-ignore-events")],
+    );
+    settle();
+    let diff =
+        confsync(&["diff", "--from", &source.address, "--to", &destination.address, "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&diff)).expect("diff --json");
+    let digest = doc["plan"]["digest"].as_str().expect("digest").to_string();
+    write(dst.path(), "config/a.conf", b"a = 3, edited on the backup\n");
+    let pinned = confsync(&crate::support::sync_args(
+        &source.address,
+        &destination.address,
+        &["--plan", &digest],
+    ));
+    assert_exit(&pinned, 4);
+    assert_eq!(
+        std::fs::read(dst.path().join("config/a.conf")).expect("read"),
+        b"a = 3, edited on the backup\n",
+        "the edit stays"
+    );
+}

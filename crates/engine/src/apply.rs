@@ -168,9 +168,8 @@ impl<S: ChunkSource> Applier<'_, S> {
         self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
         // Stamps first, then the rescan: an edit after the stamps shows in the rescan, an
         // edit after the rescan in the stamps, checked again as each entry is moved aside.
-        let stamps = stamp_targets(self.layout, plan)?;
+        let stamps = stamp_and_check(self.layout, plan)?;
         self.check_unchanged(plan).await?;
-        check_planned_paths(self.layout, plan)?;
         phases.check_ms = elapsed_ms(clock);
         if let Some(ms) = crate::failpoint::value(crate::failpoint::COMMIT_DELAY_MS) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -555,51 +554,42 @@ fn create_fresh_staging(path: &std::path::Path) -> Result<()> {
     }
 }
 
-/// Every path the plan touches, read now and compared with what the plan expects there:
-/// the entry it saw (kind, mode, and for files size and mtime), or nothing where it
-/// creates one. This does not depend on the live manifest, whose watcher can be blind
-/// (a network file system, a mount over a folder), and costs what the plan is long.
-fn check_planned_paths(layout: &Layout, plan: &Plan) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
+/// Reads every path the plan touches once, now: refuses when one is not what the plan
+/// saw (kind, mode, and for files size and mtime; nothing where it creates one), and
+/// returns the stamps of the entries the commit moves aside (overwritten or deleted files
+/// and symlinks), checked again as each is moved. This does not depend on the live
+/// manifest, whose watcher can be blind (a network file system, a mount over a folder),
+/// and costs what the plan is long.
+fn stamp_and_check(layout: &Layout, plan: &Plan) -> Result<Stamps> {
     let replaced: std::collections::HashSet<(Category, &str)> = plan
         .steps()
         .filter(|(_, s)| s.action == Action::Delete)
         .map(|(c, s)| (c, s.path.as_str()))
         .collect();
+    let mut dirs: HashMap<Category, Option<Dir>> = HashMap::new();
+    let mut stamps = Stamps::new();
     for (category, step) in plan.steps() {
-        let full = layout.root(category).join(&step.path);
-        let now = match std::fs::symlink_metadata(&full) {
-            Ok(meta) => Some(meta),
-            // Nothing there, or a file where the path's folder is to be (a change of kind).
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) =>
-            {
-                None
+        let dir = match dirs.entry(category) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(layout.open_category(category)?)
             }
-            Err(e) => return Err(EngineError::io("inspect", &full)(e)),
+        };
+        let now = match dir {
+            Some(dir) => Stamp::read_in(dir, &step.path)
+                .map_err(EngineError::io("inspect", layout.root(category).join(&step.path)))?,
+            None => None,
         };
         let as_planned = match (&step.current, &now) {
             (None, None) => true,
             // A creation where the plan also removes what is there (a change of kind).
             (None, Some(_)) => replaced.contains(&(category, step.path.as_str())),
             (Some(_), None) => false,
-            (Some(entry), Some(meta)) => {
-                let kind = if meta.is_dir() {
-                    EntryKind::Dir
-                } else if meta.file_type().is_symlink() {
-                    EntryKind::Symlink
-                } else {
-                    EntryKind::File
-                };
-                let mtime_ns =
-                    meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec());
-                kind == entry.kind
-                    && meta.mode() & crate::entry::SYNCED_MODE_BITS == entry.mode
-                    && (kind != EntryKind::File
-                        || (meta.len() == entry.size && mtime_ns == entry.mtime_ns))
+            (Some(entry), Some(stamp)) => {
+                stamp.kind == entry.kind
+                    && stamp.mode & crate::entry::SYNCED_MODE_BITS == entry.mode
+                    && (stamp.kind != EntryKind::File
+                        || (stamp.size == entry.size && stamp.mtime_ns == entry.mtime_ns))
             }
         };
         if !as_planned {
@@ -612,18 +602,9 @@ fn check_planned_paths(layout: &Layout, plan: &Plan) -> Result<()> {
                 ),
             ));
         }
-    }
-    Ok(())
-}
-
-/// The stamps of every entry the plan moves aside (overwritten or deleted files and
-/// symlinks), read now.
-fn stamp_targets(layout: &Layout, plan: &Plan) -> Result<Stamps> {
-    let mut stamps = Stamps::new();
-    for (category, step) in plan.steps() {
         let moved_aside = matches!(step.action, Action::Overwrite | Action::Delete)
             && step.kind() != EntryKind::Dir;
-        if moved_aside && let Some(stamp) = Stamp::read(layout, category, &step.path)? {
+        if moved_aside && let Some(stamp) = now {
             stamps.insert((category, step.path.clone()), stamp);
         }
     }

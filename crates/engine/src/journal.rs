@@ -100,8 +100,14 @@ impl Stamp {
     /// The stamp of `category/path` on this server now, `None` when nothing is there.
     pub fn read(layout: &Layout, category: Category, path: &RelPath) -> Result<Option<Stamp>> {
         let Some(dir) = layout.open_category(category)? else { return Ok(None) };
-        ops::stamp_in(&dir, path.as_ref())
+        Stamp::read_in(&dir, path)
             .map_err(EngineError::io("inspect", layout.root(category).join(path)))
+    }
+
+    /// The stamp of `path` under a category's directory handle, `None` when nothing is
+    /// there (nor can be: a file stands where a folder of the path would be).
+    pub fn read_in(dir: &cap_std::fs::Dir, path: &RelPath) -> std::io::Result<Option<Stamp>> {
+        ops::stamp_in(dir, path.as_ref())
     }
 }
 

@@ -106,7 +106,7 @@ pub fn scan_category(
                 symlink_target: Some(target),
             }
         } else if file_type.is_file() {
-            let stamp = FileStamp { size: meta.size(), mtime_ns, inode: meta.ino(), ctime_ns };
+            let stamp = FileStamp::of(&meta);
             let digest = index.lookup(&index_key(category, &path), &stamp).unwrap_or_else(|| {
                 to_hash.push((entries.len(), stamp));
                 Digest::ZERO

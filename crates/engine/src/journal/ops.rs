@@ -350,12 +350,19 @@ pub(super) fn stamp_in(dir: &Dir, path: &Path) -> std::io::Result<Option<Stamp>>
     let (parent, name) = split(path)?;
     let parent = match open_parent(dir, parent) {
         Ok(parent) => parent,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(e),
     };
     match rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => Ok(Some(Stamp::of(&stat))),
-        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
