@@ -10,6 +10,7 @@ use cap_std::fs::Dir;
 use confsync_engine::category::Category;
 use confsync_engine::chunk::{self, ChunkList};
 use confsync_engine::error::{EngineError, Result};
+use confsync_engine::index::FileStamp;
 use confsync_engine::journal;
 use confsync_engine::path::RelPath;
 use confsync_engine::refusal::RefusalKind;
@@ -135,8 +136,16 @@ pub async fn chunk_list(
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
         let (file, _) = open_file(&state, category, &path)?;
-        chunk::chunk_reader(file)
-            .map_err(EngineError::io("chunk", state.layout().root(category).join(&path)))
+        let full = state.layout().root(category).join(&path);
+        let file = file.into_std();
+        let stamp = FileStamp::of(&file.metadata().map_err(EngineError::io("inspect", &full))?);
+        // The scan that found the file changed learned its chunks in the same read.
+        if let Some(known) = state.tree.chunks_of(category, &path, &stamp) {
+            return Ok(ChunkList::clone(&known));
+        }
+        let list = chunk::chunk_reader(file).map_err(EngineError::io("chunk", &full))?;
+        state.tree.learn_chunks(category, &path, stamp, Arc::new(list.clone()));
+        Ok(list)
     })
     .await
     .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?

@@ -174,6 +174,62 @@ fn a_small_change_in_a_large_file_moves_little_data() {
     assert_categories_equal(src.path(), dst.path());
 }
 
+/// Bytes the process has read through system calls so far (page cache included).
+fn bytes_read_by(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).expect("read /proc/PID/io");
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("rchar in /proc/PID/io")
+}
+
+/// Sets a file's modification time an hour back: older than the index's racy window, so
+/// what the agents learn about it is kept on disk.
+fn age(root: &Path, rel: &str, seconds_ago: u64) {
+    let when = std::time::SystemTime::now() - Duration::from_secs(seconds_ago);
+    let file = std::fs::OpenOptions::new().write(true).open(root.join(rel)).expect("open");
+    file.set_times(std::fs::FileTimes::new().set_modified(when)).expect("set mtime");
+}
+
+/// Issue 12, item 5: a large file's chunk list is learned in the read that hashes it and
+/// kept in the index on both sides, so a delta reads the changed image once on the source
+/// (its scan) instead of twice, and the destination keeps the chunks of what it staged.
+#[test]
+fn a_delta_reads_the_changed_image_once_on_the_source_and_the_destination_keeps_its_chunks() {
+    const SIZE: u64 = 24 * MIB;
+    let (src, dst) = (tempdir(), tempdir());
+    write_noise(src.path(), "firmware/image.bin", SIZE, 17);
+    age(src.path(), "firmware/image.bin", 3600);
+    let source = Agent::start(src.path(), "primary");
+    let destination = Agent::start(dst.path(), "backup");
+    sync_ok(&source, &destination, &[]);
+
+    for round in 1..=2u64 {
+        let before = bytes_read_by(source.pid());
+        patch(src.path(), "firmware/image.bin", SIZE / 3 * round, &noise(64 << 10, round));
+        age(src.path(), "firmware/image.bin", 3600 - round);
+        let synced = json_lines(&sync_ok(&source, &destination, &["--json"]));
+        let received = result_u64(event(&synced, "result"), "bytes_received");
+        assert!(received < 2 * MIB, "round {round}: a 64 KiB change moved {received} bytes");
+        let read = bytes_read_by(source.pid()) - before;
+        println!("round {round}: the source read {read} bytes for a {SIZE}-byte image");
+        assert!(
+            read < SIZE + SIZE / 4,
+            "round {round}: the source read {read} bytes of a {SIZE}-byte image (twice would be \
+             a scan and a chunking pass)"
+        );
+        assert_categories_equal(src.path(), dst.path());
+    }
+
+    let index: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dst.path().join(".confsync/index.json")).expect("destination index"),
+    )
+    .expect("index is JSON");
+    let chunks = index["firmware/image.bin"]["chunks"].as_array().expect("chunks kept");
+    let total: u64 = chunks.iter().filter_map(|c| c[0].as_u64()).sum();
+    assert_eq!(total, SIZE, "the kept chunks cover the image: {} chunks", chunks.len());
+}
+
 #[test]
 fn a_second_sync_finds_nothing_to_do() {
     let site = Pair::with(populate_source, populate_destination);

@@ -11,8 +11,8 @@
 //! Until step 4 the tree is untouched; a crash during step 4 is undone at the next start.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cap_std::ambient_authority;
@@ -21,7 +21,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
 
 use crate::category::Category;
-use crate::chunk::WHOLE_FILE_LIMIT;
+use crate::chunk::{ChunkList, WHOLE_FILE_LIMIT};
 use crate::entry::{Digest, EntryKind};
 use crate::error::{EngineError, Result};
 use crate::index::FileStamp;
@@ -31,6 +31,7 @@ use crate::journal::{
 use crate::layout::Layout;
 use crate::live::LiveTree;
 use crate::manifest::Manifest;
+use crate::path::RelPath;
 use crate::plan::{Action, Plan, Step};
 use crate::progress::{Phase, Progress, ProgressEvent};
 use crate::resume;
@@ -241,7 +242,7 @@ impl<S: ChunkSource> Applier<'_, S> {
                 });
             }
         };
-        self.remember_written(plan);
+        self.remember_written(plan, &staged.learned);
         if let Err(e) = journal::prune(self.layout, self.keep_generations) {
             committed.warnings.push(format!("old generations could not be pruned ({e})"));
         }
@@ -261,8 +262,13 @@ impl<S: ChunkSource> Applier<'_, S> {
     }
 
     /// Tells the hash index the digests of the files the commit put in place (each was
-    /// verified as it was staged), so that the next scan does not read them again.
-    fn remember_written(&self, plan: &Plan) {
+    /// verified as it was staged), and the chunks of those staged by a delta, so that the
+    /// next scan does not read them again, nor the next delta against them.
+    fn remember_written(
+        &self,
+        plan: &Plan,
+        learned: &HashMap<(Category, RelPath), Arc<ChunkList>>,
+    ) {
         let mut index = self.tree.index();
         for (category, step) in plan.steps() {
             let Some(entry) = step.source.as_ref().filter(|e| e.kind == EntryKind::File) else {
@@ -279,11 +285,14 @@ impl<S: ChunkSource> Applier<'_, S> {
                 && meta.len() == entry.size
                 && FileStamp::of(&meta).mtime_ns == entry.mtime_ns
             {
-                index.remember(
-                    scan::index_key(category, &step.path),
-                    FileStamp::of(&meta),
-                    entry.digest,
-                );
+                let key = scan::index_key(category, &step.path);
+                match learned.get(&(category, step.path.clone())) {
+                    Some(list) if list.digest == entry.digest => {
+                        index.remember(key.clone(), FileStamp::of(&meta), entry.digest);
+                        index.remember_chunks(key, FileStamp::of(&meta), Arc::clone(list));
+                    }
+                    _ => index.remember(key, FileStamp::of(&meta), entry.digest),
+                }
             }
         }
         if let Err(e) = index.save() {
@@ -323,6 +332,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             !self.progress.is_cancelled()
         };
         let resumable = resume::pieces(self.layout);
+        let learned = Mutex::new(HashMap::new());
         let subtrees = Subtrees::of(plan);
         for folder in subtrees.folders(plan) {
             staging.create_dir_all(&folder).map_err(EngineError::io(
@@ -337,6 +347,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             local_by_digest: &local_by_digest,
             inline: &plan.merged,
             resumable: &resumable,
+            tree: Some(self.tree),
             on_bytes: &on_bytes,
         };
         self.progress.report(self.event(Phase::Transferring, "", &tracker));
@@ -357,7 +368,15 @@ impl<S: ChunkSource> Applier<'_, S> {
             .iter()
             .map(|(i, category, step)| {
                 let at = subtrees.location(*i, *category, step);
-                self.stage_one(&ctx, &tracker, at, *category, step).map_ok(|s| vec![s]).boxed()
+                self.stage_one(&ctx, &tracker, at, *category, step)
+                    .map_ok(|s| {
+                        if let Some(list) = &s.chunks {
+                            let mut learned = learned.lock().unwrap_or_else(|p| p.into_inner());
+                            learned.insert((*category, step.path.clone()), Arc::clone(list));
+                        }
+                        vec![s]
+                    })
+                    .boxed()
             })
             .collect();
         for (category, batch) in batches(&batched) {
@@ -377,7 +396,8 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
         let bytes_received = results.iter().map(|s| s.bytes_received).sum();
         let bytes_written = results.iter().map(|s| s.bytes_written).sum();
-        Ok(StagedTotals { tracker, bytes_received, bytes_written })
+        let learned = learned.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok(StagedTotals { tracker, bytes_received, bytes_written, learned })
     }
 
     async fn stage_one(
@@ -531,6 +551,8 @@ struct StagedTotals {
     tracker: Tracker,
     bytes_received: u64,
     bytes_written: u64,
+    /// Chunk lists of files staged by a delta, for the index once they are committed.
+    learned: HashMap<(Category, RelPath), Arc<ChunkList>>,
 }
 
 /// Creates a generation's staging folder, which must not exist yet: anything already there

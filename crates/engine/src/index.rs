@@ -1,13 +1,17 @@
 //! The persistent hash index: remembers each file's digest under its size, mtime, inode
 //! and ctime, so a file that has not changed since the last scan is never hashed again.
+//! A large file's chunk list is kept with its digest, so a delta against it (as the source
+//! or as the destination's old version) does not read it again to learn its chunks.
 //!
 //! Saved as JSON under the state folder. A missing or damaged index is only a cache miss:
 //! everything is hashed again and the index rewritten.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::chunk::{ChunkInfo, ChunkList};
 use crate::entry::Digest;
 use crate::error::{EngineError, Result};
 use crate::fsutil::write_atomically;
@@ -38,14 +42,26 @@ impl FileStamp {
 struct Record {
     stamp: FileStamp,
     digest: Digest,
+    /// A large file's chunks, as (length, digest): the offsets follow from the lengths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chunks: Option<Vec<(u32, Digest)>>,
 }
 
 #[derive(Debug, Default)]
 pub struct HashIndex {
     path: PathBuf,
     records: HashMap<String, Record>,
+    /// Chunk lists of files too recently written to be remembered on disk (the racy
+    /// window), kept in memory under their stamp: the agent that just scanned a changed
+    /// image serves its chunk list without reading it again. Using one is safe even if the
+    /// file changed within the same timestamp tick: every chunk received is checked against
+    /// its digest and every staged file against the whole digest.
+    fresh_chunks: HashMap<String, (FileStamp, Arc<ChunkList>)>,
     dirty: bool,
 }
+
+/// Chunk lists kept in memory only; beyond this the oldest are not worth the memory.
+const FRESH_CHUNK_LISTS: usize = 64;
 
 /// A file whose content changed this recently may change again within the same clock
 /// tick without its stamp changing (the "racy git" problem); its digest is not
@@ -64,7 +80,7 @@ impl HashIndex {
             }),
             Err(_) => HashMap::new(),
         };
-        HashIndex { path: path.to_path_buf(), records, dirty: false }
+        HashIndex { path: path.to_path_buf(), records, fresh_chunks: HashMap::new(), dirty: false }
     }
 
     pub fn lookup(&self, key: &str, stamp: &FileStamp) -> Option<Digest> {
@@ -72,16 +88,60 @@ impl HashIndex {
     }
 
     pub fn remember(&mut self, key: String, stamp: FileStamp, digest: Digest) {
-        if now_ns().saturating_sub(stamp.mtime_ns) < RACY_WINDOW_NS {
+        if is_racy(&stamp) {
             self.records.remove(&key);
             return;
         }
-        self.records.insert(key, Record { stamp, digest });
+        match self.records.get_mut(&key) {
+            // Same file, same content: the chunks stay known.
+            Some(r) if r.stamp == stamp && r.digest == digest => return,
+            _ => {}
+        }
+        self.records.insert(key, Record { stamp, digest, chunks: None });
         self.dirty = true;
     }
 
-    /// Forgets one file: its next scan reads it.
+    /// The chunk list of the file at `key`, if it was learned for this very stamp.
+    pub fn lookup_chunks(&self, key: &str, stamp: &FileStamp) -> Option<Arc<ChunkList>> {
+        if let Some((at, list)) = self.fresh_chunks.get(key)
+            && at == stamp
+        {
+            return Some(Arc::clone(list));
+        }
+        let record = self.records.get(key).filter(|r| r.stamp == *stamp)?;
+        let mut offset = 0u64;
+        let chunks = record
+            .chunks
+            .as_ref()?
+            .iter()
+            .map(|&(length, digest)| {
+                let chunk = ChunkInfo { offset, length, digest };
+                offset += u64::from(length);
+                chunk
+            })
+            .collect();
+        Some(Arc::new(ChunkList { size: offset, digest: record.digest, chunks }))
+    }
+
+    /// Remembers a file's chunk list under its stamp: on disk with its digest, or, while
+    /// the file is too fresh for that, in memory only.
+    pub fn remember_chunks(&mut self, key: String, stamp: FileStamp, list: Arc<ChunkList>) {
+        if is_racy(&stamp) {
+            if self.fresh_chunks.len() >= FRESH_CHUNK_LISTS {
+                self.fresh_chunks.clear();
+            }
+            self.fresh_chunks.insert(key, (stamp, list));
+            return;
+        }
+        self.fresh_chunks.remove(&key);
+        let chunks = Some(list.chunks.iter().map(|c| (c.length, c.digest)).collect());
+        self.records.insert(key, Record { stamp, digest: list.digest, chunks });
+        self.dirty = true;
+    }
+
+    /// Forgets one file: its next scan reads it, and its chunks are learned again.
     pub fn forget(&mut self, key: &str) {
+        self.fresh_chunks.remove(key);
         self.dirty |= self.records.remove(key).is_some();
     }
 
@@ -89,6 +149,7 @@ impl HashIndex {
     pub fn retain_under(&mut self, prefix: &str, keep: &dyn Fn(&str) -> bool) {
         let before = self.records.len();
         self.records.retain(|key, _| !key.starts_with(prefix) || keep(key));
+        self.fresh_chunks.retain(|key, _| !key.starts_with(prefix) || keep(key));
         self.dirty |= self.records.len() != before;
     }
 
@@ -103,6 +164,10 @@ impl HashIndex {
         self.dirty = false;
         Ok(())
     }
+}
+
+fn is_racy(stamp: &FileStamp) -> bool {
+    now_ns().saturating_sub(stamp.mtime_ns) < RACY_WINDOW_NS
 }
 
 /// Now, in nanoseconds since the epoch, as stamps count.
@@ -131,5 +196,31 @@ mod tests {
         assert_eq!(index.lookup("config/a", &old), Some(Digest::of(b"abc")));
         assert_eq!(index.lookup("config/a", &FileStamp { size: 4, ..old }), None);
         assert_eq!(index.lookup("config/b", &racy), None);
+    }
+
+    #[test]
+    fn chunk_lists_are_kept_under_their_stamp_and_fresh_ones_only_in_memory() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("index.json");
+        let data = crate::noise::noise(1 << 20, 3);
+        let list = Arc::new(crate::chunk::chunk_reader(&data[..]).expect("chunk"));
+        let old = FileStamp { size: 1 << 20, mtime_ns: 1_000, inode: 7, ctime_ns: 1_000 };
+        let fresh = FileStamp { mtime_ns: now_ns(), ctime_ns: now_ns(), inode: 8, ..old };
+        let mut index = HashIndex::load(&path);
+        index.remember_chunks("firmware/a".into(), old, Arc::clone(&list));
+        index.remember_chunks("firmware/b".into(), fresh, Arc::clone(&list));
+        assert_eq!(index.lookup_chunks("firmware/b", &fresh).as_deref(), Some(&*list));
+        assert_eq!(index.lookup("firmware/b", &fresh), None, "a fresh digest is never trusted");
+        // Learning the same digest again keeps the chunks.
+        index.remember("firmware/a".into(), old, list.digest);
+        index.save().expect("save");
+
+        let mut index = HashIndex::load(&path);
+        assert_eq!(index.lookup_chunks("firmware/a", &old).as_deref(), Some(&*list));
+        assert_eq!(index.lookup("firmware/a", &old), Some(list.digest));
+        assert_eq!(index.lookup_chunks("firmware/a", &FileStamp { ctime_ns: 2, ..old }), None);
+        assert_eq!(index.lookup_chunks("firmware/b", &fresh), None, "not saved");
+        index.forget("firmware/a");
+        assert_eq!(index.lookup_chunks("firmware/a", &old), None);
     }
 }

@@ -24,10 +24,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::category::Category;
+use crate::chunk::ChunkList;
 use crate::error::Result;
-use crate::index::{HashIndex, now_ns};
+use crate::index::{FileStamp, HashIndex, now_ns};
 use crate::layout::Layout;
 use crate::manifest::{CategoryManifest, Manifest};
+use crate::path::RelPath;
 use crate::scan;
 
 /// How long a category must have been left alone before its scan is trusted.
@@ -129,6 +131,32 @@ impl LiveTree {
             tracing::warn!(error = %e, "could not save the hash index; the next scan hashes again");
         }
         Ok(shared)
+    }
+
+    /// The chunk list learned for the file at `path` with exactly this stamp.
+    pub fn chunks_of(
+        &self,
+        category: Category,
+        path: &RelPath,
+        stamp: &FileStamp,
+    ) -> Option<Arc<ChunkList>> {
+        self.index().lookup_chunks(&scan::index_key(category, path), stamp)
+    }
+
+    /// Remembers a file's chunk list, learned while reading it for another reason.
+    pub fn learn_chunks(
+        &self,
+        category: Category,
+        path: &RelPath,
+        stamp: FileStamp,
+        list: Arc<ChunkList>,
+    ) {
+        self.index().remember_chunks(scan::index_key(category, path), stamp, list);
+    }
+
+    /// Forgets what the index holds for one file (its chunks were found wrong).
+    pub fn forget(&self, category: Category, path: &RelPath) {
+        self.index().forget(&scan::index_key(category, path));
     }
 
     /// The hash index, for what reads files outside a scan (a rollback's planning).

@@ -8,10 +8,12 @@
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::category::Category;
+use crate::chunk::{self, ChunkList, WHOLE_FILE_LIMIT};
 use crate::entry::{Digest, Entry, EntryKind, SYNCED_MODE_BITS};
 use crate::error::{EngineError, Result};
 use crate::index::{FileStamp, HashIndex};
@@ -133,15 +135,34 @@ pub fn scan_category(
     if let Some(ms) = crate::failpoint::value(crate::failpoint::SCAN_DELAY_MS) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
-    let hashed: Vec<(usize, FileStamp, Result<Digest>)> = to_hash
+    // A large file's chunks are learned in the same read as its digest: a delta against
+    // it later does not read it again.
+    let hashed: Vec<(usize, FileStamp, Result<Hashed>)> = to_hash
         .par_iter()
-        .map(|(i, stamp)| (*i, *stamp, hash_file(&dir, root, &entries[*i].path)))
+        .map(|(i, stamp)| {
+            let path = &entries[*i].path;
+            let hashed = if stamp.size > WHOLE_FILE_LIMIT {
+                chunk_file(&dir, root, path).map(|list| Hashed::Chunked(Arc::new(list)))
+            } else {
+                hash_file(&dir, root, path).map(Hashed::Whole)
+            };
+            (*i, *stamp, hashed)
+        })
         .collect();
     let hashed_files = hashed.len() as u64;
-    for (i, stamp, digest) in hashed {
-        let digest = digest?;
-        entries[i].digest = digest;
-        index.remember(index_key(category, &entries[i].path), stamp, digest);
+    for (i, stamp, hashed) in hashed {
+        let key = index_key(category, &entries[i].path);
+        match hashed? {
+            Hashed::Whole(digest) => {
+                entries[i].digest = digest;
+                index.remember(key, stamp, digest);
+            }
+            Hashed::Chunked(list) => {
+                entries[i].digest = list.digest;
+                index.remember(key.clone(), stamp, list.digest);
+                index.remember_chunks(key, stamp, list);
+            }
+        }
     }
     let prefix = format!("{}/", category.name());
     let present: std::collections::HashSet<String> =
@@ -151,6 +172,11 @@ pub fn scan_category(
     let mut manifest = CategoryManifest::new(category, entries);
     manifest.unmanaged = unmanaged;
     Ok(Scanned { manifest, warnings, hashed_files, newest_change_ns })
+}
+
+enum Hashed {
+    Whole(Digest),
+    Chunked(Arc<ChunkList>),
 }
 
 fn relative(root: &Path, full: &Path, warnings: &mut Vec<String>) -> Option<RelPath> {
@@ -203,6 +229,13 @@ pub fn hash_file(dir: &cap_std::fs::Dir, root: &Path, path: &RelPath) -> Result<
         }
     })?;
     Ok(hasher.finalize().into())
+}
+
+/// Hashes one file and its chunks in one read, through the category's directory handle.
+pub fn chunk_file(dir: &cap_std::fs::Dir, root: &Path, path: &RelPath) -> Result<ChunkList> {
+    let full = root.join(path);
+    let file = dir.open(path).map_err(EngineError::io("open for hashing", &full))?;
+    chunk::chunk_reader(file).map_err(EngineError::io("read for hashing", &full))
 }
 
 #[cfg(test)]
@@ -274,5 +307,26 @@ mod index_tests {
         let third = scan_category(&layout, Category::Modules, &mut index).expect("scan");
         assert_eq!(third.hashed_files, 1);
         assert_ne!(third.manifest.digest, second.manifest.digest);
+    }
+
+    #[test]
+    fn a_large_file_s_chunks_are_learned_in_the_same_read_as_its_digest() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::under_root(tmp.path());
+        let data = crate::noise::noise(1 << 20, 11);
+        std::fs::create_dir_all(tmp.path().join("firmware")).expect("mkdir");
+        std::fs::write(tmp.path().join("firmware/image.bin"), &data).expect("write");
+        std::fs::write(tmp.path().join("firmware/small.bin"), b"small").expect("write");
+
+        let mut index = HashIndex::default();
+        let scanned = scan_category(&layout, Category::Firmware, &mut index).expect("scan");
+        assert_eq!(scanned.hashed_files, 2);
+        let stamp = |name: &str| {
+            FileStamp::of(&std::fs::metadata(tmp.path().join("firmware").join(name)).expect("stat"))
+        };
+        let list = index.lookup_chunks("firmware/image.bin", &stamp("image.bin")).expect("known");
+        assert_eq!(*list, chunk::chunk_reader(&data[..]).expect("chunk"));
+        assert_eq!(scanned.manifest.entries[0].digest, list.digest);
+        assert_eq!(index.lookup_chunks("firmware/small.bin", &stamp("small.bin")), None);
     }
 }

@@ -10,12 +10,20 @@
 //!    the old version's chunks, and only chunks not found locally cross the wire;
 //! 4. otherwise the file is streamed whole in bounded pieces.
 //!
+//! Chunk lists come from the hash index when the file's stamp is the one they were learned
+//! under, so neither side reads a large file only to learn its chunks. Ranges a
+//! destination already holds are copied by the kernel (`copy_file_range`, a reflink where
+//! the file system offers it), not through user space; a file staged that way is read back
+//! once and hashed before it counts as verified.
+//!
 //! Memory stays bounded by a few pieces per file in flight, whatever the file size.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cap_std::fs::Dir;
@@ -27,7 +35,9 @@ use crate::chunk::{self, ChunkList, WHOLE_FILE_LIMIT};
 use crate::entry::{Digest, Entry, EntryKind};
 use crate::error::{EngineError, Result};
 use crate::failpoint;
+use crate::index::FileStamp;
 use crate::layout::Layout;
+use crate::live::LiveTree;
 use crate::path::{RelPath, check_symlink_target};
 
 /// Largest piece asked for in one range when streaming a file whole.
@@ -114,11 +124,14 @@ pub async fn fetch_one_by_one<S: ChunkSource + ?Sized>(
 /// Pieces of several whole files: (index in the request, offset, bytes).
 pub type FilesStream = BoxStream<'static, Result<(u32, u64, Vec<u8>)>>;
 
-/// What staging one entry cost.
-#[derive(Debug, Clone, Copy, Default)]
+/// What staging one entry cost, and what it taught.
+#[derive(Debug, Clone, Default)]
 pub struct Staged {
     pub bytes_received: u64,
     pub bytes_written: u64,
+    /// The staged file's chunk list, when staging verified it (a delta): the index learns
+    /// it once the file is committed.
+    pub chunks: Option<Arc<ChunkList>>,
 }
 
 /// Everything staging needs besides the entry itself.
@@ -132,6 +145,8 @@ pub struct StageContext<'a, S> {
     pub inline: &'a std::collections::BTreeMap<(Category, RelPath), std::sync::Arc<Vec<u8>>>,
     /// Digests with a piece a cut transfer left ([`crate::resume`]).
     pub resumable: &'a std::collections::HashSet<Digest>,
+    /// The destination's live tree, whose index knows the chunks of files it read before.
+    pub tree: Option<&'a LiveTree>,
     /// Called with the bytes of each piece written, local or received; returns false to
     /// stop (cancelled).
     pub on_bytes: &'a (dyn Fn(u64) -> bool + Send + Sync),
@@ -167,7 +182,7 @@ fn create_staged<S>(ctx: &StageContext<'_, S>, name: &str) -> Result<(std::fs::F
     let path = ctx.layout.staging_dir().join(name);
     let file = ctx
         .staging
-        .open_with(name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
+        .open_with(name, cap_std::fs::OpenOptions::new().read(true).write(true).create_new(true))
         .map_err(EngineError::io("create staged file", &path))?;
     Ok((file.into_std(), path))
 }
@@ -195,24 +210,53 @@ async fn stage_file<S: ChunkSource>(
             Resumed::Part(part) => {
                 let mut bases = vec![part];
                 bases.extend(old_version(ctx, category, current)?);
-                stage_delta(ctx, category, entry, bases, &mut out).await?;
+                return finish_delta(ctx, category, entry, bases, out).await;
             }
         }
     } else if entry.size > WHOLE_FILE_LIMIT
         && let Some(old) = old_version(ctx, category, current)?
     {
-        stage_delta(ctx, category, entry, vec![old], &mut out).await?;
+        return finish_delta(ctx, category, entry, vec![old], out).await;
     } else {
         stream_whole(ctx, category, entry, &mut out).await?;
     }
     out.finish()
 }
 
-/// A file whose chunks may hold what is needed: the old version at the same path, or a
-/// piece a cut transfer left.
+/// Stages a delta and verifies it; a chunk list the index supplied that turns out wrong
+/// (the file changed within one timestamp tick) is forgotten, so the next run learns it
+/// again instead of failing the same way.
+async fn finish_delta<S: ChunkSource>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    entry: &Entry,
+    bases: Vec<Basis>,
+    mut out: Writer,
+) -> Result<Staged> {
+    let mut remembered = Vec::new();
+    let list = stage_delta(ctx, category, entry, bases, &mut out, &mut remembered).await;
+    let finished = list.and_then(|list| {
+        let mut staged = out.finish()?;
+        staged.chunks = Some(Arc::new(list));
+        Ok(staged)
+    });
+    if finished.is_err()
+        && let Some(tree) = ctx.tree
+    {
+        for path in &remembered {
+            tree.forget(category, path);
+        }
+    }
+    finished
+}
+
+/// A file whose chunks may hold what is needed: the old version at the same path (which
+/// the index may know the chunks of), or a piece a cut transfer left.
 struct Basis {
     file: cap_std::fs::File,
     path: PathBuf,
+    /// The old version's path in its category.
+    at: Option<RelPath>,
 }
 
 enum Resumed {
@@ -247,8 +291,11 @@ async fn resumed_piece<S>(ctx: &StageContext<'_, S>, entry: &Entry) -> Result<Op
             return Ok(Some(Resumed::Whole(file, path)));
         }
     }
-    Ok((entry.size > WHOLE_FILE_LIMIT && len < entry.size)
-        .then_some(Resumed::Part(Basis { file, path })))
+    Ok((entry.size > WHOLE_FILE_LIMIT && len < entry.size).then_some(Resumed::Part(Basis {
+        file,
+        path,
+        at: None,
+    })))
 }
 
 /// The destination's current file at the path, opened as a basis.
@@ -265,7 +312,7 @@ fn old_version<S>(
         source: std::io::ErrorKind::NotFound.into(),
     })?;
     let file = dir.open(&current.path).map_err(EngineError::io("open old version", &path))?;
-    Ok(Some(Basis { file, path }))
+    Ok(Some(Basis { file, path, at: Some(current.path.clone()) }))
 }
 
 /// Streams a file whole, a window of at most [`RANGES_PER_FETCH`] ranges at a time, so
@@ -288,14 +335,16 @@ async fn stream_whole<S: ChunkSource>(
 }
 
 /// Pulls only the chunks that no basis holds (the old version at the same path, a piece
-/// a cut transfer left).
+/// a cut transfer left); returns the source's chunk list, which the staged file has once
+/// verified. `remembered` receives the bases whose chunk list came from the index.
 async fn stage_delta<S: ChunkSource>(
     ctx: &StageContext<'_, S>,
     category: Category,
     entry: &Entry,
-    mut bases: Vec<Basis>,
+    bases: Vec<Basis>,
     out: &mut Writer,
-) -> Result<()> {
+    remembered: &mut Vec<RelPath>,
+) -> Result<ChunkList> {
     let list = ctx.source.chunk_list(category, &entry.path).await?;
     if list.digest != entry.digest || list.size != entry.size {
         return Err(EngineError::Source(format!(
@@ -306,13 +355,7 @@ async fn stage_delta<S: ChunkSource>(
     // Each chunk found in a basis: which basis, where, how long. The first basis wins.
     let mut local: HashMap<Digest, (usize, u64, u32)> = HashMap::new();
     for (i, basis) in bases.iter().enumerate() {
-        let reader = basis.file.try_clone().map_err(EngineError::io("open", &basis.path))?;
-        // The clone shares the file offset; every copy below seeks first.
-        let chunks = tokio::task::spawn_blocking(move || chunk::chunk_reader(reader))
-            .await
-            .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
-            .map_err(EngineError::io("chunk", &basis.path))?;
-        for c in chunks.chunks {
+        for c in basis_chunks(ctx, category, basis, remembered).await?.chunks.iter() {
             local.entry(c.digest).or_insert((i, c.offset, c.length));
         }
     }
@@ -325,27 +368,95 @@ async fn stage_delta<S: ChunkSource>(
         .collect();
     let digests: HashMap<u64, Digest> = list.chunks.iter().map(|c| (c.offset, c.digest)).collect();
     let mut remote = Windows::new(missing);
-    let mut buffer = Vec::new();
+    // Neighbouring chunks found next to each other in one basis are copied as one range.
+    let mut run: Option<(usize, u64, u64)> = None;
     for c in &list.chunks {
-        if let Some((i, offset, length)) = local.get(&c.digest) {
-            buffer.resize(*length as usize, 0);
-            let basis = &mut bases[*i];
-            basis
-                .file
-                .seek(SeekFrom::Start(*offset))
-                .and_then(|_| basis.file.read_exact(&mut buffer))
-                .map_err(EngineError::io("read", &basis.path))?;
-            out.write(&buffer)?;
-            if !(ctx.on_bytes)(u64::from(*length)) {
-                return Err(EngineError::Cancelled("the transfer was stopped".into()));
+        if let Some(&(i, offset, length)) = local.get(&c.digest) {
+            let length = u64::from(length);
+            match &mut run {
+                Some((j, start, len)) if *j == i && *start + *len == offset => *len += length,
+                _ => {
+                    copy_run(ctx, &bases, run.take(), out)?;
+                    run = Some((i, offset, length));
+                }
             }
         } else {
+            copy_run(ctx, &bases, run.take(), out)?;
             let stream = remote.next_stream(ctx, category, &entry.path).await?;
             let range = [ByteRange { offset: c.offset, length: u64::from(c.length) }];
             receive_some(stream, &range, Some(&digests), out, ctx.on_bytes, &entry.path).await?;
         }
     }
-    remote.finish(&entry.path).await
+    copy_run(ctx, &bases, run, out)?;
+    remote.finish(&entry.path).await?;
+    Ok(list)
+}
+
+/// A basis's chunks: from the index when it learned them under the file's current stamp,
+/// else read (and, for the old version, remembered).
+async fn basis_chunks<S>(
+    ctx: &StageContext<'_, S>,
+    category: Category,
+    basis: &Basis,
+    remembered: &mut Vec<RelPath>,
+) -> Result<Arc<ChunkList>> {
+    let reader = basis.file.try_clone().map_err(EngineError::io("open", &basis.path))?.into_std();
+    let meta = reader.metadata().map_err(EngineError::io("inspect", &basis.path))?;
+    let stamp = FileStamp::of(&meta);
+    let tree = ctx.tree.zip(basis.at.as_ref());
+    if let Some((tree, at)) = tree
+        && let Some(known) = tree.chunks_of(category, at, &stamp)
+    {
+        remembered.push(at.clone());
+        return Ok(known);
+    }
+    // Read with positioned reads: the clone shares the file offset with the basis.
+    let chunks =
+        tokio::task::spawn_blocking(move || chunk::chunk_reader(PositionedReader::new(reader)))
+            .await
+            .map_err(|e| EngineError::Source(format!("chunking task failed: {e}")))?
+            .map_err(EngineError::io("chunk", &basis.path))?;
+    let chunks = Arc::new(chunks);
+    if let Some((tree, at)) = tree {
+        tree.learn_chunks(category, at, stamp, Arc::clone(&chunks));
+    }
+    Ok(chunks)
+}
+
+/// Reads a file from its start with `pread`, leaving the shared file offset alone.
+struct PositionedReader {
+    file: std::fs::File,
+    offset: u64,
+}
+
+impl PositionedReader {
+    fn new(file: std::fs::File) -> PositionedReader {
+        PositionedReader { file, offset: 0 }
+    }
+}
+
+impl Read for PositionedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// Copies one run of a basis (basis, offset, length) into the staged file.
+fn copy_run<S>(
+    ctx: &StageContext<'_, S>,
+    bases: &[Basis],
+    run: Option<(usize, u64, u64)>,
+    out: &mut Writer,
+) -> Result<()> {
+    let Some((i, offset, length)) = run else { return Ok(()) };
+    let basis = &bases[i];
+    out.copy_range(&basis.file, &basis.path, offset, length)?;
+    if !(ctx.on_bytes)(length) {
+        return Err(EngineError::Cancelled("the transfer was stopped".into()));
+    }
+    Ok(())
 }
 
 /// Ranges a delta asks for in one request: a source refuses more than 65,536, and one
@@ -481,6 +592,14 @@ fn copy_local(
         source: std::io::ErrorKind::NotFound.into(),
     })?;
     let file = dir.open(path).map_err(EngineError::io("open local copy", &full))?;
+    if out.expected_size > WHOLE_FILE_LIMIT {
+        out.copy_range(&file, &full, 0, out.expected_size)?;
+        return if on_bytes(out.expected_size) {
+            Ok(())
+        } else {
+            Err(EngineError::Cancelled("the transfer was stopped".into()))
+        };
+    }
     copy_from(file, &full, out, on_bytes)
 }
 
@@ -558,7 +677,13 @@ struct Writer {
     mode: u32,
     mtime_ns: i64,
     entry_path: RelPath,
+    /// Some bytes were put in place by the kernel and never passed the hasher: the staged
+    /// file is read back to verify it.
+    copied_in_kernel: bool,
 }
+
+/// Bytes read at a time when a staged file is read back to verify it.
+const READ_BACK: usize = 1 << 20;
 
 impl Writer {
     fn new(file: std::fs::File, path: &std::path::Path, entry: &Entry) -> Writer {
@@ -573,6 +698,82 @@ impl Writer {
             mode: entry.mode,
             mtime_ns: entry.mtime_ns,
             entry_path: entry.path.clone(),
+            copied_in_kernel: false,
+        }
+    }
+
+    /// Appends `length` bytes of `from` at `offset`, copied by the kernel where it can
+    /// (`copy_file_range`: no trip through user space, a reflink on file systems that
+    /// share extents), else read and written.
+    fn copy_range(
+        &mut self,
+        from: &cap_std::fs::File,
+        from_path: &std::path::Path,
+        offset: u64,
+        length: u64,
+    ) -> Result<()> {
+        if self.written.saturating_add(length) > self.expected_size {
+            return Err(integrity(
+                &self.entry_path,
+                "more data arrived than the file's declared size",
+            ));
+        }
+        let mut at = offset;
+        let end = offset.saturating_add(length);
+        while at < end {
+            let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(1 << 30);
+            match rustix::fs::copy_file_range(from, Some(&mut at), &self.file, None, want) {
+                Ok(0) => {
+                    return Err(integrity(
+                        &self.entry_path,
+                        &format!("{} ended before offset {end}", from_path.display()),
+                    ));
+                }
+                Ok(n) => {
+                    self.written += n as u64;
+                    self.copied_in_kernel = true;
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                // Not offered here (another file system, an old kernel): user space it is.
+                Err(_) => return self.copy_range_by_reading(from, from_path, at, end),
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_range_by_reading(
+        &mut self,
+        from: &cap_std::fs::File,
+        from_path: &std::path::Path,
+        mut at: u64,
+        end: u64,
+    ) -> Result<()> {
+        let mut buffer = vec![0u8; READ_BACK];
+        while at < end {
+            let n = usize::try_from(end - at).unwrap_or(READ_BACK).min(READ_BACK);
+            cap_std::fs::FileExt::read_exact_at(from, &mut buffer[..n], at)
+                .map_err(EngineError::io("read", from_path))?;
+            self.write(&buffer[..n])?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    /// The digest of what the staged file holds, read back from its start.
+    fn read_back(&self) -> Result<Digest> {
+        let mut hasher = blake3::Hasher::new();
+        let mut buffer = vec![0u8; READ_BACK];
+        let mut at = 0u64;
+        loop {
+            let n = self
+                .file
+                .read_at(&mut buffer, at)
+                .map_err(EngineError::io("read back staged file", &self.path))?;
+            if n == 0 {
+                return Ok(hasher.finalize().into());
+            }
+            hasher.update_rayon(&buffer[..n]);
+            at += n as u64;
         }
     }
 
@@ -598,7 +799,8 @@ impl Writer {
                 &format!("got {} bytes, expected {}", self.written, self.expected_size),
             ));
         }
-        let digest: Digest = self.hasher.finalize().into();
+        let digest: Digest =
+            if self.copied_in_kernel { self.read_back()? } else { self.hasher.finalize().into() };
         if digest != self.expected_digest {
             return Err(integrity(
                 &self.entry_path,
@@ -612,7 +814,7 @@ impl Writer {
         self.file
             .set_times(std::fs::FileTimes::new().set_modified(system_time(self.mtime_ns)))
             .map_err(EngineError::io("set mtime of", &self.path))?;
-        Ok(Staged { bytes_received: self.received, bytes_written: self.written })
+        Ok(Staged { bytes_received: self.received, bytes_written: self.written, chunks: None })
     }
 }
 

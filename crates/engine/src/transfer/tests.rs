@@ -72,6 +72,7 @@ async fn a_delta_over_many_windows_brings_exactly_the_new_file() {
         local_by_digest: &local,
         inline: &Default::default(),
         resumable: &Default::default(),
+        tree: None,
         on_bytes: &on_bytes,
     };
     let (src, basis) = (entry("image.bin", &new), entry("image.bin", &old));
@@ -128,6 +129,7 @@ async fn stage_scripted(pieces: Pieces) -> Result<Vec<Staged>> {
         local_by_digest: &local,
         inline: &Default::default(),
         resumable: &Default::default(),
+        tree: None,
         on_bytes: &on_bytes,
     };
     let (a, empty) = (entry("a.conf", b"alpha"), entry("empty.conf", b""));
@@ -189,6 +191,7 @@ async fn stage_with_piece(piece: &[u8]) -> (Vec<u8>, u64, Vec<u8>) {
         local_by_digest: &local,
         inline: &Default::default(),
         resumable: &resumable,
+        tree: None,
         on_bytes: &on_bytes,
     };
     let staged = stage_entry(&ctx, Category::Firmware, &entry("big.img", &new), None, "0")
@@ -219,4 +222,97 @@ async fn a_piece_left_by_a_cut_transfer_is_resumed_from() {
     garbled.iter_mut().for_each(|b| *b = !*b);
     let (expected, received, content) = stage_with_piece(&garbled).await;
     assert_eq!((content == expected, received), (true, new.len() as u64));
+}
+
+/// A delta against an old version whose chunks the index knows: they are taken from the
+/// index, not read (a deliberately wrong list under the file's true stamp shows it), the
+/// wrong result is caught by the read-back before anything counts as staged, the list is
+/// forgotten, and the next attempt reads the file and succeeds.
+#[tokio::test]
+async fn a_basis_chunk_list_comes_from_the_index_and_a_wrong_one_is_caught_and_forgotten() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = Layout::under_root(tmp.path());
+    let old = noise(2 << 20, 5);
+    let mut new = old.clone();
+    new[1 << 20..(1 << 20) + 100].fill(0xCD);
+    std::fs::create_dir_all(tmp.path().join("firmware")).expect("mkdir");
+    let basis_path = tmp.path().join("firmware/image.bin");
+    std::fs::write(&basis_path, &old).expect("write");
+    std::fs::create_dir_all(layout.staging_dir()).expect("mkdir");
+    let staging =
+        Dir::open_ambient_dir(layout.staging_dir(), cap_std::ambient_authority()).expect("open");
+    let tree = LiveTree::new(layout.clone(), Duration::from_secs(3600));
+    let path = RelPath::new("image.bin").expect("valid");
+    let stamp = FileStamp::of(&std::fs::metadata(&basis_path).expect("stat"));
+    // The index claims the old version holds the new file's chunks.
+    let wrong = Arc::new(chunk_reader(&new[..]).expect("chunk"));
+    tree.learn_chunks(Category::Firmware, &path, stamp, Arc::clone(&wrong));
+
+    let source = MemorySource { data: new.clone(), requests: Mutex::new(Vec::new()) };
+    let on_bytes = |_: u64| true;
+    let local = HashMap::new();
+    let ctx = StageContext {
+        layout: &layout,
+        staging: &staging,
+        source: &source,
+        local_by_digest: &local,
+        inline: &Default::default(),
+        resumable: &Default::default(),
+        tree: Some(&tree),
+        on_bytes: &on_bytes,
+    };
+    let (src, basis) = (entry("image.bin", &new), entry("image.bin", &old));
+    let refused = stage_entry(&ctx, Category::Firmware, &src, Some(&basis), "0").await;
+    assert!(
+        matches!(refused, Err(EngineError::Integrity { .. })),
+        "the wrong list must have been used and caught: {refused:?}"
+    );
+    assert!(source.requests.lock().expect("lock").is_empty(), "every chunk seemed local");
+    assert_eq!(tree.chunks_of(Category::Firmware, &path, &stamp), None, "forgotten");
+
+    let staged =
+        stage_entry(&ctx, Category::Firmware, &src, Some(&basis), "1").await.expect("staged");
+    assert_eq!(std::fs::read(layout.staging_dir().join("1")).expect("read"), new);
+    assert!(staged.bytes_received < 1 << 20, "{} bytes received", staged.bytes_received);
+    assert_eq!(staged.chunks.as_deref(), Some(&chunk_reader(&new[..]).expect("chunk")));
+    let learned = tree.chunks_of(Category::Firmware, &path, &stamp).expect("learned by reading");
+    assert_eq!(*learned, chunk_reader(&old[..]).expect("chunk"));
+}
+
+/// Ranges a destination holds are copied by the kernel, and the staged file is then read
+/// back and verified.
+#[test]
+fn local_ranges_are_copied_by_the_kernel_and_verified_by_reading_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = noise(3 << 20, 9);
+    std::fs::write(tmp.path().join("from"), &data).expect("write");
+    let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).expect("open");
+    let from = dir.open("from").expect("open");
+    let target = |name: &str| {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(tmp.path().join(name))
+            .expect("create");
+        Writer::new(file, &tmp.path().join(name), &entry("image.bin", &data))
+    };
+
+    let mut out = target("copy");
+    out.copy_range(&from, &tmp.path().join("from"), 0, 1 << 20).expect("copy");
+    out.write(&data[1 << 20..2 << 20]).expect("write");
+    out.copy_range(&from, &tmp.path().join("from"), 2 << 20, 1 << 20).expect("copy");
+    assert!(out.copied_in_kernel, "copy_file_range works on this file system");
+    out.finish().expect("verified");
+    assert_eq!(std::fs::read(tmp.path().join("copy")).expect("read"), data);
+
+    // A range that does not hold what the plan says is caught by the read-back.
+    let mut out = target("wrong");
+    out.copy_range(&from, &tmp.path().join("from"), 1 << 20, 1 << 20).expect("copy");
+    out.copy_range(&from, &tmp.path().join("from"), 1 << 20, 2 << 20).expect("copy");
+    assert!(matches!(out.finish(), Err(EngineError::Integrity { .. })));
+    // And one past the end of the file is an error, not a short file.
+    let mut out = target("short");
+    let past = out.copy_range(&from, &tmp.path().join("from"), 2 << 20, 2 << 20);
+    assert!(past.is_err(), "{past:?}");
 }
