@@ -4,6 +4,7 @@ use clap::Parser;
 use confsync::cli::{self, Cli, Command, ExitCode};
 
 fn main() -> std::process::ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Agent(_)) => cli::agent::init_logging(cli.verbose),
@@ -25,3 +26,20 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// Allocations of 1 MiB and more (a plan, a manifest, a journal's changes: tens of MiB
+/// for 100,000 files) are mapped on their own and given back when freed. glibc otherwise
+/// raises that threshold after the first large free, and the agent's many threads each
+/// keep a fragmented arena of what they freed: a destination that had planned and
+/// applied 100,000 files held a third more memory than it used, a source half as much
+/// again (measured with the benchmark's tree).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread
+    // starts, and a refusal (return value 0) leaves glibc's default in place.
+    let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}

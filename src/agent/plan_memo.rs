@@ -3,6 +3,7 @@
 
 use confsync_engine::apply::Phases;
 use confsync_engine::entry::Digest;
+use confsync_engine::last_sync::Classified;
 use confsync_engine::manifest::Manifest;
 use confsync_engine::plan::Plan;
 use confsync_engine::request::PlanRequest;
@@ -22,6 +23,9 @@ pub struct Planned {
     pub rules: (RulesFile, RulesFile),
     /// How long its scan, exchange and diff took.
     pub timings: Phases,
+    /// What this server's own classification added (local edits, downgrades, refusals),
+    /// once made: undone before the plan is classified again.
+    pub classified: Option<Classified>,
 }
 
 /// The last plan made, for the apply that follows its review.

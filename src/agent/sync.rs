@@ -30,10 +30,16 @@ use crate::agent::source::RemoteSource;
 use crate::agent::state::AgentState;
 
 pub async fn plan(state: &Arc<AgentState>, request: PlanRequest) -> Result<PlanView> {
+    // The plan made now replaces the one kept; letting go of that one first keeps two
+    // large plans from being in memory together.
+    drop(state.last_plan.lock().unwrap_or_else(|p| p.into_inner()).take());
     let content = plan_content(state, &request).await?;
-    let planned = finish(state, &request, content.clone());
-    remember(state, request, content);
-    Ok(PlanView::from_plan(&planned.plan, &planned.source_name, &state.settings.name))
+    let planned = finish(state, &request, content);
+    let view = PlanView::from_plan(&planned.plan, &planned.source_name, &state.settings.name);
+    // Kept as finished: an apply classifies it again (its finish undoes this one first),
+    // which spares a copy of a plan that can hold 100,000 steps.
+    remember(state, request, planned);
+    Ok(view)
 }
 
 pub fn apply(
@@ -93,10 +99,14 @@ async fn still_holds(state: &Arc<AgentState>, content: &Planned) -> bool {
 /// What this server adds to a plan's content now: local edits and downgrades (from the
 /// last-sync record), protection and a hold.
 fn finish(state: &AgentState, request: &PlanRequest, mut planned: Planned) -> Planned {
+    if let Some(earlier) = planned.classified.take() {
+        earlier.undo(&mut planned.plan);
+    }
     let record = LastSync::load(state.layout());
-    last_sync::classify(&mut planned.plan, &record, &request.options.guards);
+    let classified = last_sync::classify(&mut planned.plan, &record, &request.options.guards);
     let standing = standing_refusals(state, &request.options, &planned.plan);
     planned.plan.refusals.extend(standing);
+    planned.classified = Some(classified);
     planned
 }
 
@@ -178,6 +188,7 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         source_digests,
         rules: (hello.device_specific, ours),
         timings: Phases { diff_ms: elapsed_ms(clock), ..timings },
+        classified: None,
     })
 }
 

@@ -177,6 +177,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         }
         clock = Instant::now();
 
+        let changes = changes(plan);
         let record = GenerationRecord {
             id,
             started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
@@ -184,7 +185,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             requested_by: origin.requested_by,
             categories: plan.categories.iter().map(|c| c.category).collect(),
             // Distinct paths that are (or become) no folder: what the preview counts too.
-            files_changed: changes(plan)
+            files_changed: changes
                 .iter()
                 .filter(|c| {
                     [&c.before, &c.after]
@@ -209,7 +210,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             state: JournalState::Committing,
             record,
             ops: commit_ops(plan, &stamps),
-            changes: changes(plan),
+            changes,
         };
         let layout = self.layout.clone();
         let files_changed = journal.record.files_changed;
@@ -703,22 +704,28 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
 /// Every path `plan` changes, with the entry before and after; a change of kind (a
 /// deletion and a creation at one path) is one change.
 pub fn changes(plan: &Plan) -> Vec<Change> {
-    let mut by_path: std::collections::BTreeMap<(Category, &str), Change> = Default::default();
-    for (category, step) in plan.steps() {
-        by_path
-            .entry((category, step.path.as_str()))
-            .and_modify(|c| {
-                c.before = c.before.take().or_else(|| step.current.clone());
-                c.after = step.source.clone().or_else(|| c.after.take());
-            })
-            .or_insert_with(|| Change {
-                category,
-                path: step.path.clone(),
-                before: step.current.clone(),
-                after: step.source.clone(),
-            });
-    }
-    by_path.into_values().collect()
+    let mut all: Vec<Change> = plan
+        .steps()
+        .map(|(category, step)| Change {
+            category,
+            path: step.path.clone(),
+            before: step.current.clone(),
+            after: step.source.clone(),
+        })
+        .collect();
+    // By path, the steps of one path staying in plan order (a stable sort), merged in
+    // place: the first state before, the last after. A map of 100,000 changes would cost
+    // twice the memory.
+    all.sort_by(|a, b| (a.category, a.path.as_str()).cmp(&(b.category, b.path.as_str())));
+    all.dedup_by(|later, kept| {
+        let same = later.category == kept.category && later.path == kept.path;
+        if same {
+            kept.before = kept.before.take().or(later.before.take());
+            kept.after = later.after.take().or_else(|| kept.after.take());
+        }
+        same
+    });
+    all
 }
 
 /// Files and bytes in one batch request: small enough to keep several in flight.

@@ -13,8 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::chunk::{ChunkInfo, ChunkList};
 use crate::entry::Digest;
-use crate::error::{EngineError, Result};
-use crate::fsutil::write_atomically;
+use crate::error::Result;
+use crate::fsutil::write_json;
 
 /// What identifies an unchanged file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -158,9 +158,8 @@ impl HashIndex {
         if !self.dirty {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(&self.records)
-            .map_err(|e| EngineError::State { path: self.path.clone(), detail: e.to_string() })?;
-        write_atomically(&self.path, &bytes)?;
+        // Streamed: the index of 100,000 files is a document of tens of MiB.
+        write_json(&self.path, &self.records)?;
         self.dirty = false;
         Ok(())
     }

@@ -119,17 +119,19 @@ impl LastSync {
 /// last sync (a local edit, never also a downgrade), and for entries as the last sync
 /// left them, keeps the downgrade mark only where the source's copy is older. Then adds
 /// the refusals `guards` ask for. Run after merging, on the plan as it will be applied.
-pub fn classify(plan: &mut Plan, record: &LastSync, guards: &crate::plan::Guards) {
-    for category_plan in &mut plan.categories {
+pub fn classify(plan: &mut Plan, record: &LastSync, guards: &crate::plan::Guards) -> Classified {
+    let mut classified = Classified { marked: Vec::new(), refusals_before: plan.refusals.len() };
+    for (c, category_plan) in plan.categories.iter_mut().enumerate() {
         let category = category_plan.category;
-        for step in &mut category_plan.steps {
+        for (i, step) in category_plan.steps.iter_mut().enumerate() {
             let Some(current) = step.current.as_ref().filter(|e| e.kind != EntryKind::Dir) else {
                 continue;
             };
-            if step.action == Action::Chmod {
+            if step.action == Action::Chmod || step.local_edit {
                 continue;
             }
             if record.since(category, &step.path, &current.digest) == Since::EditedHere {
+                classified.marked.push((c, i, step.downgrade));
                 step.local_edit = true;
                 step.downgrade = false;
             }
@@ -137,6 +139,30 @@ pub fn classify(plan: &mut Plan, record: &LastSync, guards: &crate::plan::Guards
     }
     let refusals = plan.overwrite_refusals(guards);
     plan.refusals.extend(refusals);
+    classified
+}
+
+/// What [`classify`] changed in a plan, so that a plan kept for later can be classified
+/// again against the record as it is then (without a copy of the whole plan).
+#[derive(Debug, Clone, Default)]
+pub struct Classified {
+    /// (category index, step index, its downgrade mark before) of each step marked.
+    marked: Vec<(usize, usize, bool)>,
+    refusals_before: usize,
+}
+
+impl Classified {
+    /// Puts the plan back as it was before [`classify`], dropping every refusal added
+    /// since (classify's and whatever followed it).
+    pub fn undo(self, plan: &mut Plan) {
+        for (c, i, downgrade) in self.marked {
+            if let Some(step) = plan.categories.get_mut(c).and_then(|p| p.steps.get_mut(i)) {
+                step.local_edit = false;
+                step.downgrade = downgrade;
+            }
+        }
+        plan.refusals.truncate(self.refusals_before);
+    }
 }
 
 /// Records `plan` committed over `before` in `layout`'s record. A failure is logged, not

@@ -37,12 +37,13 @@ pub async fn resolve<S: ChunkSource>(
 ) -> Result<()> {
     for c in 0..plan.categories.len() {
         let category = plan.categories[c].category;
-        let steps = std::mem::take(&mut plan.categories[c].steps);
+        // Worked on in place: a second vector of 100,000 steps would double the peak.
+        let mut steps = std::mem::take(&mut plan.categories[c].steps);
         let mut kept_now = Vec::new();
-        let mut kept_steps = Vec::with_capacity(steps.len());
-        for mut step in steps {
+        let mut dropped = std::collections::HashSet::new();
+        for (i, step) in steps.iter_mut().enumerate() {
             if !step.kept_keys.is_empty() {
-                match merged(&step, category, rules, layout, source).await {
+                match merged(step, category, rules, layout, source).await {
                     Ok((bytes, current)) => {
                         let digest = Digest::of(&bytes);
                         if step.current.as_ref().is_some_and(|e| e.digest == digest) {
@@ -51,6 +52,7 @@ pub async fn resolve<S: ChunkSource>(
                                 kind: EntryKind::File,
                                 why: KeptBy::KeysOnly(step.kept_keys.clone()),
                             });
+                            dropped.insert(i);
                             continue;
                         }
                         if options.semantic {
@@ -69,6 +71,7 @@ pub async fn resolve<S: ChunkSource>(
                             crate::path::shorten(step.path.as_str())
                         ));
                         kept_now.push(Kept { path: step.path.clone(), kind: EntryKind::File, why: KeptBy::Unmergeable(why) });
+                        dropped.insert(i);
                         continue;
                     }
                     Err(Unmerged::Refused(why)) => plan.refusals.push(Refusal::new(
@@ -84,8 +87,8 @@ pub async fn resolve<S: ChunkSource>(
                     Err(Unmerged::Failed(e)) => return Err(e),
                 }
             } else if options.semantic
-                && describable(&step)
-                && let Ok((current, incoming)) = both(&step, category, layout, source).await
+                && describable(step)
+                && let Ok((current, incoming)) = both(step, category, layout, source).await
             {
                 step.semantic = semantic::describe(
                     step.path.as_str(),
@@ -95,10 +98,16 @@ pub async fn resolve<S: ChunkSource>(
                 )
                 .unwrap_or_default();
             }
-            kept_steps.push(step);
+        }
+        if !dropped.is_empty() {
+            let mut i = 0;
+            steps.retain(|_| {
+                i += 1;
+                !dropped.contains(&(i - 1))
+            });
         }
         let category_plan = &mut plan.categories[c];
-        category_plan.steps = kept_steps;
+        category_plan.steps = steps;
         category_plan.kept.extend(kept_now);
         category_plan.kept.sort_by(|a, b| a.path.cmp(&b.path));
     }

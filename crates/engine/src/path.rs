@@ -12,12 +12,13 @@ pub const MAX_PATH_BYTES: usize = 4096;
 /// Longest accepted path segment, in bytes (Linux NAME_MAX).
 pub const MAX_NAME_BYTES: usize = 255;
 
-/// A canonical relative path inside one category.
+/// A canonical relative path inside one category. Shared, not copied: the same path is
+/// in a manifest, a plan's steps, a journal's changes; a clone is a reference count.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "String", into = "String")]
-pub struct RelPath(String);
+pub struct RelPath(std::sync::Arc<str>);
 
 /// Why a path was rejected. Every variant names the path (escaped for display).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,7 +70,7 @@ impl RelPath {
                 return Err(PathError::NameTooLong(raw.to_string()));
             }
         }
-        Ok(RelPath(raw.to_string()))
+        Ok(RelPath(raw.into()))
     }
 
     /// Validates raw bytes (as a peer may send them), rejecting non-UTF-8 first.
@@ -90,13 +91,13 @@ impl RelPath {
 
     /// The parent path, or `None` for a top-level entry.
     pub fn parent(&self) -> Option<RelPath> {
-        self.0.rfind('/').map(|i| RelPath(self.0[..i].to_string()))
+        self.0.rfind('/').map(|i| RelPath(self.0[..i].into()))
     }
 
     /// Whether `self` lies strictly inside the directory `dir`.
     pub fn is_inside(&self, dir: &RelPath) -> bool {
         self.0.len() > dir.0.len()
-            && self.0.starts_with(&dir.0)
+            && self.0.starts_with(&*dir.0)
             && self.0.as_bytes()[dir.0.len()] == b'/'
     }
 }
@@ -116,13 +117,13 @@ impl TryFrom<String> for RelPath {
 
 impl From<RelPath> for String {
     fn from(value: RelPath) -> Self {
-        value.0
+        value.0.to_string()
     }
 }
 
 impl AsRef<std::path::Path> for RelPath {
     fn as_ref(&self) -> &std::path::Path {
-        std::path::Path::new(&self.0)
+        std::path::Path::new(&*self.0)
     }
 }
 

@@ -34,16 +34,17 @@ pub(super) fn apply(
 
     let mut kept: BTreeMap<RelPath, Kept> = BTreeMap::new();
     let mut kind_conflicts = Vec::new();
-    let steps = std::mem::take(&mut plan.steps);
-    for mut step in steps {
+    // In place: a plan can hold 100,000 steps, and a second vector of them would double
+    // the planning's peak memory.
+    plan.steps.retain_mut(|step| {
         let kind = step.kind();
         if let Some(m) = rules.keeps(category, &step.path) {
             let why = KeptBy::Rule { pattern: m.rule.pattern.clone(), origin: m.rule.origin };
             kept.entry(step.path.clone()).or_insert(Kept { path: step.path.clone(), kind, why });
-            continue;
+            return false;
         }
         if under_unmanaged(&step.path) {
-            continue;
+            return false;
         }
         let is_dir_removal = step.action == Action::Delete && kind == EntryKind::Dir;
         if is_dir_removal && holds_kept(&step.path) {
@@ -51,14 +52,14 @@ pub(super) fn apply(
                 step.path.clone(),
                 Kept { path: step.path.clone(), kind, why: KeptBy::HoldsKept },
             );
-            continue;
+            return false;
         }
         if step.action == Action::Create
             && kind != EntryKind::Dir
             && kept.get(&step.path).is_some_and(|k| k.why == KeptBy::HoldsKept)
         {
             kind_conflicts.push(step.path.to_string());
-            continue;
+            return false;
         }
         if step.action == Action::Overwrite
             && kind == EntryKind::File
@@ -66,8 +67,8 @@ pub(super) fn apply(
         {
             step.kept_keys = rule.keys.clone();
         }
-        plan.steps.push(step);
-    }
+        true
+    });
     for (path, (kind, why)) in held {
         kept.entry(path.clone()).or_insert(Kept { path, kind, why });
     }

@@ -159,10 +159,15 @@ fn the_last_sync_tells_a_local_edit_from_an_older_source() {
         p.steps().map(|(_, s)| (s.path.as_str(), s.downgrade)).collect();
     assert_eq!(before, [("a.conf", true), ("b.bin", true), ("c.conf", false)], "by mtime alone");
 
-    last_sync::classify(&mut p, &record, &Guards::default());
+    let classified = last_sync::classify(&mut p, &record, &Guards::default());
     let marks: Vec<(&str, bool, bool)> =
         p.steps().map(|(_, s)| (s.path.as_str(), s.local_edit, s.downgrade)).collect();
     assert_eq!(marks, [("a.conf", true, false), ("b.bin", false, true), ("c.conf", true, false)]);
+    // Undone, the plan is as it was; classified again, as it was classified.
+    let unclassified = plan(&source, &here, &Guards::default());
+    classified.undo(&mut p);
+    assert_eq!(p, unclassified);
+    last_sync::classify(&mut p, &record, &Guards::default());
     assert!(p.refusals.is_empty(), "warned, not refused, unless asked");
     let warnings = p.overwrite_warnings();
     assert!(warnings[0].contains("changed on the destination since its last sync"), "{warnings:?}");
@@ -171,9 +176,11 @@ fn the_last_sync_tells_a_local_edit_from_an_older_source() {
 
     let strict = Guards { refuse_local_edits: true, refuse_downgrade: true, ..Guards::default() };
     let mut p = plan(&source, &here, &strict);
-    last_sync::classify(&mut p, &record, &strict);
+    let classified = last_sync::classify(&mut p, &record, &strict);
     let kinds: Vec<RefusalKind> = p.refusals.iter().map(|r| r.kind).collect();
     assert_eq!(kinds, [RefusalKind::LocalEdits, RefusalKind::Downgrade]);
+    classified.undo(&mut p);
+    assert!(p.refusals.is_empty());
 
     // A category never synchronized has no record: mtimes are all there is.
     let mut p = plan(&source, &here, &Guards::default());
