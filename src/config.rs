@@ -28,6 +28,13 @@
 //! [[device_specific.keys]]
 //! path = "config/server.toml"
 //! keys = ["network.address", "server.name"]   # dotted: table.key; for INI: section.key
+//! # When a change takes effect here, said in every plan, result and history entry.
+//! [[effect]]
+//! category = "firmware"
+//! effective = "after the next startup of the thin clients"
+//! [[effect]]
+//! paths = ["config/network/*.conf"]
+//! effective = "immediately"
 //! # Mutual TLS (see `confsync certs`); without it the agent listens on loopback only,
 //! # unless `insecure = true` (top level) or --insecure allows plaintext elsewhere.
 //! [tls]
@@ -99,6 +106,9 @@ pub struct AgentFile {
     /// What belongs to this server alone, and (as a source) to each of its destinations.
     #[serde(default)]
     pub device_specific: confsync_engine::rules::RulesFile,
+    /// `[[effect]]`: when a change to a category or to paths takes effect on this server.
+    #[serde(default)]
+    pub effect: Vec<confsync_engine::effects::EffectFile>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]

@@ -32,8 +32,12 @@ pub async fn list(state: &Arc<AgentState>) -> Result<Vec<Listed>> {
 }
 
 pub async fn plan_rollback(state: &Arc<AgentState>, request: RollbackRequest) -> Result<PlanView> {
+    let effects = state.effects()?;
     let prepared = prepare(state, &request).await?;
-    Ok(PlanView::from_plan(&prepared.plan, &source_name(&prepared), &state.settings.name))
+    let mut view =
+        PlanView::from_plan(&prepared.plan, &source_name(&prepared), &state.settings.name);
+    view.notices = effects.notices(&prepared.plan);
+    Ok(view)
 }
 
 pub fn rollback(
@@ -72,8 +76,12 @@ async fn run_rollback(
         progress,
         keep_generations: state.settings.keep_generations,
     };
-    let origin =
-        Origin { source: source_name(&prepared), requested_by, rollback_of: Some(prepared.oldest) };
+    let origin = Origin {
+        source: source_name(&prepared),
+        requested_by,
+        rollback_of: Some(prepared.oldest),
+        notices: state.effects()?.notices(&prepared.plan),
+    };
     let outcome = applier.apply(&prepared.plan, &prepared.current, origin).await?;
     confsync_engine::last_sync::record_committed(state.layout(), &prepared.plan, &prepared.current);
     tracing::info!(

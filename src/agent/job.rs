@@ -201,6 +201,7 @@ pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcom
                 bytes_received: 0,
                 bytes_written: 0,
                 rollback_of: attempt.rollback_of,
+                notices: Vec::new(),
             },
             result: e.to_string(),
             duration_ms,

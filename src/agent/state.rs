@@ -26,6 +26,8 @@ pub struct AgentSettings {
     /// `[device_specific]`: what this server keeps as a destination, and what every
     /// destination of it keeps when it is the source. Validated at start.
     pub device_specific: confsync_engine::rules::RulesFile,
+    /// `[[effect]]`: when a change here takes effect. Validated at start.
+    pub effects: Vec<confsync_engine::effects::EffectFile>,
     /// The agent.toml the rules came from: read again at every plan and `Hello`, so that
     /// a rule edited there takes effect at the next plan without a restart.
     pub config_file: Option<std::path::PathBuf>,
@@ -113,6 +115,21 @@ impl AgentState {
             EngineError::Config(format!("{e}; fix [device_specific] in {}", path.display()))
         })?;
         Ok(file.device_specific)
+    }
+
+    /// The `[[effect]]` rules in force now, read again like the device-specific rules.
+    pub fn effects(&self) -> Result<confsync_engine::effects::Effects> {
+        let (files, origin) = match &self.settings.config_file {
+            None => (self.settings.effects.clone(), "the agent's settings".to_string()),
+            Some(path) => (
+                crate::config::AgentFile::load(path)
+                    .map_err(|e| EngineError::Config(format!("{e:#}")))?
+                    .effect,
+                path.display().to_string(),
+            ),
+        };
+        confsync_engine::effects::Effects::parse(&files)
+            .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
     }
 
     pub fn begin_shutdown(&self) {

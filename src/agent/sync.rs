@@ -33,9 +33,11 @@ pub async fn plan(state: &Arc<AgentState>, request: PlanRequest) -> Result<PlanV
     // The plan made now replaces the one kept; letting go of that one first keeps two
     // large plans from being in memory together.
     drop(state.last_plan.lock().unwrap_or_else(|p| p.into_inner()).take());
+    let effects = state.effects()?;
     let content = plan_content(state, &request).await?;
     let planned = finish(state, &request, content);
-    let view = PlanView::from_plan(&planned.plan, &planned.source_name, &state.settings.name);
+    let mut view = PlanView::from_plan(&planned.plan, &planned.source_name, &state.settings.name);
+    view.notices = effects.notices(&planned.plan);
     // Kept as finished: an apply classifies it again (its finish undoes this one first),
     // which spares a copy of a plan that can hold 100,000 steps.
     remember(state, request, planned);
@@ -249,6 +251,7 @@ async fn run_apply(
         source: format!("{} ({})", planned.source_name, request.plan.source),
         requested_by,
         rollback_of: None,
+        notices: state.effects()?.notices(&planned.plan),
     };
     let mut outcome = applier.apply(&planned.plan, &planned.destination, origin).await?;
     let planning = planned.timings;

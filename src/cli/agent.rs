@@ -96,6 +96,12 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
         )
     })?;
+    confsync_engine::effects::Effects::parse(&file.effect).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; fix it in {}",
+            args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
+        )
+    })?;
     let settings = AgentSettings {
         name: args.name.or(file.name).unwrap_or_else(inventory::hostname),
         layout,
@@ -113,6 +119,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .or(file.rescan_every)
             .unwrap_or(confsync_engine::live::DEFAULT_RESCAN_EVERY),
         device_specific: file.device_specific.clone(),
+        effects: file.effect.clone(),
         config_file: args
             .config
             .as_ref()

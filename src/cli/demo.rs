@@ -46,6 +46,16 @@ async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAge
         stall_timeout: confsync_wire::client::STALL_TIMEOUT,
         rescan_every: confsync_engine::live::DEFAULT_RESCAN_EVERY,
         device_specific: Default::default(),
+        // What an administrator would say of a thin-client manager's firmware.
+        effects: if role == "primary" {
+            Vec::new()
+        } else {
+            vec![confsync_engine::effects::EffectFile {
+                category: Some("firmware".into()),
+                paths: Vec::new(),
+                effective: "after the next startup of the thin clients".into(),
+            }]
+        },
         config_file: None,
         identity: Identity { role: Some(role.to_string()), serial: None },
         client_tls: None,
@@ -184,6 +194,7 @@ async fn scripted(source: &Target, destination: &Target) -> anyhow::Result<u64> 
         .await?;
     bar.finish();
     println!("{}", render::result_line("backup-1", &result));
+    print!("{}", render::notices("backup-1", &result));
     Ok(result.generation)
 }
 

@@ -65,6 +65,7 @@ fn to_json(listed: &Listed) -> serde_json::Value {
         "duration_ms": entry.duration_ms,
         "result": entry.result,
         "kept": listed.kept,
+        "notices": r.notices,
     })
 }
 
@@ -101,6 +102,9 @@ pub fn table(server: &str, generations: &[Listed]) -> String {
             let _ = write!(origin, "; {}", categories.join(", "));
         }
         let _ = writeln!(out, "       {origin}");
+        for notice in &g.notices {
+            let _ = writeln!(out, "       {}", notice.deployed(server));
+        }
     }
     out
 }
@@ -126,6 +130,7 @@ mod tests {
                     bytes_received: 2048,
                     bytes_written: 0,
                     rollback_of,
+                    notices: Vec::new(),
                 },
                 result: result.into(),
                 duration_ms: 0,

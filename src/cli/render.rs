@@ -144,6 +144,10 @@ fn plan_with(view: &PlanView, from: &str, to: &str, all: bool, hint: &str) -> St
     for w in &view.warnings {
         let _ = writeln!(out, "Warning: {w}");
     }
+    let destination = display_name(&view.destination_name, to);
+    for n in &view.notices {
+        let _ = writeln!(out, "Effect: {}", n.pending(&destination));
+    }
     for r in &view.refusals {
         let label = if view.is_empty() { "Note" } else { "Refused" };
         let _ = writeln!(out, "{label}: {r}");
@@ -180,6 +184,12 @@ pub fn result_line(destination: &str, result: &ApplyOutcome) -> String {
         result.duration_ms as f64 / 1000.0,
         result.generation
     )
+}
+
+/// What the apply means for `destination` ("New firmware was deployed to backup-1. It
+/// becomes effective after the next startup."), a line each; empty when it has no rule.
+pub fn notices(destination: &str, result: &ApplyOutcome) -> String {
+    result.notices.iter().map(|n| format!("  {}\n", n.deployed(destination))).collect()
 }
 
 /// "but: ..." lines for what failed after a commit point, one each; empty when nothing did.

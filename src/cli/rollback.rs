@@ -110,6 +110,10 @@ pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
             result.duration_ms as f64 / 1000.0,
             result.generation
         );
+        print!(
+            "{}",
+            render::notices(&render::display_name(&view.destination_name, &args.server), &result)
+        );
         print!("{}", render::but(&result));
     }
     Ok(flow::applied_code(&result))

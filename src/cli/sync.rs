@@ -140,7 +140,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 })
                 .await;
             bar.finish();
-            (to, result, flow::scope(&view))
+            let name = render::display_name(&view.destination_name, &to.label);
+            (to, result, flow::scope(&view), name)
         }
     });
     let results = tokio::select! {
@@ -159,7 +160,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             return Err(Refused::one(RefusalKind::Cancelled, "cancelled; nothing was changed").into());
         }
     };
-    for (to, result, scope) in results {
+    for (to, result, scope, name) in results {
         match result {
             Ok(outcome) if json => {
                 worst = worst.max(flow::applied_code(&outcome));
@@ -168,6 +169,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             Ok(outcome) => {
                 worst = worst.max(flow::applied_code(&outcome));
                 println!("{}{scope}", render::result_line(&to.label, &outcome));
+                print!("{}", render::notices(&name, &outcome));
                 print!("{}", render::but(&outcome));
                 if outcome.generation > 0 {
                     println!(

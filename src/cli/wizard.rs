@@ -180,6 +180,10 @@ async fn apply(
         );
     }
     println!("  {}", render::result_line(&destination.label, &result));
+    print!(
+        "{}",
+        render::notices(&render::display_name(&view.destination_name, &destination.label), &result)
+    );
     print!("{}", render::but(&result));
     println!(
         "To undo it: confsync rollback --server {} --generation {}",

@@ -9,6 +9,7 @@ mod auto;
 mod cli;
 mod decision;
 mod device_specific;
+mod effects;
 mod faults;
 mod history;
 mod layering;

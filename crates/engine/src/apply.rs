@@ -49,6 +49,8 @@ pub struct Origin {
     pub requested_by: String,
     /// For a rollback: the oldest generation it undoes.
     pub rollback_of: Option<u64>,
+    /// What the change means for this server, for its history and its result.
+    pub notices: Vec<crate::effects::Notice>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -64,6 +66,9 @@ pub struct ApplyOutcome {
     pub warnings: Vec<String>,
     /// Where the time went.
     pub phases: Phases,
+    /// What the change means for this server ("effective after the next startup").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<crate::effects::Notice>,
 }
 
 /// Where a sync's time went, in milliseconds. The first four are the plan's (the
@@ -196,6 +201,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             bytes_received: staged.bytes_received,
             bytes_written: staged.bytes_written,
             rollback_of: origin.rollback_of,
+            notices: origin.notices.clone(),
         };
         // Missing category folders are made only now: an apply that stops before its
         // commit leaves no trace, and one whose commit undoes itself removes them again.
@@ -257,6 +263,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             duration_ms: elapsed_ms(started),
             warnings: committed.warnings,
             phases,
+            notices: origin.notices,
         };
         self.progress.report(self.event(Phase::Done, "", &staged.tracker));
         Ok(outcome)

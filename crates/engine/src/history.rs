@@ -167,6 +167,7 @@ mod tests {
                 bytes_received: 2,
                 bytes_written: 3,
                 rollback_of: None,
+                notices: Vec::new(),
             },
             result: result.into(),
             duration_ms: 4,

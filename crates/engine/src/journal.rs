@@ -133,6 +133,9 @@ pub struct GenerationRecord {
     /// Set when this generation is a rollback: it undid this generation and every newer one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<u64>,
+    /// What the change meant for this server ("effective after the next startup").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<crate::effects::Notice>,
 }
 
 /// One path a commit changes: the entry before and after (`None`: nothing there). A

@@ -19,6 +19,8 @@
 //! - [`history`]: the record of every apply and rollback, kept beyond pruning.
 //! - [`last_sync`]: what the last sync left, to tell local edits from downgrades.
 //! - [`rollback`]: planning the return to the state before a kept generation.
+//! - [`effects`]: what a change means for the server receiving it ("effective after the
+//!   next startup"), said in plans, results and history.
 //! - [`clock`]: time as records keep it and as administrators read it.
 //! - [`progress`]: the trait the engine reports progress to.
 //! - [`refusal`]: typed refusals (busy, changed since the preview, guards, hold, ...).
@@ -39,6 +41,7 @@ pub mod category;
 pub mod chunk;
 pub mod clock;
 pub mod confine;
+pub mod effects;
 pub mod entry;
 pub mod error;
 pub mod failpoint;

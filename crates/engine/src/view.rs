@@ -5,6 +5,7 @@
 //! "ready to apply" for every command.
 
 use crate::category::Category;
+use crate::effects::Notice;
 use crate::entry::{Digest, EntryKind};
 use crate::path::RelPath;
 use crate::plan::{Action, CategoryPlan, Counts, Kept, KeptBy, Plan, Step};
@@ -20,6 +21,9 @@ pub struct PlanView {
     pub categories: Vec<CategoryView>,
     pub warnings: Vec<String>,
     pub refusals: Vec<Refusal>,
+    /// What applying it would mean for the destination (its effect rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Notice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -154,6 +158,7 @@ impl PlanView {
             categories: plan.categories.iter().map(CategoryView::from_plan).collect(),
             warnings: plan.warnings.iter().cloned().chain(plan.overwrite_warnings()).collect(),
             refusals: plan.refusals.clone(),
+            notices: Vec::new(),
         }
     }
 
@@ -219,6 +224,7 @@ mod tests {
             categories: vec![CategoryView::new(Category::Config, steps)],
             warnings: Vec::new(),
             refusals,
+            notices: Vec::new(),
         }
     }
 

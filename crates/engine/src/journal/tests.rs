@@ -108,6 +108,7 @@ fn prepare(src: &Layout, dst: &Layout) -> Journal {
         bytes_received: 0,
         bytes_written: 0,
         rollback_of: None,
+        notices: Vec::new(),
     };
     let journal = Journal {
         state: JournalState::Committing,

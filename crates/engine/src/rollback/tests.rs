@@ -124,8 +124,12 @@ impl Fixture {
         let destination = self.scan(&self.dst);
         let plan = plan::plan(&self.scan(&self.src), &destination, &Guards::default());
         let source = DirSource(self.src.clone());
-        let origin =
-            Origin { source: "src".into(), requested_by: "test".into(), rollback_of: None };
+        let origin = Origin {
+            source: "src".into(),
+            requested_by: "test".into(),
+            rollback_of: None,
+            notices: Vec::new(),
+        };
         self.applier(&source).apply(&plan, &destination, origin).await.expect("apply").generation
     }
 
@@ -140,6 +144,7 @@ impl Fixture {
             source: "kept generations".into(),
             requested_by: "test".into(),
             rollback_of: Some(prepared.oldest),
+            notices: Vec::new(),
         };
         self.applier(&prepared.source)
             .apply(&prepared.plan, &prepared.current, origin)

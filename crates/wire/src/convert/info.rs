@@ -180,6 +180,7 @@ pub fn listed_to_proto(listed: &Listed) -> v1::Generation {
         result: entry.result.clone(),
         duration_ms: entry.duration_ms,
         rollback_of: r.rollback_of,
+        notices: r.notices.iter().map(super::plan::notice_to_proto).collect(),
     }
 }
 
@@ -202,6 +203,7 @@ pub fn listed_from_proto(raw: v1::Generation) -> Result<Listed, ConvertError> {
                 bytes_received: raw.bytes_received,
                 bytes_written: raw.bytes_written,
                 rollback_of: raw.rollback_of,
+                notices: super::plan::notices_from_proto(raw.notices)?,
             },
             result: raw.result,
             duration_ms: raw.duration_ms,

@@ -1,6 +1,7 @@
 //! Plans, refusals, apply progress and outcomes, and the requests that ask for them.
 
 use confsync_engine::apply::{ApplyOutcome, Phases};
+use confsync_engine::effects::Notice;
 use confsync_engine::entry::{Digest, EntryKind};
 use confsync_engine::path::RelPath;
 use confsync_engine::plan::{Action, Guards};
@@ -175,7 +176,30 @@ pub fn plan_to_proto(view: &PlanView) -> v1::PlanReply {
         destination_name: view.destination_name.clone(),
         warnings: view.warnings.clone(),
         refusals: view.refusals.iter().map(refusal_to_proto).collect(),
+        notices: view.notices.iter().map(notice_to_proto).collect(),
     }
+}
+
+pub fn notice_to_proto(notice: &Notice) -> v1::Notice {
+    v1::Notice {
+        category: category_to_proto(notice.category) as i32,
+        paths: notice.paths.clone().unwrap_or_default(),
+        effective: notice.effective.clone(),
+        files: notice.files,
+    }
+}
+
+pub fn notice_from_proto(raw: v1::Notice) -> Result<Notice, ConvertError> {
+    Ok(Notice {
+        category: category_from_proto(raw.category)?,
+        paths: Some(raw.paths).filter(|p| !p.is_empty()),
+        effective: raw.effective,
+        files: raw.files,
+    })
+}
+
+pub fn notices_from_proto(raw: Vec<v1::Notice>) -> Result<Vec<Notice>, ConvertError> {
+    raw.into_iter().map(notice_from_proto).collect()
 }
 
 pub fn plan_from_proto(reply: v1::PlanReply) -> Result<PlanView, ConvertError> {
@@ -200,6 +224,7 @@ pub fn plan_from_proto(reply: v1::PlanReply) -> Result<PlanView, ConvertError> {
             .into_iter()
             .map(refusal_from_proto)
             .collect::<Result<Vec<_>, _>>()?,
+        notices: notices_from_proto(reply.notices)?,
     })
 }
 
@@ -302,6 +327,7 @@ pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
         duration_ms: outcome.duration_ms,
         warnings: outcome.warnings.clone(),
         phases: Some(phases_to_proto(&outcome.phases)),
+        notices: outcome.notices.iter().map(notice_to_proto).collect(),
     }
 }
 
@@ -342,6 +368,9 @@ pub fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
         duration_ms: raw.duration_ms,
         warnings: raw.warnings.clone(),
         phases: raw.phases.as_ref().map(phases_from_proto).unwrap_or_default(),
+        // A notice naming a category this build does not know is left out, not an error:
+        // the commit it reports stands.
+        notices: raw.notices.iter().cloned().filter_map(|n| notice_from_proto(n).ok()).collect(),
     }
 }
 
@@ -407,6 +436,12 @@ mod tests {
             )],
             warnings: vec!["a warning".into()],
             refusals: RefusalKind::ALL.iter().map(|k| Refusal::new(*k, k.name())).collect(),
+            notices: vec![Notice {
+                category: Category::Firmware,
+                paths: None,
+                effective: "after the next startup".into(),
+                files: 2,
+            }],
         };
         assert_eq!(plan_from_proto(plan_to_proto(&view)).expect("valid"), view);
         let mut hostile = plan_to_proto(&view);
