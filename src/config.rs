@@ -35,6 +35,13 @@
 //! [[effect]]
 //! paths = ["config/network/*.conf"]
 //! effective = "immediately"
+//! # Commands run after a commit that changed their scope (no shell unless named), with
+//! # the changed paths listed in the file $CONFSYNC_CHANGED_FILE.
+//! on_hook_failure = "report"   # or "rollback": the agent rolls the generation back
+//! [[hook]]
+//! command = ["systemctl", "reload", "thinmanager"]
+//! category = "config"          # or paths = [...]; neither: any change
+//! timeout = "30s"              # default 60s; killed with what it started after that
 //! # Mutual TLS (see `confsync certs`); without it the agent listens on loopback only,
 //! # unless `insecure = true` (top level) or --insecure allows plaintext elsewhere.
 //! [tls]
@@ -109,6 +116,46 @@ pub struct AgentFile {
     /// `[[effect]]`: when a change to a category or to paths takes effect on this server.
     #[serde(default)]
     pub effect: Vec<confsync_engine::effects::EffectFile>,
+    /// `[[hook]]`: commands run after a durable commit that changed their scope.
+    #[serde(default)]
+    pub hook: Vec<HookFile>,
+    /// What a failed hook does: `report` (the default: "applied, hook failed") or
+    /// `rollback` (the agent rolls the generation back and says so).
+    pub on_hook_failure: Option<OnHookFailure>,
+}
+
+/// One `[[hook]]`: a command (a list of words, no shell unless it names one), what it is
+/// about, and how long it may run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookFile {
+    pub command: Vec<String>,
+    /// A category; or `paths`, patterns as device-specific paths are written; neither:
+    /// any change.
+    pub category: Option<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Killed (with whatever it started) after this long; default 60s.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnHookFailure {
+    #[default]
+    Report,
+    Rollback,
+}
+
+impl HookFile {
+    /// Checks the hook; the scope it is about.
+    pub fn scope(&self) -> Result<confsync_engine::scope::Scope, String> {
+        if self.command.first().is_none_or(|w| w.trim().is_empty()) {
+            return Err("command is empty; write it as a list of words, [\"systemctl\", \"reload\", \"thinmanager\"]".into());
+        }
+        confsync_engine::scope::Scope::parse(self.category.as_deref(), &self.paths)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]

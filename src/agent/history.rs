@@ -63,6 +63,44 @@ async fn run_rollback(
 ) -> Result<ApplyOutcome> {
     let prepared = prepare(state, request).await?;
     job::check_reviewed(request.reviewed, prepared.plan.digest)?;
+    apply_rollback(state, prepared, progress, requested_by).await
+}
+
+/// Rolls back `generation` on this server's own decision (a hook that failed under
+/// `on_hook_failure = "rollback"`), inside the apply that made it: the same journaled
+/// rollback as `confsync rollback`, recorded in the history as one.
+pub(crate) async fn roll_back_own(
+    state: &Arc<AgentState>,
+    generation: u64,
+    progress: &ChannelProgress,
+    why: &str,
+) -> Result<ApplyOutcome> {
+    let request = RollbackRequest {
+        generation: Some(generation),
+        // The apply it undoes was allowed to write here.
+        allow_protected: true,
+        force: false,
+        reviewed: None,
+    };
+    let requested_by = format!("the agent itself ({why})");
+    let attempt = Attempt::rollback(&requested_by, generation);
+    let prepared = prepare(state, &request).await;
+    let outcome = match prepared {
+        Ok(prepared) => apply_rollback(state, prepared, progress, requested_by).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = job::record(state, attempt, &outcome) {
+        tracing::warn!(error = %e, "could not record the rollback in the history");
+    }
+    outcome
+}
+
+async fn apply_rollback(
+    state: &Arc<AgentState>,
+    prepared: Prepared,
+    progress: &ChannelProgress,
+    requested_by: String,
+) -> Result<ApplyOutcome> {
     if prepared.plan.is_empty() {
         return Ok(ApplyOutcome::default());
     }

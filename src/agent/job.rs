@@ -188,7 +188,12 @@ pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcom
                 );
                 return Ok(());
             };
-            HistoryEntry { record: journal, result: RESULT_OK.to_string(), duration_ms }
+            HistoryEntry {
+                record: journal,
+                result: RESULT_OK.to_string(),
+                duration_ms,
+                hooks: result.hooks.clone(),
+            }
         }
         Err(e) => HistoryEntry {
             record: GenerationRecord {
@@ -205,6 +210,7 @@ pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcom
             },
             result: e.to_string(),
             duration_ms,
+            hooks: Vec::new(),
         },
     };
     history::append(state.layout(), &entry).inspect_err(|e| {

@@ -23,6 +23,7 @@
 mod api;
 pub mod history;
 pub mod hold;
+pub mod hooks;
 pub mod inventory;
 mod job;
 pub mod plan_memo;

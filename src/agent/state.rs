@@ -28,6 +28,8 @@ pub struct AgentSettings {
     pub device_specific: confsync_engine::rules::RulesFile,
     /// `[[effect]]`: when a change here takes effect. Validated at start.
     pub effects: Vec<confsync_engine::effects::EffectFile>,
+    /// `[[hook]]` and `on_hook_failure`: what runs after a commit. Validated at start.
+    pub hooks: (Vec<crate::config::HookFile>, crate::config::OnHookFailure),
     /// The agent.toml the rules came from: read again at every plan and `Hello`, so that
     /// a rule edited there takes effect at the next plan without a restart.
     pub config_file: Option<std::path::PathBuf>,
@@ -129,6 +131,25 @@ impl AgentState {
             ),
         };
         confsync_engine::effects::Effects::parse(&files)
+            .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
+    }
+
+    /// The hooks in force now (agent.toml as it reads now, like the other rules), each
+    /// with its scope, and what a failure does.
+    pub fn hooks(&self) -> Result<crate::agent::hooks::Hooks> {
+        let (files, on_failure, origin) = match &self.settings.config_file {
+            None => (
+                self.settings.hooks.0.clone(),
+                self.settings.hooks.1,
+                "the agent's settings".to_string(),
+            ),
+            Some(path) => {
+                let file = crate::config::AgentFile::load(path)
+                    .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+                (file.hook, file.on_hook_failure.unwrap_or_default(), path.display().to_string())
+            }
+        };
+        crate::agent::hooks::Hooks::parse(files, on_failure)
             .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
     }
 

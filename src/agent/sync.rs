@@ -263,6 +263,7 @@ async fn run_apply(
         ..outcome.phases
     };
     last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
+    crate::agent::hooks::after_commit(state, &planned.plan, &mut outcome, progress).await;
     tracing::info!(
         generation = outcome.generation,
         files = outcome.files_changed,

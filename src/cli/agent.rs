@@ -102,6 +102,13 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
         )
     })?;
+    let on_hook_failure = file.on_hook_failure.unwrap_or_default();
+    crate::agent::hooks::Hooks::parse(file.hook.clone(), on_hook_failure).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; fix it in {}",
+            args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
+        )
+    })?;
     let settings = AgentSettings {
         name: args.name.or(file.name).unwrap_or_else(inventory::hostname),
         layout,
@@ -120,6 +127,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(confsync_engine::live::DEFAULT_RESCAN_EVERY),
         device_specific: file.device_specific.clone(),
         effects: file.effect.clone(),
+        hooks: (file.hook.clone(), on_hook_failure),
         config_file: args
             .config
             .as_ref()

@@ -56,6 +56,7 @@ async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAge
                 effective: "after the next startup of the thin clients".into(),
             }]
         },
+        hooks: Default::default(),
         config_file: None,
         identity: Identity { role: Some(role.to_string()), serial: None },
         client_tls: None,

@@ -66,6 +66,7 @@ fn to_json(listed: &Listed) -> serde_json::Value {
         "result": entry.result,
         "kept": listed.kept,
         "notices": r.notices,
+        "hooks": entry.hooks,
     })
 }
 
@@ -105,6 +106,9 @@ pub fn table(server: &str, generations: &[Listed]) -> String {
         for notice in &g.notices {
             let _ = writeln!(out, "       {}", notice.deployed(server));
         }
+        for hook in &listed.entry.hooks {
+            let _ = writeln!(out, "       hook {}: {}", hook.command, hook.ending());
+        }
     }
     out
 }
@@ -133,6 +137,7 @@ mod tests {
                     notices: Vec::new(),
                 },
                 result: result.into(),
+                hooks: Vec::new(),
                 duration_ms: 0,
             },
             kept,

@@ -189,7 +189,23 @@ pub fn result_line(destination: &str, result: &ApplyOutcome) -> String {
 /// What the apply means for `destination` ("New firmware was deployed to backup-1. It
 /// becomes effective after the next startup."), a line each; empty when it has no rule.
 pub fn notices(destination: &str, result: &ApplyOutcome) -> String {
-    result.notices.iter().map(|n| format!("  {}\n", n.deployed(destination))).collect()
+    let mut out: String =
+        result.notices.iter().map(|n| format!("  {}\n", n.deployed(destination))).collect();
+    for hook in &result.hooks {
+        let _ = writeln!(
+            out,
+            "  hook {}: {} ({:.1}s)",
+            hook.command,
+            hook.ending(),
+            hook.duration_ms as f64 / 1000.0
+        );
+        if !hook.succeeded() {
+            for line in hook.output.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev() {
+                let _ = writeln!(out, "    | {line}");
+            }
+        }
+    }
+    out
 }
 
 /// "but: ..." lines for what failed after a commit point, one each; empty when nothing did.

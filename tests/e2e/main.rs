@@ -12,6 +12,7 @@ mod device_specific;
 mod effects;
 mod faults;
 mod history;
+mod hooks;
 mod layering;
 mod limits;
 mod live;

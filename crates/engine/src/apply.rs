@@ -69,6 +69,13 @@ pub struct ApplyOutcome {
     /// What the change means for this server ("effective after the next startup").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<crate::effects::Notice>,
+    /// The commands the destination ran after the commit, and how each ended.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::command::Ran>,
+    /// A hook failed and the destination rolled this generation back itself: the
+    /// generation of that rollback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolled_back_by: Option<u64>,
 }
 
 /// Where a sync's time went, in milliseconds. The first four are the plan's (the
@@ -264,6 +271,8 @@ impl<S: ChunkSource> Applier<'_, S> {
             warnings: committed.warnings,
             phases,
             notices: origin.notices,
+            hooks: Vec::new(),
+            rolled_back_by: None,
         };
         self.progress.report(self.event(Phase::Done, "", &staged.tracker));
         Ok(outcome)

@@ -13,6 +13,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use crate::category::Category;
 use crate::entry::EntryKind;
 use crate::plan::Plan;
+use crate::scope::split;
 
 /// One `[[effect]]` of `agent.toml`: a category or path patterns, and when a change there
 /// becomes effective.
@@ -185,21 +186,6 @@ impl Effects {
         }
         out
     }
-}
-
-/// `config/network/*.conf` → (config, `network/*.conf`).
-fn split(pattern: &str) -> Result<(Category, &str), &'static str> {
-    let (first, rest) = pattern
-        .trim()
-        .split_once('/')
-        .ok_or("start with a category and a slash, for example config/network/*.conf")?;
-    let category = first
-        .parse::<Category>()
-        .map_err(|_| "start with firmware/, capdb/, modules/ or config/")?;
-    if rest.is_empty() {
-        return Err("name something inside the category");
-    }
-    Ok((category, rest))
 }
 
 #[cfg(test)]

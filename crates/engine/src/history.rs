@@ -28,6 +28,9 @@ pub struct HistoryEntry {
     pub result: String,
     #[serde(default)]
     pub duration_ms: u64,
+    /// The commands run after the commit, and how each ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::command::Ran>,
 }
 
 impl HistoryEntry {
@@ -129,6 +132,7 @@ pub fn list(layout: &Layout) -> Result<Vec<Listed>> {
                 record: generation,
                 result: RESULT_OK.to_string(),
                 duration_ms: 0,
+                hooks: Vec::new(),
             });
         }
     }
@@ -171,6 +175,7 @@ mod tests {
             },
             result: result.into(),
             duration_ms: 4,
+            hooks: Vec::new(),
         }
     }
 

@@ -19,6 +19,8 @@
 //! - [`history`]: the record of every apply and rollback, kept beyond pruning.
 //! - [`last_sync`]: what the last sync left, to tell local edits from downgrades.
 //! - [`rollback`]: planning the return to the state before a kept generation.
+//! - [`scope`]: what a rule of `agent.toml` is about (a category, path patterns, all).
+//! - [`command`]: running an administrator's command (a check, a hook) with a timeout.
 //! - [`effects`]: what a change means for the server receiving it ("effective after the
 //!   next startup"), said in plans, results and history.
 //! - [`clock`]: time as records keep it and as administrators read it.
@@ -40,6 +42,7 @@ pub mod apply;
 pub mod category;
 pub mod chunk;
 pub mod clock;
+pub mod command;
 pub mod confine;
 pub mod effects;
 pub mod entry;
@@ -67,6 +70,7 @@ pub mod resume;
 pub mod rollback;
 pub mod rules;
 pub mod scan;
+pub mod scope;
 pub mod semantic;
 pub mod server;
 pub mod subtree;

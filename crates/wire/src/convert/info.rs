@@ -181,6 +181,7 @@ pub fn listed_to_proto(listed: &Listed) -> v1::Generation {
         duration_ms: entry.duration_ms,
         rollback_of: r.rollback_of,
         notices: r.notices.iter().map(super::plan::notice_to_proto).collect(),
+        hooks: entry.hooks.iter().map(super::plan::hook_to_proto).collect(),
     }
 }
 
@@ -207,6 +208,7 @@ pub fn listed_from_proto(raw: v1::Generation) -> Result<Listed, ConvertError> {
             },
             result: raw.result,
             duration_ms: raw.duration_ms,
+            hooks: raw.hooks.iter().map(super::plan::hook_from_proto).collect(),
         },
         kept: raw.kept,
     })

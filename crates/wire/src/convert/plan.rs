@@ -1,6 +1,7 @@
 //! Plans, refusals, apply progress and outcomes, and the requests that ask for them.
 
 use confsync_engine::apply::{ApplyOutcome, Phases};
+use confsync_engine::command::Ran;
 use confsync_engine::effects::Notice;
 use confsync_engine::entry::{Digest, EntryKind};
 use confsync_engine::path::RelPath;
@@ -328,6 +329,28 @@ pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
         warnings: outcome.warnings.clone(),
         phases: Some(phases_to_proto(&outcome.phases)),
         notices: outcome.notices.iter().map(notice_to_proto).collect(),
+        hooks: outcome.hooks.iter().map(hook_to_proto).collect(),
+        rolled_back_by: outcome.rolled_back_by,
+    }
+}
+
+pub fn hook_to_proto(ran: &Ran) -> v1::HookRun {
+    v1::HookRun {
+        command: ran.command.clone(),
+        status: ran.status,
+        timed_out: ran.timed_out,
+        output: ran.output.clone(),
+        duration_ms: ran.duration_ms,
+    }
+}
+
+pub fn hook_from_proto(raw: &v1::HookRun) -> Ran {
+    Ran {
+        command: raw.command.clone(),
+        status: raw.status,
+        timed_out: raw.timed_out,
+        output: raw.output.clone(),
+        duration_ms: raw.duration_ms,
     }
 }
 
@@ -371,6 +394,8 @@ pub fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
         // A notice naming a category this build does not know is left out, not an error:
         // the commit it reports stands.
         notices: raw.notices.iter().cloned().filter_map(|n| notice_from_proto(n).ok()).collect(),
+        hooks: raw.hooks.iter().map(hook_from_proto).collect(),
+        rolled_back_by: raw.rolled_back_by,
     }
 }
 

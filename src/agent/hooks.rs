@@ -1,0 +1,144 @@
+//! Commands run after a durable commit (`[[hook]]` in agent.toml), e.g. `systemctl reload
+//! thinmanager`: each hook whose scope the commit changed runs once, as the agent's user,
+//! with no shell unless it names one, with the changed paths listed in a file, and is
+//! killed with whatever it started at its timeout. How each ended is in the result and in
+//! history; a failure is "applied, hook failed" (exit 3), and with `on_hook_failure =
+//! "rollback"` the agent rolls the generation back itself and says so.
+//!
+//! Only agent.toml configures hooks, never a peer; a peer can make them run only through
+//! an Apply, which needs the admin role.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use confsync_engine::apply::ApplyOutcome;
+use confsync_engine::command;
+use confsync_engine::entry::EntryKind;
+use confsync_engine::plan::Plan;
+use confsync_engine::scope::Scope;
+
+use crate::agent::job::ChannelProgress;
+use crate::agent::state::AgentState;
+use crate::config::{HookFile, OnHookFailure};
+
+/// How long a hook may run unless it says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The hooks of agent.toml, checked.
+pub struct Hooks {
+    hooks: Vec<(HookFile, Scope)>,
+    on_failure: OnHookFailure,
+}
+
+impl Hooks {
+    pub fn parse(files: Vec<HookFile>, on_failure: OnHookFailure) -> Result<Hooks, String> {
+        let mut hooks = Vec::new();
+        for file in files {
+            let scope =
+                file.scope().map_err(|e| format!("[[hook]] {:?}: {e}", file.command.join(" ")))?;
+            hooks.push((file, scope));
+        }
+        Ok(Hooks { hooks, on_failure })
+    }
+}
+
+/// Runs the hooks `plan` (committed as `outcome.generation`) concerns, records how they
+/// ended in `outcome`, and rolls the generation back when one failed and agent.toml asks
+/// for that.
+pub async fn after_commit(
+    state: &Arc<AgentState>,
+    plan: &Plan,
+    outcome: &mut ApplyOutcome,
+    progress: &ChannelProgress,
+) {
+    let hooks = match state.hooks() {
+        Ok(hooks) => hooks,
+        Err(e) => {
+            outcome.warnings.push(format!("no hook ran: {e}"));
+            return;
+        }
+    };
+    let mut failed = Vec::new();
+    for (hook, scope) in &hooks.hooks {
+        let changed: Vec<String> = plan
+            .steps()
+            .filter(|(c, s)| s.kind() != EntryKind::Dir && scope.matches(*c, &s.path))
+            .map(|(c, s)| format!("{c}/{}", s.path))
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let ran = run_one(state, hook, scope, &changed, outcome.generation).await;
+        match ran {
+            Ok(ran) => {
+                if !ran.succeeded() {
+                    let last = ran.output.lines().last().unwrap_or("").to_string();
+                    failed.push(format!(
+                        "hook {:?} {}{}",
+                        ran.command,
+                        ran.ending(),
+                        if last.is_empty() { String::new() } else { format!(": {last}") }
+                    ));
+                }
+                tracing::info!(command = %ran.command, status = ?ran.status, timed_out = ran.timed_out, ms = ran.duration_ms, "hook ran");
+                outcome.hooks.push(ran);
+            }
+            Err(e) => failed.push(format!("hook {:?} did not run: {e}", hook.command.join(" "))),
+        }
+    }
+    if failed.is_empty() {
+        return;
+    }
+    outcome.warnings.extend(failed);
+    if hooks.on_failure != OnHookFailure::Rollback {
+        return;
+    }
+    let generation = outcome.generation;
+    match crate::agent::history::roll_back_own(state, generation, progress, "a hook failed").await {
+        Ok(rolled) => {
+            outcome.rolled_back_by = Some(rolled.generation);
+            outcome.warnings.push(format!(
+                "as on_hook_failure = \"rollback\" asks, the agent rolled generation {generation} back (generation {}): this server is as it was before",
+                rolled.generation
+            ));
+        }
+        Err(e) => outcome.warnings.push(format!(
+            "on_hook_failure = \"rollback\", but rolling generation {generation} back failed ({e}); roll it back by hand: confsync rollback --server {} --generation {generation}",
+            state.settings.name
+        )),
+    }
+}
+
+async fn run_one(
+    state: &Arc<AgentState>,
+    hook: &HookFile,
+    scope: &Scope,
+    changed: &[String],
+    generation: u64,
+) -> Result<command::Ran, String> {
+    let layout = state.layout();
+    let folder = layout.state_dir().join("hooks");
+    std::fs::create_dir_all(&folder)
+        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let list = folder.join(format!("changed-{generation}.txt"));
+    let mut text = changed.join("\n");
+    text.push('\n');
+    std::fs::write(&list, text).map_err(|e| format!("cannot write {}: {e}", list.display()))?;
+    let mut env = vec![
+        ("CONFSYNC_SERVER".to_string(), state.settings.name.clone()),
+        ("CONFSYNC_GENERATION".to_string(), generation.to_string()),
+        ("CONFSYNC_CHANGED_FILE".to_string(), list.display().to_string()),
+        ("CONFSYNC_CHANGED_COUNT".to_string(), changed.len().to_string()),
+        ("CONFSYNC_SCOPE".to_string(), scope.describe().to_string()),
+    ];
+    for category in scope.categories() {
+        env.push((
+            format!("CONFSYNC_ROOT_{}", category.name().to_uppercase()),
+            layout.root(category).display().to_string(),
+        ));
+    }
+    let timeout = hook.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let ran = command::run(&hook.command, &env, layout.state_dir(), timeout).await;
+    let _ = std::fs::remove_file(&list);
+    ran
+}
