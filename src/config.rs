@@ -42,6 +42,13 @@
 //! command = ["systemctl", "reload", "thinmanager"]
 //! category = "config"          # or paths = [...]; neither: any change
 //! timeout = "30s"              # default 60s; killed with what it started after that
+//! # Commands run on the staged tree before a commit (a linter); one that fails refuses
+//! # the apply and nothing changes. {tree} in a word is the preview of the tree, and
+//! # $CONFSYNC_TREE_CONFIG its config folder; $CONFSYNC_CHANGED_FILE lists what changes.
+//! [[check]]
+//! category = "config"
+//! command = ["/usr/local/bin/tm-lint", "{tree}/config"]
+//! timeout = "30s"
 //! # Mutual TLS (see `confsync certs`); without it the agent listens on loopback only,
 //! # unless `insecure = true` (top level) or --insecure allows plaintext elsewhere.
 //! [tls]
@@ -119,6 +126,10 @@ pub struct AgentFile {
     /// `[[hook]]`: commands run after a durable commit that changed their scope.
     #[serde(default)]
     pub hook: Vec<HookFile>,
+    /// `[[check]]`: commands run on the staged tree before a commit; one that fails
+    /// refuses the apply. Written as hooks are.
+    #[serde(default)]
+    pub check: Vec<HookFile>,
     /// What a failed hook does: `report` (the default: "applied, hook failed") or
     /// `rollback` (the agent rolls the generation back and says so).
     pub on_hook_failure: Option<OnHookFailure>,
@@ -146,6 +157,25 @@ pub enum OnHookFailure {
     #[default]
     Report,
     Rollback,
+}
+
+/// How long a hook or check may run unless it says otherwise.
+pub const DEFAULT_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The `[[check]]`s of a file, checked.
+pub fn checks(files: &[HookFile]) -> Result<Vec<confsync_engine::checks::CheckRule>, String> {
+    files
+        .iter()
+        .map(|f| {
+            let scope =
+                f.scope().map_err(|e| format!("[[check]] {:?}: {e}", f.command.join(" ")))?;
+            Ok(confsync_engine::checks::CheckRule {
+                scope,
+                command: f.command.clone(),
+                timeout: f.timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+            })
+        })
+        .collect()
 }
 
 impl HookFile {

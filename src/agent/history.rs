@@ -18,7 +18,6 @@ use confsync_wire::server::{ApplyEvents, Caller};
 
 use crate::agent::job::{self, Attempt, ChannelProgress};
 use crate::agent::state::AgentState;
-use crate::agent::sync::standing_refusals;
 
 /// Every recorded attempt, newest first.
 pub async fn list(state: &Arc<AgentState>) -> Result<Vec<Listed>> {
@@ -113,6 +112,8 @@ async fn apply_rollback(
         source: &prepared.source,
         progress,
         keep_generations: state.settings.keep_generations,
+        // A rollback restores a state this server held; checks guard new content.
+        checks: &[],
     };
     let origin = Origin {
         source: source_name(&prepared),
@@ -145,7 +146,7 @@ async fn prepare(state: &Arc<AgentState>, request: &RollbackRequest) -> Result<P
             })??;
     let options =
         PlanOptions { allow_protected: request.allow_protected, ..PlanOptions::default() };
-    let standing = standing_refusals(state, &options, &prepared.plan);
+    let standing = state.standing_refusals(&options, &prepared.plan);
     prepared.plan.refusals.extend(standing);
     Ok(prepared)
 }

@@ -9,7 +9,6 @@
 //! an Apply, which needs the admin role.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use confsync_engine::apply::ApplyOutcome;
 use confsync_engine::command;
@@ -20,9 +19,6 @@ use confsync_engine::scope::Scope;
 use crate::agent::job::ChannelProgress;
 use crate::agent::state::AgentState;
 use crate::config::{HookFile, OnHookFailure};
-
-/// How long a hook may run unless it says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The hooks of agent.toml, checked.
 pub struct Hooks {
@@ -40,6 +36,25 @@ impl Hooks {
         }
         Ok(Hooks { hooks, on_failure })
     }
+
+    /// The hooks in force now: agent.toml as it reads now, like the other rules.
+    fn load(state: &AgentState) -> confsync_engine::error::Result<Hooks> {
+        use confsync_engine::error::EngineError;
+        let (files, on_failure, origin) = match &state.settings.config_file {
+            None => (
+                state.settings.hooks.0.clone(),
+                state.settings.hooks.1,
+                "the agent's settings".to_string(),
+            ),
+            Some(path) => {
+                let file = crate::config::AgentFile::load(path)
+                    .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+                (file.hook, file.on_hook_failure.unwrap_or_default(), path.display().to_string())
+            }
+        };
+        Hooks::parse(files, on_failure)
+            .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
+    }
 }
 
 /// Runs the hooks `plan` (committed as `outcome.generation`) concerns, records how they
@@ -51,7 +66,7 @@ pub async fn after_commit(
     outcome: &mut ApplyOutcome,
     progress: &ChannelProgress,
 ) {
-    let hooks = match state.hooks() {
+    let hooks = match Hooks::load(state) {
         Ok(hooks) => hooks,
         Err(e) => {
             outcome.warnings.push(format!("no hook ran: {e}"));
@@ -137,7 +152,7 @@ async fn run_one(
             layout.root(category).display().to_string(),
         ));
     }
-    let timeout = hook.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = hook.timeout.unwrap_or(crate::config::DEFAULT_COMMAND_TIMEOUT);
     let ran = command::run(&hook.command, &env, layout.state_dir(), timeout).await;
     let _ = std::fs::remove_file(&list);
     ran

@@ -30,6 +30,8 @@ pub struct AgentSettings {
     pub effects: Vec<confsync_engine::effects::EffectFile>,
     /// `[[hook]]` and `on_hook_failure`: what runs after a commit. Validated at start.
     pub hooks: (Vec<crate::config::HookFile>, crate::config::OnHookFailure),
+    /// `[[check]]`: what runs on the staged tree before a commit. Validated at start.
+    pub checks: Vec<crate::config::HookFile>,
     /// The agent.toml the rules came from: read again at every plan and `Hello`, so that
     /// a rule edited there takes effect at the next plan without a restart.
     pub config_file: Option<std::path::PathBuf>,
@@ -134,23 +136,42 @@ impl AgentState {
             .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
     }
 
-    /// The hooks in force now (agent.toml as it reads now, like the other rules), each
-    /// with its scope, and what a failure does.
-    pub fn hooks(&self) -> Result<crate::agent::hooks::Hooks> {
-        let (files, on_failure, origin) = match &self.settings.config_file {
-            None => (
-                self.settings.hooks.0.clone(),
-                self.settings.hooks.1,
-                "the agent's settings".to_string(),
+    /// The checks in force now, read again like the other rules.
+    pub fn checks(&self) -> Result<Vec<confsync_engine::checks::CheckRule>> {
+        let (files, origin) = match &self.settings.config_file {
+            None => (self.settings.checks.clone(), "the agent's settings".to_string()),
+            Some(path) => (
+                crate::config::AgentFile::load(path)
+                    .map_err(|e| EngineError::Config(format!("{e:#}")))?
+                    .check,
+                path.display().to_string(),
             ),
-            Some(path) => {
-                let file = crate::config::AgentFile::load(path)
-                    .map_err(|e| EngineError::Config(format!("{e:#}")))?;
-                (file.hook, file.on_hook_failure.unwrap_or_default(), path.display().to_string())
-            }
         };
-        crate::agent::hooks::Hooks::parse(files, on_failure)
+        crate::config::checks(&files)
             .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
+    }
+
+    /// Refusals that come from this server rather than from the plan's content:
+    /// protection (only when something would be written) and a hold.
+    pub fn standing_refusals(
+        &self,
+        options: &confsync_engine::request::PlanOptions,
+        plan: &confsync_engine::plan::Plan,
+    ) -> Vec<confsync_engine::refusal::Refusal> {
+        use confsync_engine::refusal::{Refusal, RefusalKind};
+        let mut refusals = Vec::new();
+        let name = &self.settings.name;
+        if self.settings.protected && !options.allow_protected && !plan.is_empty() {
+            refusals.push(Refusal::new(
+                RefusalKind::Protected,
+                format!(
+                    "server {name:?} is protected and refuses to be overwritten; pass \
+                     --allow-protected if you really mean to write to it"
+                ),
+            ));
+        }
+        refusals.extend(confsync_engine::hold::refusal(self.layout(), name));
+        refusals
     }
 
     pub fn begin_shutdown(&self) {

@@ -11,13 +11,12 @@ use confsync_engine::apply::{Applier, ApplyOutcome, Origin, Phases, elapsed_ms};
 use confsync_engine::category::Category;
 use confsync_engine::entry::Digest;
 use confsync_engine::error::{EngineError, Result};
-use confsync_engine::hold;
 use confsync_engine::last_sync::{self, LastSync};
 use confsync_engine::manifest::Manifest;
 use confsync_engine::merging;
-use confsync_engine::plan::{self, Plan};
-use confsync_engine::refusal::{Refusal, RefusalKind};
-use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest};
+use confsync_engine::plan;
+use confsync_engine::refusal::RefusalKind;
+use confsync_engine::request::{ApplyRequest, PlanRequest};
 use confsync_engine::rules::{self, Rules, RulesFile};
 use confsync_engine::view::PlanView;
 use confsync_wire::server::{ApplyEvents, Caller};
@@ -106,7 +105,7 @@ fn finish(state: &AgentState, request: &PlanRequest, mut planned: Planned) -> Pl
     }
     let record = LastSync::load(state.layout());
     let classified = last_sync::classify(&mut planned.plan, &record, &request.options.guards);
-    let standing = standing_refusals(state, &request.options, &planned.plan);
+    let standing = state.standing_refusals(&request.options, &planned.plan);
     planned.plan.refusals.extend(standing);
     planned.classified = Some(classified);
     planned
@@ -204,24 +203,6 @@ fn combined_rules(ours: &RulesFile, source: &RulesFile) -> Result<Rules> {
     Rules::combine(theirs, ours).map_err(|e| EngineError::Config(e.to_string()))
 }
 
-/// Refusals that come from this server rather than from the plan's content: protection
-/// (only when something would be written) and a hold.
-pub fn standing_refusals(state: &AgentState, options: &PlanOptions, plan: &Plan) -> Vec<Refusal> {
-    let mut refusals = Vec::new();
-    let name = &state.settings.name;
-    if state.settings.protected && !options.allow_protected && !plan.is_empty() {
-        refusals.push(Refusal::new(
-            RefusalKind::Protected,
-            format!(
-                "server {name:?} is protected and refuses to be overwritten; pass --allow-protected \
-                 if you really mean to write to it"
-            ),
-        ));
-    }
-    refusals.extend(hold::refusal(state.layout(), name));
-    refusals
-}
-
 async fn run_apply(
     state: &Arc<AgentState>,
     request: ApplyRequest,
@@ -240,12 +221,14 @@ async fn run_apply(
         return Err(EngineError::Refused(planned.plan.refusals));
     }
     let source = RemoteSource::new(planned.source);
+    let checks = state.checks()?;
     let applier = Applier {
         layout: state.layout(),
         tree: &state.tree,
         source: &source,
         progress,
         keep_generations: state.settings.keep_generations,
+        checks: &checks,
     };
     let origin = Origin {
         source: format!("{} ({})", planned.source_name, request.plan.source),

@@ -109,6 +109,12 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
         )
     })?;
+    crate::config::checks(&file.check).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; fix it in {}",
+            args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
+        )
+    })?;
     let settings = AgentSettings {
         name: args.name.or(file.name).unwrap_or_else(inventory::hostname),
         layout,
@@ -128,6 +134,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         device_specific: file.device_specific.clone(),
         effects: file.effect.clone(),
         hooks: (file.hook.clone(), on_hook_failure),
+        checks: file.check.clone(),
         config_file: args
             .config
             .as_ref()

@@ -57,6 +57,7 @@ async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAge
             }]
         },
         hooks: Default::default(),
+        checks: Vec::new(),
         config_file: None,
         identity: Identity { role: Some(role.to_string()), serial: None },
         client_tls: None,

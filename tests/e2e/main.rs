@@ -6,6 +6,7 @@ mod support;
 
 mod attacks;
 mod auto;
+mod checks;
 mod cli;
 mod decision;
 mod device_specific;

@@ -123,6 +123,8 @@ pub struct Applier<'a, S> {
     pub source: &'a S,
     pub progress: &'a dyn Progress,
     pub keep_generations: usize,
+    /// The destination's `[[check]]`s, run on the staged tree before the journal.
+    pub checks: &'a [crate::checks::CheckRule],
 }
 
 impl<S: ChunkSource> Applier<'_, S> {
@@ -178,6 +180,9 @@ impl<S: ChunkSource> Applier<'_, S> {
         phases.flush_ms = elapsed_ms(clock);
         clock = Instant::now();
 
+        // The destination's checks read the tree as the commit would leave it; one that
+        // fails refuses the apply here, before anything is written.
+        crate::checks::run(self.layout, plan, destination, &staging_path, id, self.checks).await?;
         self.progress.report(self.event(Phase::Committing, "", &staged.tracker));
         // Stamps first, then the rescan: an edit after the stamps shows in the rescan, an
         // edit after the rescan in the stamps, checked again as each entry is moved aside.

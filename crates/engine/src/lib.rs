@@ -21,6 +21,7 @@
 //! - [`rollback`]: planning the return to the state before a kept generation.
 //! - [`scope`]: what a rule of `agent.toml` is about (a category, path patterns, all).
 //! - [`command`]: running an administrator's command (a check, a hook) with a timeout.
+//! - [`checks`]: the destination's checks, run on the staged tree before the commit.
 //! - [`effects`]: what a change means for the server receiving it ("effective after the
 //!   next startup"), said in plans, results and history.
 //! - [`clock`]: time as records keep it and as administrators read it.
@@ -40,6 +41,7 @@
 
 pub mod apply;
 pub mod category;
+pub mod checks;
 pub mod chunk;
 pub mod clock;
 pub mod command;

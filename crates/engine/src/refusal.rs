@@ -49,10 +49,12 @@ pub enum RefusalKind {
     Downgrade,
     /// `--refuse-local-edits`: a file was changed on the destination since its last sync.
     LocalEdits,
+    /// A `[[check]]` of the destination failed on the staged tree; nothing was changed.
+    CheckFailed,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 18] = [
+    pub const ALL: [RefusalKind; 19] = [
         RefusalKind::Busy,
         RefusalKind::ChangedSincePreview,
         RefusalKind::EmptySource,
@@ -71,6 +73,7 @@ impl RefusalKind {
         RefusalKind::Unmergeable,
         RefusalKind::Downgrade,
         RefusalKind::LocalEdits,
+        RefusalKind::CheckFailed,
     ];
 
     /// The name in JSON and logs (`changed_since_preview`).
@@ -94,6 +97,7 @@ impl RefusalKind {
             RefusalKind::Unmergeable => "unmergeable",
             RefusalKind::Downgrade => "downgrade",
             RefusalKind::LocalEdits => "local_edits",
+            RefusalKind::CheckFailed => "check_failed",
         }
     }
 

@@ -117,6 +117,7 @@ impl Fixture {
             source,
             progress: &NoProgress,
             keep_generations: 5,
+            checks: &[],
         }
     }
 

@@ -57,6 +57,7 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
         RefusalKind::Unmergeable => v1::RefusalKind::Unmergeable,
         RefusalKind::Downgrade => v1::RefusalKind::Downgrade,
         RefusalKind::LocalEdits => v1::RefusalKind::LocalEdits,
+        RefusalKind::CheckFailed => v1::RefusalKind::CheckFailed,
     }
 }
 
@@ -80,6 +81,7 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
         Ok(v1::RefusalKind::Unmergeable) => RefusalKind::Unmergeable,
         Ok(v1::RefusalKind::Downgrade) => RefusalKind::Downgrade,
         Ok(v1::RefusalKind::LocalEdits) => RefusalKind::LocalEdits,
+        Ok(v1::RefusalKind::CheckFailed) => RefusalKind::CheckFailed,
         _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
     };
     Ok(kind)
