@@ -27,7 +27,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Allocations of 4 MiB and more (a plan, a manifest, a journal's changes: tens of MiB
+/// Allocations of 2 MiB and more (a plan, a manifest, a journal's changes: tens of MiB
 /// for 100,000 files) are mapped on their own and given back when freed; the 1 MiB pieces
 /// a transfer moves stay below, reused rather than mapped and faulted in each time. glibc
 /// otherwise raises that threshold after the first large free, and the agent's many
@@ -39,7 +39,7 @@ fn main() -> std::process::ExitCode {
 fn tune_allocator() {
     // SAFETY: mallopt only sets an allocator parameter; it is called before any thread
     // starts, and a refusal (return value 0) leaves glibc's default in place.
-    let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20) };
+    let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 2 << 20) };
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]

@@ -232,7 +232,8 @@ impl LiveTree {
         let recorded = self.scan(categories)?;
         let mut verification = Verification::default();
         for &category in categories {
-            let actual = scan::scan_category(&self.layout, category, &mut HashIndex::default())?;
+            let actual =
+                scan::scan_category_with(&self.layout, category, &mut HashIndex::default(), false)?;
             let before: HashMap<&str, &crate::entry::Entry> = recorded
                 .get(category)
                 .map(|m| m.files().map(|e| (e.path.as_str(), e)).collect())

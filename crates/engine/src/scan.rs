@@ -43,6 +43,18 @@ pub fn scan_category(
     category: Category,
     index: &mut HashIndex,
 ) -> Result<Scanned> {
+    scan_category_with(layout, category, index, true)
+}
+
+/// [`scan_category`], learning large files' chunks only with `learn_chunks`: a read-back
+/// of everything (`verify`) wants digests alone, and chunking costs several times the
+/// hashing.
+pub fn scan_category_with(
+    layout: &Layout,
+    category: Category,
+    index: &mut HashIndex,
+    learn_chunks: bool,
+) -> Result<Scanned> {
     let root = layout.root(category);
     let mut warnings = Vec::new();
     let Some(dir) = layout.open_category(category)? else {
@@ -141,7 +153,7 @@ pub fn scan_category(
         .par_iter()
         .map(|(i, stamp)| {
             let path = &entries[*i].path;
-            let hashed = if stamp.size > WHOLE_FILE_LIMIT {
+            let hashed = if learn_chunks && stamp.size > WHOLE_FILE_LIMIT {
                 chunk_file(&dir, root, path).map(|list| Hashed::Chunked(Arc::new(list)))
             } else {
                 hash_file(&dir, root, path).map(Hashed::Whole)
