@@ -40,18 +40,8 @@ impl Hooks {
     /// The hooks in force now: agent.toml as it reads now, like the other rules.
     fn load(state: &AgentState) -> confsync_engine::error::Result<Hooks> {
         use confsync_engine::error::EngineError;
-        let (files, on_failure, origin) = match &state.settings.config_file {
-            None => (
-                state.settings.hooks.0.clone(),
-                state.settings.hooks.1,
-                "the agent's settings".to_string(),
-            ),
-            Some(path) => {
-                let file = crate::config::AgentFile::load(path)
-                    .map_err(|e| EngineError::Config(format!("{e:#}")))?;
-                (file.hook, file.on_hook_failure.unwrap_or_default(), path.display().to_string())
-            }
-        };
+        let ((files, on_failure), origin) = state
+            .configured(|s| s.hooks.clone(), |f| (f.hook, f.on_hook_failure.unwrap_or_default()))?;
         Hooks::parse(files, on_failure)
             .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
     }

@@ -121,32 +121,34 @@ impl AgentState {
         Ok(file.device_specific)
     }
 
-    /// The `[[effect]]` rules in force now, read again like the device-specific rules.
+    /// Part of the configuration as it reads now: from agent.toml read again (so that an
+    /// edit takes effect at the next plan, without a restart), or from the settings given
+    /// at start when there is no file; with where it came from, for error messages.
+    pub fn configured<T>(
+        &self,
+        from_settings: impl FnOnce(&AgentSettings) -> T,
+        from_file: impl FnOnce(crate::config::AgentFile) -> T,
+    ) -> Result<(T, String)> {
+        match &self.settings.config_file {
+            None => Ok((from_settings(&self.settings), "the agent's settings".to_string())),
+            Some(path) => {
+                let file = crate::config::AgentFile::load(path)
+                    .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+                Ok((from_file(file), path.display().to_string()))
+            }
+        }
+    }
+
+    /// The `[[effect]]` rules in force now.
     pub fn effects(&self) -> Result<confsync_engine::effects::Effects> {
-        let (files, origin) = match &self.settings.config_file {
-            None => (self.settings.effects.clone(), "the agent's settings".to_string()),
-            Some(path) => (
-                crate::config::AgentFile::load(path)
-                    .map_err(|e| EngineError::Config(format!("{e:#}")))?
-                    .effect,
-                path.display().to_string(),
-            ),
-        };
+        let (files, origin) = self.configured(|s| s.effects.clone(), |f| f.effect)?;
         confsync_engine::effects::Effects::parse(&files)
             .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
     }
 
-    /// The checks in force now, read again like the other rules.
+    /// The `[[check]]`s in force now.
     pub fn checks(&self) -> Result<Vec<confsync_engine::checks::CheckRule>> {
-        let (files, origin) = match &self.settings.config_file {
-            None => (self.settings.checks.clone(), "the agent's settings".to_string()),
-            Some(path) => (
-                crate::config::AgentFile::load(path)
-                    .map_err(|e| EngineError::Config(format!("{e:#}")))?
-                    .check,
-                path.display().to_string(),
-            ),
-        };
+        let (files, origin) = self.configured(|s| s.checks.clone(), |f| f.check)?;
         crate::config::checks(&files)
             .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
     }

@@ -42,15 +42,7 @@ fn a_held_server_in_sync_reads_the_same_in_the_wizard_sync_and_auto() {
     let mut list = ServerFile::new(dir.path());
     list.add("primary", &source.address, "primary").add("backup", &destination.address, "backup");
     let mut session = wizard_session(&list.path);
-    session.exp_string("Source, the server to copy from").expect("source prompt");
-    session.exp_string("Type an address").expect("source menu");
-    press(&mut session, "\r");
-    session.exp_string("Destination, the server to overwrite").expect("destination prompt");
-    session.exp_string("Type an address").expect("destination menu");
-    press(&mut session, "\r");
-    session.exp_string("Categories to synchronize").expect("categories prompt");
-    session.exp_string("Configuration").expect("categories menu");
-    press(&mut session, "\r");
+    accept_the_defaults_through_categories(&mut session);
     session.exp_string(&from_sync).expect("the wizard says the same");
     session.exp_eof().expect("the wizard ends");
     let status = session.process().wait().expect("exit status");

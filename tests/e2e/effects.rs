@@ -1,7 +1,7 @@
 //! Effect notices (issue 13, item 1): the destination's `[[effect]]` rules say when a
 //! change takes effect there, and `diff`, `sync`, the wizard, `--json` and history say it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::support::*;
 
@@ -17,18 +17,15 @@ effective = "immediately"
 
 /// A backup whose agent.toml holds `RULES`, and a primary with new firmware and a new
 /// network file for it.
-fn site(dir: &Path) -> (Agent, Agent, PathBuf) {
+fn site(dir: &Path) -> (Agent, Agent) {
     let (p, b) = (dir.join("primary"), dir.join("backup"));
     write(&p, "firmware/image.bin", b"firmware v2");
     write(&b, "firmware/image.bin", b"firmware v1");
     write(&p, "config/network/eth0.conf", b"dhcp = true\n");
     write(&p, "config/app.conf", b"app = 2\n");
-    let config = b.join("agent.toml");
-    std::fs::write(&config, RULES).expect("write agent.toml");
     let primary = Agent::start(&p, "primary");
-    let backup =
-        Agent::start_with_args(&b, "backup-1", &["--config", &config.display().to_string()]);
-    (primary, backup, config)
+    let backup = Agent::start_configured(&b, "backup-1", RULES);
+    (primary, backup)
 }
 
 const FIRMWARE_PENDING: &str =
@@ -41,7 +38,7 @@ const NETWORK_DONE: &str = "New configuration (config/network/*.conf) was deploy
 #[test]
 fn the_notice_is_in_diff_sync_json_and_history() {
     let dir = tempdir();
-    let (primary, backup, _) = site(dir.path());
+    let (primary, backup) = site(dir.path());
     let (from, to) = (primary.address.as_str(), backup.address.as_str());
 
     let diff = confsync(&["diff", "--from", from, "--to", to]);
@@ -83,19 +80,11 @@ fn the_notice_is_in_diff_sync_json_and_history() {
 #[test]
 fn the_wizard_says_what_the_change_means_before_and_after() {
     let dir = tempdir();
-    let (primary, backup, _) = site(dir.path());
+    let (primary, backup) = site(dir.path());
     let mut list = ServerFile::new(dir.path());
     list.add("primary", &primary.address, "primary").add("backup-1", &backup.address, "backup");
     let mut session = wizard_session(&list.path);
-    session.exp_string("Source, the server to copy from").expect("source prompt");
-    session.exp_string("Type an address").expect("source menu");
-    press(&mut session, "\r");
-    session.exp_string("Destination, the server to overwrite").expect("destination prompt");
-    session.exp_string("Type an address").expect("destination menu");
-    press(&mut session, "\r");
-    session.exp_string("Categories to synchronize").expect("categories prompt");
-    session.exp_string("Configuration").expect("categories menu");
-    press(&mut session, "\r");
+    accept_the_defaults_through_categories(&mut session);
     let shown = session.exp_string("Show what changes inside the files").expect("key-level offer");
     press(&mut session, "n");
     let shown =

@@ -17,10 +17,8 @@ fn site(dir: &Path, config: &str) -> (Agent, Agent) {
     write(&b, "config/app.conf", b"app = 1\n");
     write(&b, "firmware/image.bin", b"firmware v1");
     write(&b, "licenses/backup.lic", b"backup license");
-    let file = b.join("agent.toml");
-    std::fs::write(&file, config).expect("write agent.toml");
     let primary = Agent::start(&p, "primary");
-    let backup = Agent::start_with_args(&b, "backup-1", &["--config", &file.display().to_string()]);
+    let backup = Agent::start_configured(&b, "backup-1", config);
     (primary, backup)
 }
 

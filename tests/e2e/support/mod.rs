@@ -96,6 +96,14 @@ impl Agent {
         Agent::start_full(root, name, listen, &[], env)
     }
 
+    /// Starts an agent whose agent.toml (written into `root`) is `config`.
+    pub fn start_configured(root: &Path, name: &str, config: &str) -> Agent {
+        std::fs::create_dir_all(root).expect("create the root");
+        let file = root.join("agent.toml");
+        std::fs::write(&file, config).expect("write agent.toml");
+        Agent::start_with_args(root, name, &["--config", &file.display().to_string()])
+    }
+
     /// Starts an agent with extra command-line arguments (`--protected`, ...).
     pub fn start_with_args(root: &Path, name: &str, extra: &[&str]) -> Agent {
         let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
@@ -288,6 +296,20 @@ pub fn wizard_session(servers: &Path) -> rexpect::session::PtySession {
     command.arg("wizard").arg("--servers").arg(servers).env("TERM", "xterm-256color");
     command.env_remove(FAILPOINTS).env(MAX_DELETE_ENV, "100");
     rexpect::session::spawn_command(command, Some(30_000)).expect("spawn the wizard in a pty")
+}
+
+/// Keeps the wizard's default source, destination and categories (each menu waited for
+/// to its last row: keys typed before a menu is in raw mode are lost).
+pub fn accept_the_defaults_through_categories(session: &mut rexpect::session::PtySession) {
+    session.exp_string("Source, the server to copy from").expect("source prompt");
+    session.exp_string("Type an address").expect("source menu");
+    press(session, "\r");
+    session.exp_string("Destination, the server to overwrite").expect("destination prompt");
+    session.exp_string("Type an address").expect("destination menu");
+    press(session, "\r");
+    session.exp_string("Categories to synchronize").expect("categories prompt");
+    session.exp_string("Configuration").expect("categories menu");
+    press(session, "\r");
 }
 
 /// Types `keys` once the menu has had a moment to switch the terminal to raw mode.
