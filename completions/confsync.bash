@@ -28,6 +28,9 @@ _confsync() {
             confsync,completions)
                 cmd="confsync__subcmd__completions"
                 ;;
+            confsync,confirm)
+                cmd="confsync__subcmd__confirm"
+                ;;
             confsync,demo)
                 cmd="confsync__subcmd__demo"
                 ;;
@@ -93,6 +96,9 @@ _confsync() {
                 ;;
             confsync__subcmd__help,completions)
                 cmd="confsync__subcmd__help__subcmd__completions"
+                ;;
+            confsync__subcmd__help,confirm)
+                cmd="confsync__subcmd__help__subcmd__confirm"
                 ;;
             confsync__subcmd__help,demo)
                 cmd="confsync__subcmd__help__subcmd__demo"
@@ -185,7 +191,7 @@ _confsync() {
 
     case "${cmd}" in
         confsync)
-            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version agent wizard diff sync servers auto history rollback verify hold release certs demo man completions help"
+            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version agent wizard diff sync servers auto history rollback verify hold release confirm certs demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -538,6 +544,40 @@ _confsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        confsync__subcmd__confirm)
+            opts="-v -h -V --server --json --verbose --servers --ca --cert --key --insecure --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --servers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         confsync__subcmd__demo)
             opts="-v -h -V --keep --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -615,7 +655,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__help)
-            opts="agent wizard diff sync servers auto history rollback verify hold release certs demo man completions help"
+            opts="agent wizard diff sync servers auto history rollback verify hold release confirm certs demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,6 +739,20 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        confsync__subcmd__help__subcmd__confirm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1357,7 +1411,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__sync)
-            opts="-y -v -h -V --from --only --json --all --to --yes --dry-run --plan --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-y -v -h -V --from --only --json --all --to --yes --dry-run --plan --confirm-within --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1376,6 +1430,10 @@ _confsync() {
                     return 0
                     ;;
                 --plan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --confirm-within)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1449,12 +1507,16 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__wizard)
-            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-v -h -V --confirm-within --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --confirm-within)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --servers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

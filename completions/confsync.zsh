@@ -64,6 +64,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (wizard)
 _arguments "${_arguments_options[@]}" : \
+'--confirm-within=[Commit-confirmed, as \`sync --confirm-within\`\: the destination rolls the generation back itself unless \`confsync confirm\` arrives within this long]:DURATION:_default' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
@@ -110,6 +111,7 @@ _arguments "${_arguments_options[@]}" : \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--to=[Destination servers, comma separated\: names from the server list or host\:port]:DST[,DST...]:_default' \
 '--plan=[Apply only if the plan is still exactly this one\: the digest \`diff\` shows ("Plan 1a2b3c4d5e6f", 12 or more hex digits) or the whole one \`diff --json\` prints]:DIGEST:_default' \
+'--confirm-within=[Commit-confirmed\: each destination rolls the generation back itself unless \`confsync confirm --server DST\` arrives within this long (\`10m\`); the deadline survives a restart of the destination, and every other apply there is refused until it is confirmed or rolled back]:DURATION:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
@@ -390,6 +392,23 @@ _arguments "${_arguments_options[@]}" : \
 '--version[Print version]' \
 && ret=0
 ;;
+(confirm)
+_arguments "${_arguments_options[@]}" : \
+'--server=[The server whose generation to confirm\: a name from the server list, or host\:port]:NAME:_default' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--json[Print the result as JSON]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (certs)
 _arguments "${_arguments_options[@]}" : \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
@@ -615,6 +634,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(confirm)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (certs)
 _arguments "${_arguments_options[@]}" : \
 ":: :_confsync__subcmd__help__subcmd__certs_commands" \
@@ -678,6 +701,7 @@ _confsync_commands() {
 'verify:Read every file of a server again, ignoring its index, and report what does not match (exit 1); with --against, compare it with a source read back too' \
 'hold:Make a server refuse every apply until released (maintenance, upgrades)' \
 'release:Let a held server accept applies again' \
+'confirm:Confirm a generation applied with \`sync --confirm-within\`, so that it stands' \
 'certs:Create a certificate authority and issue agent and admin certificates' \
 'demo:Start two sample servers on this machine and synchronize them' \
 'man:Print the manual page (roff), generated from the same definitions as --help' \
@@ -744,6 +768,11 @@ _confsync__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'confsync completions commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__confirm_commands] )) ||
+_confsync__subcmd__confirm_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync confirm commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__demo_commands] )) ||
 _confsync__subcmd__demo_commands() {
     local commands; commands=()
@@ -768,6 +797,7 @@ _confsync__subcmd__help_commands() {
 'verify:Read every file of a server again, ignoring its index, and report what does not match (exit 1); with --against, compare it with a source read back too' \
 'hold:Make a server refuse every apply until released (maintenance, upgrades)' \
 'release:Let a held server accept applies again' \
+'confirm:Confirm a generation applied with \`sync --confirm-within\`, so that it stands' \
 'certs:Create a certificate authority and issue agent and admin certificates' \
 'demo:Start two sample servers on this machine and synchronize them' \
 'man:Print the manual page (roff), generated from the same definitions as --help' \
@@ -808,6 +838,11 @@ _confsync__subcmd__help__subcmd__certs__subcmd__issue_commands() {
 _confsync__subcmd__help__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help completions commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__confirm_commands] )) ||
+_confsync__subcmd__help__subcmd__confirm_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help confirm commands' commands "$@"
 }
 (( $+functions[_confsync__subcmd__help__subcmd__demo_commands] )) ||
 _confsync__subcmd__help__subcmd__demo_commands() {

@@ -18,7 +18,7 @@ use confsync_engine::view::PlanView;
 use confsync_wire::server::{Api, ApplyEvents, Caller, Changes};
 
 use crate::agent::state::AgentState;
-use crate::agent::{history, hold, serve_source, sync, watch};
+use crate::agent::{confirm, history, hold, serve_source, sync, watch};
 
 /// One running agent, as the wire crate serves it.
 pub struct Agent {
@@ -91,5 +91,9 @@ impl Api for Agent {
 
     async fn release(&self, caller: Caller) -> Result<Option<Hold>> {
         hold::release(&self.state, &caller)
+    }
+
+    async fn confirm(&self, caller: Caller) -> Result<Option<u64>> {
+        confirm::confirm_now(&self.state, &caller.describe())
     }
 }

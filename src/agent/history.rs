@@ -122,6 +122,14 @@ async fn apply_rollback(
         notices: state.effects()?.notices(&prepared.plan),
     };
     let outcome = applier.apply(&prepared.plan, &prepared.current, origin).await?;
+    // A rollback that committed undoes whatever awaited confirmation: no deadline is left
+    // to act on.
+    if confsync_engine::confirm::current(state.layout()).is_some() {
+        if let Err(e) = confsync_engine::confirm::end(state.layout()) {
+            tracing::warn!(error = %e, "cannot end the pending confirmation after a rollback");
+        }
+        state.confirmations.notify_one();
+    }
     confsync_engine::last_sync::record_committed(state.layout(), &prepared.plan, &prepared.current);
     tracing::info!(
         generation = outcome.generation,

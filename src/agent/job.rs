@@ -77,7 +77,7 @@ where
     let (tx, rx) = mpsc::channel(EVENTS_BUFFERED);
     let state = Arc::clone(state);
     tokio::spawn(async move {
-        let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state) };
+        let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state), _unread: None };
         progress.report(ProgressEvent::phase(Phase::Planning));
         let mut outcome = match finish_recovery(&state).await {
             Ok(()) => job(Arc::clone(&state), progress).await,
@@ -111,6 +111,17 @@ where
 pub struct ChannelProgress {
     tx: mpsc::Sender<Result<ApplyEvent>>,
     state: Arc<AgentState>,
+    /// The receiving end of a job no client follows (the agent's own rollback at a
+    /// deadline), kept so that the job does not take itself for cancelled.
+    _unread: Option<mpsc::Receiver<Result<ApplyEvent>>>,
+}
+
+impl ChannelProgress {
+    /// Progress of a job no client follows: reported nowhere, stopped only by shutdown.
+    pub fn detached(state: Arc<AgentState>) -> ChannelProgress {
+        let (tx, rx) = mpsc::channel(1);
+        ChannelProgress { tx, state, _unread: Some(rx) }
+    }
 }
 
 impl Progress for ChannelProgress {

@@ -21,6 +21,7 @@
 //! scan it once), and only then listen.
 
 mod api;
+mod confirm;
 pub mod history;
 pub mod hold;
 pub mod hooks;
@@ -86,6 +87,8 @@ pub async fn run(
             tracing::warn!(error = %e, "the start-up scan failed; the next request scans again");
         }
     });
+    // Deadlines of commit-confirmed generations, including one that passed while down.
+    tokio::spawn(confirm::watch_deadlines(Arc::clone(&state)));
     ready();
 
     let signal_state = Arc::clone(&state);

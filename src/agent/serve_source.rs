@@ -63,6 +63,7 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
         inventory: inventory::collect(&state.settings.identity),
         hold: confsync_engine::hold::current(state.layout()),
         device_specific: state.device_specific()?,
+        pending_confirmation: confsync_engine::confirm::current(state.layout()),
     })
 }
 

@@ -55,6 +55,8 @@ pub struct AgentState {
     pub last_plan: std::sync::Mutex<Option<crate::agent::plan_memo::PlanMemo>>,
     /// Held for the whole of an apply; a second apply that cannot take it is "busy".
     pub apply_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Woken when a commit-confirmed deadline is set or ended (`agent::confirm`).
+    pub confirmations: tokio::sync::Notify,
     shutting_down: AtomicBool,
 }
 
@@ -69,6 +71,7 @@ impl AgentState {
             watcher,
             last_plan: std::sync::Mutex::new(None),
             apply_lock: Arc::new(tokio::sync::Mutex::new(())),
+            confirmations: tokio::sync::Notify::new(),
             shutting_down: AtomicBool::new(false),
         }
     }

@@ -107,6 +107,12 @@ fn finish(state: &AgentState, request: &PlanRequest, mut planned: Planned) -> Pl
     let classified = last_sync::classify(&mut planned.plan, &record, &request.options.guards);
     let standing = state.standing_refusals(&request.options, &planned.plan);
     planned.plan.refusals.extend(standing);
+    if !planned.plan.is_empty() {
+        planned
+            .plan
+            .refusals
+            .extend(confsync_engine::confirm::refusal(state.layout(), &state.settings.name));
+    }
     planned.classified = Some(classified);
     planned
 }
@@ -232,7 +238,7 @@ async fn run_apply(
     };
     let origin = Origin {
         source: format!("{} ({})", planned.source_name, request.plan.source),
-        requested_by,
+        requested_by: requested_by.clone(),
         rollback_of: None,
         notices: state.effects()?.notices(&planned.plan),
     };
@@ -247,6 +253,15 @@ async fn run_apply(
     };
     last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
     crate::agent::hooks::after_commit(state, &planned.plan, &mut outcome, progress).await;
+    if let Some(within) = request.confirm_within
+        && outcome.rolled_back_by.is_none()
+        && let Err(e) = crate::agent::confirm::start(state, within, &requested_by, &mut outcome)
+    {
+        outcome.warnings.push(format!(
+            "the confirmation deadline could not be kept ({e}); the generation stands, roll it \
+             back by hand if it is not wanted"
+        ));
+    }
     tracing::info!(
         generation = outcome.generation,
         files = outcome.files_changed,

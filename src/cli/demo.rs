@@ -173,7 +173,7 @@ async fn guided(source: &Target, destination: &Target) -> anyhow::Result<ExitCod
             },
         ],
     };
-    wizard::run_with(&list).await
+    wizard::run_with(&list, None).await
 }
 
 /// Without a terminal: what `diff` and `sync --yes` would show and do.
@@ -190,7 +190,7 @@ async fn scripted(source: &Target, destination: &Target) -> anyhow::Result<u64> 
     let display = ProgressDisplay::choose(false);
     let bar = display.destination("backup-1");
     let result =
-        flow::apply_one(&mut client, source, &categories, &options, view.digest, |event| {
+        flow::apply_one(&mut client, source, &categories, &options, view.digest, None, |event| {
             bar.update(event);
         })
         .await?;

@@ -40,9 +40,11 @@ pub async fn apply_one(
     categories: &[Category],
     options: &PlanOptions,
     reviewed: Digest,
+    confirm_within: Option<std::time::Duration>,
     on_progress: impl FnMut(&ProgressEvent),
 ) -> Result<ApplyOutcome, ClientError> {
-    let request = ApplyRequest { plan: request(from, categories, options), reviewed };
+    let request =
+        ApplyRequest { plan: request(from, categories, options), reviewed, confirm_within };
     client.apply(&request, on_progress).await
 }
 

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod auto;
 pub mod certs;
+pub mod confirm;
 pub mod demo;
 pub mod diff;
 pub mod events;
@@ -113,6 +114,11 @@ pub enum Command {
     /// Let a held server accept applies again.
     #[command(after_help = "Example:\n  confsync release --server backup-1:7420")]
     Release(hold::ReleaseArgs),
+    /// Confirm a generation applied with `sync --confirm-within`, so that it stands.
+    #[command(
+        after_help = "Example:\n  confsync sync --from primary --to backup-1 --yes --confirm-within 10m\n  confsync confirm --server backup-1\n\nExit codes: 0 confirmed, 1 nothing awaited confirmation (it may have rolled back already)."
+    )]
+    Confirm(confirm::ConfirmArgs),
     /// Create a certificate authority and issue agent and admin certificates.
     #[command(subcommand, after_help = "Example:\n  confsync certs init --dir /etc/confsync/pki")]
     Certs(certs::CertsCommand),
@@ -226,7 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let _ = Cli::command().print_help();
             return Err(UsageError("no command given and no terminal for the wizard".into()).into());
         }
-        return wizard::run(wizard::WizardArgs {}).await;
+        return wizard::run(wizard::WizardArgs::default()).await;
     };
     match command {
         Command::Wizard(args) => wizard::run(args).await,
@@ -241,6 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(args).await,
         Command::Hold(args) => hold::hold(args).await,
         Command::Release(args) => hold::release(args).await,
+        Command::Confirm(args) => confirm::run(args).await,
         Command::Certs(command) => certs::run(command).await,
         Command::Man => {
             use clap::CommandFactory;

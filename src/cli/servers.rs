@@ -169,6 +169,8 @@ pub struct ServerStatus {
     /// Who placed the hold, and since when (seconds since the Unix epoch).
     pub held_by: Option<String>,
     pub held_since: Option<u64>,
+    /// A commit-confirmed generation waiting for its confirmation: (generation, deadline).
+    pub awaiting_confirmation: Option<(u64, u64)>,
     pub last_generation: Option<u64>,
     pub last_sync_time: Option<u64>,
     pub last_sync_source: Option<String>,
@@ -227,6 +229,7 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
         held: None,
         held_by: None,
         held_since: None,
+        awaiting_confirmation: None,
         last_generation: None,
         last_sync_time: None,
         last_sync_source: None,
@@ -263,6 +266,7 @@ fn fill(status: &mut ServerStatus, hello: ServerInfo) {
         status.held_by = some(hold.held_by);
         status.held_since = (hold.since > 0).then_some(hold.since);
     }
+    status.awaiting_confirmation = hello.pending_confirmation.map(|p| (p.generation, p.deadline));
     if let Some(last) = hello.last_generation {
         status.last_generation = Some(last.id);
         status.last_sync_time = Some(last.time);
@@ -469,6 +473,10 @@ pub fn table(statuses: &[ServerStatus]) -> String {
                     s.reason.clone().unwrap_or_else(|| format!("unreachable: {}", short_reason(e)))
                 }
                 (None, Some(reason)) => format!("held: {reason}"),
+                (None, None) if s.awaiting_confirmation.is_some() => {
+                    let (generation, deadline) = s.awaiting_confirmation.unwrap_or_default();
+                    format!("awaiting confirmation of {generation} until {}", clock::utc(deadline))
+                }
                 (None, None) if s.protected => "up (protected)".into(),
                 (None, None) => "up".into(),
             };
@@ -517,6 +525,17 @@ fn details(s: &ServerStatus) -> String {
         format!("on hold{since}{by}: {reason} (`confsync release --server {}` ends it)", s.name)
     });
     field("status", held.unwrap_or_else(|| "up".into()));
+    if let Some((generation, deadline)) = s.awaiting_confirmation {
+        field(
+            "confirmation",
+            format!(
+                "generation {generation} rolls back at {} unless confirmed \
+                 (`confsync confirm --server {}`)",
+                clock::utc(deadline),
+                s.name
+            ),
+        );
+    }
     field("protected", if s.protected { "yes".into() } else { "no".into() });
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     field("agent version", dash(&s.agent_version));

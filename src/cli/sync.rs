@@ -36,6 +36,13 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DIGEST")]
     pub plan: Option<String>,
 
+    /// Commit-confirmed: each destination rolls the generation back itself unless
+    /// `confsync confirm --server DST` arrives within this long (`10m`); the deadline
+    /// survives a restart of the destination, and every other apply there is refused
+    /// until it is confirmed or rolled back.
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
+    pub confirm_within: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub guards: GuardArgs,
 }
@@ -57,6 +64,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     let json = args.selection.json;
     let options = args.guards.options();
+    let confirm_within = args.confirm_within;
     let from = source.target.address.clone();
 
     let planned = futures::future::join_all(
@@ -134,11 +142,18 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         let bar = display.destination(&to.label);
         let (source, categories, options) = (&source.target, &categories, &options);
         async move {
-            let result =
-                flow::apply_one(&mut client, source, categories, options, view.digest, |event| {
+            let result = flow::apply_one(
+                &mut client,
+                source,
+                categories,
+                options,
+                view.digest,
+                confirm_within,
+                |event| {
                     bar.update(event);
-                })
-                .await;
+                },
+            )
+            .await;
             bar.finish();
             let name = render::display_name(&view.destination_name, &to.label);
             (to, result, flow::scope(&view), name)
@@ -170,6 +185,16 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 worst = worst.max(flow::applied_code(&outcome));
                 println!("{}{scope}", render::result_line(&to.label, &outcome));
                 print!("{}", render::notices(&name, &outcome));
+                if let Some(deadline) = outcome.confirm_by {
+                    println!(
+                        "  awaiting confirmation: {} rolls generation {} back at {} unless \
+                         confirmed: confsync confirm --server {}",
+                        to.label,
+                        outcome.generation,
+                        confsync_engine::clock::utc(deadline),
+                        to.label
+                    );
+                }
                 print!("{}", render::but(&outcome));
                 if outcome.generation > 0 {
                     println!(

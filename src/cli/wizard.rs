@@ -26,8 +26,13 @@ use crate::cli::servers::{ServerStatus, probe_all};
 use crate::cli::{ExitCode, GuardArgs, Refused, UsageError, flow, render, targets};
 use crate::config::servers::{Role, ServerList};
 
-#[derive(Debug, Args)]
-pub struct WizardArgs {}
+#[derive(Debug, Default, Args)]
+pub struct WizardArgs {
+    /// Commit-confirmed, as `sync --confirm-within`: the destination rolls the
+    /// generation back itself unless `confsync confirm` arrives within this long.
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
+    pub confirm_within: Option<std::time::Duration>,
+}
 
 /// How to see a folded list, inside the wizard.
 const WIZARD_FOLD_HINT: &str = "answer y to \"Show every path?\" below";
@@ -43,10 +48,10 @@ struct Chosen {
     typed: bool,
 }
 
-pub async fn run(_args: WizardArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: WizardArgs) -> anyhow::Result<ExitCode> {
     require_terminal()?;
     let list = targets::server_list()?;
-    run_with(&list).await
+    run_with(&list, args.confirm_within).await
 }
 
 /// The wizard needs someone to answer; scripts use `sync --yes`.
@@ -62,7 +67,10 @@ pub fn require_terminal() -> anyhow::Result<()> {
     .into())
 }
 
-pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
+pub async fn run_with(
+    list: &ServerList,
+    confirm_within: Option<std::time::Duration>,
+) -> anyhow::Result<ExitCode> {
     println!(
         "confsync wizard: make a server equal its source. Nothing changes before you confirm."
     );
@@ -132,7 +140,7 @@ pub async fn run_with(list: &ServerList) -> anyhow::Result<ExitCode> {
         println!("Nothing was changed.");
         return Err(Refused::not_confirmed("not confirmed; nothing was changed").into());
     }
-    apply(&mut client, &source, &destination, &categories, &options, &view).await
+    apply(&mut client, &source, &destination, &categories, &options, &view, confirm_within).await
 }
 
 async fn apply(
@@ -142,14 +150,22 @@ async fn apply(
     categories: &[Category],
     options: &PlanOptions,
     view: &PlanView,
+    confirm_within: Option<std::time::Duration>,
 ) -> anyhow::Result<ExitCode> {
     let display = ProgressDisplay::choose(false);
     let bar = display.destination(&destination.label);
     let started = Instant::now();
-    let applying =
-        flow::apply_one(client, &source.target, categories, options, view.digest, |event| {
+    let applying = flow::apply_one(
+        client,
+        &source.target,
+        categories,
+        options,
+        view.digest,
+        confirm_within,
+        |event| {
             bar.update(event);
-        });
+        },
+    );
     let result = tokio::select! {
         result = applying => result,
         _ = tokio::signal::ctrl_c() => {
@@ -185,6 +201,16 @@ async fn apply(
         render::notices(&render::display_name(&view.destination_name, &destination.label), &result)
     );
     print!("{}", render::but(&result));
+    if let Some(deadline) = result.confirm_by {
+        println!(
+            "Awaiting confirmation: {} rolls generation {} back at {} unless confirmed: \
+             confsync confirm --server {}",
+            destination.label,
+            result.generation,
+            confsync_engine::clock::utc(deadline),
+            destination.label
+        );
+    }
     println!(
         "To undo it: confsync rollback --server {} --generation {}",
         destination.label, result.generation

@@ -8,6 +8,7 @@ mod attacks;
 mod auto;
 mod checks;
 mod cli;
+mod confirm;
 mod decision;
 mod device_specific;
 mod effects;

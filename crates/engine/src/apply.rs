@@ -76,6 +76,10 @@ pub struct ApplyOutcome {
     /// generation of that rollback.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rolled_back_by: Option<u64>,
+    /// Commit-confirmed: rolled back at this time (seconds since the Unix epoch) unless
+    /// confirmed before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_by: Option<u64>,
 }
 
 /// Where a sync's time went, in milliseconds. The first four are the plan's (the
@@ -278,6 +282,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             notices: origin.notices,
             hooks: Vec::new(),
             rolled_back_by: None,
+            confirm_by: None,
         };
         self.progress.report(self.event(Phase::Done, "", &staged.tracker));
         Ok(outcome)

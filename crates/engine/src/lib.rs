@@ -30,6 +30,7 @@
 //! - [`request`], [`view`], [`server`]: what a destination is asked, the plan as it is
 //!   reviewed (and the one decision on it), what a server says about itself.
 //! - [`hold`]: refusing every apply during maintenance, across restarts.
+//! - [`confirm`]: an apply that stands only if confirmed before its deadline.
 //! - [`rules`], [`merge`]: device-specific items (path and key rules) and merging a shared
 //!   file with a server's own values.
 //! - [`merging`]: the part of planning that reads contents (merges, `diff --keys`).
@@ -46,6 +47,7 @@ pub mod chunk;
 pub mod clock;
 pub mod command;
 pub mod confine;
+pub mod confirm;
 pub mod effects;
 pub mod entry;
 pub mod error;

@@ -51,10 +51,12 @@ pub enum RefusalKind {
     LocalEdits,
     /// A `[[check]]` of the destination failed on the staged tree; nothing was changed.
     CheckFailed,
+    /// A commit-confirmed generation awaits its confirmation; confirm it first.
+    AwaitingConfirmation,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 19] = [
+    pub const ALL: [RefusalKind; 20] = [
         RefusalKind::Busy,
         RefusalKind::ChangedSincePreview,
         RefusalKind::EmptySource,
@@ -74,6 +76,7 @@ impl RefusalKind {
         RefusalKind::Downgrade,
         RefusalKind::LocalEdits,
         RefusalKind::CheckFailed,
+        RefusalKind::AwaitingConfirmation,
     ];
 
     /// The name in JSON and logs (`changed_since_preview`).
@@ -98,6 +101,7 @@ impl RefusalKind {
             RefusalKind::Downgrade => "downgrade",
             RefusalKind::LocalEdits => "local_edits",
             RefusalKind::CheckFailed => "check_failed",
+            RefusalKind::AwaitingConfirmation => "awaiting_confirmation",
         }
     }
 

@@ -35,6 +35,8 @@ pub struct ApplyRequest {
     /// The digest of the plan the administrator saw; the apply is refused when the plan
     /// computed now differs.
     pub reviewed: Digest,
+    /// Commit-confirmed: roll the generation back unless confirmed within this long.
+    pub confirm_within: Option<std::time::Duration>,
 }
 
 /// Roll back to the state before a kept generation.

@@ -22,6 +22,8 @@ pub struct ServerInfo {
     pub hold: Option<Hold>,
     /// Its `[device_specific]` rules: as a source, every destination of it keeps these.
     pub device_specific: crate::rules::RulesFile,
+    /// A commit-confirmed generation waiting for its confirmation.
+    pub pending_confirmation: Option<crate::confirm::Pending>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

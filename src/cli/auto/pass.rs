@@ -114,6 +114,8 @@ pub async fn run(job: &Job, destination: &Destination) -> Outcome {
         &job.categories,
         &job.options,
         view.digest,
+        // `auto` never asks for a confirmation: nobody is there to give it.
+        None,
         |_| {},
     )
     .await;

@@ -168,6 +168,10 @@ impl Agent for FakeSource {
         unimplemented()
     }
 
+    async fn confirm(&self, _: Request<v1::ConfirmRequest>) -> Reply<v1::ConfirmReply> {
+        unimplemented()
+    }
+
     async fn verify(&self, _: Request<v1::VerifyRequest>) -> Reply<v1::VerifyReply> {
         unimplemented()
     }

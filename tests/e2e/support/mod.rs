@@ -292,8 +292,13 @@ fn read_first_line(stdout: ChildStdout) -> (Receiver<Option<String>>, JoinHandle
 
 /// The wizard in a real pty over the server list `servers`.
 pub fn wizard_session(servers: &Path) -> rexpect::session::PtySession {
+    wizard_session_with(servers, &[])
+}
+
+/// [`wizard_session`] with more arguments for the wizard (`--confirm-within 1h`).
+pub fn wizard_session_with(servers: &Path, extra: &[&str]) -> rexpect::session::PtySession {
     let mut command = Command::new(BIN);
-    command.arg("wizard").arg("--servers").arg(servers).env("TERM", "xterm-256color");
+    command.arg("wizard").args(extra).arg("--servers").arg(servers).env("TERM", "xterm-256color");
     command.env_remove(FAILPOINTS).env(MAX_DELETE_ENV, "100");
     rexpect::session::spawn_command(command, Some(30_000)).expect("spawn the wizard in a pty")
 }

@@ -123,4 +123,13 @@ impl AgentClient {
         let state = within(&address, SHORT_CALL, self.inner.release(request)).await?;
         Ok(info::hold_from_proto(&state))
     }
+
+    /// Confirms the commit-confirmed generation pending; returns it (none: nothing was).
+    pub async fn confirm(&mut self) -> Result<Option<u64>, ClientError> {
+        let mut request = tonic::Request::new(v1::ConfirmRequest {});
+        request.set_timeout(SHORT_CALL);
+        let address = self.address.clone();
+        let reply = within(&address, SHORT_CALL, self.inner.confirm(request)).await?;
+        Ok(reply.generation)
+    }
 }

@@ -1,5 +1,6 @@
 //! What a server says about itself (`Hello`), its hold, and its history.
 
+use confsync_engine::confirm::Pending;
 use confsync_engine::entry::Digest;
 use confsync_engine::history::{HistoryEntry, Listed};
 use confsync_engine::hold::Hold;
@@ -73,6 +74,11 @@ pub fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
         }),
         hold: Some(hold_to_proto(info.hold.as_ref())),
         device_specific: Some(rules_to_proto(&info.device_specific)),
+        pending_confirmation: info.pending_confirmation.as_ref().map(|p| v1::PendingConfirmation {
+            generation: p.generation,
+            deadline: p.deadline,
+            requested_by: p.requested_by.clone(),
+        }),
     }
 }
 
@@ -160,6 +166,11 @@ pub fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError>
         inventory: inventory.unwrap_or_default(),
         hold: raw.hold.as_ref().and_then(hold_from_proto),
         device_specific: raw.device_specific.map(rules_from_proto).unwrap_or_default(),
+        pending_confirmation: raw.pending_confirmation.map(|p| Pending {
+            generation: p.generation,
+            deadline: p.deadline,
+            requested_by: p.requested_by,
+        }),
     })
 }
 

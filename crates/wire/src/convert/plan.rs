@@ -58,6 +58,7 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
         RefusalKind::Downgrade => v1::RefusalKind::Downgrade,
         RefusalKind::LocalEdits => v1::RefusalKind::LocalEdits,
         RefusalKind::CheckFailed => v1::RefusalKind::CheckFailed,
+        RefusalKind::AwaitingConfirmation => v1::RefusalKind::AwaitingConfirmation,
     }
 }
 
@@ -82,6 +83,7 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
         Ok(v1::RefusalKind::Downgrade) => RefusalKind::Downgrade,
         Ok(v1::RefusalKind::LocalEdits) => RefusalKind::LocalEdits,
         Ok(v1::RefusalKind::CheckFailed) => RefusalKind::CheckFailed,
+        Ok(v1::RefusalKind::AwaitingConfirmation) => RefusalKind::AwaitingConfirmation,
         _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
     };
     Ok(kind)
@@ -280,6 +282,7 @@ pub fn apply_request_to_proto(request: &ApplyRequest) -> v1::ApplyRequest {
         categories: categories_to_proto(&request.plan.categories),
         options: Some(options_to_proto(&request.plan.options)),
         plan_digest: request.reviewed.0.to_vec(),
+        confirm_within_secs: request.confirm_within.map_or(0, |d| d.as_secs().max(1)),
     }
 }
 
@@ -296,6 +299,8 @@ pub fn apply_request_from_proto(
             options: options_from_proto(raw.options),
         },
         reviewed: reviewed.unwrap_or(Digest::ZERO),
+        confirm_within: (raw.confirm_within_secs > 0)
+            .then(|| std::time::Duration::from_secs(raw.confirm_within_secs)),
     };
     Ok((request, reviewed.is_some()))
 }
@@ -333,6 +338,7 @@ pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
         notices: outcome.notices.iter().map(notice_to_proto).collect(),
         hooks: outcome.hooks.iter().map(hook_to_proto).collect(),
         rolled_back_by: outcome.rolled_back_by,
+        confirm_by: outcome.confirm_by,
     }
 }
 
@@ -398,6 +404,7 @@ pub fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
         notices: raw.notices.iter().cloned().filter_map(|n| notice_from_proto(n).ok()).collect(),
         hooks: raw.hooks.iter().map(hook_from_proto).collect(),
         rolled_back_by: raw.rolled_back_by,
+        confirm_by: raw.confirm_by,
     }
 }
 

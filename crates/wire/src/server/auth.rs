@@ -4,7 +4,7 @@
 //! | role | may call |
 //! |---|---|
 //! | `agent` | Hello, GetManifest, GetChunkList, GetChunks, GetFiles, Watch, health, reflection |
-//! | `admin` | all of the above, and Plan, Apply, PlanRollback, Rollback, History, Verify, Hold, Release |
+//! | `admin` | all of the above, and Plan, Apply, PlanRollback, Rollback, History, Verify, Hold, Release, Confirm |
 //!
 //! Anything else, and any certificate without a role, is `PERMISSION_DENIED` naming the
 //! role and the call. A plaintext agent (loopback only) enforces no roles. The layer also
@@ -25,8 +25,17 @@ use crate::tls::identity::{self, Role};
 const READ_CALLS: [&str; 6] =
     ["Hello", "GetManifest", "GetChunkList", "GetChunks", "GetFiles", "Watch"];
 /// Calls only an administrator may make.
-const ADMIN_CALLS: [&str; 8] =
-    ["Plan", "Apply", "PlanRollback", "Rollback", "History", "Verify", "Hold", "Release"];
+const ADMIN_CALLS: [&str; 9] = [
+    "Plan",
+    "Apply",
+    "PlanRollback",
+    "Rollback",
+    "History",
+    "Verify",
+    "Hold",
+    "Release",
+    "Confirm",
+];
 const AGENT_SERVICE: &str = "confsync.v1.Agent";
 /// Standard services that only describe the agent.
 const OPEN_SERVICES: [&str; 2] = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"];

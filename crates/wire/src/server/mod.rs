@@ -92,6 +92,8 @@ pub trait Api: Send + Sync + 'static {
         caller: Caller,
     ) -> impl Future<Output = Result<Option<Hold>>> + Send;
     fn release(&self, caller: Caller) -> impl Future<Output = Result<Option<Hold>>> + Send;
+    /// Confirms the commit-confirmed generation pending; returns it (none: nothing was).
+    fn confirm(&self, caller: Caller) -> impl Future<Output = Result<Option<u64>>> + Send;
     fn verify(
         &self,
         categories: Vec<Category>,

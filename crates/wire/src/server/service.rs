@@ -223,6 +223,12 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
         let hold = self.api.release(caller).await.map_err(to_status)?;
         Ok(Response::new(info::hold_to_proto(hold.as_ref())))
     }
+
+    async fn confirm(&self, request: Request<v1::ConfirmRequest>) -> Reply<v1::ConfirmReply> {
+        let caller = caller(&request);
+        let generation = self.api.confirm(caller).await.map_err(to_status)?;
+        Ok(Response::new(v1::ConfirmReply { generation }))
+    }
 }
 
 /// A destination's fingerprints, 8 bytes each.
