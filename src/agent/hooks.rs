@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use confsync_engine::apply::ApplyOutcome;
 use confsync_engine::command;
-use confsync_engine::entry::EntryKind;
 use confsync_engine::plan::Plan;
 use confsync_engine::scope::Scope;
 
@@ -65,11 +64,7 @@ pub async fn after_commit(
     };
     let mut failed = Vec::new();
     for (hook, scope) in &hooks.hooks {
-        let changed: Vec<String> = plan
-            .steps()
-            .filter(|(c, s)| s.kind() != EntryKind::Dir && scope.matches(*c, &s.path))
-            .map(|(c, s)| format!("{c}/{}", s.path))
-            .collect();
+        let changed = scope.changed(plan);
         if changed.is_empty() {
             continue;
         }

@@ -462,23 +462,11 @@ fn wizard_site() -> (tempfile::TempDir, Agent, Agent, std::path::PathBuf) {
     (dir, primary, backup, servers)
 }
 
-fn pick_primary_to_backup(session: &mut rexpect::session::PtySession) {
-    session.exp_string("Source, the server to copy from").expect("source prompt");
-    session.exp_string("Type an address").expect("source menu");
-    press(session, "\r");
-    session.exp_string("Destination, the server to overwrite").expect("destination prompt");
-    session.exp_string("Type an address").expect("destination menu");
-    press(session, "\r");
-    session.exp_string("Categories to synchronize").expect("categories prompt");
-    session.exp_string("Configuration").expect("categories menu");
-    press(session, "\r");
-}
-
 #[test]
 fn an_enter_typed_ahead_never_answers_the_overwrite_confirmation() {
     let (_dir, primary, backup, servers) = wizard_site();
     let mut session = wizard_session(&servers);
-    pick_primary_to_backup(&mut session);
+    accept_the_defaults_through_categories(&mut session);
     let folded = session.exp_string("Show every path? [y/N]").expect("fold question");
     assert_mentions(&folded, &["answer y to \"Show every path?\" below"]);
     assert!(!folded.contains("--all"), "no flag to add inside the wizard:\n{folded}");

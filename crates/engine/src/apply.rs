@@ -315,7 +315,6 @@ impl<S: ChunkSource> Applier<'_, S> {
                 let key = scan::index_key(category, &step.path);
                 match learned.get(&(category, step.path.clone())) {
                     Some(list) if list.digest == entry.digest => {
-                        index.remember(key.clone(), FileStamp::of(&meta), entry.digest);
                         index.remember_chunks(key, FileStamp::of(&meta), Arc::clone(list));
                     }
                     _ => index.remember(key, FileStamp::of(&meta), entry.digest),

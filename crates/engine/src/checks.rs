@@ -59,14 +59,8 @@ pub async fn run(
     id: u64,
     rules: &[CheckRule],
 ) -> Result<Vec<Ran>> {
-    let changed = |rule: &CheckRule| -> Vec<String> {
-        plan.steps()
-            .filter(|(c, s)| s.kind() != EntryKind::Dir && rule.scope.matches(*c, &s.path))
-            .map(|(c, s)| format!("{c}/{}", s.path))
-            .collect()
-    };
     let due: Vec<(&CheckRule, Vec<String>)> =
-        rules.iter().map(|r| (r, changed(r))).filter(|(_, c)| !c.is_empty()).collect();
+        rules.iter().map(|r| (r, r.scope.changed(plan))).filter(|(_, c)| !c.is_empty()).collect();
     if due.is_empty() {
         return Ok(Vec::new());
     }

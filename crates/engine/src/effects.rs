@@ -8,12 +8,10 @@
 //! The rules are the destination's own (its `agent.toml`): the same firmware can take
 //! effect differently on two servers.
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-
 use crate::category::Category;
 use crate::entry::EntryKind;
 use crate::plan::Plan;
-use crate::scope::split;
+use crate::scope::Scope;
 
 /// One `[[effect]]` of `agent.toml`: a category or path patterns, and when a change there
 /// becomes effective.
@@ -93,9 +91,9 @@ pub struct Effects {
 
 #[derive(Debug, Clone)]
 struct Rule {
-    category: Category,
-    /// None: the whole category.
-    paths: Option<(String, GlobSet)>,
+    scope: Scope,
+    /// The rule names paths, not a whole category: notices say which.
+    names_paths: bool,
     effective: String,
 }
 
@@ -107,49 +105,19 @@ impl Effects {
                 .category
                 .clone()
                 .unwrap_or_else(|| file.paths.first().cloned().unwrap_or_default());
-            let bad = |reason: &str| EffectError { rule: name.clone(), reason: reason.into() };
+            let bad = |reason: String| EffectError { rule: name.clone(), reason };
             if file.effective.trim().is_empty() {
-                return Err(bad(
-                    "effective is empty; say when a change takes effect, for example \"after the next startup\"",
-                ));
+                return Err(bad("effective is empty; say when a change takes effect, for example \"after the next startup\"".into()));
             }
-            let effective = file.effective.trim().to_string();
-            match (&file.category, file.paths.is_empty()) {
-                (Some(category), true) => {
-                    let category = category.parse::<Category>().map_err(|_| {
-                        bad("category is one of firmware, capdb, modules and config")
-                    })?;
-                    rules.push(Rule { category, paths: None, effective });
-                }
-                (None, false) => {
-                    let mut by_category: Vec<(Category, GlobSetBuilder, Vec<&str>)> = Vec::new();
-                    for pattern in &file.paths {
-                        let (category, rest) = split(pattern)
-                            .map_err(|r| EffectError { rule: pattern.clone(), reason: r.into() })?;
-                        let glob = Glob::new(rest).map_err(|e| EffectError {
-                            rule: pattern.clone(),
-                            reason: format!("not a glob pattern: {e}"),
-                        })?;
-                        match by_category.iter_mut().find(|(c, _, _)| *c == category) {
-                            Some((_, builder, names)) => {
-                                builder.add(glob);
-                                names.push(pattern.trim());
-                            }
-                            None => {
-                                let mut builder = GlobSetBuilder::new();
-                                builder.add(glob);
-                                by_category.push((category, builder, vec![pattern.trim()]));
-                            }
-                        }
-                    }
-                    for (category, builder, names) in by_category {
-                        let set = builder.build().map_err(|e| bad(&e.to_string()))?;
-                        let paths = Some((names.join(", "), set));
-                        rules.push(Rule { category, paths, effective: effective.clone() });
-                    }
-                }
-                _ => return Err(bad("give either category or paths, not both and not neither")),
+            if file.category.is_some() != file.paths.is_empty() {
+                return Err(bad("give either category or paths, not both and not neither".into()));
             }
+            let scope = Scope::parse(file.category.as_deref(), &file.paths).map_err(bad)?;
+            rules.push(Rule {
+                scope,
+                names_paths: file.category.is_none(),
+                effective: file.effective.trim().to_string(),
+            });
         }
         Ok(Effects { rules })
     }
@@ -158,30 +126,29 @@ impl Effects {
         self.rules.is_empty()
     }
 
-    /// The notices `plan` earns here: one per rule whose scope it changes, in rule order.
+    /// The notices `plan` earns here: one per rule and category whose scope it changes,
+    /// in rule order.
     pub fn notices(&self, plan: &Plan) -> Vec<Notice> {
         let mut out = Vec::new();
         for rule in &self.rules {
-            let Some(category_plan) = plan.categories.iter().find(|c| c.category == rule.category)
-            else {
-                continue;
-            };
-            let files = category_plan
-                .steps
-                .iter()
-                .filter(|s| s.kind() != EntryKind::Dir)
-                .filter(|s| match &rule.paths {
-                    None => true,
-                    Some((_, set)) => set.is_match(s.path.as_str()),
-                })
-                .count() as u64;
-            if files > 0 {
-                out.push(Notice {
-                    category: rule.category,
-                    paths: rule.paths.as_ref().map(|(names, _)| names.clone()),
-                    effective: rule.effective.clone(),
-                    files,
-                });
+            for category in rule.scope.categories() {
+                let Some(category_plan) = plan.categories.iter().find(|c| c.category == category)
+                else {
+                    continue;
+                };
+                let files = category_plan
+                    .steps
+                    .iter()
+                    .filter(|s| s.kind() != EntryKind::Dir && rule.scope.matches(category, &s.path))
+                    .count() as u64;
+                if files > 0 {
+                    out.push(Notice {
+                        category,
+                        paths: rule.names_paths.then(|| rule.scope.describe().to_string()),
+                        effective: rule.effective.clone(),
+                        files,
+                    });
+                }
             }
         }
         out

@@ -123,10 +123,12 @@ impl HashIndex {
         Some(Arc::new(ChunkList { size: offset, digest: record.digest, chunks }))
     }
 
-    /// Remembers a file's chunk list under its stamp: on disk with its digest, or, while
-    /// the file is too fresh for that, in memory only.
+    /// Remembers a file's digest and chunk list under its stamp: on disk, or, while the
+    /// file is too fresh for that, the chunks in memory only (and the digest not at all,
+    /// as [`HashIndex::remember`]).
     pub fn remember_chunks(&mut self, key: String, stamp: FileStamp, list: Arc<ChunkList>) {
         if is_racy(&stamp) {
+            self.dirty |= self.records.remove(&key).is_some();
             if self.fresh_chunks.len() >= FRESH_CHUNK_LISTS {
                 self.fresh_chunks.clear();
             }

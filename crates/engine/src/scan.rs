@@ -171,7 +171,6 @@ pub fn scan_category_with(
             }
             Hashed::Chunked(list) => {
                 entries[i].digest = list.digest;
-                index.remember(key.clone(), stamp, list.digest);
                 index.remember_chunks(key, stamp, list);
             }
         }

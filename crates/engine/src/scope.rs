@@ -5,7 +5,9 @@
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::category::Category;
+use crate::entry::EntryKind;
 use crate::path::RelPath;
+use crate::plan::Plan;
 
 #[derive(Debug, Clone)]
 pub struct Scope {
@@ -62,6 +64,14 @@ impl Scope {
             })
     }
 
+    /// The files and symlinks `plan` changes in this scope, as `category/path`.
+    pub fn changed(&self, plan: &Plan) -> Vec<String> {
+        plan.steps()
+            .filter(|(c, s)| s.kind() != EntryKind::Dir && self.matches(*c, &s.path))
+            .map(|(c, s)| format!("{c}/{}", s.path))
+            .collect()
+    }
+
     /// The categories it can match.
     pub fn categories(&self) -> Vec<Category> {
         if self.parts.is_empty() {
@@ -77,7 +87,7 @@ impl Scope {
 }
 
 /// `config/network/*.conf` → (config, `network/*.conf`).
-pub(crate) fn split(pattern: &str) -> Result<(Category, &str), &'static str> {
+fn split(pattern: &str) -> Result<(Category, &str), &'static str> {
     let (first, rest) = pattern
         .trim()
         .split_once('/')

@@ -33,6 +33,35 @@ impl ChunkSource for MemorySource {
     }
 }
 
+/// What a delta test does not use: no local copies, no merged files, no cut transfers.
+#[derive(Default)]
+struct Nothing {
+    local: HashMap<Digest, (Category, RelPath)>,
+    inline: std::collections::BTreeMap<(Category, RelPath), Arc<Vec<u8>>>,
+    resumable: std::collections::HashSet<Digest>,
+}
+
+impl Nothing {
+    fn context<'a, S>(
+        &'a self,
+        layout: &'a Layout,
+        staging: &'a Dir,
+        source: &'a S,
+        tree: Option<&'a LiveTree>,
+    ) -> StageContext<'a, S> {
+        StageContext {
+            layout,
+            staging,
+            source,
+            local_by_digest: &self.local,
+            inline: &self.inline,
+            resumable: &self.resumable,
+            tree,
+            on_bytes: &|_| true,
+        }
+    }
+}
+
 fn entry(path: &str, data: &[u8]) -> Entry {
     Entry {
         path: RelPath::new(path).expect("valid"),
@@ -63,18 +92,8 @@ async fn a_delta_over_many_windows_brings_exactly_the_new_file() {
         Dir::open_ambient_dir(layout.staging_dir(), cap_std::ambient_authority()).expect("open");
 
     let source = MemorySource { data: new.clone(), requests: Mutex::new(Vec::new()) };
-    let on_bytes = |_: u64| true;
-    let local = HashMap::new();
-    let ctx = StageContext {
-        layout: &layout,
-        staging: &staging,
-        source: &source,
-        local_by_digest: &local,
-        inline: &Default::default(),
-        resumable: &Default::default(),
-        tree: None,
-        on_bytes: &on_bytes,
-    };
+    let nothing = Nothing::default();
+    let ctx = nothing.context(&layout, &staging, &source, None);
     let (src, basis) = (entry("image.bin", &new), entry("image.bin", &old));
     let staged =
         stage_entry(&ctx, Category::Firmware, &src, Some(&basis), "0").await.expect("staged");
@@ -249,18 +268,8 @@ async fn a_basis_chunk_list_comes_from_the_index_and_a_wrong_one_is_caught_and_f
     tree.learn_chunks(Category::Firmware, &path, stamp, Arc::clone(&wrong));
 
     let source = MemorySource { data: new.clone(), requests: Mutex::new(Vec::new()) };
-    let on_bytes = |_: u64| true;
-    let local = HashMap::new();
-    let ctx = StageContext {
-        layout: &layout,
-        staging: &staging,
-        source: &source,
-        local_by_digest: &local,
-        inline: &Default::default(),
-        resumable: &Default::default(),
-        tree: Some(&tree),
-        on_bytes: &on_bytes,
-    };
+    let nothing = Nothing::default();
+    let ctx = nothing.context(&layout, &staging, &source, Some(&tree));
     let (src, basis) = (entry("image.bin", &new), entry("image.bin", &old));
     let refused = stage_entry(&ctx, Category::Firmware, &src, Some(&basis), "0").await;
     assert!(
