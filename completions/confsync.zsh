@@ -84,6 +84,9 @@ _arguments "${_arguments_options[@]}" : \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--to=[The destination server\: a name from the server list, or host\:port]:DST:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
+'--two-way=[Synchronize both ways\: what changed on either server since their last two-way sync goes to the other. Alone, every category compared goes both ways; with a list (\`--two-way config\`), only those do and the others go one way, from --from]::CATS:_default' \
+'--conflict=[Who wins a file changed on both servers\: newest (the more recent modification, clocks compared at the start), source (--from), destination (--to), or ask (the wizard asks per file). The losing version is kept in that server'\''s generation]:POLICY:_default' \
+'--max-clock-skew=[Clocks further apart than this do not decide conflicts by time\: the plan refuses until they are set right or another --conflict policy decides]:DURATION:_default' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
@@ -113,6 +116,9 @@ _arguments "${_arguments_options[@]}" : \
 '--plan=[Apply only if the plan is still exactly this one\: the digest \`diff\` shows ("Plan 1a2b3c4d5e6f", 12 or more hex digits) or the whole one \`diff --json\` prints]:DIGEST:_default' \
 '--confirm-within=[Commit-confirmed\: each destination rolls the generation back itself unless \`confsync confirm --server DST\` arrives within this long (\`10m\`); the deadline survives a restart of the destination, and every other apply there is refused until it is confirmed or rolled back]:DURATION:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
+'--two-way=[Synchronize both ways\: what changed on either server since their last two-way sync goes to the other. Alone, every category compared goes both ways; with a list (\`--two-way config\`), only those do and the others go one way, from --from]::CATS:_default' \
+'--conflict=[Who wins a file changed on both servers\: newest (the more recent modification, clocks compared at the start), source (--from), destination (--to), or ask (the wizard asks per file). The losing version is kept in that server'\''s generation]:POLICY:_default' \
+'--max-clock-skew=[Clocks further apart than this do not decide conflicts by time\: the plan refuses until they are set right or another --conflict policy decides]:DURATION:_default' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
@@ -274,6 +280,9 @@ _arguments "${_arguments_options[@]}" : \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--every=[Sync on this schedule\: 30s, 5m, 1h, 1h30m (a little jitter is added). Without --every and --on-change\: every 5m]:DURATION:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
+'--two-way=[Synchronize both ways\: what changed on either server since their last two-way sync goes to the other. Alone, every category compared goes both ways; with a list (\`--two-way config\`), only those do and the others go one way, from --from]::CATS:_default' \
+'--conflict=[Who wins a file changed on both servers\: newest (the more recent modification, clocks compared at the start), source (--from), destination (--to), or ask (the wizard asks per file). The losing version is kept in that server'\''s generation]:POLICY:_default' \
+'--max-clock-skew=[Clocks further apart than this do not decide conflicts by time\: the plan refuses until they are set right or another --conflict policy decides]:DURATION:_default' \
 '--status-file=[Keep a JSON status here\: per destination the last attempt, last success, failures in a row and last error]:PATH:_files' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
@@ -318,6 +327,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--server=[The server to roll back\: a name from the server list, or host\:port]:NAME:_default' \
 '--generation=[Restore the state before this generation, undoing it and every newer one \[default\: the newest generation\]. \`confsync history\` lists them]:ID:_default' \
+'*--path=[Restore only this entry (and what lies inside it), as CATEGORY/PATH, e.g. \`config/app.conf\` (the losing version of a two-way conflict); repeatable]:CATEGORY/PATH:_default' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \

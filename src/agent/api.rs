@@ -10,6 +10,7 @@ use confsync_engine::history::Listed;
 use confsync_engine::hold::Hold;
 use confsync_engine::live::Verification;
 use confsync_engine::manifest::Manifest;
+use confsync_engine::pair::SideChanges;
 use confsync_engine::path::RelPath;
 use confsync_engine::request::{ApplyRequest, PlanRequest, RollbackRequest};
 use confsync_engine::server::ServerInfo;
@@ -18,7 +19,7 @@ use confsync_engine::view::PlanView;
 use confsync_wire::server::{Api, ApplyEvents, Caller, Changes};
 
 use crate::agent::state::AgentState;
-use crate::agent::{confirm, history, hold, serve_source, sync, watch};
+use crate::agent::{confirm, history, hold, serve_source, sync, two_way, watch};
 
 /// One running agent, as the wire crate serves it.
 pub struct Agent {
@@ -95,5 +96,13 @@ impl Api for Agent {
 
     async fn confirm(&self, caller: Caller) -> Result<Option<u64>> {
         confirm::confirm_now(&self.state, &caller.describe())
+    }
+
+    async fn changes(&self, peer: String, categories: Vec<Category>) -> Result<SideChanges> {
+        two_way::changes(&self.state, &peer, categories).await
+    }
+
+    async fn adopt_base(&self, peer: String, run: String) -> Result<bool> {
+        two_way::adopt(&self.state, &peer, &run)
     }
 }

@@ -76,6 +76,7 @@ pub(crate) async fn roll_back_own(
 ) -> Result<ApplyOutcome> {
     let request = RollbackRequest {
         generation: Some(generation),
+        paths: Vec::new(),
         // The apply it undoes was allowed to write here.
         allow_protected: true,
         force: false,
@@ -143,15 +144,16 @@ async fn apply_rollback(
 
 /// Plans the rollback on a blocking thread and adds the protected and hold refusals.
 async fn prepare(state: &Arc<AgentState>, request: &RollbackRequest) -> Result<Prepared> {
-    let (generation, force) = (request.generation, request.force);
+    let (generation, force, paths) = (request.generation, request.force, request.paths.clone());
     let worker = Arc::clone(state);
-    let mut prepared =
-        tokio::task::spawn_blocking(move || rollback::prepare(&worker.tree, generation, force))
-            .await
-            .map_err(|e| EngineError::State {
-                path: state.layout().state_dir().to_path_buf(),
-                detail: format!("planning task failed: {e}"),
-            })??;
+    let mut prepared = tokio::task::spawn_blocking(move || {
+        rollback::prepare(&worker.tree, generation, force, &paths)
+    })
+    .await
+    .map_err(|e| EngineError::State {
+        path: state.layout().state_dir().to_path_buf(),
+        detail: format!("planning task failed: {e}"),
+    })??;
     let options =
         PlanOptions { allow_protected: request.allow_protected, ..PlanOptions::default() };
     let standing = state.standing_refusals(&options, &prepared.plan);

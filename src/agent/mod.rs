@@ -7,6 +7,8 @@
 //! - [`serve_source`]: the source side (hello, manifests, chunks, files), read-only.
 //! - [`plan_memo`]: the last plan made, kept for the apply of it.
 //! - [`sync`]: the destination side: planning against a source, applying a reviewed plan.
+//! - [`two_way`]: this server's part of a two-way sync, its changes since its base with
+//!   a peer, and that base.
 //! - [`job`]: the apply lock, the history record and the event stream every apply-like
 //!   job shares.
 //! - [`source`]: the source agent as the engine's chunk source.
@@ -32,6 +34,7 @@ pub mod serve_source;
 pub mod source;
 pub mod state;
 pub mod sync;
+mod two_way;
 pub mod watch;
 pub mod watcher;
 

@@ -64,6 +64,13 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
         hold: confsync_engine::hold::current(state.layout()),
         device_specific: state.device_specific()?,
         pending_confirmation: confsync_engine::confirm::current(state.layout()),
+        // Read last, just before the reply leaves: a peer compares it with its own clock
+        // when the reply arrives.
+        clock_ms: confsync_engine::clock::now_ms().saturating_add(
+            confsync_engine::failpoint::value(confsync_engine::failpoint::CLOCK_AHEAD_MS)
+                .and_then(|ms| i64::try_from(ms).ok())
+                .unwrap_or(0),
+        ),
     })
 }
 

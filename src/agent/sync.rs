@@ -27,6 +27,7 @@ use crate::agent::job::{self, ChannelProgress};
 use crate::agent::plan_memo::{MEMO_LIFETIME, PlanMemo, Planned};
 use crate::agent::source::RemoteSource;
 use crate::agent::state::AgentState;
+use crate::agent::two_way;
 
 pub async fn plan(state: &Arc<AgentState>, request: PlanRequest) -> Result<PlanView> {
     // The plan made now replaces the one kept; letting go of that one first keeps two
@@ -38,8 +39,11 @@ pub async fn plan(state: &Arc<AgentState>, request: PlanRequest) -> Result<PlanV
     let mut view = PlanView::from_plan(&planned.plan, &planned.source_name, &state.settings.name);
     view.notices = effects.notices(&planned.plan);
     // Kept as finished: an apply classifies it again (its finish undoes this one first),
-    // which spares a copy of a plan that can hold 100,000 steps.
-    remember(state, request, planned);
+    // which spares a copy of a plan that can hold 100,000 steps. A two-way part is
+    // always made again: the other side's changes are no tree digest to compare.
+    if request.two_way.is_none() {
+        remember(state, request, planned);
+    }
     Ok(view)
 }
 
@@ -67,6 +71,7 @@ async fn plan_for_apply(state: &Arc<AgentState>, request: &ApplyRequest) -> Resu
     let memo = state.last_plan.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(mut memo) = memo.filter(|m| {
         m.request == request.plan
+            && m.request.two_way.is_none()
             && m.content.plan.digest == request.reviewed
             && m.made.elapsed() < MEMO_LIFETIME
     }) && still_holds(state, &memo.content).await
@@ -130,6 +135,7 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         .map_err(|e| EngineError::Source(e.to_string()))?
         .with_stall_timeout(state.settings.stall_timeout);
     let hello = source.hello().await.map_err(|e| EngineError::Source(e.to_string()))?;
+    let clock_offset_ms = two_way::clock_offset(hello.clock_ms);
     if hello.instance_id == state.instance_id {
         return Err(EngineError::refused(
             RefusalKind::SameServer,
@@ -186,6 +192,17 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         &merging,
     )
     .await?;
+    if let Some(part) = &request.two_way {
+        let peer = two_way::Peer {
+            client: &mut source,
+            instance_id: &hello.instance_id,
+            name: &hello.name,
+            clock_offset_ms,
+        };
+        let guards = &request.options.guards;
+        two_way::make_part(state, &mut plan, part, peer, &destination, &source_manifest, guards)
+            .await?;
+    }
     let source_digests = categories.iter().map(|c| hello.category(*c).map(|s| s.digest)).collect();
     Ok(Planned {
         plan,
@@ -221,7 +238,14 @@ async fn run_apply(
         // Nothing differs: nothing to refuse either (a hold, protection). What is here is
         // what a sync would leave: record it.
         last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
-        return Ok(ApplyOutcome::default());
+        let mut outcome = ApplyOutcome::default();
+        outcome.warnings.extend(two_way::leave_candidate(
+            state,
+            &planned.plan,
+            &planned.destination,
+            &planned.source_name,
+        ));
+        return Ok(outcome);
     }
     if !planned.plan.refusals.is_empty() {
         return Err(EngineError::Refused(planned.plan.refusals));
@@ -253,6 +277,12 @@ async fn run_apply(
     };
     last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
     crate::agent::hooks::after_commit(state, &planned.plan, &mut outcome, progress).await;
+    // A generation its hook failure rolled back leaves no candidate: the base stays, and
+    // the next two-way sync finds the same changes again.
+    if outcome.rolled_back_by.is_none() {
+        let (plan, before, peer) = (&planned.plan, &planned.destination, &planned.source_name);
+        outcome.warnings.extend(two_way::leave_candidate(state, plan, before, peer));
+    }
     if let Some(within) = request.confirm_within
         && outcome.rolled_back_by.is_none()
         && let Err(e) = crate::agent::confirm::start(state, within, &requested_by, &mut outcome)

@@ -65,6 +65,13 @@ pub struct AutoArgs {
     #[command(flatten)]
     pub guards: GuardArgs,
 
+    /// `--two-way [CATS]`, `--conflict`, `--max-clock-skew`: as for `sync`. Without
+    /// `--two-way`, a destination whose server-list entry has `two_way = [...]` is
+    /// synchronized both ways in those categories. With `--on-change`, such a
+    /// destination's own changes start a run too.
+    #[command(flatten)]
+    pub two_way: crate::cli::two_way::TwoWayArgs,
+
     /// Log lines as JSON objects on stdout, one per line.
     #[arg(long)]
     pub json: bool,
@@ -102,7 +109,8 @@ pub fn init_logging(verbose: u8, json: bool) {
 pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
     let categories = targets::categories(&args.only)?;
     let source = targets::resolve(&args.from, "--from")?;
-    let destinations = destinations(&args.to)?;
+    let options = args.guards.options();
+    let destinations = destinations(&args.to, &args.two_way, &categories, &options)?;
     let servers: Vec<targets::Server> = destinations
         .iter()
         .map(|d| targets::Server { label: d.label.clone(), target: d.target.clone() })
@@ -142,6 +150,12 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
     let (bump, changes) = watch::channel(0u64);
     let mut tasks = tokio::task::JoinSet::new();
     if args.on_change {
+        for destination in &destinations {
+            if let Some(two_way) = &destination.two_way {
+                let (target, both) = (destination.target.clone(), two_way.both_ways.clone());
+                tasks.spawn(changes::follow(target, both, bump.clone()));
+            }
+        }
         tasks.spawn(changes::follow(job.source.clone(), job.categories.clone(), bump));
     } else {
         drop(bump);
@@ -158,8 +172,14 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-/// `--to` as given, each resolved, keeping the name for the logs.
-fn destinations(list: &str) -> Result<Vec<Destination>, UsageError> {
+/// `--to` as given, each resolved, keeping the name for the logs, with its two-way
+/// categories (`--two-way`, else its server-list entry's `two_way`).
+fn destinations(
+    list: &str,
+    two_way: &crate::cli::two_way::TwoWayArgs,
+    categories: &[confsync_engine::Category],
+    options: &confsync_engine::request::PlanOptions,
+) -> Result<Vec<Destination>, UsageError> {
     let labels: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     if labels.is_empty() {
         return Err(UsageError("--to needs at least one server name or address".into()));
@@ -168,7 +188,17 @@ fn destinations(list: &str) -> Result<Vec<Destination>, UsageError> {
         .into_iter()
         .map(|label| {
             let server = targets::resolve(label, "--to")?;
-            Ok(Destination { label: server.label, target: server.target })
+            let listed = targets::server_list()
+                .ok()
+                .and_then(|list| list.find(&server.label).map(|e| e.two_way.clone()))
+                .unwrap_or_default();
+            let mut asked = two_way.clone();
+            if asked.two_way.is_none() && !listed.is_empty() {
+                let names: Vec<&str> = listed.iter().map(|c| c.name()).collect();
+                asked.two_way = Some(names.join(","));
+            }
+            let two_way = asked.settings(categories, options)?;
+            Ok(Destination { label: server.label, target: server.target, two_way })
         })
         .collect()
 }

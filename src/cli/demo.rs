@@ -164,12 +164,14 @@ async fn guided(source: &Target, destination: &Target) -> anyhow::Result<ExitCod
                 address: source.address.clone(),
                 role: Role::Primary,
                 tls: None,
+                two_way: Vec::new(),
             },
             ServerEntry {
                 name: "backup-1".into(),
                 address: destination.address.clone(),
                 role: Role::Backup,
                 tls: None,
+                two_way: Vec::new(),
             },
         ],
     };

@@ -3,7 +3,7 @@
 use clap::Args;
 use confsync_engine::request::PlanOptions;
 
-use crate::cli::{ExitCode, GuardArgs, Selection, exit, flow, render, targets};
+use crate::cli::{ExitCode, GuardArgs, Selection, exit, flow, render, targets, two_way};
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -22,6 +22,9 @@ pub struct DiffArgs {
 
     #[command(flatten)]
     pub guards: GuardArgs,
+
+    #[command(flatten)]
+    pub two_way: two_way::TwoWayArgs,
 }
 
 pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
@@ -54,6 +57,9 @@ async fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let to = targets::resolve(&args.to, "--to")?;
     targets::distinct(&from, std::slice::from_ref(&to))?;
     let options = PlanOptions { semantic: args.keys, ..args.guards.options() };
+    if let Some(settings) = args.two_way.settings(&categories, &options)? {
+        return two_way::diff(&from, &to, &settings, args.selection.json, args.selection.all).await;
+    }
     let (_, view) = flow::plan_one(&from.target, &to.target, &categories, &options).await?;
     if args.selection.json {
         let doc = serde_json::json!({

@@ -1,5 +1,6 @@
 //! The JSON lines of `sync --json`, `rollback --json` and the progress display: one
-//! typed event per line, `{"event": "plan" | "progress" | "result" | "error", ...}`.
+//! typed event per line, `{"event": "plan" | "two_way_plan" | "progress" | "result" |
+//! "error", ...}`.
 //! Every command prints its events through here, so their shape is defined once.
 
 use confsync_engine::apply::ApplyOutcome;
@@ -15,6 +16,18 @@ pub enum Event<'a> {
     /// The plan the destination computed, with the count its result will report
     /// ("N files change", as the confirmation says).
     Plan { destination: &'a str, files_changed: u64, plan: &'a PlanView },
+    /// Both parts of a two-way run: what the `--to` server takes (`decides`, with what
+    /// it gives and the conflicts) and what the `--from` server takes (`takes`), under
+    /// one digest.
+    #[serde(rename = "two_way_plan")]
+    TwoWayPlan {
+        from: &'a str,
+        to: &'a str,
+        digest: String,
+        files_changed: u64,
+        decides: &'a PlanView,
+        takes: &'a PlanView,
+    },
     /// An apply in progress.
     Progress { destination: &'a str, progress: &'a ProgressEvent },
     /// How it ended for one destination: in sync now, with the generation it committed

@@ -17,7 +17,12 @@ use crate::cli::exit::Refused;
 
 /// The request for a plan of `categories` of `to`'s tree against `from`.
 pub fn request(from: &Target, categories: &[Category], options: &PlanOptions) -> PlanRequest {
-    PlanRequest { source: from.address.clone(), categories: categories.to_vec(), options: *options }
+    PlanRequest {
+        source: from.address.clone(),
+        categories: categories.to_vec(),
+        options: *options,
+        two_way: None,
+    }
 }
 
 /// Asks the destination `to` for its plan against the source `from`.

@@ -22,6 +22,7 @@ pub mod servers;
 pub mod sync;
 pub mod targets;
 pub mod tls_args;
+pub mod two_way;
 pub mod verify;
 pub mod wizard;
 

@@ -52,7 +52,7 @@ fn marker(action: Action) -> char {
     }
 }
 
-fn category_block(out: &mut String, c: &CategoryView, all: bool, hint: &str) {
+pub(crate) fn category_block(out: &mut String, c: &CategoryView, all: bool, hint: &str) {
     let size = if c.counts.bytes > 0 { bytes(c.counts.bytes) } else { String::new() };
     let mut summary = counts(&c.counts);
     if !c.kept.is_empty() {

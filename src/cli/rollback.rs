@@ -41,6 +41,11 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub allow_protected: bool,
 
+    /// Restore only this entry (and what lies inside it), as CATEGORY/PATH, e.g.
+    /// `config/app.conf` (the losing version of a two-way conflict); repeatable.
+    #[arg(long = "path", value_name = "CATEGORY/PATH", value_parser = parse_entry)]
+    pub paths: Vec<(confsync_engine::Category, confsync_engine::RelPath)>,
+
     /// Print JSON lines (plan, progress, result) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -58,6 +63,7 @@ pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         allow_protected: args.allow_protected,
         force: args.force,
         reviewed: None,
+        paths: args.paths.clone(),
     };
     let view = client
         .plan_rollback(&request)
@@ -127,4 +133,19 @@ fn confirm(view: &PlanView, server: &str) -> anyhow::Result<()> {
 
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `config/app.conf`: a category, then a path inside it.
+fn parse_entry(
+    text: &str,
+) -> Result<(confsync_engine::Category, confsync_engine::RelPath), String> {
+    let (category, path) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not CATEGORY/PATH (for example config/app.conf)"))?;
+    let category = targets::categories(category).map_err(|e| e.0)?;
+    let [category] = category[..] else {
+        return Err(format!("{text:?}: name one category before the first /"));
+    };
+    let path = confsync_engine::RelPath::new(path).map_err(|e| format!("{text:?}: {e}"))?;
+    Ok((category, path))
 }

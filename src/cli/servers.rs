@@ -108,7 +108,13 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         cert: absolute(&f.cert),
         key: absolute(&f.key),
     });
-    let entry = ServerEntry { name: args.name.clone(), address: args.address.clone(), role, tls };
+    let entry = ServerEntry {
+        name: args.name.clone(),
+        address: args.address.clone(),
+        role,
+        tls,
+        two_way: Vec::new(),
+    };
     let verb = match list.servers.iter_mut().find(|s| s.name == args.name) {
         Some(existing) => {
             *existing = entry;
@@ -356,6 +362,7 @@ async fn show(name: &str, json: bool) -> anyhow::Result<ExitCode> {
                 address: name.to_string(),
                 role: Role::Backup,
                 tls: tls_args::client_tls(),
+                two_way: Vec::new(),
             };
             &unlisted
         }

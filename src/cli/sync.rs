@@ -11,7 +11,7 @@ use crate::cli::events::{self, Event};
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::targets::Server;
 use crate::cli::{
-    ExitCode, GuardArgs, Refused, Selection, UsageError, exit, flow, render, targets,
+    ExitCode, GuardArgs, Refused, Selection, UsageError, exit, flow, render, targets, two_way,
 };
 
 #[derive(Debug, Args)]
@@ -45,6 +45,9 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub guards: GuardArgs,
+
+    #[command(flatten)]
+    pub two_way: two_way::TwoWayArgs,
 }
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
@@ -64,6 +67,17 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     let json = args.selection.json;
     let options = args.guards.options();
+    if let Some(settings) = args.two_way.settings(&categories, &options)? {
+        two_way::check_usage(destinations.len(), args.confirm_within.is_some())?;
+        let asked = two_way::Asked {
+            json,
+            all: args.selection.all,
+            yes: args.yes,
+            dry_run: args.dry_run,
+            pinned,
+        };
+        return two_way::sync(&source, &destinations[0], &settings, &asked).await;
+    }
     let confirm_within = args.confirm_within;
     let from = source.target.address.clone();
 

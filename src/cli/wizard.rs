@@ -26,6 +26,8 @@ use crate::cli::servers::{ServerStatus, probe_all};
 use crate::cli::{ExitCode, GuardArgs, Refused, UsageError, flow, render, targets};
 use crate::config::servers::{Role, ServerList};
 
+mod both_ways;
+
 #[derive(Debug, Default, Args)]
 pub struct WizardArgs {
     /// Commit-confirmed, as `sync --confirm-within`: the destination rolls the
@@ -79,6 +81,35 @@ pub async fn run_with(
     let source = pick("Source, the server to copy from", &statuses, None).await?;
     let destination =
         pick("Destination, the server to overwrite", &statuses, Some(&source)).await?;
+    let directions = [
+        format!("One way: make {} equal {}", destination.label, source.label),
+        "Both ways: what changed on either since their last two-way sync goes to the other"
+            .to_string(),
+    ];
+    let both_ways =
+        ask(|| Select::new().with_prompt("Direction").items(&directions).default(0).interact())?
+            == 1;
+    if both_ways {
+        let protected: Vec<&str> = [&source, &destination]
+            .iter()
+            .filter(|c| c.protected)
+            .map(|c| c.label.as_str())
+            .collect();
+        if !protected.is_empty() {
+            let question = format!(
+                "{} marked protected (usually the primary). Really write to it?",
+                protected.join(" and ") + if protected.len() == 1 { " is" } else { " are" }
+            );
+            if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
+                println!("Nothing was changed.");
+                return Err(Refused::not_confirmed("not confirmed; nothing was changed").into());
+            }
+        }
+        let categories = pick_categories()?;
+        let options =
+            GuardArgs { allow_protected: !protected.is_empty(), ..GuardArgs::default() }.options();
+        return both_ways::run(&source, &destination, categories, options).await;
+    }
     let warning = match (destination.protected, destination.primary) {
         (true, _) => {
             Some(format!("{} is marked protected (usually the primary).", destination.label))

@@ -47,6 +47,10 @@ pub struct ServerEntry {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFiles>,
+    /// Categories `auto` synchronizes both ways between this server and its source
+    /// (`two_way = ["config"]`); the others go one way from the source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub two_way: Vec<confsync_engine::Category>,
 }
 
 impl ServerEntry {
@@ -127,12 +131,14 @@ mod tests {
                     address: "10.0.0.1:7420".into(),
                     role: Role::Primary,
                     tls: None,
+                    two_way: Vec::new(),
                 },
                 ServerEntry {
                     name: "backup-1".into(),
                     address: "10.0.0.2:7420".into(),
                     role: Role::Backup,
                     tls: None,
+                    two_way: Vec::new(),
                 },
             ],
         };

@@ -306,6 +306,7 @@ fn licenses_are_refused_whoever_names_them_and_however_they_are_spelled() {
                 source: source.address.clone(),
                 categories: vec![licenses],
                 options: None,
+                two_way: None,
             })
             .await
             .map(|_| ()),

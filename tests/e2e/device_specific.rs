@@ -98,6 +98,7 @@ fn a_destinations_path_rule_survives_sync_the_wizard_and_auto_and_shows_as_kept(
     press(&mut session, "\r");
     session.exp_string("Type an address").expect("destination menu");
     press(&mut session, "\r");
+    one_way(&mut session);
     session.exp_string("Configuration").expect("categories menu");
     press(&mut session, "\r");
     session.exp_string("= network.conf").expect("the wizard lists the kept item");

@@ -23,5 +23,6 @@ mod readme;
 mod security;
 mod servers;
 mod sync;
+mod two_way;
 mod verify;
 mod wizard;

@@ -501,6 +501,7 @@ fn a_typed_address_that_does_not_answer_leads_back_to_the_menu() {
     session.exp_string("Destination, the server to overwrite").expect("asked again");
     session.exp_string("Type an address").expect("destination menu again");
     press(&mut session, "\r");
+    one_way(&mut session);
     session.exp_string("Categories to synchronize").expect("the wizard goes on");
     session.exp_string("Configuration").expect("categories menu");
     press(&mut session, "\r");

@@ -58,6 +58,7 @@ fn answer_until_confirmation(session: &mut PtySession) -> String {
     session.exp_string("Type an address").expect("destination menu");
     press(session, "\x1b[B");
     press(session, "\r");
+    one_way(session);
     session.exp_string("never synchronized").expect("licenses note");
     session.exp_string("Categories to synchronize").expect("categories prompt");
     session.exp_string("Configuration").expect("categories menu");
@@ -150,6 +151,7 @@ fn overwriting_the_primary_needs_an_extra_yes() {
     session.exp_string("Type an address").expect("destination menu");
     press(&mut session, "\x1b[B"); // from backup-2 down to the primary
     press(&mut session, "\r");
+    one_way(&mut session);
     session.exp_string("primary is listed as the primary").expect("extra confirmation");
     press(&mut session, "n");
     session.exp_string("Nothing was changed").expect("refusal");
@@ -164,4 +166,50 @@ fn without_a_terminal_the_wizard_points_to_sync_yes() {
     let output = confsync(&["wizard"]);
     assert_exit(&output, 2);
     assert!(stderr(&output).contains("sync --from SRC --to DST --yes"), "{}", stderr(&output));
+}
+
+#[test]
+fn both_ways_the_wizard_shows_each_direction_and_asks_per_conflict() {
+    let site = pair();
+    let (p, b) = (&site.primary.root, &site.backup.root);
+    write(p, "config/shared.conf", b"the primary's edit\n");
+    write(b, "config/shared.conf", b"the backup's edit\n");
+    let mut session = wizard_session(&site.servers);
+    session.exp_string("Type an address").expect("source menu");
+    press(&mut session, "\r");
+    session.exp_string("Type an address").expect("destination menu");
+    press(&mut session, "\x1b[B");
+    press(&mut session, "\r");
+    session.exp_string("Both ways").expect("direction menu");
+    press(&mut session, "\x1b[B");
+    press(&mut session, "\r");
+    session.exp_string("Categories to synchronize").expect("categories prompt");
+    session.exp_string("Configuration").expect("categories menu");
+    press(&mut session, "\r");
+    session.exp_string("both ways (the others go one way)").expect("two-way categories");
+    session.exp_string("Configuration").expect("two-way categories menu");
+    press(&mut session, "\r");
+    session.exp_string("ask me for each file").expect("conflict policy menu");
+    press(&mut session, "\x1b[B\x1b[B\x1b[B");
+    press(&mut session, "\r");
+    let shown =
+        session.exp_string("config/shared.conf changed on both servers").expect("the question");
+    // (The pty is read as Latin-1: the arrows themselves are checked in tests/e2e/two_way.rs.)
+    assert_mentions(
+        &shown,
+        &["backup-1 takes from primary", "primary takes from backup-1", "+ stale.conf"],
+    );
+    assert_mentions(&shown, &["First two-way sync", "config/shared.conf: changed on both"]);
+    session.exp_string("keep backup-1's version").expect("conflict menu");
+    press(&mut session, "\x1b[B");
+    press(&mut session, "\r");
+    session.exp_string("Apply both ways?").expect("confirmation");
+    press(&mut session, "y");
+    session.exp_string("Done: both servers committed").expect("result");
+    session.exp_eof().expect("the wizard ends");
+    assert_eq!(std::fs::read(p.join("config/shared.conf")).expect("read"), b"the backup's edit\n");
+    assert_eq!(std::fs::read(p.join("config/stale.conf")).expect("read"), b"left over");
+    assert_eq!(std::fs::read(b.join("firmware/image.bin")).expect("read"), b"firmware v2");
+    assert_eq!(std::fs::read(p.join("licenses/primary.lic")).expect("read"), b"primary license");
+    assert!(!p.join("licenses/backup.lic").exists());
 }

@@ -25,6 +25,8 @@ pub const WATCH_IGNORE_EVENTS: &str = "watch-ignore-events";
 pub const WATCH_OVERFLOW: &str = "watch-overflow";
 /// Replace the agent's handshake (and HTTP/2 preface) timeout with this many milliseconds.
 pub const HANDSHAKE_TIMEOUT_MS: &str = "handshake-timeout-ms";
+/// Tell peers a clock this many milliseconds ahead in `Hello` (a server whose clock is off).
+pub const CLOCK_AHEAD_MS: &str = "clock-ahead-ms";
 /// Replace every client call deadline and stream idle timeout with this many milliseconds.
 pub const CLIENT_TIMEOUT_MS: &str = "client-timeout-ms";
 

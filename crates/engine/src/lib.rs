@@ -18,6 +18,8 @@
 //! - [`resume`]: what a cut transfer staged, kept so that the next attempt resumes.
 //! - [`history`]: the record of every apply and rollback, kept beyond pruning.
 //! - [`last_sync`]: what the last sync left, to tell local edits from downgrades.
+//! - [`pair`], [`two_way`]: what each side held after its last two-way sync with a peer,
+//!   and deciding from it what goes which way, conflicts included.
 //! - [`rollback`]: planning the return to the state before a kept generation.
 //! - [`scope`]: what a rule of `agent.toml` is about (a category, path patterns, all).
 //! - [`command`]: running an administrator's command (a check, a hook) with a timeout.
@@ -65,6 +67,7 @@ pub mod manifest;
 pub mod merge;
 pub mod merging;
 pub mod noise;
+pub mod pair;
 pub mod path;
 pub mod plan;
 pub mod progress;
@@ -79,6 +82,7 @@ pub mod semantic;
 pub mod server;
 pub mod subtree;
 pub mod transfer;
+pub mod two_way;
 pub mod view;
 
 pub use category::Category;

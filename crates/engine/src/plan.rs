@@ -173,6 +173,8 @@ pub struct Plan {
     pub merged: std::collections::BTreeMap<(Category, RelPath), std::sync::Arc<Vec<u8>>>,
     /// The rules the plan was made with, as [`Rules::fingerprint`] gives them.
     pub rules: String,
+    /// This destination's part of a two-way sync, when it is one.
+    pub two_way: Option<crate::two_way::part::TwoWayPlan>,
 }
 
 impl Plan {
@@ -290,6 +292,7 @@ pub fn plan_with(
         refusals,
         merged: Default::default(),
         rules: rules.fingerprint(),
+        two_way: None,
     };
     plan.reseal();
     plan
@@ -407,7 +410,12 @@ fn check_guards(
     refusals: &mut Vec<Refusal>,
 ) {
     let category = plan.category;
-    if src.entries.is_empty() && plan.destination_entries > 0 && !guards.allow_empty_source {
+    let deletes = plan.steps.iter().any(|s| s.action == Action::Delete);
+    if src.entries.is_empty()
+        && plan.destination_entries > 0
+        && deletes
+        && !guards.allow_empty_source
+    {
         refusals.push(Refusal::new(
             RefusalKind::EmptySource,
             format!(
@@ -441,16 +449,34 @@ impl Plan {
     /// Computes the digest again, after the plan's content changed (merged files, kept
     /// items): it covers every step, what each brings, what is kept, and the rules.
     pub fn reseal(&mut self) {
-        self.digest = plan_digest(&self.categories, &self.rules);
+        self.digest = plan_digest(self);
+    }
+
+    /// The guards' refusals for the plan as it stands now, in place of those it was made
+    /// with: a two-way part counts only the deletions it keeps.
+    pub fn guard_again(&mut self, source: &Manifest, guards: &Guards) {
+        let guard_kinds = [RefusalKind::EmptySource, RefusalKind::MaxDelete];
+        self.refusals.retain(|r| !guard_kinds.contains(&r.kind));
+        let empty = CategoryManifest::new(Category::Config, Vec::new());
+        for c in &self.categories {
+            let src = source.get(c.category).unwrap_or(&empty);
+            check_guards(c, src, guards, &mut self.refusals);
+        }
     }
 }
 
-fn plan_digest(categories: &[CategoryPlan], rules: &str) -> Digest {
+fn plan_digest(plan: &Plan) -> Digest {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"confsync-plan-v2\0");
-    hasher.update(rules.as_bytes());
+    hasher.update(plan.rules.as_bytes());
     hasher.update(&[0]);
-    for c in categories {
+    // The part of a two-way sync that takes what the other side decided is pinned by its
+    // steps alone: the other side's tree changes when its own part commits first.
+    let takes = plan.two_way.as_ref().is_some_and(|t| t.role == crate::two_way::part::Role::Takes);
+    if let Some(two_way) = &plan.two_way {
+        two_way.hash_into(&mut hasher);
+    }
+    for c in &plan.categories {
         for kept in &c.kept {
             hasher.update(b"kept\0");
             hasher.update(kept.path.as_str().as_bytes());
@@ -458,7 +484,9 @@ fn plan_digest(categories: &[CategoryPlan], rules: &str) -> Digest {
             hasher.update(&[0]);
         }
         hasher.update(c.category.name().as_bytes());
-        hasher.update(&c.source_digest.0);
+        if !takes {
+            hasher.update(&c.source_digest.0);
+        }
         hasher.update(&c.destination_digest.0);
         for s in &c.steps {
             hasher.update(&[s.action as u8]);

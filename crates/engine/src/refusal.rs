@@ -53,10 +53,14 @@ pub enum RefusalKind {
     CheckFailed,
     /// A commit-confirmed generation awaits its confirmation; confirm it first.
     AwaitingConfirmation,
+    /// Two-way: the servers' clocks disagree too much to tell the newer of a conflict.
+    ClockSkew,
+    /// Two-way: a file changed on both servers and nobody decided which version wins.
+    Conflict,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 20] = [
+    pub const ALL: [RefusalKind; 22] = [
         RefusalKind::Busy,
         RefusalKind::ChangedSincePreview,
         RefusalKind::EmptySource,
@@ -77,6 +81,8 @@ impl RefusalKind {
         RefusalKind::LocalEdits,
         RefusalKind::CheckFailed,
         RefusalKind::AwaitingConfirmation,
+        RefusalKind::ClockSkew,
+        RefusalKind::Conflict,
     ];
 
     /// The name in JSON and logs (`changed_since_preview`).
@@ -102,6 +108,8 @@ impl RefusalKind {
             RefusalKind::LocalEdits => "local_edits",
             RefusalKind::CheckFailed => "check_failed",
             RefusalKind::AwaitingConfirmation => "awaiting_confirmation",
+            RefusalKind::ClockSkew => "clock_skew",
+            RefusalKind::Conflict => "conflict",
         }
     }
 

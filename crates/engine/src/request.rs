@@ -26,6 +26,9 @@ pub struct PlanRequest {
     /// The categories to compare; never empty (all four when none were named).
     pub categories: Vec<Category>,
     pub options: PlanOptions,
+    /// A two-way sync: this destination's part of it (deciding, or taking what the other
+    /// side decided); `None`: one way.
+    pub two_way: Option<crate::two_way::TwoWay>,
 }
 
 /// Apply the plan of `plan` whose digest was reviewed.
@@ -40,7 +43,7 @@ pub struct ApplyRequest {
 }
 
 /// Roll back to the state before a kept generation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RollbackRequest {
     /// The generation whose prior state is restored; `None`: the newest.
     pub generation: Option<u64>,
@@ -49,4 +52,7 @@ pub struct RollbackRequest {
     pub force: bool,
     /// For the rollback itself: the digest of the previewed plan.
     pub reviewed: Option<Digest>,
+    /// Restore only these entries (and what lies inside them); empty: everything the
+    /// generations changed.
+    pub paths: Vec<(Category, crate::path::RelPath)>,
 }

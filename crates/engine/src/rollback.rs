@@ -53,15 +53,38 @@ pub struct Prepared {
 
 type Key = (Category, RelPath);
 
-/// Plans the rollback to the state before `generation` (default: the newest).
-pub fn prepare(tree: &LiveTree, generation: Option<u64>, force: bool) -> Result<Prepared> {
+/// Plans the rollback to the state before `generation` (default: the newest), of only
+/// `paths` (and what lies inside them) when some are named.
+pub fn prepare(
+    tree: &LiveTree,
+    generation: Option<u64>,
+    force: bool,
+    paths: &[Key],
+) -> Result<Prepared> {
     let layout = tree.layout();
     let kept = journal::generations(layout)?;
-    let undone = generations_to_undo(layout, &kept, generation)?;
+    let mut undone = generations_to_undo(layout, &kept, generation)?;
+    if !paths.is_empty() {
+        let wanted = |c: &journal::Change| {
+            paths.iter().any(|(category, path)| {
+                c.category == *category && (c.path == *path || c.path.is_inside(path))
+            })
+        };
+        for generation in &mut undone {
+            generation.changes.retain(wanted);
+        }
+        if undone.iter().all(|g| g.changes.is_empty()) {
+            let named: Vec<String> = paths.iter().map(|(c, p)| format!("{c}/{p}")).collect();
+            return Err(EngineError::rollback(format!(
+                "the generations it would undo did not change {} (see `confsync history`)",
+                named.join(", ")
+            )));
+        }
+    }
     let oldest = undone.last().map_or(0, |j| j.record.id);
     let categories: Vec<Category> = undone
         .iter()
-        .flat_map(|j| j.record.categories.iter().copied())
+        .flat_map(|j| j.changes.iter().map(|c| c.category))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();

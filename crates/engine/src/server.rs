@@ -24,6 +24,9 @@ pub struct ServerInfo {
     pub device_specific: crate::rules::RulesFile,
     /// A commit-confirmed generation waiting for its confirmation.
     pub pending_confirmation: Option<crate::confirm::Pending>,
+    /// Its wall clock when it answered, in milliseconds since the Unix epoch (0: not
+    /// told), so that a peer can tell how far apart their clocks are.
+    pub clock_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

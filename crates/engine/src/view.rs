@@ -24,6 +24,9 @@ pub struct PlanView {
     /// What applying it would mean for the destination (its effect rules).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<Notice>,
+    /// This destination's part of a two-way sync, when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_way: Option<crate::two_way::part::TwoWayPlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -159,6 +162,7 @@ impl PlanView {
             warnings: plan.warnings.iter().cloned().chain(plan.overwrite_warnings()).collect(),
             refusals: plan.refusals.clone(),
             notices: Vec::new(),
+            two_way: plan.two_way.clone(),
         }
     }
 
@@ -225,6 +229,7 @@ mod tests {
             warnings: Vec::new(),
             refusals,
             notices: Vec::new(),
+            two_way: None,
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Job {
 pub struct Destination {
     pub label: String,
     pub target: Target,
+    /// Synchronized both ways in these categories, when set.
+    pub two_way: Option<crate::cli::two_way::Settings>,
 }
 
 /// How a run ended.
@@ -97,6 +99,9 @@ impl Outcome {
 
 /// Plans and, when there is something to do and nothing refuses, applies.
 pub async fn run(job: &Job, destination: &Destination) -> Outcome {
+    if let Some(settings) = &destination.two_way {
+        return run_two_way(job, destination, settings).await;
+    }
     let planned =
         flow::plan_one(&job.source, &destination.target, &job.categories, &job.options).await;
     let (mut client, view) = match planned {
@@ -124,6 +129,78 @@ pub async fn run(job: &Job, destination: &Destination) -> Outcome {
         Ok(outcome) => Outcome::Applied(outcome),
         Err(e) => Outcome::from_error(&anyhow::Error::new(e)),
     }
+}
+
+/// A two-way run: both parts, the deciding destination first; the outcome sums both.
+async fn run_two_way(
+    job: &Job,
+    destination: &Destination,
+    settings: &crate::cli::two_way::Settings,
+) -> Outcome {
+    use crate::cli::two_way::{self, Decision};
+    let from =
+        crate::cli::targets::Server { label: job.source_label.clone(), target: job.source.clone() };
+    let to = crate::cli::targets::Server {
+        label: destination.label.clone(),
+        target: destination.target.clone(),
+    };
+    let planned = match two_way::plan(&from, &to, settings).await {
+        Ok(planned) => planned,
+        Err(e) => return Outcome::from_error(&e),
+    };
+    match planned.decision() {
+        Decision::InSync => {
+            let sentence = format!(
+                "{} and {} already agree both ways ({}): nothing to do",
+                to.label,
+                from.label,
+                settings.both_ways.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+            );
+            // Agreeing is a common base too: record it (an empty apply on each side).
+            let applied = two_way::apply(planned, |_| {}, |_| {}).await;
+            if let Some(problem) = applied.base_problem {
+                tracing::warn!(destination = %to.label, "two-way base not recorded: {problem}");
+            }
+            return Outcome::InSync(sentence);
+        }
+        Decision::Refused(refusals) => return Outcome::Refused(refusals),
+        Decision::Ready => {}
+    }
+    let applied = two_way::apply(planned, |_| {}, |_| {}).await;
+    let base_problem = applied.base_problem.clone();
+    let (to_outcome, from_outcome) = match (applied.to, applied.from) {
+        (Ok(to), Some(Ok(from))) => (to, from),
+        (Err(e), _) | (_, Some(Err(e))) => return Outcome::from_error(&anyhow::Error::new(e)),
+        (Ok(_), None) => {
+            return Outcome::Failed {
+                message: "the source's part was not applied".into(),
+                refusals: Vec::new(),
+            };
+        }
+    };
+    tracing::info!(
+        destination = %to.label,
+        source_generation = from_outcome.generation,
+        "two-way: {} took {} and {} took {}",
+        to.label,
+        count(to_outcome.files_changed, "file", "files"),
+        from.label,
+        count(from_outcome.files_changed, "file", "files"),
+    );
+    let mut outcome = to_outcome;
+    outcome.files_changed += from_outcome.files_changed;
+    outcome.bytes_received += from_outcome.bytes_received;
+    outcome.bytes_written += from_outcome.bytes_written;
+    outcome.warnings.extend(from_outcome.warnings.iter().map(|w| format!("{}: {w}", from.label)));
+    if let Some(problem) = base_problem {
+        outcome
+            .warnings
+            .push(format!("the common base was not advanced ({problem}); the next run converges"));
+    }
+    if outcome.generation == 0 && from_outcome.generation == 0 {
+        return Outcome::InSync(format!("{} and {} agree both ways", to.label, from.label));
+    }
+    Outcome::Applied(outcome)
 }
 
 fn in_sync(job: &Job, destination: &Destination, view: &PlanView) -> Outcome {

@@ -172,6 +172,14 @@ impl Agent for FakeSource {
         unimplemented()
     }
 
+    async fn get_changes(&self, _: Request<v1::ChangesRequest>) -> Reply<v1::ChangesReply> {
+        unimplemented()
+    }
+
+    async fn adopt_base(&self, _: Request<v1::AdoptBaseRequest>) -> Reply<v1::AdoptBaseReply> {
+        unimplemented()
+    }
+
     async fn verify(&self, _: Request<v1::VerifyRequest>) -> Reply<v1::VerifyReply> {
         unimplemented()
     }

@@ -30,7 +30,7 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 /// Longest an agent may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-const FAILPOINTS: &str = "CONFSYNC_FAILPOINTS";
+pub const FAILPOINTS: &str = "CONFSYNC_FAILPOINTS";
 
 // ---------------------------------------------------------------------------------------
 // Small things every area needs
@@ -312,8 +312,16 @@ pub fn accept_the_defaults_through_categories(session: &mut rexpect::session::Pt
     session.exp_string("Destination, the server to overwrite").expect("destination prompt");
     session.exp_string("Type an address").expect("destination menu");
     press(session, "\r");
+    one_way(session);
     session.exp_string("Categories to synchronize").expect("categories prompt");
     session.exp_string("Configuration").expect("categories menu");
+    press(session, "\r");
+}
+
+/// Answers the wizard's direction question with its default, one way.
+pub fn one_way(session: &mut rexpect::session::PtySession) {
+    session.exp_string("Direction").expect("direction prompt");
+    session.exp_string("Both ways").expect("direction menu");
     press(session, "\r");
 }
 

@@ -135,7 +135,7 @@ impl Fixture {
     }
 
     fn prepare(&self, generation: Option<u64>, force: bool) -> Result<Prepared> {
-        prepare(&self.tree, generation, force)
+        prepare(&self.tree, generation, force, &[])
     }
 
     async fn roll_back(&self, generation: Option<u64>) -> u64 {

@@ -124,6 +124,19 @@ impl AgentClient {
         Ok(info::hold_from_proto(&state))
     }
 
+    /// Two-way: both sides committed their part of `run`; the agent makes its candidate
+    /// base of that run its base with `peer`. `false`: it has no candidate of that run.
+    pub async fn adopt_base(&mut self, peer: &str, run: &str) -> Result<bool, ClientError> {
+        let mut request = tonic::Request::new(v1::AdoptBaseRequest {
+            peer: peer.to_string(),
+            run: run.to_string(),
+        });
+        request.set_timeout(SHORT_CALL);
+        let address = self.address.clone();
+        let reply = within(&address, SHORT_CALL, self.inner.adopt_base(request)).await?;
+        Ok(reply.adopted)
+    }
+
     /// Confirms the commit-confirmed generation pending; returns it (none: nothing was).
     pub async fn confirm(&mut self) -> Result<Option<u64>, ClientError> {
         let mut request = tonic::Request::new(v1::ConfirmRequest {});

@@ -169,6 +169,23 @@ impl AgentClient {
         })
     }
 
+    /// Two-way: what changed on this agent since its base with `peer` (an instance id).
+    pub async fn changes(
+        &mut self,
+        peer: &str,
+        categories: &[Category],
+    ) -> Result<confsync_engine::pair::SideChanges, ClientError> {
+        let mut request = tonic::Request::new(v1::ChangesRequest {
+            peer: peer.to_string(),
+            categories: convert::categories_to_proto(categories),
+        });
+        let limit = deadline(CALL_TIMEOUT);
+        request.set_timeout(limit);
+        let address = self.address.clone();
+        let raw = within(&address, limit, self.inner.get_changes(request)).await?;
+        convert::two_way::changes_from_proto(raw).map_err(|e| self.protocol(e))
+    }
+
     pub async fn chunk_list(
         &mut self,
         category: Category,

@@ -79,6 +79,7 @@ pub fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
             deadline: p.deadline,
             requested_by: p.requested_by.clone(),
         }),
+        clock_ms: info.clock_ms,
     }
 }
 
@@ -171,6 +172,7 @@ pub fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError>
             deadline: p.deadline,
             requested_by: p.requested_by,
         }),
+        clock_ms: raw.clock_ms,
     })
 }
 

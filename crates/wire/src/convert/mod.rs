@@ -7,10 +7,12 @@
 //!
 //! - this file: categories, entries, chunk lists (tree data);
 //! - [`plan`]: plans, refusals, apply progress and outcomes, requests;
-//! - [`info`]: `Hello`, holds, history.
+//! - [`info`]: `Hello`, holds, history;
+//! - [`two_way`]: the two-way parts of requests and plans, a side's changes.
 
 pub mod info;
 pub mod plan;
+pub mod two_way;
 
 use confsync_engine::category::{Category, LICENSES_REFUSAL};
 use confsync_engine::chunk::{ChunkInfo, ChunkList};
@@ -85,7 +87,7 @@ pub fn kind_to_proto(kind: EntryKind) -> v1::EntryKind {
     }
 }
 
-fn kind_from_proto(raw: i32, path: &str) -> Result<EntryKind, ConvertError> {
+pub fn kind_from_proto(raw: i32, path: &str) -> Result<EntryKind, ConvertError> {
     match v1::EntryKind::try_from(raw) {
         Ok(v1::EntryKind::File) => Ok(EntryKind::File),
         Ok(v1::EntryKind::Dir) => Ok(EntryKind::Dir),

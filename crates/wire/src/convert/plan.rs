@@ -3,7 +3,7 @@
 use confsync_engine::apply::{ApplyOutcome, Phases};
 use confsync_engine::command::Ran;
 use confsync_engine::effects::Notice;
-use confsync_engine::entry::{Digest, EntryKind};
+use confsync_engine::entry::Digest;
 use confsync_engine::path::RelPath;
 use confsync_engine::plan::{Action, Guards};
 use confsync_engine::progress::{Phase, ProgressEvent};
@@ -59,6 +59,8 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
         RefusalKind::LocalEdits => v1::RefusalKind::LocalEdits,
         RefusalKind::CheckFailed => v1::RefusalKind::CheckFailed,
         RefusalKind::AwaitingConfirmation => v1::RefusalKind::AwaitingConfirmation,
+        RefusalKind::ClockSkew => v1::RefusalKind::ClockSkew,
+        RefusalKind::Conflict => v1::RefusalKind::Conflict,
     }
 }
 
@@ -84,6 +86,8 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
         Ok(v1::RefusalKind::LocalEdits) => RefusalKind::LocalEdits,
         Ok(v1::RefusalKind::CheckFailed) => RefusalKind::CheckFailed,
         Ok(v1::RefusalKind::AwaitingConfirmation) => RefusalKind::AwaitingConfirmation,
+        Ok(v1::RefusalKind::ClockSkew) => RefusalKind::ClockSkew,
+        Ok(v1::RefusalKind::Conflict) => RefusalKind::Conflict,
         _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
     };
     Ok(kind)
@@ -125,7 +129,7 @@ fn kept_to_proto(kept: &KeptView) -> v1::KeptItem {
 }
 
 fn kept_from_proto(raw: v1::KeptItem) -> Result<KeptView, ConvertError> {
-    let kind = entry_kind(raw.kind, &raw.path)?;
+    let kind = super::kind_from_proto(raw.kind, &raw.path)?;
     let origin = match raw.origin.as_str() {
         "" => None,
         "source" => Some(Origin::Source),
@@ -141,17 +145,8 @@ fn kept_from_proto(raw: v1::KeptItem) -> Result<KeptView, ConvertError> {
     })
 }
 
-fn entry_kind(raw: i32, path: &str) -> Result<EntryKind, ConvertError> {
-    match v1::EntryKind::try_from(raw) {
-        Ok(v1::EntryKind::File) => Ok(EntryKind::File),
-        Ok(v1::EntryKind::Dir) => Ok(EntryKind::Dir),
-        Ok(v1::EntryKind::Symlink) => Ok(EntryKind::Symlink),
-        _ => Err(ConvertError::UnknownKind { path: path.to_string(), kind: raw }),
-    }
-}
-
 fn step_from_proto(raw: v1::Step) -> Result<StepView, ConvertError> {
-    let kind = entry_kind(raw.kind, &raw.path)?;
+    let kind = super::kind_from_proto(raw.kind, &raw.path)?;
     Ok(StepView {
         action: action_from_proto(raw.action)?,
         path: RelPath::new(&raw.path)?,
@@ -182,6 +177,7 @@ pub fn plan_to_proto(view: &PlanView) -> v1::PlanReply {
         warnings: view.warnings.clone(),
         refusals: view.refusals.iter().map(refusal_to_proto).collect(),
         notices: view.notices.iter().map(notice_to_proto).collect(),
+        two_way: view.two_way.as_ref().map(super::two_way::plan_to_proto),
     }
 }
 
@@ -230,6 +226,7 @@ pub fn plan_from_proto(reply: v1::PlanReply) -> Result<PlanView, ConvertError> {
             .map(refusal_from_proto)
             .collect::<Result<Vec<_>, _>>()?,
         notices: notices_from_proto(reply.notices)?,
+        two_way: super::two_way::plan_from_proto(reply.two_way)?,
     })
 }
 
@@ -265,6 +262,7 @@ pub fn plan_request_to_proto(request: &PlanRequest) -> v1::PlanRequest {
         source: request.source.clone(),
         categories: categories_to_proto(&request.categories),
         options: Some(options_to_proto(&request.options)),
+        two_way: request.two_way.as_ref().map(super::two_way::two_way_to_proto),
     }
 }
 
@@ -273,6 +271,7 @@ pub fn plan_request_from_proto(raw: v1::PlanRequest) -> Result<PlanRequest, Conv
         source: raw.source,
         categories: categories_from_proto(&raw.categories)?,
         options: options_from_proto(raw.options),
+        two_way: super::two_way::two_way_from_proto(raw.two_way)?,
     })
 }
 
@@ -283,6 +282,7 @@ pub fn apply_request_to_proto(request: &ApplyRequest) -> v1::ApplyRequest {
         options: Some(options_to_proto(&request.plan.options)),
         plan_digest: request.reviewed.0.to_vec(),
         confirm_within_secs: request.confirm_within.map_or(0, |d| d.as_secs().max(1)),
+        two_way: request.plan.two_way.as_ref().map(super::two_way::two_way_to_proto),
     }
 }
 
@@ -297,6 +297,7 @@ pub fn apply_request_from_proto(
             source: raw.source,
             categories: categories_from_proto(&raw.categories)?,
             options: options_from_proto(raw.options),
+            two_way: super::two_way::two_way_from_proto(raw.two_way)?,
         },
         reviewed: reviewed.unwrap_or(Digest::ZERO),
         confirm_within: (raw.confirm_within_secs > 0)
@@ -314,16 +315,31 @@ pub fn rollback_request_to_proto(request: &RollbackRequest) -> v1::RollbackReque
         }),
         plan_digest: request.reviewed.map(|d| d.0.to_vec()).unwrap_or_default(),
         force: request.force,
+        paths: request
+            .paths
+            .iter()
+            .map(|(c, p)| v1::FileRef {
+                category: category_to_proto(*c) as i32,
+                path: p.to_string(),
+            })
+            .collect(),
     }
 }
 
-pub fn rollback_request_from_proto(raw: v1::RollbackRequest) -> RollbackRequest {
-    RollbackRequest {
+pub fn rollback_request_from_proto(
+    raw: v1::RollbackRequest,
+) -> Result<RollbackRequest, ConvertError> {
+    let mut paths = Vec::with_capacity(raw.paths.len());
+    for file in raw.paths {
+        paths.push((category_from_proto(file.category)?, RelPath::new(&file.path)?));
+    }
+    Ok(RollbackRequest {
         generation: (raw.generation > 0).then_some(raw.generation),
         allow_protected: raw.options.is_some_and(|o| o.allow_protected),
         force: raw.force,
         reviewed: Some(Digest::from_slice(&raw.plan_digest).unwrap_or(Digest::ZERO)),
-    }
+        paths,
+    })
 }
 
 pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
@@ -447,6 +463,8 @@ pub fn progress_from_proto(event: &v1::ApplyEvent) -> ProgressEvent {
 mod tests {
     use super::*;
     use confsync_engine::category::Category;
+    use confsync_engine::entry::EntryKind;
+    use confsync_engine::two_way::{Conflict, How, Role, Side, TwoWayPlan, Version};
 
     #[test]
     fn a_plan_and_its_refusals_survive_the_wire() {
@@ -476,10 +494,35 @@ mod tests {
                 effective: "after the next startup".into(),
                 files: 2,
             }],
+            two_way: Some(TwoWayPlan {
+                role: Role::Decides,
+                categories: vec![Category::Config],
+                first: false,
+                give: [(Category::Config, vec![RelPath::new("mine.conf").expect("valid")])]
+                    .into_iter()
+                    .collect(),
+                conflicts: vec![Conflict {
+                    category: Category::Config,
+                    path: RelPath::new("both.conf").expect("valid"),
+                    source: Some(Version { mtime_ns: 5, size: 3, kind: EntryKind::File }),
+                    destination: None,
+                    winner: Some(Side::Source),
+                    how: How::ModifiedOverDeleted,
+                }],
+                clock_offset_ms: Some(-1200),
+                run: String::new(),
+                peer: String::new(),
+            }),
         };
         assert_eq!(plan_from_proto(plan_to_proto(&view)).expect("valid"), view);
         let mut hostile = plan_to_proto(&view);
         hostile.categories[0].steps[0].path = "../escape".into();
+        assert!(plan_from_proto(hostile).is_err());
+        // A peer cannot make this side give (or take) a path outside its category.
+        let mut hostile = plan_to_proto(&view);
+        if let Some(two_way) = hostile.two_way.as_mut() {
+            two_way.give[0].paths[0] = "../../licenses/x.lic".into();
+        }
         assert!(plan_from_proto(hostile).is_err());
     }
 }

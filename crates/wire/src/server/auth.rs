@@ -3,8 +3,8 @@
 //!
 //! | role | may call |
 //! |---|---|
-//! | `agent` | Hello, GetManifest, GetChunkList, GetChunks, GetFiles, Watch, health, reflection |
-//! | `admin` | all of the above, and Plan, Apply, PlanRollback, Rollback, History, Verify, Hold, Release, Confirm |
+//! | `agent` | Hello, GetManifest, GetChunkList, GetChunks, GetFiles, Watch, GetChanges, health, reflection |
+//! | `admin` | all of the above, and Plan, Apply, PlanRollback, Rollback, History, Verify, Hold, Release, Confirm, AdoptBase |
 //!
 //! Anything else, and any certificate without a role, is `PERMISSION_DENIED` naming the
 //! role and the call. A plaintext agent (loopback only) enforces no roles. The layer also
@@ -22,10 +22,10 @@ use tower::{Layer, Service};
 use crate::tls::identity::{self, Role};
 
 /// Calls any role may make (reads, for a destination pulling from its source).
-const READ_CALLS: [&str; 6] =
-    ["Hello", "GetManifest", "GetChunkList", "GetChunks", "GetFiles", "Watch"];
+const READ_CALLS: [&str; 7] =
+    ["Hello", "GetManifest", "GetChunkList", "GetChunks", "GetFiles", "Watch", "GetChanges"];
 /// Calls only an administrator may make.
-const ADMIN_CALLS: [&str; 9] = [
+const ADMIN_CALLS: [&str; 10] = [
     "Plan",
     "Apply",
     "PlanRollback",
@@ -35,6 +35,7 @@ const ADMIN_CALLS: [&str; 9] = [
     "Hold",
     "Release",
     "Confirm",
+    "AdoptBase",
 ];
 const AGENT_SERVICE: &str = "confsync.v1.Agent";
 /// Standard services that only describe the agent.

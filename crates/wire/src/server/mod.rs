@@ -98,6 +98,14 @@ pub trait Api: Send + Sync + 'static {
         &self,
         categories: Vec<Category>,
     ) -> impl Future<Output = Result<Verification>> + Send;
+    /// Two-way: what changed here since this server's base with `peer` (an instance id).
+    fn changes(
+        &self,
+        peer: String,
+        categories: Vec<Category>,
+    ) -> impl Future<Output = Result<confsync_engine::pair::SideChanges>> + Send;
+    /// Two-way: makes the candidate of `run` this server's base with `peer`.
+    fn adopt_base(&self, peer: String, run: String) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// How long open connections may take to finish after a shutdown signal.

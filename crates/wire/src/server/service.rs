@@ -168,7 +168,8 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
     }
 
     async fn plan_rollback(&self, request: Request<v1::RollbackRequest>) -> Reply<v1::PlanReply> {
-        let mut request = plan::rollback_request_from_proto(request.into_inner());
+        let mut request =
+            plan::rollback_request_from_proto(request.into_inner()).map_err(invalid)?;
         request.reviewed = None;
         let view = self.api.plan_rollback(request).await.map_err(to_status)?;
         Ok(Response::new(plan::plan_to_proto(&view)))
@@ -178,7 +179,7 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
 
     async fn rollback(&self, request: Request<v1::RollbackRequest>) -> Reply<Self::RollbackStream> {
         let caller = caller(&request);
-        let request = plan::rollback_request_from_proto(request.into_inner());
+        let request = plan::rollback_request_from_proto(request.into_inner()).map_err(invalid)?;
         let events = self.api.rollback(request, caller).await.map_err(to_status)?;
         Ok(Response::new(apply_events(events)))
     }
@@ -222,6 +223,22 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
         let caller = caller(&request);
         let hold = self.api.release(caller).await.map_err(to_status)?;
         Ok(Response::new(info::hold_to_proto(hold.as_ref())))
+    }
+
+    async fn get_changes(&self, request: Request<v1::ChangesRequest>) -> Reply<v1::ChangesReply> {
+        let request = request.into_inner();
+        let categories = convert::categories_from_proto(&request.categories).map_err(invalid)?;
+        let changes = self.api.changes(request.peer, categories).await.map_err(to_status)?;
+        Ok(Response::new(convert::two_way::changes_to_proto(&changes)))
+    }
+
+    async fn adopt_base(
+        &self,
+        request: Request<v1::AdoptBaseRequest>,
+    ) -> Reply<v1::AdoptBaseReply> {
+        let request = request.into_inner();
+        let adopted = self.api.adopt_base(request.peer, request.run).await.map_err(to_status)?;
+        Ok(Response::new(v1::AdoptBaseReply { adopted }))
     }
 
     async fn confirm(&self, request: Request<v1::ConfirmRequest>) -> Reply<v1::ConfirmReply> {

@@ -1,0 +1,305 @@
+//! Two-way synchronization (issue 14): each side's changes since the pair's base go to
+//! the other, a file changed on both is a conflict decided by the policy (the loser kept
+//! and restorable on its side), a modification wins over a deletion, clocks too far apart
+//! refuse to decide by time, an interruption between the two commits converges, and
+//! categories outside `--two-way` go one way only.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crate::support::*;
+
+/// Both servers' trees: the same configuration and firmware, each its own license.
+fn common(root: &Path, license: &[u8]) {
+    write(root, "config/app.conf", b"app = 1\n");
+    write(root, "config/net/dns.conf", b"dns = 1\n");
+    write(root, "config/notes.txt", b"notes\n");
+    write(root, "firmware/image.bin", b"firmware v1");
+    write(root, "licenses/this-machine.lic", license);
+}
+
+fn pair() -> Pair {
+    Pair::with(|p| common(p, b"primary license"), |b| common(b, b"backup license"))
+}
+
+/// `sync --two-way config --from SRC --to DST --yes` plus `extra`.
+fn two_way(site: &Pair, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "sync",
+        "--two-way",
+        "config",
+        "--from",
+        &site.source.address,
+        "--to",
+        &site.destination.address,
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    confsync(&args)
+}
+
+fn read(root: &Path, rel: &str) -> String {
+    std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+}
+
+/// Sets a file's modification time `secs_ago` seconds in the past.
+fn aged(root: &Path, rel: &str, secs_ago: u64) {
+    let file = std::fs::File::options().write(true).open(root.join(rel)).expect("open");
+    file.set_modified(SystemTime::now() - Duration::from_secs(secs_ago)).expect("set mtime");
+}
+
+/// The first run of a pair whose trees agree records their common base.
+fn with_base(site: &Pair) {
+    let first = two_way(site, &[]);
+    assert_exit(&first, 0);
+    assert_mentions(&stdout(&first), &["already agree"]);
+}
+
+#[test]
+fn edits_on_each_side_merge_and_additions_arrive_on_the_other_licenses_untouched() {
+    let site = pair();
+    with_base(&site);
+    let (p, b) = (site.src.path(), site.dst.path());
+    write(p, "config/app.conf", b"app = 2 (edited on the primary)\n");
+    write(b, "config/net/dns.conf", b"dns = 2 (edited on the backup)\n");
+    write(p, "config/added-on-primary.conf", b"a\n");
+    write(b, "config/new/added-on-backup.conf", b"b\n");
+    // Firmware goes one way only: the backup's edit is not sent to the primary.
+    write(b, "firmware/image.bin", b"firmware edited on the backup");
+
+    let planned = confsync(&[
+        "sync",
+        "--two-way",
+        "config",
+        "--from",
+        &site.source.address,
+        "--to",
+        &site.destination.address,
+        "--dry-run",
+        "--json",
+    ]);
+    assert_exit(&planned, 0);
+    let events = json_lines(&planned);
+    let plan = event(&events, "two_way_plan");
+    let give = &plan["decides"]["two_way"]["give"]["config"];
+    let given: Vec<&str> =
+        give.as_array().expect("give").iter().filter_map(|p| p.as_str()).collect();
+    assert_eq!(given, ["net/dns.conf", "new", "new/added-on-backup.conf"], "{plan:#}");
+    assert_eq!(plan["files_changed"], 5, "{plan:#}");
+
+    let synced = two_way(&site, &[]);
+    assert_exit(&synced, 0);
+    let text = stdout(&synced);
+    assert_mentions(&text, &["→", "←", "common base is this run's"]);
+    for root in [p, b] {
+        assert_eq!(read(root, "config/app.conf"), "app = 2 (edited on the primary)\n");
+        assert_eq!(read(root, "config/net/dns.conf"), "dns = 2 (edited on the backup)\n");
+        assert_eq!(read(root, "config/added-on-primary.conf"), "a\n");
+        assert_eq!(read(root, "config/new/added-on-backup.conf"), "b\n");
+    }
+    assert_eq!(read(p, "firmware/image.bin"), "firmware v1");
+    assert_eq!(read(b, "firmware/image.bin"), "firmware v1");
+    assert_eq!(read(p, "licenses/this-machine.lic"), "primary license");
+    assert_eq!(read(b, "licenses/this-machine.lic"), "backup license");
+
+    let again = two_way(&site, &[]);
+    assert_exit(&again, 0);
+    assert_mentions(&stdout(&again), &["already agree"]);
+}
+
+#[test]
+fn the_newer_edit_wins_and_the_loser_is_restored_by_a_rollback_on_its_side() {
+    let site = pair();
+    with_base(&site);
+    let (p, b) = (site.src.path(), site.dst.path());
+    write(p, "config/app.conf", b"primary's edit, older\n");
+    aged(p, "config/app.conf", 120);
+    write(b, "config/app.conf", b"backup's edit, newer\n");
+
+    let synced = two_way(&site, &[]);
+    assert_exit(&synced, 0);
+    let text = stdout(&synced);
+    assert_mentions(&text, &["config/app.conf: changed on both", "backup's version wins (newer)"]);
+    assert_eq!(read(p, "config/app.conf"), "backup's edit, newer\n");
+    assert_eq!(read(b, "config/app.conf"), "backup's edit, newer\n");
+
+    // The primary's version is kept in the primary's generation: the line says how to
+    // bring it back, and that command brings back that file alone.
+    let restore = text
+        .lines()
+        .find(|l| l.contains("confsync rollback") && l.contains("config/app.conf"))
+        .unwrap_or_else(|| panic!("no restore command in:\n{text}"));
+    let command = restore.split("there: confsync ").nth(1).expect("the command");
+    let mut args: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(args[..3], ["rollback", "--server", site.source.address.as_str()]);
+    args.push("--yes");
+    let restored = confsync(&args);
+    assert_exit(&restored, 0);
+    assert_eq!(read(p, "config/app.conf"), "primary's edit, older\n");
+    assert_eq!(read(p, "config/notes.txt"), "notes\n");
+}
+
+#[test]
+fn a_modification_wins_over_a_deletion_and_an_untouched_deletion_deletes_on_both() {
+    let site = pair();
+    with_base(&site);
+    let (p, b) = (site.src.path(), site.dst.path());
+    // Deleted on the primary, edited on the backup: the edit stays, everywhere.
+    std::fs::remove_file(p.join("config/app.conf")).expect("delete");
+    write(b, "config/app.conf", b"edited on the backup\n");
+    // Deleted on the backup, untouched on the primary: gone from both.
+    std::fs::remove_file(b.join("config/notes.txt")).expect("delete");
+
+    let synced = two_way(&site, &[]);
+    assert_exit(&synced, 0);
+    assert_mentions(&stdout(&synced), &["deleted on", "the modification is kept"]);
+    for root in [p, b] {
+        assert_eq!(read(root, "config/app.conf"), "edited on the backup\n");
+        assert!(
+            !root.join("config/notes.txt").exists(),
+            "notes.txt is still in {}",
+            root.display()
+        );
+        assert_eq!(read(root, "config/net/dns.conf"), "dns = 1\n");
+    }
+}
+
+#[test]
+fn clocks_too_far_apart_refuse_to_decide_a_conflict_by_time() {
+    let dir = tempdir();
+    let (p, b) = (dir.path().join("primary"), dir.path().join("backup"));
+    common(&p, b"primary license");
+    common(&b, b"backup license");
+    // The primary tells a clock two minutes ahead.
+    let source = Agent::start_with_env(&p, "primary", &[(FAILPOINTS, "clock-ahead-ms=120000")]);
+    let destination = Agent::start(&b, "backup");
+    let site_args = |extra: &[&str]| {
+        let mut args = vec![
+            "sync".to_string(),
+            "--two-way".into(),
+            "config".into(),
+            "--from".into(),
+            source.address.clone(),
+            "--to".into(),
+            destination.address.clone(),
+            "--yes".into(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    let run = |extra: &[&str]| {
+        let args = site_args(extra);
+        confsync(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_exit(&run(&[]), 0);
+    write(&p, "config/app.conf", b"primary's edit\n");
+    write(&b, "config/app.conf", b"backup's edit\n");
+    let before = (snapshot(&p.join("config")), snapshot(&b.join("config")));
+
+    let refused = run(&["--json"]);
+    assert_exit(&refused, 4);
+    let events = json_lines(&refused);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kinds"].as_array().is_some_and(|k| k.iter().any(|k| k == "clock_skew"))),
+        "{events:#?}\n{}",
+        stderr(&refused)
+    );
+    let text = stderr(&refused) + &stdout(&refused);
+    assert_mentions(&text, &["clocks differ by", "--conflict source|destination"]);
+    assert_eq!((snapshot(&p.join("config")), snapshot(&b.join("config"))), before);
+
+    // A policy that needs no clock decides.
+    assert_exit(&run(&["--conflict", "source"]), 0);
+    assert_eq!(read(&b, "config/app.conf"), "primary's edit\n");
+}
+
+#[test]
+fn killing_an_agent_between_the_two_commits_converges_on_the_next_run() {
+    let dir = tempdir();
+    let (p, b) = (dir.path().join("primary"), dir.path().join("backup"));
+    common(&p, b"primary license");
+    common(&b, b"backup license");
+    let mut source = Agent::start(&p, "primary");
+    let destination = Agent::start(&b, "backup");
+    let site = |source: &Agent| {
+        confsync(&[
+            "sync",
+            "--two-way",
+            "config",
+            "--from",
+            &source.address,
+            "--to",
+            &destination.address,
+            "--yes",
+        ])
+    };
+    assert_exit(&site(&source), 0);
+    write(&p, "config/app.conf", b"primary's edit\n");
+    write(&b, "config/net/dns.conf", b"backup's edit\n");
+    write(&b, "config/added-on-backup.conf", b"b\n");
+
+    // The primary commits second: it dies in the middle of its commit.
+    let address = source.address.clone();
+    source.kill();
+    let crashing =
+        Agent::start_at(&p, "primary", &address, &[(FAILPOINTS, "commit-crash-after=1")]);
+    let interrupted = site(&crashing);
+    assert_ne!(interrupted.status.code(), Some(0), "{}", stdout(&interrupted));
+    // The backup committed its part: it has the primary's edit.
+    assert_eq!(read(&b, "config/app.conf"), "primary's edit\n");
+    drop(crashing);
+
+    // Restarted, the primary undoes its half-made commit, and the next run finishes.
+    let source = Agent::start_at(&p, "primary", &address, &[]);
+    assert_eq!(read(&p, "config/net/dns.conf"), "dns = 1\n");
+    let finished = site(&source);
+    assert_exit(&finished, 0);
+    for root in [&p, &b] {
+        assert_eq!(read(root, "config/app.conf"), "primary's edit\n");
+        assert_eq!(read(root, "config/net/dns.conf"), "backup's edit\n");
+        assert_eq!(read(root, "config/added-on-backup.conf"), "b\n");
+    }
+    assert_mentions(&stdout(&site(&source)), &["already agree"]);
+}
+
+#[test]
+fn auto_follows_the_server_list_s_two_way_categories() {
+    let site = pair();
+    let dir = tempdir();
+    let list = dir.path().join("servers.toml");
+    std::fs::write(
+        &list,
+        format!(
+            "[[server]]\nname = \"primary\"\naddress = \"{}\"\nrole = \"primary\"\n\n\
+             [[server]]\nname = \"backup-1\"\naddress = \"{}\"\nrole = \"backup\"\n\
+             two_way = [\"config\"]\n",
+            site.source.address, site.destination.address
+        ),
+    )
+    .expect("write the server list");
+    let list = list.display().to_string();
+    let auto = || {
+        confsync(&[
+            "--servers",
+            &list,
+            "auto",
+            "--once",
+            "--json",
+            "--from",
+            "primary",
+            "--to",
+            "backup-1",
+        ])
+    };
+    assert_exit(&auto(), 0);
+    write(site.dst.path(), "config/app.conf", b"edited on the backup\n");
+    write(site.dst.path(), "firmware/image.bin", b"firmware edited on the backup");
+    let ran = auto();
+    assert_exit(&ran, 0);
+    assert_eq!(run_line(&ran)["outcome"], "applied", "{}", stdout(&ran));
+    assert_eq!(read(site.src.path(), "config/app.conf"), "edited on the backup\n");
+    assert_eq!(read(site.src.path(), "firmware/image.bin"), "firmware v1");
+    assert_eq!(read(site.dst.path(), "firmware/image.bin"), "firmware v1");
+}
