@@ -1227,7 +1227,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__servers__subcmd__add)
-            opts="-v -h -V --role --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-v -h -V --role --two-way --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1235,6 +1235,10 @@ _confsync() {
             case "${prev}" in
                 --role)
                     COMPREPLY=($(compgen -W "primary backup" -- "${cur}"))
+                    return 0
+                    ;;
+                --two-way)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --servers)

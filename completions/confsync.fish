@@ -142,6 +142,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fis
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and not __fish_seen_subcommand_from add remove list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l role -d 'primary or backup' -r -f -a "primary\t''
 backup\t''"
+complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l two-way -d 'Categories `auto` synchronizes both ways between this server and its source, comma separated (`config`); the others go one way' -r
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand servers; and __fish_seen_subcommand_from add" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F

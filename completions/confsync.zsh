@@ -168,6 +168,7 @@ _arguments "${_arguments_options[@]}" : \
             (add)
 _arguments "${_arguments_options[@]}" : \
 '--role=[primary or backup]:ROLE:(primary backup)' \
+'--two-way=[Categories \`auto\` synchronizes both ways between this server and its source, comma separated (\`config\`); the others go one way]:CATS:_default' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \

@@ -21,7 +21,8 @@ pub enum ServersCommand {
     /// certificate to reach it with.
     #[command(
         after_help = "Examples:\n  confsync servers add backup-1 10.0.0.2:7420 --role backup\n  \
-                      confsync servers add backup-1 10.0.0.2:7420 --ca ca.pem --cert admin.pem --key admin.key"
+                      confsync servers add backup-1 10.0.0.2:7420 --ca ca.pem --cert admin.pem --key admin.key\n  \
+                      confsync servers add backup-1 10.0.0.2:7420 --two-way config"
     )]
     Add(AddArgs),
     /// Remove a server from the list.
@@ -49,6 +50,10 @@ pub struct AddArgs {
     /// primary or backup.
     #[arg(long, value_enum, default_value = "backup")]
     pub role: RoleArg,
+    /// Categories `auto` synchronizes both ways between this server and its source,
+    /// comma separated (`config`); the others go one way.
+    #[arg(long, value_name = "CATS")]
+    pub two_way: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -113,7 +118,10 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         address: args.address.clone(),
         role,
         tls,
-        two_way: Vec::new(),
+        two_way: match &args.two_way {
+            Some(list) => crate::cli::targets::categories(list)?,
+            None => Vec::new(),
+        },
     };
     let verb = match list.servers.iter_mut().find(|s| s.name == args.name) {
         Some(existing) => {

@@ -115,6 +115,8 @@ fn the_newer_edit_wins_and_the_loser_is_restored_by_a_rollback_on_its_side() {
     write(p, "config/app.conf", b"primary's edit, older\n");
     aged(p, "config/app.conf", 120);
     write(b, "config/app.conf", b"backup's edit, newer\n");
+    // Taken by the primary in the same generation as the conflict's winner.
+    write(b, "config/from-backup.conf", b"b\n");
 
     let synced = two_way(&site, &[]);
     assert_exit(&synced, 0);
@@ -136,6 +138,8 @@ fn the_newer_edit_wins_and_the_loser_is_restored_by_a_rollback_on_its_side() {
     let restored = confsync(&args);
     assert_exit(&restored, 0);
     assert_eq!(read(p, "config/app.conf"), "primary's edit, older\n");
+    // Only that file: the rest of the generation stands.
+    assert_eq!(read(p, "config/from-backup.conf"), "b\n");
     assert_eq!(read(p, "config/notes.txt"), "notes\n");
 }
 
@@ -268,18 +272,16 @@ fn killing_an_agent_between_the_two_commits_converges_on_the_next_run() {
 fn auto_follows_the_server_list_s_two_way_categories() {
     let site = pair();
     let dir = tempdir();
-    let list = dir.path().join("servers.toml");
-    std::fs::write(
-        &list,
-        format!(
-            "[[server]]\nname = \"primary\"\naddress = \"{}\"\nrole = \"primary\"\n\n\
-             [[server]]\nname = \"backup-1\"\naddress = \"{}\"\nrole = \"backup\"\n\
-             two_way = [\"config\"]\n",
-            site.source.address, site.destination.address
-        ),
-    )
-    .expect("write the server list");
-    let list = list.display().to_string();
+    let list = dir.path().join("servers.toml").display().to_string();
+    let (p, b) = (&site.source.address, &site.destination.address);
+    assert_exit(
+        &confsync(&["--servers", &list, "servers", "add", "primary", p, "--role", "primary"]),
+        0,
+    );
+    let add = ["--servers", &list, "servers", "add", "backup-1", b, "--two-way", "config"];
+    assert_exit(&confsync(&add), 0);
+    let text = std::fs::read_to_string(&list).expect("the list");
+    assert!(text.contains("two_way = [\"config\"]"), "{text}");
     let auto = || {
         confsync(&[
             "--servers",
