@@ -37,6 +37,9 @@ _confsync() {
             confsync,diff)
                 cmd="confsync__subcmd__diff"
                 ;;
+            confsync,export)
+                cmd="confsync__subcmd__export"
+                ;;
             confsync,help)
                 cmd="confsync__subcmd__help"
                 ;;
@@ -46,8 +49,14 @@ _confsync() {
             confsync,hold)
                 cmd="confsync__subcmd__hold"
                 ;;
+            confsync,import)
+                cmd="confsync__subcmd__import"
+                ;;
             confsync,man)
                 cmd="confsync__subcmd__man"
+                ;;
+            confsync,manifest)
+                cmd="confsync__subcmd__manifest"
                 ;;
             confsync,release)
                 cmd="confsync__subcmd__release"
@@ -106,6 +115,9 @@ _confsync() {
             confsync__subcmd__help,diff)
                 cmd="confsync__subcmd__help__subcmd__diff"
                 ;;
+            confsync__subcmd__help,export)
+                cmd="confsync__subcmd__help__subcmd__export"
+                ;;
             confsync__subcmd__help,help)
                 cmd="confsync__subcmd__help__subcmd__help"
                 ;;
@@ -115,8 +127,14 @@ _confsync() {
             confsync__subcmd__help,hold)
                 cmd="confsync__subcmd__help__subcmd__hold"
                 ;;
+            confsync__subcmd__help,import)
+                cmd="confsync__subcmd__help__subcmd__import"
+                ;;
             confsync__subcmd__help,man)
                 cmd="confsync__subcmd__help__subcmd__man"
+                ;;
+            confsync__subcmd__help,manifest)
+                cmd="confsync__subcmd__help__subcmd__manifest"
                 ;;
             confsync__subcmd__help,release)
                 cmd="confsync__subcmd__help__subcmd__release"
@@ -191,7 +209,7 @@ _confsync() {
 
     case "${cmd}" in
         confsync)
-            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version agent wizard diff sync servers auto history rollback verify hold release confirm certs demo man completions help"
+            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -678,8 +696,58 @@ _confsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        confsync__subcmd__export)
+            opts="-o -v -h -V --from --only --for --output --json --verbose --servers --ca --cert --key --insecure --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --servers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         confsync__subcmd__help)
-            opts="agent wizard diff sync servers auto history rollback verify hold release confirm certs demo man completions help"
+            opts="agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -818,6 +886,20 @@ _confsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        confsync__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         confsync__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -860,7 +942,35 @@ _confsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        confsync__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         confsync__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        confsync__subcmd__help__subcmd__manifest)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1090,6 +1200,56 @@ _confsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        confsync__subcmd__import)
+            opts="-y -v -h -V --to --on-agent --only --yes --dry-run --plan --json --all --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --verbose --servers --ca --cert --key --insecure --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-delete)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --servers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         confsync__subcmd__man)
             opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1097,6 +1257,52 @@ _confsync() {
                 return 0
             fi
             case "${prev}" in
+                --servers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        confsync__subcmd__manifest)
+            opts="-o -v -h -V --server --only --output --verbose --servers --ca --cert --key --insecure --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --servers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -142,6 +142,77 @@ _arguments "${_arguments_options[@]}" : \
 '--version[Print version]' \
 && ret=0
 ;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+'--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
+'--only=[Only these categories, comma separated (firmware, capdb, modules, config)]:CATS:_default' \
+'--for=[A delta bundle for the destination this manifest describes (\`confsync manifest\`)\: only the content it lacks. Only that destination, in that state, can import it]:MANIFEST:_files' \
+'-o+[The bundle file to write (replaced only once it is complete)]:FILE:_files' \
+'--output=[The bundle file to write (replaced only once it is complete)]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--json[Print the summary as JSON]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(import)
+_arguments "${_arguments_options[@]}" : \
+'--to=[The destination server\: a name from the server list, or host\:port]:DST:_default' \
+'()--on-agent=[The bundle is at this absolute path on the destination'\''s machine\: the agent reads it there, nothing is copied through this machine]:PATH:_files' \
+'--only=[Only these categories of the bundle, comma separated \[default\: all it holds\]]:CATS:_default' \
+'--plan=[Apply only if the plan is still exactly this one (12 or more hex digits)]:DIGEST:_default' \
+'--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'-y[Apply without asking]' \
+'--yes[Apply without asking]' \
+'--dry-run[Show the differences and stop]' \
+'--json[Print JSON lines (plan, progress, result)]' \
+'--all[List every path]' \
+'--allow-empty-source[Allow an empty source category to empty the destination'\''s]' \
+'--allow-protected[Write to a server marked protected]' \
+'--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest]' \
+'--refuse-downgrade[Refuse to overwrite a file with an older copy (the source'\''s is older than the one the destination'\''s last sync brought, or than the destination'\''s own)]' \
+'--refuse-local-edits[Refuse to overwrite or delete what was changed on the destination since its last sync (a hand edit), rather than only warn]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'::file -- The bundle file (`confsync export` wrote it). With --on-agent, a path on the destination'\''s own machine instead (a USB stick plugged into the backup):_files' \
+&& ret=0
+;;
+(manifest)
+_arguments "${_arguments_options[@]}" : \
+'--server=[The destination server whose manifest to take]:DST:_default' \
+'--only=[Only these categories, comma separated]:CATS:_default' \
+'-o+[The manifest file to write]:FILE:_files' \
+'--output=[The manifest file to write]:FILE:_files' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (servers)
 _arguments "${_arguments_options[@]}" : \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
@@ -589,6 +660,18 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(import)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(manifest)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (servers)
 _arguments "${_arguments_options[@]}" : \
 ":: :_confsync__subcmd__help__subcmd__servers_commands" \
@@ -705,6 +788,9 @@ _confsync_commands() {
 'wizard:Step by step\: pick source, destination and categories, review, confirm, apply' \
 'diff:Show what would change on DST to make it equal SRC (exit 1 when they differ)' \
 'sync:Make one or more destinations equal the source, after showing the differences' \
+'export:Write a source'\''s tree to one bundle file, for a destination that cannot reach it' \
+'import:Apply a bundle file to a destination, as a sync from the bundle'\''s origin' \
+'manifest:Take a destination'\''s manifest, to export a delta bundle that carries only what it lacks' \
 'servers:Keep the list of servers, and see them all live (inventory, last sync, in step?)' \
 'auto:Keep destinations following a source\: on a schedule, on change, or both' \
 'history:List the applies recorded on a server, newest first' \
@@ -794,6 +880,11 @@ _confsync__subcmd__diff_commands() {
     local commands; commands=()
     _describe -t commands 'confsync diff commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__export_commands] )) ||
+_confsync__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync export commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__help_commands] )) ||
 _confsync__subcmd__help_commands() {
     local commands; commands=(
@@ -801,6 +892,9 @@ _confsync__subcmd__help_commands() {
 'wizard:Step by step\: pick source, destination and categories, review, confirm, apply' \
 'diff:Show what would change on DST to make it equal SRC (exit 1 when they differ)' \
 'sync:Make one or more destinations equal the source, after showing the differences' \
+'export:Write a source'\''s tree to one bundle file, for a destination that cannot reach it' \
+'import:Apply a bundle file to a destination, as a sync from the bundle'\''s origin' \
+'manifest:Take a destination'\''s manifest, to export a delta bundle that carries only what it lacks' \
 'servers:Keep the list of servers, and see them all live (inventory, last sync, in step?)' \
 'auto:Keep destinations following a source\: on a schedule, on change, or both' \
 'history:List the applies recorded on a server, newest first' \
@@ -865,6 +959,11 @@ _confsync__subcmd__help__subcmd__diff_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help diff commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__help__subcmd__export_commands] )) ||
+_confsync__subcmd__help__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help export commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__help__subcmd__help_commands] )) ||
 _confsync__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
@@ -880,10 +979,20 @@ _confsync__subcmd__help__subcmd__hold_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help hold commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__help__subcmd__import_commands] )) ||
+_confsync__subcmd__help__subcmd__import_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help import commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__help__subcmd__man_commands] )) ||
 _confsync__subcmd__help__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help man commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__help__subcmd__manifest_commands] )) ||
+_confsync__subcmd__help__subcmd__manifest_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help manifest commands' commands "$@"
 }
 (( $+functions[_confsync__subcmd__help__subcmd__release_commands] )) ||
 _confsync__subcmd__help__subcmd__release_commands() {
@@ -950,10 +1059,20 @@ _confsync__subcmd__hold_commands() {
     local commands; commands=()
     _describe -t commands 'confsync hold commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__import_commands] )) ||
+_confsync__subcmd__import_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync import commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__man_commands] )) ||
 _confsync__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'confsync man commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__manifest_commands] )) ||
+_confsync__subcmd__manifest_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync manifest commands' commands "$@"
 }
 (( $+functions[_confsync__subcmd__release_commands] )) ||
 _confsync__subcmd__release_commands() {

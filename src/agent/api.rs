@@ -19,7 +19,9 @@ use confsync_engine::view::PlanView;
 use confsync_wire::server::{Api, ApplyEvents, Caller, Changes};
 
 use crate::agent::state::AgentState;
-use crate::agent::{confirm, history, hold, serve_source, sync, two_way, watch};
+use crate::agent::{bundles, confirm, history, hold, serve_source, sync, two_way, watch};
+use confsync_engine::bundle::StoredBundle;
+use futures::stream::BoxStream;
 
 /// One running agent, as the wire crate serves it.
 pub struct Agent {
@@ -104,5 +106,12 @@ impl Api for Agent {
 
     async fn adopt_base(&self, peer: String, run: String) -> Result<bool> {
         two_way::adopt(&self.state, &peer, &run)
+    }
+
+    async fn put_bundle(
+        &self,
+        pieces: BoxStream<'static, Result<Vec<u8>>>,
+    ) -> Result<StoredBundle> {
+        bundles::receive(&self.state, pieces).await
     }
 }

@@ -7,6 +7,7 @@
 //! - [`serve_source`]: the source side (hello, manifests, chunks, files), read-only.
 //! - [`plan_memo`]: the last plan made, kept for the apply of it.
 //! - [`sync`]: the destination side: planning against a source, applying a reviewed plan.
+//! - [`bundles`]: receiving a bundle file, and planning against one instead of a source.
 //! - [`two_way`]: this server's part of a two-way sync, its changes since its base with
 //!   a peer, and that base.
 //! - [`job`]: the apply lock, the history record and the event stream every apply-like
@@ -23,6 +24,7 @@
 //! scan it once), and only then listen.
 
 mod api;
+mod bundles;
 mod confirm;
 pub mod history;
 pub mod hold;

@@ -8,14 +8,13 @@ use confsync_engine::manifest::Manifest;
 use confsync_engine::plan::Plan;
 use confsync_engine::request::PlanRequest;
 use confsync_engine::rules::RulesFile;
-use confsync_wire::AgentClient;
 
 /// A plan computed against a source, with what is needed to apply it.
 #[derive(Clone)]
 pub struct Planned {
     pub plan: Plan,
     pub source_name: String,
-    pub source: AgentClient,
+    pub source: crate::agent::source::Source,
     pub destination: Manifest,
     /// The source's category digests the plan was made from.
     pub source_digests: Vec<Option<Digest>>,

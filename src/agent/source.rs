@@ -1,5 +1,7 @@
-//! The source agent seen from a destination: the engine's [`ChunkSource`] over gRPC.
+//! Where a destination's plan takes its content from: the source agent over gRPC, or a
+//! bundle file on this machine, each as the engine's [`ChunkSource`].
 
+use confsync_engine::bundle::source::BundleSource;
 use confsync_engine::category::Category;
 use confsync_engine::chunk::ChunkList;
 use confsync_engine::error::{EngineError, Result};
@@ -14,6 +16,51 @@ pub struct RemoteSource {
 impl RemoteSource {
     pub fn new(client: AgentClient) -> RemoteSource {
         RemoteSource { client }
+    }
+}
+
+/// The source of a plan: an agent, or a verified bundle.
+#[derive(Clone)]
+pub enum Source {
+    Agent(Box<AgentClient>),
+    Bundle(BundleSource),
+}
+
+impl ChunkSource for Source {
+    async fn chunk_list(&self, category: Category, path: &RelPath) -> Result<ChunkList> {
+        match self {
+            Source::Agent(client) => {
+                RemoteSource::new(AgentClient::clone(client)).chunk_list(category, path).await
+            }
+            Source::Bundle(bundle) => bundle.chunk_list(category, path).await,
+        }
+    }
+
+    async fn fetch(
+        &self,
+        category: Category,
+        path: &RelPath,
+        ranges: Vec<ByteRange>,
+    ) -> Result<PieceStream> {
+        match self {
+            Source::Agent(client) => {
+                RemoteSource::new(AgentClient::clone(client)).fetch(category, path, ranges).await
+            }
+            Source::Bundle(bundle) => bundle.fetch(category, path, ranges).await,
+        }
+    }
+
+    async fn fetch_files(
+        &self,
+        category: Category,
+        files: Vec<(RelPath, u64)>,
+    ) -> Result<FilesStream> {
+        match self {
+            Source::Agent(client) => {
+                RemoteSource::new(AgentClient::clone(client)).fetch_files(category, files).await
+            }
+            Source::Bundle(bundle) => transfer::fetch_one_by_one(bundle, category, files).await,
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use confsync_wire::{AgentClient, Target};
 use crate::agent::job::Attempt;
 use crate::agent::job::{self, ChannelProgress};
 use crate::agent::plan_memo::{MEMO_LIFETIME, PlanMemo, Planned};
-use crate::agent::source::RemoteSource;
+use crate::agent::source::{RemoteSource, Source};
 use crate::agent::state::AgentState;
 use crate::agent::two_way;
 
@@ -41,7 +41,7 @@ pub async fn plan(state: &Arc<AgentState>, request: PlanRequest) -> Result<PlanV
     // Kept as finished: an apply classifies it again (its finish undoes this one first),
     // which spares a copy of a plan that can hold 100,000 steps. A two-way part is
     // always made again: the other side's changes are no tree digest to compare.
-    if request.two_way.is_none() {
+    if request.two_way.is_none() && request.bundle.is_none() {
         remember(state, request, planned);
     }
     Ok(view)
@@ -72,6 +72,7 @@ async fn plan_for_apply(state: &Arc<AgentState>, request: &ApplyRequest) -> Resu
     if let Some(mut memo) = memo.filter(|m| {
         m.request == request.plan
             && m.request.two_way.is_none()
+            && m.request.bundle.is_none()
             && m.content.plan.digest == request.reviewed
             && m.made.elapsed() < MEMO_LIFETIME
     }) && still_holds(state, &memo.content).await
@@ -89,7 +90,8 @@ async fn plan_for_apply(state: &Arc<AgentState>, request: &ApplyRequest) -> Resu
 /// Whether both trees and both sides' rules are still what `content` was planned from.
 async fn still_holds(state: &Arc<AgentState>, content: &Planned) -> bool {
     let categories: Vec<Category> = content.plan.categories.iter().map(|c| c.category).collect();
-    let mut source = content.source.clone();
+    let Source::Agent(source) = content.source.clone() else { return false };
+    let mut source = *source;
     let Ok(hello) = source.hello().await else { return false };
     let theirs: Vec<Option<Digest>> =
         categories.iter().map(|c| hello.category(*c).map(|s| s.digest)).collect();
@@ -125,6 +127,9 @@ fn finish(state: &AgentState, request: &PlanRequest, mut planned: Planned) -> Pl
 /// Fetches the source's manifest (only for categories whose digest differs from ours),
 /// reads this tree and plans.
 async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<Planned> {
+    if let Some(bundle) = &request.bundle {
+        return crate::agent::bundles::plan(state, request, bundle).await;
+    }
     let mut timings = Phases::default();
     let mut clock = std::time::Instant::now();
     let source_address = request.source.as_str();
@@ -207,7 +212,7 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
     Ok(Planned {
         plan,
         source_name: hello.name,
-        source,
+        source: Source::Agent(Box::new(source)),
         destination,
         source_digests,
         rules: (hello.device_specific, ours),
@@ -217,7 +222,7 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
 }
 
 /// The source's device-specific rules and this server's own, together.
-fn combined_rules(ours: &RulesFile, source: &RulesFile) -> Result<Rules> {
+pub(crate) fn combined_rules(ours: &RulesFile, source: &RulesFile) -> Result<Rules> {
     let theirs = Rules::parse(source, rules::Origin::Source).map_err(|e| {
         EngineError::Source(format!("the source's device-specific rules are not valid: {e}"))
     })?;
@@ -250,7 +255,7 @@ async fn run_apply(
     if !planned.plan.refusals.is_empty() {
         return Err(EngineError::Refused(planned.plan.refusals));
     }
-    let source = RemoteSource::new(planned.source);
+    let source = planned.source;
     let checks = state.checks()?;
     let applier = Applier {
         layout: state.layout(),
@@ -261,7 +266,10 @@ async fn run_apply(
         checks: &checks,
     };
     let origin = Origin {
-        source: format!("{} ({})", planned.source_name, request.plan.source),
+        source: match &request.plan.bundle {
+            Some(_) => planned.source_name.clone(),
+            None => format!("{} ({})", planned.source_name, request.plan.source),
+        },
         requested_by: requested_by.clone(),
         rollback_of: None,
         notices: state.effects()?.notices(&planned.plan),

@@ -85,6 +85,13 @@ pub async fn make_part(
                 peer: peer.instance_id,
             };
             let part = two_way::decide(plan, &inputs);
+            if peer.clock_offset_ms.is_none() && !part.conflicts.is_empty() {
+                plan.warnings.push(format!(
+                    "{} did not tell its clock (an older agent?): conflicts are decided by \
+                     modification times as each server read them",
+                    peer.name
+                ));
+            }
             if let Some(offset) = peer.clock_offset_ms
                 && offset.unsigned_abs() > WARN_SKEW_MS
                 && offset.unsigned_abs() <= decide.max_skew_ms
@@ -129,5 +136,5 @@ pub fn leave_candidate(
 
 /// The peer's clock minus ours, from the clock it told in a `Hello` that arrived now.
 pub fn clock_offset(told_ms: i64) -> Option<i64> {
-    (told_ms != 0).then(|| told_ms - clock::now_ms())
+    (told_ms != 0).then(|| told_ms.saturating_sub(clock::now_ms()))
 }

@@ -22,6 +22,7 @@ pub fn request(from: &Target, categories: &[Category], options: &PlanOptions) ->
         categories: categories.to_vec(),
         options: *options,
         two_way: None,
+        bundle: None,
     }
 }
 

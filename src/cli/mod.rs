@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod auto;
+pub mod bundle;
 pub mod certs;
 pub mod confirm;
 pub mod demo;
@@ -84,6 +85,17 @@ pub enum Command {
     #[command(after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
                             confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json")]
     Sync(sync::SyncArgs),
+    /// Write a source's tree to one bundle file, for a destination that cannot reach it.
+    #[command(after_help = "Examples:\n  confsync export --from primary -o site.bundle\n  \
+                      confsync export --from primary --for backup-7.manifest -o delta.bundle")]
+    Export(bundle::ExportArgs),
+    /// Apply a bundle file to a destination, as a sync from the bundle's origin.
+    #[command(after_help = "Examples:\n  confsync import site.bundle --to backup-7 --yes\n  \
+                      confsync import --on-agent /media/usb/site.bundle --to backup-7")]
+    Import(bundle::ImportArgs),
+    /// Take a destination's manifest, to export a delta bundle that carries only what it lacks.
+    #[command(after_help = "Example:\n  confsync manifest --server backup-7 -o backup-7.manifest")]
+    Manifest(bundle::ManifestArgs),
     /// Keep the list of servers, and see them all live (inventory, last sync, in step?).
     #[command(
         subcommand,
@@ -240,6 +252,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(args) => agent::run(args).await,
         Command::Diff(args) => diff::run(args).await,
         Command::Sync(args) => sync::run(args).await,
+        Command::Export(args) => bundle::export(args).await,
+        Command::Import(args) => bundle::import(args).await,
+        Command::Manifest(args) => bundle::manifest(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Servers(command) => servers::run(command).await,
         Command::Auto(args) => auto::run(args).await,

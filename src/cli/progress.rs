@@ -84,3 +84,20 @@ impl DestinationProgress {
         }
     }
 }
+
+/// A bar counting `total` bytes of one job (an export, an upload) on a terminal; hidden
+/// otherwise (and with `--json`), so that it can be advanced either way.
+pub fn bytes_bar(name: &str, total: u64, json: bool) -> ProgressBar {
+    if !matches!(ProgressDisplay::choose(json), ProgressDisplay::Bars(_)) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(name.to_string());
+    bar
+}

@@ -19,7 +19,7 @@ use confsync_engine::entry::Digest;
 use confsync_engine::progress::ProgressEvent;
 use confsync_engine::refusal::{Refusal, RefusalKind};
 use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest};
-use confsync_engine::two_way::{Choice, ConflictPolicy, Decide, Side, Take, TwoWay};
+use confsync_engine::two_way::{Choice, ConflictPolicy, Decide, Role, Side, Take, TwoWay};
 use confsync_engine::view::PlanView;
 use confsync_wire::{AgentClient, ClientError};
 
@@ -192,6 +192,7 @@ pub async fn plan(from: &Server, to: &Server, settings: &Settings) -> anyhow::Re
             max_skew_ms: u64::try_from(settings.max_skew.as_millis()).unwrap_or(u64::MAX),
             run: run.clone(),
         })),
+        bundle: None,
     };
     let decides = to_client.plan(&decide).await?;
     let give = decides.two_way.as_ref().map(|t| t.give.clone()).unwrap_or_default();
@@ -204,8 +205,20 @@ pub async fn plan(from: &Server, to: &Server, settings: &Settings) -> anyhow::Re
             paths: give,
             run: run.clone(),
         })),
+        bundle: None,
     };
     let takes = from_client.plan(&take).await?;
+    // An agent that does not know two-way sync ignores the part and plans one way: that
+    // must never pass for a two-way plan.
+    for (view, role, server) in [(&decides, Role::Decides, to), (&takes, Role::Takes, from)] {
+        if view.two_way.as_ref().map(|t| t.role) != Some(role) {
+            anyhow::bail!(
+                "{} does not do two-way sync (an older confsync agent?): upgrade it; nothing \
+                 was changed",
+                server.label
+            );
+        }
+    }
     let digest = combined_digest(&decides, &takes);
     Ok(Planned {
         run,
@@ -259,6 +272,12 @@ pub async fn apply(
     if to.is_err() {
         return Applied { to, from: None, base_advanced: false, base_problem: None };
     }
+    // A hook failure made the deciding side roll its part back: the run stops there, and
+    // the next one finds the same changes again.
+    if to.as_ref().is_ok_and(|o| o.rolled_back_by.is_some()) {
+        let problem = "the first part was rolled back after a hook failed".to_string();
+        return Applied { to, from: None, base_advanced: false, base_problem: Some(problem) };
+    }
     let take = ApplyRequest {
         plan: planned.take.clone(),
         reviewed: planned.takes.digest,
@@ -267,6 +286,10 @@ pub async fn apply(
     let from = planned.from.apply(&take, &mut from_progress).await;
     if from.is_err() {
         return Applied { to, from: Some(from), base_advanced: false, base_problem: None };
+    }
+    if from.as_ref().is_ok_and(|o| o.rolled_back_by.is_some()) {
+        let problem = "the second part was rolled back after a hook failed".to_string();
+        return Applied { to, from: Some(from), base_advanced: false, base_problem: Some(problem) };
     }
     let run = planned.run.clone();
     let adopted = async {

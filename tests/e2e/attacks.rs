@@ -307,6 +307,7 @@ fn licenses_are_refused_whoever_names_them_and_however_they_are_spelled() {
                 categories: vec![licenses],
                 options: None,
                 two_way: None,
+                bundle: String::new(),
             })
             .await
             .map(|_| ()),

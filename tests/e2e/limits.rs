@@ -257,6 +257,7 @@ fn a_forged_malformed_or_stale_plan_digest_is_refused() {
             plan_digest: vec![1, 2, 3],
             confirm_within_secs: 0,
             two_way: None,
+            bundle: String::new(),
         };
         let mut stream = client.apply(request).await.expect("the stream starts").into_inner();
         let mut last = None;

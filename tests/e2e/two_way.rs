@@ -240,6 +240,9 @@ fn killing_an_agent_between_the_two_commits_converges_on_the_next_run() {
         ])
     };
     assert_exit(&site(&source), 0);
+    let bases = || (base_run(&p), base_run(&b));
+    let first = bases();
+    assert!(first.0.is_some() && first.0 == first.1, "{first:?}");
     write(&p, "config/app.conf", b"primary's edit\n");
     write(&b, "config/net/dns.conf", b"backup's edit\n");
     write(&b, "config/added-on-backup.conf", b"b\n");
@@ -251,8 +254,9 @@ fn killing_an_agent_between_the_two_commits_converges_on_the_next_run() {
         Agent::start_at(&p, "primary", &address, &[(FAILPOINTS, "commit-crash-after=1")]);
     let interrupted = site(&crashing);
     assert_ne!(interrupted.status.code(), Some(0), "{}", stdout(&interrupted));
-    // The backup committed its part: it has the primary's edit.
+    // The backup committed its part: it has the primary's edit; neither base moved.
     assert_eq!(read(&b, "config/app.conf"), "primary's edit\n");
+    assert_eq!(bases(), first);
     drop(crashing);
 
     // Restarted, the primary undoes its half-made commit, and the next run finishes.
@@ -266,6 +270,18 @@ fn killing_an_agent_between_the_two_commits_converges_on_the_next_run() {
         assert_eq!(read(root, "config/added-on-backup.conf"), "b\n");
     }
     assert_mentions(&stdout(&site(&source)), &["already agree"]);
+    let last = bases();
+    assert!(last.0 != first.0 && last.0 == last.1, "{last:?}");
+}
+
+/// The run of a server's base with its one peer, as its state folder keeps it.
+fn base_run(root: &Path) -> Option<String> {
+    let folder = root.join(".confsync/pairs");
+    let base = std::fs::read_dir(folder).ok()?.flatten().map(|e| e.path()).find(|p| {
+        p.to_string_lossy().ends_with(".json") && !p.to_string_lossy().contains("candidate")
+    })?;
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(base).ok()?).ok()?;
+    doc["run"].as_str().map(str::to_string)
 }
 
 #[test]
@@ -304,4 +320,68 @@ fn auto_follows_the_server_list_s_two_way_categories() {
     assert_eq!(read(site.src.path(), "config/app.conf"), "edited on the backup\n");
     assert_eq!(read(site.src.path(), "firmware/image.bin"), "firmware v1");
     assert_eq!(read(site.dst.path(), "firmware/image.bin"), "firmware v1");
+}
+
+#[test]
+fn the_reviewed_plan_pins_both_directions() {
+    let site = pair();
+    with_base(&site);
+    let (p, b) = (site.src.path(), site.dst.path());
+    write(p, "config/app.conf", b"primary's edit\n");
+    write(b, "config/notes.txt", b"backup's edit\n");
+    let (from, to) = (&site.source.address, &site.destination.address);
+    let diff = confsync(&["diff", "--two-way", "config", "--from", from, "--to", to, "--json"]);
+    assert_exit(&diff, 1);
+    let doc: serde_json::Value = serde_json::from_slice(&diff.stdout).expect("JSON");
+    let digest = doc["digest"].as_str().expect("a digest").to_string();
+    // The backup's side changes after the review: the part the primary takes differs.
+    write(b, "config/notes.txt", b"backup's second edit\n");
+    let before = (snapshot(&p.join("config")), snapshot(&b.join("config")));
+    let pinned = two_way(&site, &["--plan", &digest]);
+    assert_exit(&pinned, 4);
+    assert_mentions(&stderr(&pinned), &["changed since the preview"]);
+    assert_eq!((snapshot(&p.join("config")), snapshot(&b.join("config"))), before);
+    // Unchanged since the review, the same digest applies.
+    let diff = confsync(&["diff", "--two-way", "config", "--from", from, "--to", to, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&diff.stdout).expect("JSON");
+    let digest = doc["digest"].as_str().expect("a digest").to_string();
+    assert_exit(&two_way(&site, &["--plan", &digest]), 0);
+    assert_eq!(read(p, "config/notes.txt"), "backup's second edit\n");
+}
+
+#[test]
+fn device_specific_items_stay_on_each_side_and_destination_policy_wins_conflicts() {
+    let dir = tempdir();
+    let (p, b) = (dir.path().join("primary"), dir.path().join("backup"));
+    common(&p, b"primary license");
+    common(&b, b"backup license");
+    write(&p, "config/host.conf", b"host = primary\n");
+    write(&b, "config/host.conf", b"host = backup\n");
+    let rules = "[device_specific]\npaths = [\"config/host.conf\"]\n";
+    let source = Agent::start_configured(&p, "primary", rules);
+    let destination = Agent::start_configured(&b, "backup", rules);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "--two-way",
+            "config",
+            "--from",
+            &source.address,
+            "--to",
+            &destination.address,
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        confsync(&args)
+    };
+    assert_exit(&run(&[]), 0);
+    write(&p, "config/host.conf", b"host = primary, edited\n");
+    write(&p, "config/app.conf", b"primary's edit\n");
+    write(&b, "config/app.conf", b"backup's edit\n");
+    let synced = run(&["--conflict", "destination"]);
+    assert_exit(&synced, 0);
+    assert_mentions(&stdout(&synced), &["backup's version wins (by --conflict)"]);
+    assert_eq!(read(&p, "config/app.conf"), "backup's edit\n");
+    assert_eq!(read(&p, "config/host.conf"), "host = primary, edited\n");
+    assert_eq!(read(&b, "config/host.conf"), "host = backup\n");
 }

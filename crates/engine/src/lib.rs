@@ -43,11 +43,13 @@
 //!   points; an I/O error at any operation of a commit).
 
 pub mod apply;
+pub mod bundle;
 pub mod category;
 pub mod checks;
 pub mod chunk;
 pub mod clock;
 pub mod command;
+pub mod compress;
 pub mod confine;
 pub mod confirm;
 pub mod effects;

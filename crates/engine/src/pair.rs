@@ -69,9 +69,16 @@ pub struct SideChanges {
     pub run: Option<String>,
     /// Per category, the paths whose entry was created, changed or deleted since.
     pub paths: BTreeMap<Category, BTreeSet<RelPath>>,
+    /// The categories the base holds (a category added to the two-way set later has no
+    /// base yet).
+    pub covered: BTreeSet<Category>,
 }
 
 impl SideChanges {
+    pub fn covers(&self, category: Category) -> bool {
+        self.covered.contains(&category)
+    }
+
     pub fn changed(&self, category: Category, path: &RelPath) -> bool {
         self.paths.get(&category).is_some_and(|p| p.contains(path))
     }
@@ -122,7 +129,11 @@ impl PairBase {
     /// The paths of `categories` whose entry in `now` differs from this base (created,
     /// changed, deleted).
     pub fn changes(&self, now: &Manifest, categories: &[Category]) -> SideChanges {
-        let mut changes = SideChanges { run: Some(self.run.clone()), paths: BTreeMap::new() };
+        let mut changes = SideChanges {
+            run: Some(self.run.clone()),
+            paths: BTreeMap::new(),
+            covered: self.categories.keys().copied().collect(),
+        };
         let empty = BTreeMap::new();
         for category in categories {
             let base = self.categories.get(category).unwrap_or(&empty);

@@ -57,10 +57,12 @@ pub enum RefusalKind {
     ClockSkew,
     /// Two-way: a file changed on both servers and nobody decided which version wins.
     Conflict,
+    /// A delta bundle made for another state of this destination (or another server).
+    BundleMismatch,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 22] = [
+    pub const ALL: [RefusalKind; 23] = [
         RefusalKind::Busy,
         RefusalKind::ChangedSincePreview,
         RefusalKind::EmptySource,
@@ -83,6 +85,7 @@ impl RefusalKind {
         RefusalKind::AwaitingConfirmation,
         RefusalKind::ClockSkew,
         RefusalKind::Conflict,
+        RefusalKind::BundleMismatch,
     ];
 
     /// The name in JSON and logs (`changed_since_preview`).
@@ -110,6 +113,7 @@ impl RefusalKind {
             RefusalKind::AwaitingConfirmation => "awaiting_confirmation",
             RefusalKind::ClockSkew => "clock_skew",
             RefusalKind::Conflict => "conflict",
+            RefusalKind::BundleMismatch => "bundle_mismatch",
         }
     }
 

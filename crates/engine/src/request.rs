@@ -29,6 +29,8 @@ pub struct PlanRequest {
     /// A two-way sync: this destination's part of it (deciding, or taking what the other
     /// side decided); `None`: one way.
     pub two_way: Option<crate::two_way::TwoWay>,
+    /// Plan against this bundle file on the destination's machine instead of a source.
+    pub bundle: Option<std::path::PathBuf>,
 }
 
 /// Apply the plan of `plan` whose digest was reviewed.

@@ -143,7 +143,8 @@ enum Flow {
 /// as they are (one way).
 pub fn decide(plan: &mut Plan, inputs: &Inputs) -> TwoWayPlan {
     let decide = inputs.decide;
-    let first = inputs.source.run.is_none() || inputs.source.run != inputs.destination.run;
+    let based = inputs.source.run.is_some() && inputs.source.run == inputs.destination.run;
+    let mut first = false;
     let skew_too_large =
         inputs.clock_offset_ms.is_some_and(|offset| offset.unsigned_abs() > decide.max_skew_ms);
     let choices: BTreeMap<(Category, &RelPath), Side> =
@@ -155,6 +156,10 @@ pub fn decide(plan: &mut Plan, inputs: &Inputs) -> TwoWayPlan {
         if !decide.categories.contains(&category) {
             continue;
         }
+        // A category new to the pair's two-way set has no base yet, even in a pair that has.
+        let first_here =
+            !based || !inputs.source.covers(category) || !inputs.destination.covers(category);
+        first |= first_here;
         let mut flows: BTreeMap<String, (Flow, Option<Conflict>, Sides)> = BTreeMap::new();
         for step in &category_plan.steps {
             let sides = flows.entry(step.path.as_str().to_string()).or_insert((
@@ -169,9 +174,9 @@ pub fn decide(plan: &mut Plan, inputs: &Inputs) -> TwoWayPlan {
             let context = Context {
                 category,
                 path: &path,
-                first,
+                first: first_here,
                 skew_too_large,
-                offset_ns: inputs.clock_offset_ms.unwrap_or(0) * 1_000_000,
+                offset_ns: inputs.clock_offset_ms.unwrap_or(0).saturating_mul(1_000_000),
                 policy: decide.policy,
                 choice: choices.get(&(category, &path)).copied(),
             };
@@ -241,9 +246,17 @@ pub fn decide(plan: &mut Plan, inputs: &Inputs) -> TwoWayPlan {
 /// names: this side's part of a two-way sync.
 pub fn take_only(plan: &mut Plan, take: &Take, peer: &str) -> TwoWayPlan {
     for category_plan in &mut plan.categories {
+        let category = category_plan.category;
         let wanted: BTreeSet<&RelPath> =
-            take.paths.get(&category_plan.category).map(|p| p.iter().collect()).unwrap_or_default();
+            take.paths.get(&category).map(|p| p.iter().collect()).unwrap_or_default();
+        let within =
+            |path: &RelPath| wanted.contains(path) || wanted.iter().any(|w| path.is_inside(w));
         category_plan.steps.retain(|s| wanted.contains(&s.path));
+        // What the one-way plan kept around paths this part does not take (a folder held
+        // for its device-specific child, a shared file differing only in its keys) is
+        // the other side's business: it would change when that side commits first.
+        category_plan.kept.retain(|k| within(&k.path));
+        plan.merged.retain(|(c, path), _| *c != category || wanted.contains(path));
     }
     TwoWayPlan {
         role: Role::Takes,

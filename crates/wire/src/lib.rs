@@ -11,7 +11,6 @@
 //! type: they do not depend on `confsync-proto`.
 
 pub mod client;
-mod compress;
 mod convert;
 pub mod server;
 mod status;

@@ -54,6 +54,12 @@ pub async fn sync(
         return Ok(ExitCode::Refused);
     }
     match planned.decision() {
+        Decision::InSync if asked.dry_run => {
+            if !asked.json {
+                println!("{} and {} already agree: nothing to do.", from.label, to.label);
+            }
+            return Ok(ExitCode::Success);
+        }
         Decision::InSync => {
             if !asked.json {
                 let mut text = format!(
@@ -71,7 +77,17 @@ pub async fn sync(
             }
             // Agreeing now is a common base too: record it, so the next run has one.
             let applied = super::apply(planned, |_| {}, |_| {}).await;
-            return Ok(if applied.base_advanced { ExitCode::Success } else { ExitCode::Failed });
+            if applied.base_advanced {
+                return Ok(ExitCode::Success);
+            }
+            let why = match (applied.to, applied.from, applied.base_problem) {
+                (Err(e), _, _) | (_, Some(Err(e)), _) => e.to_string(),
+                (_, _, Some(problem)) => problem,
+                _ => "a side did not answer".to_string(),
+            };
+            let message = format!("the common base could not be recorded: {why}");
+            report(asked.json, &to.label, &anyhow::anyhow!(message));
+            return Ok(ExitCode::Failed);
         }
         Decision::Refused(refusals) => {
             report(asked.json, &to.label, &Refused(refusals).into());

@@ -180,6 +180,13 @@ impl Agent for FakeSource {
         unimplemented()
     }
 
+    async fn put_bundle(
+        &self,
+        _: Request<tonic::Streaming<v1::BundlePiece>>,
+    ) -> Reply<v1::BundleStored> {
+        unimplemented()
+    }
+
     async fn verify(&self, _: Request<v1::VerifyRequest>) -> Reply<v1::VerifyReply> {
         unimplemented()
     }

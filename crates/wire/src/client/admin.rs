@@ -137,6 +137,44 @@ impl AgentClient {
         Ok(reply.adopted)
     }
 
+    /// Streams the bundle file at `file` to the agent, which verifies it whole and keeps
+    /// it; `on_bytes` is told the bytes sent so far.
+    pub async fn put_bundle(
+        &mut self,
+        file: &std::path::Path,
+        on_bytes: impl FnMut(u64) + Send + 'static,
+    ) -> Result<confsync_engine::bundle::StoredBundle, ClientError> {
+        use tokio::io::AsyncReadExt;
+        let opened = tokio::fs::File::open(file).await.map_err(|e| {
+            self.protocol(format!("cannot read the bundle {}: {e}", file.display()))
+        })?;
+        let start = (opened, 0u64, on_bytes);
+        let pieces = futures::stream::unfold(start, |(mut f, sent, mut on_bytes)| async move {
+            let mut buf = vec![0u8; 1 << 20];
+            match f.read(&mut buf).await {
+                // A read error ends the stream short: the agent refuses the truncated bundle.
+                Ok(0) | Err(_) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    let sent = sent + n as u64;
+                    on_bytes(sent);
+                    Some((v1::BundlePiece { data: buf }, (f, sent, on_bytes)))
+                }
+            }
+        });
+        let mut request = tonic::Request::new(pieces);
+        request.set_timeout(VERIFY_CALL);
+        let address = self.address.clone();
+        let reply = within(&address, VERIFY_CALL, self.inner.put_bundle(request)).await?;
+        let digest = confsync_engine::Digest::from_slice(&reply.digest)
+            .ok_or_else(|| self.protocol("the agent named the bundle with no digest"))?;
+        Ok(confsync_engine::bundle::StoredBundle {
+            path: std::path::PathBuf::from(reply.path),
+            digest,
+            size: reply.size,
+        })
+    }
+
     /// Confirms the commit-confirmed generation pending; returns it (none: nothing was).
     pub async fn confirm(&mut self) -> Result<Option<u64>, ClientError> {
         let mut request = tonic::Request::new(v1::ConfirmRequest {});

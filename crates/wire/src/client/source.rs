@@ -283,7 +283,7 @@ impl AgentClient {
 /// A piece's bytes as the source meant them; one that does not decompress within a
 /// message's size is the source's fault, named.
 fn unpacked(address: &str, data: Vec<u8>, compressed: bool) -> Result<Vec<u8>, EngineError> {
-    crate::compress::unpack(data, compressed, MAX_MESSAGE_BYTES)
+    confsync_engine::compress::unpack(data, compressed, MAX_MESSAGE_BYTES)
         .map_err(|e| EngineError::Source(format!("{address} sent a bad piece: {e}")))
 }
 

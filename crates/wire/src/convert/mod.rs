@@ -36,6 +36,10 @@ pub enum ConvertError {
     TooLarge { path: String, size: u64, max: u64 },
     #[error("chunk list of {:?}: {detail}", Short(.path))]
     BadChunks { path: String, detail: String },
+    #[error(
+        "the bundle {0:?} is not named by an absolute path (without ..) on the agent's machine"
+    )]
+    BundlePath(String),
     #[error("unknown {what} number {value}")]
     UnknownValue { what: &'static str, value: i32 },
     #[error(transparent)]

@@ -61,6 +61,7 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
         RefusalKind::AwaitingConfirmation => v1::RefusalKind::AwaitingConfirmation,
         RefusalKind::ClockSkew => v1::RefusalKind::ClockSkew,
         RefusalKind::Conflict => v1::RefusalKind::Conflict,
+        RefusalKind::BundleMismatch => v1::RefusalKind::BundleMismatch,
     }
 }
 
@@ -88,6 +89,7 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
         Ok(v1::RefusalKind::AwaitingConfirmation) => RefusalKind::AwaitingConfirmation,
         Ok(v1::RefusalKind::ClockSkew) => RefusalKind::ClockSkew,
         Ok(v1::RefusalKind::Conflict) => RefusalKind::Conflict,
+        Ok(v1::RefusalKind::BundleMismatch) => RefusalKind::BundleMismatch,
         _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
     };
     Ok(kind)
@@ -263,7 +265,24 @@ pub fn plan_request_to_proto(request: &PlanRequest) -> v1::PlanRequest {
         categories: categories_to_proto(&request.categories),
         options: Some(options_to_proto(&request.options)),
         two_way: request.two_way.as_ref().map(super::two_way::two_way_to_proto),
+        bundle: bundle_to_proto(request),
     }
+}
+
+fn bundle_to_proto(request: &PlanRequest) -> String {
+    request.bundle.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+/// A bundle is named by an absolute path on the agent's machine.
+fn bundle_from_proto(raw: String) -> Result<Option<std::path::PathBuf>, ConvertError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let path = std::path::PathBuf::from(&raw);
+    if !path.is_absolute() || path.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(ConvertError::BundlePath(raw));
+    }
+    Ok(Some(path))
 }
 
 pub fn plan_request_from_proto(raw: v1::PlanRequest) -> Result<PlanRequest, ConvertError> {
@@ -272,6 +291,7 @@ pub fn plan_request_from_proto(raw: v1::PlanRequest) -> Result<PlanRequest, Conv
         categories: categories_from_proto(&raw.categories)?,
         options: options_from_proto(raw.options),
         two_way: super::two_way::two_way_from_proto(raw.two_way)?,
+        bundle: bundle_from_proto(raw.bundle)?,
     })
 }
 
@@ -283,6 +303,7 @@ pub fn apply_request_to_proto(request: &ApplyRequest) -> v1::ApplyRequest {
         plan_digest: request.reviewed.0.to_vec(),
         confirm_within_secs: request.confirm_within.map_or(0, |d| d.as_secs().max(1)),
         two_way: request.plan.two_way.as_ref().map(super::two_way::two_way_to_proto),
+        bundle: bundle_to_proto(&request.plan),
     }
 }
 
@@ -298,6 +319,7 @@ pub fn apply_request_from_proto(
             categories: categories_from_proto(&raw.categories)?,
             options: options_from_proto(raw.options),
             two_way: super::two_way::two_way_from_proto(raw.two_way)?,
+            bundle: bundle_from_proto(raw.bundle)?,
         },
         reviewed: reviewed.unwrap_or(Digest::ZERO),
         confirm_within: (raw.confirm_within_secs > 0)

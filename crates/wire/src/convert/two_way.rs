@@ -242,6 +242,7 @@ pub fn changes_to_proto(changes: &SideChanges) -> v1::ChangesReply {
                 paths: paths.iter().map(|p| p.to_string()).collect(),
             })
             .collect(),
+        covered: categories_to_proto(&changes.covered.iter().copied().collect::<Vec<_>>()),
     }
 }
 
@@ -250,5 +251,7 @@ pub fn changes_from_proto(raw: v1::ChangesReply) -> Result<SideChanges, ConvertE
     for (category, list) in path_lists_from_proto(raw.changed)? {
         paths.entry(category).or_default().extend(list);
     }
-    Ok(SideChanges { run: Some(raw.base_run).filter(|r| !r.is_empty()), paths })
+    // An empty list is "none" here, not "all four" as in requests.
+    let covered = raw.covered.iter().map(|c| category_from_proto(*c)).collect::<Result<_, _>>()?;
+    Ok(SideChanges { run: Some(raw.base_run).filter(|r| !r.is_empty()), paths, covered })
 }

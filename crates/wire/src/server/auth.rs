@@ -4,7 +4,7 @@
 //! | role | may call |
 //! |---|---|
 //! | `agent` | Hello, GetManifest, GetChunkList, GetChunks, GetFiles, Watch, GetChanges, health, reflection |
-//! | `admin` | all of the above, and Plan, Apply, PlanRollback, Rollback, History, Verify, Hold, Release, Confirm, AdoptBase |
+//! | `admin` | all of the above, and Plan, Apply, PlanRollback, Rollback, History, Verify, Hold, Release, Confirm, AdoptBase, PutBundle |
 //!
 //! Anything else, and any certificate without a role, is `PERMISSION_DENIED` naming the
 //! role and the call. A plaintext agent (loopback only) enforces no roles. The layer also
@@ -25,7 +25,7 @@ use crate::tls::identity::{self, Role};
 const READ_CALLS: [&str; 7] =
     ["Hello", "GetManifest", "GetChunkList", "GetChunks", "GetFiles", "Watch", "GetChanges"];
 /// Calls only an administrator may make.
-const ADMIN_CALLS: [&str; 10] = [
+const ADMIN_CALLS: [&str; 11] = [
     "Plan",
     "Apply",
     "PlanRollback",
@@ -36,6 +36,7 @@ const ADMIN_CALLS: [&str; 10] = [
     "Release",
     "Confirm",
     "AdoptBase",
+    "PutBundle",
 ];
 const AGENT_SERVICE: &str = "confsync.v1.Agent";
 /// Standard services that only describe the agent.

@@ -110,7 +110,7 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
                 .map(|piece| {
                     piece
                         .map(|(offset, data)| {
-                            let (data, zstd) = crate::compress::pack(data);
+                            let (data, zstd) = confsync_engine::compress::pack(data);
                             v1::ChunkData { offset, data, zstd }
                         })
                         .map_err(to_status)
@@ -136,7 +136,7 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
                 .map(|piece| {
                     piece
                         .map(|(index, offset, data)| {
-                            let (data, zstd) = crate::compress::pack(data);
+                            let (data, zstd) = confsync_engine::compress::pack(data);
                             v1::FileData { index, offset, data, zstd }
                         })
                         .map_err(to_status)
@@ -239,6 +239,26 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
         let request = request.into_inner();
         let adopted = self.api.adopt_base(request.peer, request.run).await.map_err(to_status)?;
         Ok(Response::new(v1::AdoptBaseReply { adopted }))
+    }
+
+    async fn put_bundle(
+        &self,
+        request: Request<tonic::Streaming<v1::BundlePiece>>,
+    ) -> Reply<v1::BundleStored> {
+        let pieces = request
+            .into_inner()
+            .map(|piece| {
+                piece.map(|p| p.data).map_err(|s| {
+                    EngineError::Source(format!("the bundle upload broke off: {}", s.message()))
+                })
+            })
+            .boxed();
+        let stored = self.api.put_bundle(pieces).await.map_err(to_status)?;
+        Ok(Response::new(v1::BundleStored {
+            path: stored.path.display().to_string(),
+            digest: stored.digest.0.to_vec(),
+            size: stored.size,
+        }))
     }
 
     async fn confirm(&self, request: Request<v1::ConfirmRequest>) -> Reply<v1::ConfirmReply> {

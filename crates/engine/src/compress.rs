@@ -1,4 +1,4 @@
-//! File data on the wire: compressed per piece, and only where it pays.
+//! File data as it travels or as a bundle keeps it: compressed per piece, where it pays.
 //!
 //! Firmware images and modules rarely compress, configuration and text databases do.
 //! The data streams (`GetChunks`, `GetFiles`) therefore run without the transport's
@@ -51,7 +51,7 @@ mod tests {
         assert!(compressed && packed.len() < text.len() / 4);
         assert_eq!(unpack(packed, true, text.len()).expect("unpack"), text);
 
-        let noise = confsync_engine::noise::noise(256 * 1024, 7);
+        let noise = crate::noise::noise(256 * 1024, 7);
         let (sent, compressed) = pack(noise.clone());
         assert!(!compressed);
         assert_eq!(sent, noise);
