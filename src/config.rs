@@ -208,12 +208,17 @@ impl AgentFile {
     }
 
     /// The layout: paths given one by one win over `root`'s built-in layout; a
-    /// relative path is taken relative to the configuration file's folder.
+    /// relative path is taken relative to the configuration file's folder (`--root`'s,
+    /// relative to the working folder). Every path is made absolute: the file watcher
+    /// reports absolute paths, and a relative root would never match them (the live
+    /// manifest would then go stale unnoticed).
     pub fn layout(&self, root_flag: Option<&Path>, base: &Path) -> anyhow::Result<Layout> {
-        let resolve = |p: &Path| {
-            if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
-        };
-        let root = root_flag.map(Path::to_path_buf).or_else(|| self.root.as_deref().map(resolve));
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        let resolve =
+            |p: &Path| absolute(if p.is_absolute() { p.to_path_buf() } else { base.join(p) });
+        let root = root_flag
+            .map(|p| absolute(p.to_path_buf()))
+            .or_else(|| self.root.as_deref().map(resolve));
         let builtin = root.as_deref().map(Layout::under_root);
         let p = &self.paths;
         let given = [

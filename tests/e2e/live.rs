@@ -196,3 +196,39 @@ fn an_edit_the_watcher_missed_is_not_overwritten_by_the_reviewed_plan() {
         "the edit stays"
     );
 }
+
+/// An agent started with a relative `--root` (from the folder above it) still follows
+/// edits as a source: its layout is made absolute, as the watcher reports absolute paths
+/// (a relative root once left the source's live manifest stale).
+#[test]
+fn an_agent_with_a_relative_root_sees_edits_made_after_it_started() {
+    let dir = tempdir();
+    let (p, b) = (dir.path().join("primary"), dir.path().join("backup"));
+    write(&p, "config/app.conf", b"app = 1\n");
+    write(&b, "config/app.conf", b"app = 1\n");
+    let destination = Agent::start(&b, "backup");
+    let mut command = std::process::Command::new(crate::support::BIN);
+    command.current_dir(dir.path()).args([
+        "agent",
+        "--root",
+        "primary",
+        "--listen",
+        "127.0.0.1:0",
+        "--name",
+        "primary",
+    ]);
+    let spawned = crate::support::spawn_agent_command(command, "primary");
+    let _child = crate::support::KillOnDrop(spawned.child);
+    let diff = || confsync(&["diff", "--from", &spawned.address, "--to", &destination.address]);
+    assert_exit(&diff(), 0);
+    // Once the watcher vouches for the tree (a moment after the first scan).
+    sleep(Duration::from_secs(2));
+    assert_exit(&diff(), 0);
+    write(&p, "config/app.conf", b"app = 2, edited on the primary\n");
+    let started = std::time::Instant::now();
+    while diff().status.code() != Some(1) {
+        assert!(started.elapsed() < Duration::from_secs(10), "the edit was never seen");
+        sleep(Duration::from_millis(200));
+    }
+    assert!(stdout(&diff()).contains("app.conf"));
+}

@@ -219,6 +219,16 @@ pub struct Spawned {
     pub log: tempfile::NamedTempFile,
 }
 
+/// A child process killed (and reaped) when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Spawns `confsync agent --root ROOT --listen LISTEN --name NAME EXTRA` with `env` added
 /// (and no inherited failpoints or TERM), and waits for the line that gives its address,
 /// not for it to answer. Fails the test, with the agent's log, when no such line comes.
