@@ -81,7 +81,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s v -l verbos
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand wizard" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand diff" -l from -d 'The source server: a name from the server list, or host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand diff" -l from -d 'The source server: a name from the server list, or host:port (for `diff`, also a bundle file that `confsync export` wrote)' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l to -d 'The destination server: a name from the server list, or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l max-delete -d 'Refuse plans deleting more than this percentage of a category\'s entries (100 or 0: no limit) [default: $CONFSYNC_MAX_DELETE, else 25]' -r
@@ -104,7 +104,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand diff" -s v -l verbose 
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand diff" -s V -l version -d 'Print version'
-complete -c confsync -n "__fish_confsync_using_subcommand sync" -l from -d 'The source server: a name from the server list, or host:port' -r
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l from -d 'The source server: a name from the server list, or host:port (for `diff`, also a bundle file that `confsync export` wrote)' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l only -d 'Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l to -d 'Destination servers, comma separated: names from the server list or host:port' -r
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l plan -d 'Apply only if the plan is still exactly this one: the digest `diff` shows ("Plan 1a2b3c4d5e6f", 12 or more hex digits) or the whole one `diff --json` prints' -r

@@ -80,7 +80,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (diff)
 _arguments "${_arguments_options[@]}" : \
-'--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
+'--from=[The source server\: a name from the server list, or host\:port (for \`diff\`, also a bundle file that \`confsync export\` wrote)]:SRC:_default' \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--to=[The destination server\: a name from the server list, or host\:port]:DST:_default' \
 '--max-delete=[Refuse plans deleting more than this percentage of a category'\''s entries (100 or 0\: no limit) \[default\: \$CONFSYNC_MAX_DELETE, else 25\]]:PERCENT:_default' \
@@ -110,7 +110,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (sync)
 _arguments "${_arguments_options[@]}" : \
-'--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
+'--from=[The source server\: a name from the server list, or host\:port (for \`diff\`, also a bundle file that \`confsync export\` wrote)]:SRC:_default' \
 '--only=[Only these categories, comma separated (firmware, capdb, modules, config). Licenses are never synchronized]:CATS:_default' \
 '--to=[Destination servers, comma separated\: names from the server list or host\:port]:DST[,DST...]:_default' \
 '--plan=[Apply only if the plan is still exactly this one\: the digest \`diff\` shows ("Plan 1a2b3c4d5e6f", 12 or more hex digits) or the whole one \`diff --json\` prints]:DIGEST:_default' \

@@ -13,7 +13,7 @@ use clap::Args;
 use crate::cli::{GuardArgs, UsageError};
 
 pub use export::{export, manifest};
-pub use import::import;
+pub use import::{diff, import};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {

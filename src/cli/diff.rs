@@ -52,6 +52,25 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    // A bundle file as the source: planned against by the destination, as an import.
+    let named = std::path::Path::new(&args.selection.from);
+    if named.is_file()
+        && targets::server_list().ok().is_none_or(|l| l.find(&args.selection.from).is_none())
+    {
+        let import = crate::cli::bundle::ImportArgs {
+            file: Some(named.to_path_buf()),
+            to: args.to.clone(),
+            on_agent: None,
+            only: args.selection.only.clone(),
+            yes: false,
+            dry_run: true,
+            plan: None,
+            json: args.selection.json,
+            all: args.selection.all,
+            guards: args.guards.clone(),
+        };
+        return crate::cli::bundle::diff(&import).await;
+    }
     let categories = targets::categories(&args.selection.only)?;
     let from = targets::resolve(&args.selection.from, "--from")?;
     let to = targets::resolve(&args.to, "--to")?;

@@ -154,7 +154,8 @@ pub enum Command {
 /// How SRC and DST are given, and which categories.
 #[derive(Debug, Clone, Args)]
 pub struct Selection {
-    /// The source server: a name from the server list, or host:port.
+    /// The source server: a name from the server list, or host:port (for `diff`, also a
+    /// bundle file that `confsync export` wrote).
     #[arg(long, value_name = "SRC")]
     pub from: String,
 

@@ -48,6 +48,8 @@ struct Chosen {
     primary: bool,
     /// Typed as an address rather than picked from the list.
     typed: bool,
+    /// A bundle file picked as the source instead of a server.
+    bundle: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: WizardArgs) -> anyhow::Result<ExitCode> {
@@ -81,6 +83,22 @@ pub async fn run_with(
     let source = pick("Source, the server to copy from", &statuses, None).await?;
     let destination =
         pick("Destination, the server to overwrite", &statuses, Some(&source)).await?;
+    if let Some(file) = &source.bundle {
+        // The same review, confirmation and apply as `confsync import`.
+        let import = crate::cli::bundle::ImportArgs {
+            file: Some(file.clone()),
+            to: destination.label.clone(),
+            on_agent: None,
+            only: String::new(),
+            yes: false,
+            dry_run: false,
+            plan: None,
+            json: false,
+            all: false,
+            guards: GuardArgs { allow_protected: destination.protected, ..GuardArgs::default() },
+        };
+        return crate::cli::bundle::import(import).await;
+    }
     let directions = [
         format!("One way: make {} equal {}", destination.label, source.label),
         "Both ways: what changed on either since their last two-way sync goes to the other"
@@ -302,10 +320,37 @@ fn pick_once(
         })
         .collect();
     items.push("Type an address…".into());
+    let bundle_row = exclude.is_none().then(|| {
+        items.push("A bundle file (confsync export)…".into());
+        items.len() - 1
+    });
     // The usual direction is primary to backup: the cursor starts there.
     let usual = if exclude.is_none() { Role::Primary } else { Role::Backup };
     let start = offered.iter().position(|s| s.role == usual.name()).unwrap_or(0);
     let index = ask(|| Select::new().with_prompt(prompt).items(&items).default(start).interact())?;
+    if Some(index) == bundle_row {
+        let path: String = ask(|| {
+            Input::<String>::new()
+                .with_prompt("Bundle file")
+                .validate_with(|text: &String| {
+                    if std::path::Path::new(text.trim()).is_file() {
+                        Ok(())
+                    } else {
+                        Err(format!("{} is not a file", text.trim()))
+                    }
+                })
+                .interact_text()
+        })?;
+        let path = std::path::PathBuf::from(path.trim());
+        return Ok(Chosen {
+            label: path.display().to_string(),
+            target: Target::plain("bundle"),
+            protected: false,
+            primary: false,
+            typed: false,
+            bundle: Some(path),
+        });
+    }
     if let Some(status) = offered.get(index) {
         let list = targets::server_list()?;
         let target = match list.find(&status.name) {
@@ -318,6 +363,7 @@ fn pick_once(
             protected: status.protected,
             primary: status.role == Role::Primary.name(),
             typed: false,
+            bundle: None,
         });
     }
     let address: String = ask(|| {
@@ -335,6 +381,7 @@ fn pick_once(
         protected: false,
         primary: false,
         typed: true,
+        bundle: None,
     })
 }
 

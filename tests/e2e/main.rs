@@ -6,6 +6,7 @@ mod support;
 
 mod attacks;
 mod auto;
+mod bundles;
 mod checks;
 mod cli;
 mod confirm;

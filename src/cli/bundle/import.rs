@@ -18,39 +18,19 @@ use crate::cli::progress::ProgressDisplay;
 use crate::cli::{ExitCode, Refused, exit, flow, render, targets};
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    match import_reviewed(&args).await {
+        // A script reading --json gets an error event either way.
+        Err(e) if args.json => {
+            events::error(&args.to, &e).print();
+            Ok(exit::code_for(&e))
+        }
+        other => other,
+    }
+}
+
+async fn import_reviewed(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let to = targets::resolve(&args.to, "--to")?;
-    let mut client = AgentClient::connect(&to.target).await?;
-    let (bundle, from, held) = match (&args.on_agent, &args.file) {
-        (Some(path), _) => {
-            let path = absolute(path, "--on-agent")?;
-            let from = format!("{} on {}", path.display(), to.label);
-            (path, from, None)
-        }
-        (None, Some(file)) => {
-            let checking = file.clone();
-            let local = tokio::task::spawn_blocking(move || Bundle::open(&checking)).await??;
-            let bar = crate::cli::progress::bytes_bar("upload", local.size, args.json);
-            let progress = bar.clone();
-            let stored = client.put_bundle(file, move |sent| progress.set_position(sent)).await?;
-            bar.finish_and_clear();
-            let from = format!("{} ({})", local.describe(), file.display());
-            (stored.path, from, Some(local.categories().to_vec()))
-        }
-        (None, None) => unreachable!("clap requires FILE unless --on-agent"),
-    };
-    let categories = match (args.only.trim(), held) {
-        ("", Some(held)) => held,
-        // The agent takes every category the bundle holds when none is named.
-        ("", None) => Category::ALL.to_vec(),
-        (only, _) => targets::categories(only)?,
-    };
-    let request = PlanRequest {
-        source: format!("bundle {}", bundle.display()),
-        categories,
-        options: args.guards.options(),
-        two_way: None,
-        bundle: Some(bundle),
-    };
+    let (mut client, request, from) = staged(args, &to).await?;
     let view = client.plan(&request).await?;
     if args.json {
         Event::plan(&to.label, &view).print();
@@ -67,12 +47,88 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         );
         return Err(Refused::one(RefusalKind::ChangedSincePreview, message).into());
     }
+    apply_reviewed(args, &to, client, request, &view, &from).await
+}
+
+/// `diff --from FILE --to DST`: the plan against a bundle, nothing applied; exit 1 when
+/// the destination differs from it.
+pub async fn diff(args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let to = targets::resolve(&args.to, "--to")?;
+    let (mut client, request, from) = staged(args, &to).await?;
+    let view = client.plan(&request).await?;
+    if args.json {
+        let doc = serde_json::json!({
+            "source": from,
+            "destination": to.label,
+            "in_sync": view.is_empty(),
+            "plan": view,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", render::plan(&view, &from, &to.target.address, args.all));
+    }
+    Ok(if view.is_empty() { ExitCode::Success } else { ExitCode::Differences })
+}
+
+/// The bundle where the destination agent can read it (verified here first, then sent;
+/// or named on its machine), and the plan request that names it.
+async fn staged(
+    args: &ImportArgs,
+    to: &crate::cli::targets::Server,
+) -> anyhow::Result<(AgentClient, PlanRequest, String)> {
+    let mut client = AgentClient::connect(&to.target).await?;
+    let (bundle, from, held) = match (&args.on_agent, &args.file) {
+        (Some(path), _) => {
+            let path = absolute(path, "--on-agent")?;
+            let from = format!("{} on {}", path.display(), to.label);
+            (path, from, None)
+        }
+        (None, Some(file)) => {
+            let checking = file.clone();
+            let local = tokio::task::spawn_blocking(move || Bundle::open(&checking)).await??;
+            let bar = crate::cli::progress::bytes_bar("upload", local.size, args.json);
+            let progress = bar.clone();
+            let stored = client.put_bundle(file, move |sent| progress.set_position(sent)).await?;
+            bar.finish_and_clear();
+            let from = file.display().to_string();
+            (stored.path, from, Some(local.categories().to_vec()))
+        }
+        (None, None) => {
+            return Err(
+                crate::cli::UsageError("give the bundle FILE, or --on-agent PATH".into()).into()
+            );
+        }
+    };
+    let categories = match (args.only.trim(), held) {
+        ("", Some(held)) => held,
+        // The agent takes every category the bundle holds when none is named.
+        ("", None) => Category::ALL.to_vec(),
+        (only, _) => targets::categories(only)?,
+    };
+    let request = PlanRequest {
+        source: format!("bundle {}", bundle.display()),
+        categories,
+        options: args.guards.options(),
+        two_way: None,
+        bundle: Some(bundle),
+    };
+    Ok((client, request, from))
+}
+
+async fn apply_reviewed(
+    args: &ImportArgs,
+    to: &crate::cli::targets::Server,
+    mut client: AgentClient,
+    request: PlanRequest,
+    view: &confsync_engine::view::PlanView,
+    from: &str,
+) -> anyhow::Result<ExitCode> {
     match view.decision() {
         Decision::InSync => {
             if args.json {
                 Event::Result { destination: &to.label, in_sync: true, outcome: None }.print();
             } else {
-                println!("{}", flow::in_sync_message(&view, &to.label, &view.source_name));
+                println!("{}", flow::in_sync_message(view, &to.label, &view.source_name));
             }
             return Ok(ExitCode::Success);
         }
@@ -86,7 +142,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     if !args.yes {
-        let question = render::confirmation(&view, &from, std::slice::from_ref(&to.label));
+        let question = render::confirmation(view, from, std::slice::from_ref(&to.label));
         flow::confirm_or_refuse(question, "not imported", "add --yes to import without asking")?;
     }
     let display = ProgressDisplay::choose(args.json);
@@ -112,13 +168,6 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(flow::applied_code(&outcome))
         }
-        Err(e) => {
-            let e = anyhow::Error::new(e);
-            if args.json {
-                events::error(&to.label, &e).print();
-                return Ok(exit::code_for(&e));
-            }
-            Err(e)
-        }
+        Err(e) => Err(anyhow::Error::new(e)),
     }
 }
