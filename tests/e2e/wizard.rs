@@ -213,3 +213,34 @@ fn both_ways_the_wizard_shows_each_direction_and_asks_per_conflict() {
     assert_eq!(std::fs::read(p.join("licenses/primary.lic")).expect("read"), b"primary license");
     assert!(!p.join("licenses/backup.lic").exists());
 }
+
+#[test]
+fn a_bundle_file_is_a_source_the_wizard_offers() {
+    let site = pair();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("site.bundle");
+    let file = bundle.display().to_string();
+    assert_exit(&confsync(&["export", "--from", &site.primary.address, "-o", &file]), 0);
+    let mut session = wizard_session(&site.servers);
+    session.exp_string("A bundle file").expect("source menu");
+    press(&mut session, "\x1b[B\x1b[B");
+    press(&mut session, "\r");
+    session.exp_string("Bundle file").expect("path prompt");
+    press(&mut session, &format!("{file}\r"));
+    session.exp_string("Type an address").expect("destination menu");
+    press(&mut session, "\x1b[B");
+    press(&mut session, "\r");
+    session.exp_string("of primary (exported").expect("the plan names the bundle's origin");
+    session.exp_string("Overwrite backup-1 with").expect("confirmation");
+    press(&mut session, "y");
+    session.exp_string("generation 1").expect("result");
+    session.exp_eof().expect("the wizard ends");
+    for category in ["firmware", "modules", "config"] {
+        assert_eq!(
+            snapshot(&site.primary.root.join(category)),
+            snapshot(&site.backup.root.join(category)),
+            "{category}"
+        );
+    }
+    assert!(site.backup.root.join("licenses/backup.lic").exists());
+}

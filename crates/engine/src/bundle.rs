@@ -283,11 +283,20 @@ impl Bundle {
         }
         let format = u32::from_le_bytes([magic[8], magic[9], magic[10], magic[11]]);
         if format != FORMAT {
+            // Whatever else a later format changes, its header is the first record, JSON.
+            let made_by = reader
+                .record(0)
+                .ok()
+                .and_then(|(_, _, payload)| {
+                    serde_json::from_slice::<serde_json::Value>(&payload).ok()
+                })
+                .and_then(|v| v.get("made_by").and_then(|m| m.as_str()).map(str::to_string))
+                .unwrap_or_else(|| "another confsync".to_string());
             return Err(reader.bad(
                 8,
                 &format!(
-                    "it is of bundle format {format}, and this confsync (version {}) reads format \
-                     {FORMAT}: import it with the confsync version that made it, or newer",
+                    "it was made by {made_by} (bundle format {format}); this is confsync {}, \
+                     which reads bundle format {FORMAT}: import it with {made_by} or newer",
                     env!("CARGO_PKG_VERSION")
                 ),
             ));

@@ -80,7 +80,9 @@ fn truncation_a_flipped_bit_and_an_oversized_record_are_refused_naming_the_offse
     assert!(over.contains("more than the") && over.contains("at byte 12"), "{over}");
     let mut newer = bytes.clone();
     newer[8] = 9;
-    assert!(refusal(&newer).contains("format 9"), "{}", refusal(&newer));
+    let newer = refusal(&newer);
+    assert!(newer.contains("made by confsync test (bundle format 9)"), "{newer}");
+    assert!(newer.contains(&format!("this is confsync {}", env!("CARGO_PKG_VERSION"))), "{newer}");
 }
 
 #[test]
