@@ -1251,12 +1251,16 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__man)
-            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-v -h -V --dir --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --servers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -49,7 +49,7 @@ complete -c confsync -n "__fish_confsync_needs_command" -f -a "release" -d 'Let 
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "confirm" -d 'Confirm a generation applied with `sync --confirm-within`, so that it stands'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "certs" -d 'Create a certificate authority and issue agent and admin certificates'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "demo" -d 'Start two sample servers on this machine and synchronize them'
-complete -c confsync -n "__fish_confsync_needs_command" -f -a "man" -d 'Print the manual page (roff), generated from the same definitions as --help'
+complete -c confsync -n "__fish_confsync_needs_command" -f -a "man" -d 'Print a manual page (roff), generated from the same definitions as --help: the top page, one command\'s, or every page into a folder'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c confsync -n "__fish_confsync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l root -d 'Serve DIR/{firmware,capdb,modules,config}; DIR/licenses stays untouched and DIR/.confsync holds the agent\'s state' -r -F
@@ -375,6 +375,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand demo" -s v -l verbose 
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -l insecure -d 'Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback'
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c confsync -n "__fish_confsync_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c confsync -n "__fish_confsync_using_subcommand man" -l dir -d 'Write every page (confsync.1, confsync-sync.1, ...) into this folder instead' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand man" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand man" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand man" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F
@@ -408,7 +409,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_s
 complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help" -f -a "confirm" -d 'Confirm a generation applied with `sync --confirm-within`, so that it stands'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help" -f -a "certs" -d 'Create a certificate authority and issue agent and admin certificates'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help" -f -a "demo" -d 'Start two sample servers on this machine and synchronize them'
-complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help" -f -a "man" -d 'Print the manual page (roff), generated from the same definitions as --help'
+complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help" -f -a "man" -d 'Print a manual page (roff), generated from the same definitions as --help: the top page, one command\'s, or every page into a folder'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and not __fish_seen_subcommand_from agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c confsync -n "__fish_confsync_using_subcommand help; and __fish_seen_subcommand_from servers" -f -a "add" -d 'Add a server to the list (or change it); with --ca/--cert/--key, store the certificate to reach it with'

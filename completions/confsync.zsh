@@ -603,6 +603,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (man)
 _arguments "${_arguments_options[@]}" : \
+'()--dir=[Write every page (confsync.1, confsync-sync.1, ...) into this folder instead]:DIR:_files' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
@@ -614,6 +615,7 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 '-V[Print version]' \
 '--version[Print version]' \
+'*::command -- One command'\''s page (`sync`, `servers add`, ...) instead of the top one:_default' \
 && ret=0
 ;;
 (completions)
@@ -801,7 +803,7 @@ _confsync_commands() {
 'confirm:Confirm a generation applied with \`sync --confirm-within\`, so that it stands' \
 'certs:Create a certificate authority and issue agent and admin certificates' \
 'demo:Start two sample servers on this machine and synchronize them' \
-'man:Print the manual page (roff), generated from the same definitions as --help' \
+'man:Print a manual page (roff), generated from the same definitions as --help\: the top page, one command'\''s, or every page into a folder' \
 'completions:Print a shell completion script' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -905,7 +907,7 @@ _confsync__subcmd__help_commands() {
 'confirm:Confirm a generation applied with \`sync --confirm-within\`, so that it stands' \
 'certs:Create a certificate authority and issue agent and admin certificates' \
 'demo:Start two sample servers on this machine and synchronize them' \
-'man:Print the manual page (roff), generated from the same definitions as --help' \
+'man:Print a manual page (roff), generated from the same definitions as --help\: the top page, one command'\''s, or every page into a folder' \
 'completions:Print a shell completion script' \
 'help:Print this message or the help of the given subcommand(s)' \
     )

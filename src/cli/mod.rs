@@ -138,9 +138,11 @@ pub enum Command {
     /// Start two sample servers on this machine and synchronize them.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(demo::DemoArgs),
-    /// Print the manual page (roff), generated from the same definitions as --help.
-    #[command(after_help = "Example:\n  confsync man > /usr/local/share/man/man1/confsync.1")]
-    Man,
+    /// Print a manual page (roff), generated from the same definitions as --help: the
+    /// top page, one command's, or every page into a folder.
+    #[command(after_help = "Examples:\n  confsync man > confsync.1\n  confsync man sync\n  \
+                            confsync man --dir /usr/local/share/man/man1")]
+    Man(ManArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  confsync completions bash > /etc/bash_completion.d/confsync"
@@ -149,6 +151,16 @@ pub enum Command {
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// One command's page (`sync`, `servers add`, ...) instead of the top one.
+    #[arg(value_name = "COMMAND", num_args = 0..)]
+    pub command: Vec<String>,
+    /// Write every page (confsync.1, confsync-sync.1, ...) into this folder instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
 }
 
 /// How SRC and DST are given, and which categories.
@@ -236,6 +248,37 @@ impl GuardArgs {
     }
 }
 
+/// `confsync man`: the top page, one command's page, or all of them into a folder.
+fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut top = Cli::command().disable_help_subcommand(true);
+    top.build();
+    if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        clap_mangen::generate_to(top, dir)
+            .with_context(|| format!("writing the manual pages into {}", dir.display()))?;
+        println!("Wrote the manual pages into {}.", dir.display());
+        return Ok(ExitCode::Success);
+    }
+    let mut page = top;
+    for name in &args.command {
+        let Some(sub) = page.find_subcommand(name).cloned() else {
+            let known: Vec<String> =
+                page.get_subcommands().map(|c| c.get_name().to_string()).collect();
+            return Err(UsageError(format!(
+                "no command {name:?} to show the manual page of; there are: {}",
+                known.join(", ")
+            ))
+            .into());
+        };
+        page = sub;
+    }
+    clap_mangen::Man::new(page)
+        .render(&mut std::io::stdout())
+        .context("writing the manual page")?;
+    Ok(ExitCode::Success)
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     targets::set_servers_path(cli.servers.clone());
@@ -266,13 +309,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Release(args) => hold::release(args).await,
         Command::Confirm(args) => confirm::run(args).await,
         Command::Certs(command) => certs::run(command).await,
-        Command::Man => {
-            use clap::CommandFactory;
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
-                .context("writing the manual page")?;
-            Ok(ExitCode::Success)
-        }
+        Command::Man(args) => man(&args),
         Command::Completions { shell } => {
             print_completions(shell, &mut std::io::stdout());
             Ok(ExitCode::Success)

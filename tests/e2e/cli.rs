@@ -18,6 +18,11 @@ const COMMANDS: &[&str] = &[
     "demo",
     "man",
     "completions",
+    "export",
+    "import",
+    "manifest",
+    "confirm",
+    "verify",
 ];
 
 #[test]
@@ -49,6 +54,27 @@ fn committed_completions_are_fresh() {
             "{path} is stale: regenerate with `cargo run -- completions {shell} > completions/confsync.{shell}`"
         );
     }
+}
+
+#[test]
+fn every_command_has_its_own_manual_page() {
+    let dir = tempdir();
+    let written = confsync(&["man", "--dir", &dir.path().display().to_string()]);
+    assert_exit(&written, 0);
+    for command in COMMANDS {
+        let page = dir.path().join(format!("confsync-{command}.1"));
+        let text =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        assert!(text.contains(&format!(".TH confsync-{command}")), "{text}");
+    }
+    assert!(dir.path().join("confsync-servers-add.1").exists(), "nested commands too");
+    // The top page's SEE ALSO names pages that now exist.
+    let top = std::fs::read_to_string(dir.path().join("confsync.1")).expect("confsync.1");
+    assert!(top.contains("confsync\\-sync(1)"), "{top}");
+    let sync = confsync(&["man", "sync"]);
+    assert_exit(&sync, 0);
+    assert!(stdout(&sync).contains(".TH confsync-sync"));
+    assert_exit(&confsync(&["man", "nonsense"]), 2);
 }
 
 #[test]

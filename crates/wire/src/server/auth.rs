@@ -40,7 +40,11 @@ const ADMIN_CALLS: [&str; 11] = [
 ];
 const AGENT_SERVICE: &str = "confsync.v1.Agent";
 /// Standard services that only describe the agent.
-const OPEN_SERVICES: [&str; 2] = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"];
+const OPEN_SERVICES: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
 
 /// How the connections reaching this layer are to be treated.
 #[derive(Debug, Clone)]

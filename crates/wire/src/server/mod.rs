@@ -131,10 +131,22 @@ pub async fn serve<A: Api>(
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<v1::agent_server::AgentServer<service::Service<A>>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(v1::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building the gRPC reflection service")?;
+    // Both reflection versions: grpcurl speaks v1, Python's grpcio-reflection and many
+    // other tools still v1alpha. Each lists everything served: the agent, health, and
+    // both reflection services.
+    let descriptors = || {
+        tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
+            .register_encoded_file_descriptor_set(v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
+    };
+    let reflection = descriptors().build_v1().context("building the gRPC reflection service")?;
+    let reflection_v1alpha =
+        descriptors().build_v1alpha().context("building the gRPC reflection service")?;
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -150,6 +162,7 @@ pub async fn serve<A: Api>(
         .layer(auth::AuthLayer::new(policy))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(agent);
     let server = match listen::accept(listener, security) {
         listen::Incoming::Plain(incoming) => {
