@@ -67,6 +67,9 @@ _confsync() {
             confsync,servers)
                 cmd="confsync__subcmd__servers"
                 ;;
+            confsync,status)
+                cmd="confsync__subcmd__status"
+                ;;
             confsync,sync)
                 cmd="confsync__subcmd__sync"
                 ;;
@@ -145,6 +148,9 @@ _confsync() {
             confsync__subcmd__help,servers)
                 cmd="confsync__subcmd__help__subcmd__servers"
                 ;;
+            confsync__subcmd__help,status)
+                cmd="confsync__subcmd__help__subcmd__status"
+                ;;
             confsync__subcmd__help,sync)
                 cmd="confsync__subcmd__help__subcmd__sync"
                 ;;
@@ -209,7 +215,7 @@ _confsync() {
 
     case "${cmd}" in
         confsync)
-            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help"
+            opts="-v -h -V --verbose --servers --ca --cert --key --insecure --help --version agent wizard diff sync export import manifest servers status auto history rollback verify hold release confirm certs demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -747,7 +753,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__help)
-            opts="agent wizard diff sync export import manifest servers auto history rollback verify hold release confirm certs demo man completions help"
+            opts="agent wizard diff sync export import manifest servers status auto history rollback verify hold release confirm certs demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1071,6 +1077,20 @@ _confsync() {
         confsync__subcmd__help__subcmd__servers__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        confsync__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1629,6 +1649,44 @@ _confsync() {
                 return 0
             fi
             case "${prev}" in
+                --servers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        confsync__subcmd__status)
+            opts="-v -h -V --from --watch --every --json --verbose --servers --ca --cert --key --insecure --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --servers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

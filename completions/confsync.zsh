@@ -345,6 +345,25 @@ esac
     ;;
 esac
 ;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+'--from=[The server the others are compared with \[default\: the list'\''s primary\]]:SRC:_default' \
+'--every=[With --watch, redraw at least this often]:DURATION:_default' \
+'--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
+'--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
+'--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \
+'--key=[The private key of --cert (PEM)]:FILE:_files' \
+'--watch[Keep the table live\: redrawn when a tree changes, and every --every]' \
+'--json[Print the rows as JSON (with --watch, one document per line)]' \
+'*-v[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'*--verbose[More log output\: -v for info, -vv for debug (RUST_LOG overrides)]' \
+'--insecure[Allow plaintext to and from non-loopback addresses (logged as a warning). Without it, plaintext is refused anywhere but on loopback]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (auto)
 _arguments "${_arguments_options[@]}" : \
 '--from=[The source server\: a name from the server list, or host\:port]:SRC:_default' \
@@ -706,6 +725,10 @@ _arguments "${_arguments_options[@]}" : \
     ;;
 esac
 ;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (auto)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -794,6 +817,7 @@ _confsync_commands() {
 'import:Apply a bundle file to a destination, as a sync from the bundle'\''s origin' \
 'manifest:Take a destination'\''s manifest, to export a delta bundle that carries only what it lacks' \
 'servers:Keep the list of servers, and see them all live (inventory, last sync, in step?)' \
+'status:One row per server against the primary\: in sync, pending, edited locally, held, unreachable..., each with the command that fixes it (exit 0 in sync, 1 not, 3 unreachable)' \
 'auto:Keep destinations following a source\: on a schedule, on change, or both' \
 'history:List the applies recorded on a server, newest first' \
 'rollback:Restore a server to its state before a kept generation' \
@@ -898,6 +922,7 @@ _confsync__subcmd__help_commands() {
 'import:Apply a bundle file to a destination, as a sync from the bundle'\''s origin' \
 'manifest:Take a destination'\''s manifest, to export a delta bundle that carries only what it lacks' \
 'servers:Keep the list of servers, and see them all live (inventory, last sync, in step?)' \
+'status:One row per server against the primary\: in sync, pending, edited locally, held, unreachable..., each with the command that fixes it (exit 0 in sync, 1 not, 3 unreachable)' \
 'auto:Keep destinations following a source\: on a schedule, on change, or both' \
 'history:List the applies recorded on a server, newest first' \
 'rollback:Restore a server to its state before a kept generation' \
@@ -1036,6 +1061,11 @@ _confsync__subcmd__help__subcmd__servers__subcmd__show_commands() {
     local commands; commands=()
     _describe -t commands 'confsync help servers show commands' commands "$@"
 }
+(( $+functions[_confsync__subcmd__help__subcmd__status_commands] )) ||
+_confsync__subcmd__help__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync help status commands' commands "$@"
+}
 (( $+functions[_confsync__subcmd__help__subcmd__sync_commands] )) ||
 _confsync__subcmd__help__subcmd__sync_commands() {
     local commands; commands=()
@@ -1152,6 +1182,11 @@ _confsync__subcmd__servers__subcmd__remove_commands() {
 _confsync__subcmd__servers__subcmd__show_commands() {
     local commands; commands=()
     _describe -t commands 'confsync servers show commands' commands "$@"
+}
+(( $+functions[_confsync__subcmd__status_commands] )) ||
+_confsync__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'confsync status commands' commands "$@"
 }
 (( $+functions[_confsync__subcmd__sync_commands] )) ||
 _confsync__subcmd__sync_commands() {

@@ -108,6 +108,13 @@ impl Api for Agent {
         two_way::adopt(&self.state, &peer, &run)
     }
 
+    async fn drift(
+        &self,
+        categories: Vec<Category>,
+    ) -> Result<confsync_engine::server::DriftReport> {
+        serve_source::drift(&self.state, categories).await
+    }
+
     async fn put_bundle(
         &self,
         pieces: BoxStream<'static, Result<Vec<u8>>>,

@@ -33,23 +33,33 @@ pub async fn receive(
 ) -> Result<StoredBundle> {
     let folder = state.layout().state_dir().join("bundles");
     std::fs::create_dir_all(&folder).map_err(EngineError::io("create", &folder))?;
-    let incoming = folder.join(format!("incoming-{}.part", std::process::id()));
-    let mut file =
-        std::fs::File::create(&incoming).map_err(EngineError::io("create", &incoming))?;
-    let mut size = 0u64;
-    while let Some(piece) = pieces.next().await {
-        let piece = match piece {
-            Ok(piece) => piece,
-            Err(e) => {
-                let _ = std::fs::remove_file(&incoming);
-                return Err(e);
-            }
-        };
-        size += piece.len() as u64;
-        file.write_all(&piece).map_err(EngineError::io("write", &incoming))?;
+    // A name of its own per upload: two uploads at once never share a file.
+    let (mut file, incoming) = tempfile::Builder::new()
+        .prefix("incoming-")
+        .suffix(".part")
+        .tempfile_in(&folder)
+        .map_err(EngineError::io("create", &folder))?
+        .keep()
+        .map_err(|e| EngineError::io("create", &folder)(e.error))?;
+    let received = async {
+        let mut size = 0u64;
+        while let Some(piece) = pieces.next().await {
+            let piece = piece?;
+            size += piece.len() as u64;
+            file.write_all(&piece).map_err(EngineError::io("write", &incoming))?;
+        }
+        file.sync_all().map_err(EngineError::io("flush", &incoming))?;
+        Ok::<_, EngineError>(size)
     }
-    file.sync_all().map_err(EngineError::io("flush", &incoming))?;
+    .await;
     drop(file);
+    let size = match received {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = std::fs::remove_file(&incoming);
+            return Err(e);
+        }
+    };
     let checking = incoming.clone();
     let opened = tokio::task::spawn_blocking(move || Bundle::open(&checking))
         .await
@@ -112,7 +122,7 @@ pub async fn plan(state: &Arc<AgentState>, request: &PlanRequest, path: &Path) -
     let clock = std::time::Instant::now();
     let destination = state.scan(categories.clone()).await?;
     timings.scan_ms = elapsed_ms(clock);
-    check_made_for(state, &bundle, &destination)?;
+    check_made_for(state, &bundle, &destination, categories)?;
     let clock = std::time::Instant::now();
     let mut source_manifest = Manifest::default();
     for category in categories {
@@ -147,11 +157,15 @@ pub async fn plan(state: &Arc<AgentState>, request: &PlanRequest, path: &Path) -
 
 /// A delta bundle left out what its destination held when its manifest was taken: only
 /// that server, in that state, can take it.
-fn check_made_for(state: &AgentState, bundle: &Bundle, now: &Manifest) -> Result<()> {
+fn check_made_for(
+    state: &AgentState,
+    bundle: &Bundle,
+    now: &Manifest,
+    categories: &[Category],
+) -> Result<()> {
     let Some(made_for) = &bundle.header.for_destination else { return Ok(()) };
     // Already as the bundle would leave it (imported before): nothing to refuse.
-    let equal = bundle
-        .categories()
+    let equal = categories
         .iter()
         .all(|c| now.get(*c).map(|m| m.digest) == bundle.manifest.get(*c).map(|m| m.digest));
     if equal && made_for.server.instance_id == state.instance_id {
@@ -174,9 +188,10 @@ fn check_made_for(state: &AgentState, bundle: &Bundle, now: &Manifest) -> Result
             ),
         ));
     }
-    for (category, digest) in &made_for.digests {
+    // Only what this import compares (`--only`) must be as the manifest saw it.
+    for (category, digest) in made_for.digests.iter().filter(|(c, _)| categories.contains(c)) {
         let ours = now.get(*category).map(|m| m.digest);
-        if bundle.categories().contains(category) && ours != Some(*digest) {
+        if ours != Some(*digest) {
             return Err(EngineError::refused(
                 RefusalKind::BundleMismatch,
                 format!(

@@ -76,6 +76,13 @@ where
     let guard = Arc::clone(&state.apply_lock).try_lock_owned().map_err(|_| EngineError::busy())?;
     let (tx, rx) = mpsc::channel(EVENTS_BUFFERED);
     let state = Arc::clone(state);
+    *state.applying.lock().unwrap_or_else(|p| p.into_inner()) =
+        Some(confsync_engine::server::Applying {
+            source: attempt.source.clone(),
+            requested_by: attempt.requested_by.clone(),
+            started_at: clock::now_secs(),
+            ..Default::default()
+        });
     tokio::spawn(async move {
         let progress = ChannelProgress { tx: tx.clone(), state: Arc::clone(&state), _unread: None };
         progress.report(ProgressEvent::phase(Phase::Planning));
@@ -89,6 +96,7 @@ where
             applied.warnings.push(format!("it could not be recorded in the history ({e})"));
         }
         confsync_engine::fault::disarm();
+        *state.applying.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let message = match outcome {
             Ok(outcome) => Ok(ApplyEvent::Done(outcome)),
             Err(e) => {
@@ -126,6 +134,14 @@ impl ChannelProgress {
 
 impl Progress for ChannelProgress {
     fn report(&self, event: ProgressEvent) {
+        if let Some(applying) =
+            self.state.applying.lock().unwrap_or_else(|p| p.into_inner()).as_mut()
+        {
+            applying.bytes_done = event.bytes_done;
+            applying.bytes_total = event.bytes_total;
+            applying.files_done = event.files_done;
+            applying.files_total = event.files_total;
+        }
         // A slow client misses intermediate events rather than slowing the transfer.
         let _ = self.tx.try_send(Ok(ApplyEvent::Progress(event)));
     }

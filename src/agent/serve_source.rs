@@ -64,6 +64,7 @@ pub async fn hello(state: &Arc<AgentState>) -> Result<ServerInfo> {
         hold: confsync_engine::hold::current(state.layout()),
         device_specific: state.device_specific()?,
         pending_confirmation: confsync_engine::confirm::current(state.layout()),
+        applying: state.applying.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         // Read last, just before the reply leaves: a peer compares it with its own clock
         // when the reply arrives.
         clock_ms: confsync_engine::clock::now_ms().saturating_add(
@@ -275,4 +276,24 @@ fn send_whole(
             return Ok(true);
         }
     }
+}
+
+/// What differs here from what the last sync left: the drift a status shows, its first
+/// 1,000 paths and the count.
+pub async fn drift(
+    state: &Arc<AgentState>,
+    categories: Vec<Category>,
+) -> Result<confsync_engine::server::DriftReport> {
+    const LISTED: usize = 1000;
+    let now = state.scan(categories).await?;
+    let ours = confsync_engine::rules::Rules::parse(
+        &state.device_specific()?,
+        confsync_engine::rules::Origin::Destination,
+    )
+    .map_err(|e| confsync_engine::EngineError::Config(e.to_string()))?;
+    let drift = confsync_engine::last_sync::LastSync::load(state.layout()).drift(&now, &ours);
+    let total = drift.paths.len() as u64;
+    let mut paths = drift.paths;
+    paths.truncate(LISTED);
+    Ok(confsync_engine::server::DriftReport { recorded: drift.recorded, paths, total })
 }

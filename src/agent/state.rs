@@ -57,6 +57,8 @@ pub struct AgentState {
     pub apply_lock: Arc<tokio::sync::Mutex<()>>,
     /// Woken when a commit-confirmed deadline is set or ended (`agent::confirm`).
     pub confirmations: tokio::sync::Notify,
+    /// The apply (or rollback) running now, with its last progress, for `Hello`.
+    pub applying: std::sync::Mutex<Option<confsync_engine::server::Applying>>,
     shutting_down: AtomicBool,
 }
 
@@ -72,6 +74,7 @@ impl AgentState {
             last_plan: std::sync::Mutex::new(None),
             apply_lock: Arc::new(tokio::sync::Mutex::new(())),
             confirmations: tokio::sync::Notify::new(),
+            applying: std::sync::Mutex::new(None),
             shutting_down: AtomicBool::new(false),
         }
     }

@@ -20,6 +20,7 @@ pub mod progress;
 pub mod render;
 pub mod rollback;
 pub mod servers;
+pub mod status;
 pub mod sync;
 pub mod targets;
 pub mod tls_args;
@@ -102,6 +103,12 @@ pub enum Command {
         after_help = "Examples:\n  confsync servers add primary 10.0.0.1:7420 --role primary\n  confsync servers list"
     )]
     Servers(servers::ServersCommand),
+    /// One row per server against the primary: in sync, pending, edited locally, held,
+    /// unreachable..., each with the command that fixes it (exit 0 in sync, 1 not, 3 unreachable).
+    #[command(
+        after_help = "Examples:\n  confsync status\n  confsync status --watch\n  confsync status --json"
+    )]
+    Status(status::StatusArgs),
     /// Keep destinations following a source: on a schedule, on change, or both.
     #[command(
         after_help = "Example:\n  confsync auto --from primary:7420 --to backup-1:7420 --every 5m --on-change"
@@ -301,6 +308,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Manifest(args) => bundle::manifest(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Servers(command) => servers::run(command).await,
+        Command::Status(args) => status::run(args).await,
         Command::Auto(args) => auto::run(args).await,
         Command::History(args) => history::run(args).await,
         Command::Rollback(args) => rollback::run(args).await,

@@ -185,6 +185,8 @@ pub struct ServerStatus {
     pub held_since: Option<u64>,
     /// A commit-confirmed generation waiting for its confirmation: (generation, deadline).
     pub awaiting_confirmation: Option<(u64, u64)>,
+    /// An apply running there now, with its progress.
+    pub applying: Option<confsync_engine::server::Applying>,
     pub last_generation: Option<u64>,
     pub last_sync_time: Option<u64>,
     pub last_sync_source: Option<String>,
@@ -244,6 +246,7 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
         held_by: None,
         held_since: None,
         awaiting_confirmation: None,
+        applying: None,
         last_generation: None,
         last_sync_time: None,
         last_sync_source: None,
@@ -281,6 +284,7 @@ fn fill(status: &mut ServerStatus, hello: ServerInfo) {
         status.held_since = (hold.since > 0).then_some(hold.since);
     }
     status.awaiting_confirmation = hello.pending_confirmation.map(|p| (p.generation, p.deadline));
+    status.applying = hello.applying.clone();
     if let Some(last) = hello.last_generation {
         status.last_generation = Some(last.id);
         status.last_sync_time = Some(last.time);

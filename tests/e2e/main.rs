@@ -24,6 +24,7 @@ mod operator;
 mod readme;
 mod security;
 mod servers;
+mod status;
 mod sync;
 mod two_way;
 mod verify;

@@ -267,6 +267,10 @@ pub struct Bundle {
     pub chunk_bytes: u64,
     chunk_lists: HashMap<(Category, RelPath), ChunkList>,
     chunks: HashMap<Digest, Stored>,
+    /// Size and digest of each file, by path, for the chunk lists of small files.
+    files: HashMap<(Category, RelPath), (u64, Digest)>,
+    /// Kept open: the file read is the one verified, even if its name is reused.
+    file: std::fs::File,
 }
 
 impl Bundle {
@@ -334,7 +338,8 @@ impl Bundle {
         if reader.inner.read(&mut rest).map_err(EngineError::io("read bundle", path))? != 0 {
             return Err(reader.bad(reader.at, "bytes follow its end record"));
         }
-        parts.finish(path.to_path_buf(), digest, size)
+        let file = reader.inner.into_inner();
+        parts.finish(path.to_path_buf(), digest, size, file)
     }
 
     pub fn categories(&self) -> &[Category] {
@@ -346,17 +351,13 @@ impl Bundle {
         if let Some(list) = self.chunk_lists.get(&(category, path.clone())) {
             return Some(list.clone());
         }
-        let entry = self.manifest.get(category)?.entries.iter().find(|e| &e.path == path)?;
-        let chunks = if entry.size == 0 {
+        let (size, digest) = *self.files.get(&(category, path.clone()))?;
+        let chunks = if size == 0 {
             Vec::new()
         } else {
-            vec![ChunkInfo { offset: 0, length: entry.size as u32, digest: entry.digest }]
+            vec![ChunkInfo { offset: 0, length: size as u32, digest }]
         };
-        (entry.size <= WHOLE_FILE_LIMIT).then_some(ChunkList {
-            size: entry.size,
-            digest: entry.digest,
-            chunks,
-        })
+        (size <= WHOLE_FILE_LIMIT).then_some(ChunkList { size, digest, chunks })
     }
 
     /// Whether the bundle holds the chunk with this digest.
@@ -375,10 +376,9 @@ impl Bundle {
                 digest.short()
             ),
         })?;
-        let file =
-            std::fs::File::open(&self.path).map_err(EngineError::io("open bundle", &self.path))?;
         let mut data = vec![0u8; stored.length as usize];
-        file.read_exact_at(&mut data, stored.offset)
+        self.file
+            .read_exact_at(&mut data, stored.offset)
             .map_err(EngineError::io("read bundle", &self.path))?;
         let data =
             crate::compress::unpack(data, stored.compressed, crate::chunk::MAX_CHUNK as usize)
@@ -512,7 +512,13 @@ impl Parts {
         Ok(())
     }
 
-    fn finish(self, path: PathBuf, digest: Digest, size: u64) -> Result<Bundle> {
+    fn finish(
+        self,
+        path: PathBuf,
+        digest: Digest,
+        size: u64,
+        file: std::fs::File,
+    ) -> Result<Bundle> {
         let bad =
             |detail: String| EngineError::Integrity { path: path.display().to_string(), detail };
         let header = self.header.ok_or_else(|| bad("it has no header".into()))?;
@@ -522,6 +528,11 @@ impl Parts {
                 return Err(bad(format!("its header names {category}, which it does not hold")));
             };
             check_tree(entries).map_err(|e| bad(format!("{category}: {e}")))?;
+            for link in entries.iter().filter(|e| e.kind == crate::entry::EntryKind::Symlink) {
+                let target = link.symlink_target.as_deref().unwrap_or_default();
+                crate::path::check_symlink_target(&link.path, target)
+                    .map_err(|e| bad(format!("{category}: {e}")))?;
+            }
             let built = CategoryManifest::new(*category, entries.clone());
             if Some(built.digest) != *digest {
                 return Err(bad(format!("the manifest of {category} does not match its digest")));
@@ -531,10 +542,23 @@ impl Parts {
         if let Some(extra) = self.entries.keys().find(|c| !header.categories.contains(c)) {
             return Err(bad(format!("it holds {extra}, which its header does not name")));
         }
-        for ((category, path), list) in &self.chunk_lists {
-            let entry =
-                manifest.get(*category).and_then(|m| m.entries.iter().find(|e| &e.path == path));
-            if entry.is_none_or(|e| e.digest != list.digest || e.size != list.size) {
+        let files: HashMap<(Category, RelPath), (u64, Digest)> = manifest
+            .categories
+            .values()
+            .flat_map(|m| {
+                m.entries
+                    .iter()
+                    .filter(|e| e.kind == crate::entry::EntryKind::File)
+                    .map(move |e| ((m.category, e.path.clone()), (e.size, e.digest)))
+            })
+            .collect();
+        for (key, list) in &self.chunk_lists {
+            let (category, path) = key;
+            let file = files.get(key);
+            // Only a file larger than one chunk has a list of its own.
+            if file.is_none_or(|(size, digest)| {
+                *digest != list.digest || *size != list.size || *size <= WHOLE_FILE_LIMIT
+            }) {
                 return Err(bad(format!(
                     "a chunk list for {category}/{path}, which it does not hold"
                 )));
@@ -550,6 +574,8 @@ impl Parts {
             chunk_bytes: self.chunk_bytes,
             chunk_lists: self.chunk_lists,
             chunks: self.chunks,
+            files,
+            file,
         })
     }
 }

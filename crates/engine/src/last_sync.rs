@@ -115,6 +115,66 @@ impl LastSync {
     }
 }
 
+/// How a server's tree differs from what its last sync left there: the local edits a
+/// status shows as drift.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Drift {
+    /// Whether a last sync was recorded at all (none: never synchronized).
+    pub recorded: bool,
+    /// Every drifted path, in order.
+    pub paths: Vec<(Category, RelPath, DriftKind)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftKind {
+    Changed,
+    Added,
+    Deleted,
+}
+
+impl DriftKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DriftKind::Changed => "changed",
+            DriftKind::Added => "added",
+            DriftKind::Deleted => "deleted",
+        }
+    }
+}
+
+impl LastSync {
+    /// What differs between `now` and the record, leaving out what `rules` keep on this
+    /// server (device-specific items are its own, never drift).
+    pub fn drift(&self, now: &Manifest, rules: &crate::rules::Rules) -> Drift {
+        let mut drift = Drift { recorded: !self.categories.is_empty(), paths: Vec::new() };
+        for (category, recorded) in &self.categories {
+            let Some(live) = now.get(*category) else { continue };
+            let mut seen = std::collections::BTreeSet::new();
+            for entry in live.entries.iter().filter(|e| e.kind != EntryKind::Dir) {
+                if rules.keeps(*category, &entry.path).is_some() {
+                    continue;
+                }
+                seen.insert(&entry.path);
+                match recorded.get(&entry.path) {
+                    Some(digest) if *digest == entry.digest => {}
+                    Some(_) => {
+                        drift.paths.push((*category, entry.path.clone(), DriftKind::Changed))
+                    }
+                    None => drift.paths.push((*category, entry.path.clone(), DriftKind::Added)),
+                }
+            }
+            for path in recorded.keys().filter(|p| !seen.contains(p)) {
+                if rules.keeps(*category, path).is_none() {
+                    drift.paths.push((*category, path.clone(), DriftKind::Deleted));
+                }
+            }
+        }
+        drift.paths.sort();
+        drift
+    }
+}
+
 /// Marks each step that overwrites or deletes an entry changed on this server since its
 /// last sync (a local edit, never also a downgrade), and for entries as the last sync
 /// left them, keeps the downgrade mark only where the source's copy is older. Then adds

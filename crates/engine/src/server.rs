@@ -27,6 +27,29 @@ pub struct ServerInfo {
     /// Its wall clock when it answered, in milliseconds since the Unix epoch (0: not
     /// told), so that a peer can tell how far apart their clocks are.
     pub clock_ms: i64,
+    /// An apply (or rollback) running now.
+    pub applying: Option<Applying>,
+}
+
+/// An apply in progress, as `Hello` tells it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Applying {
+    pub source: String,
+    pub requested_by: String,
+    /// Seconds since the Unix epoch.
+    pub started_at: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub files_done: u64,
+    pub files_total: u64,
+}
+
+/// What a server reports of its drift: the first paths, and how many there are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DriftReport {
+    pub recorded: bool,
+    pub paths: Vec<(Category, crate::path::RelPath, crate::last_sync::DriftKind)>,
+    pub total: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -66,12 +66,13 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let held = Held::from(made_for.as_ref());
-    let total: u64 = files(&manifest).filter(|(_, e)| !held.whole(e)).map(|(_, e)| e.size).sum();
+    let total: u64 =
+        files(&manifest).filter(|(c, e)| !held.whole(*c, e)).map(|(_, e)| e.size).sum();
     let bar = crate::cli::progress::bytes_bar("export", total, args.json);
     let mut filler = Filler { client: &mut client, writer: &mut writer, written: HashSet::new() };
     let mut small: Vec<(Category, Entry)> = Vec::new();
     for (category, entry) in files(&manifest) {
-        if held.whole(entry) || filler.written.contains(&entry.digest) {
+        if held.whole(category, entry) || filler.written.contains(&entry.digest) {
             continue;
         }
         if entry.size <= WHOLE_FILE_LIMIT {
@@ -142,7 +143,7 @@ fn files(manifest: &Manifest) -> impl Iterator<Item = (Category, &Entry)> {
 /// What the destination a delta bundle is for already holds.
 #[derive(Default)]
 struct Held {
-    digests: HashSet<Digest>,
+    digests: HashSet<(Category, RelPath, Digest)>,
     chunks: HashMap<(Category, RelPath), HashSet<Digest>>,
 }
 
@@ -151,10 +152,10 @@ impl Held {
         let Some(manifest) = manifest else { return Held::default() };
         let digests = manifest
             .entries
-            .values()
-            .flatten()
-            .filter(|e| e.kind == EntryKind::File)
-            .map(|e| e.digest)
+            .iter()
+            .flat_map(|(c, entries)| entries.iter().map(move |e| (*c, e)))
+            .filter(|(_, e)| e.kind == EntryKind::File)
+            .map(|(c, e)| (c, e.path.clone(), e.digest))
             .collect();
         let chunks = manifest
             .chunks
@@ -164,9 +165,11 @@ impl Held {
         Held { digests, chunks }
     }
 
-    /// The destination has this content somewhere: it copies it locally.
-    fn whole(&self, entry: &Entry) -> bool {
-        self.digests.contains(&entry.digest)
+    /// The destination has this content at this very path: nothing to carry. (Content
+    /// it holds elsewhere is carried all the same: merging a shared file reads the
+    /// source's copy, and an import of fewer categories would not find it.)
+    fn whole(&self, category: Category, entry: &Entry) -> bool {
+        self.digests.contains(&(category, entry.path.clone(), entry.digest))
     }
 
     /// The chunks of the destination's file at this path (its basis for a delta).
@@ -205,12 +208,19 @@ impl<W: Write> Filler<'_, W> {
         while let Some(piece) = stream.next().await {
             let (index, _, bytes) = piece?;
             let index = index as usize;
+            // Files come in the order asked, each at least once: no index may be skipped.
+            if index != current && index != current + 1 {
+                anyhow::bail!("the source skipped a file of a batch; export again");
+            }
             if index != current {
                 let entry = &batch.get(current).context("a file the source was not asked for")?.1;
                 self.keep(entry, entry.digest, std::mem::take(&mut data), bar)?;
                 current = index;
             }
             data.extend_from_slice(&bytes);
+        }
+        if current + 1 != batch.len() {
+            anyhow::bail!("the source sent {} of {} files; export again", current + 1, batch.len());
         }
         if let Some((_, entry)) = batch.get(current) {
             self.keep(entry, entry.digest, data, bar)?;

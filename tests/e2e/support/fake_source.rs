@@ -180,6 +180,10 @@ impl Agent for FakeSource {
         unimplemented()
     }
 
+    async fn drift(&self, _: Request<v1::DriftRequest>) -> Reply<v1::DriftReply> {
+        unimplemented()
+    }
+
     async fn put_bundle(
         &self,
         _: Request<tonic::Streaming<v1::BundlePiece>>,

@@ -53,7 +53,7 @@ impl ChunkSource for BundleSource {
             let end = range.offset.saturating_add(range.length);
             if end > list.size {
                 return Err(EngineError::Integrity {
-                    path: list.digest.short(),
+                    path: bundle.describe(),
                     detail: format!("a range up to byte {end} of a {}-byte file", list.size),
                 });
             }
@@ -64,6 +64,18 @@ impl ChunkSource for BundleSource {
                     continue;
                 }
                 let data = bundle.read_chunk(&chunk.digest)?;
+                // A list may not promise more (or fewer) bytes than the chunk holds.
+                if data.len() != chunk.length as usize {
+                    return Err(EngineError::Integrity {
+                        path: bundle.describe(),
+                        detail: format!(
+                            "chunk {} holds {} bytes, its file's list says {}",
+                            chunk.digest.short(),
+                            data.len(),
+                            chunk.length
+                        ),
+                    });
+                }
                 let from = range.offset.saturating_sub(start) as usize;
                 let to = (end.min(stop) - start) as usize;
                 out.extend_from_slice(&data[from..to]);

@@ -68,11 +68,14 @@ fn truncation_a_flipped_bit_and_an_oversized_record_are_refused_naming_the_offse
     let bytes = bundle_bytes(&[("a.conf", b"a = 1\n")]);
     let cut = refusal(&bytes[..bytes.len() - 10]);
     assert!(cut.contains("truncated") && cut.contains("at byte"), "{cut}");
+    // A bit of the chunk's data (after its digest and flag): the chunk is named.
     let mut flipped = bytes.clone();
-    let last_chunk = flipped.len() - 32 - 5 - 60;
-    flipped[last_chunk] ^= 1;
+    let digest = Digest::of(b"a = 1\n").0;
+    let at = flipped.windows(32).position(|w| w == digest).expect("the chunk record");
+    flipped[at + 33] ^= 1;
     let flip = refusal(&flipped);
     assert!(flip.contains("does not match its digest") && flip.contains("at byte"), "{flip}");
+    assert!(flip.contains(&format!("(chunk {})", Digest(digest).short())), "{flip}");
     let mut oversized = bytes[..12].to_vec();
     oversized.push(1);
     oversized.extend_from_slice(&u32::MAX.to_le_bytes());

@@ -169,6 +169,21 @@ impl AgentClient {
         })
     }
 
+    /// What differs on this agent from what its last sync left (local edits).
+    pub async fn drift(
+        &mut self,
+        categories: &[Category],
+    ) -> Result<confsync_engine::server::DriftReport, ClientError> {
+        let mut request = tonic::Request::new(v1::DriftRequest {
+            categories: convert::categories_to_proto(categories),
+        });
+        let limit = deadline(CALL_TIMEOUT);
+        request.set_timeout(limit);
+        let address = self.address.clone();
+        let raw = within(&address, limit, self.inner.drift(request)).await?;
+        convert::info::drift_from_proto(raw).map_err(|e| self.protocol(e))
+    }
+
     /// Two-way: what changed on this agent since its base with `peer` (an instance id).
     pub async fn changes(
         &mut self,

@@ -80,7 +80,49 @@ pub fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
             requested_by: p.requested_by.clone(),
         }),
         clock_ms: info.clock_ms,
+        applying: info.applying.as_ref().map(|a| v1::Applying {
+            source: a.source.clone(),
+            requested_by: a.requested_by.clone(),
+            started_at: a.started_at,
+            bytes_done: a.bytes_done,
+            bytes_total: a.bytes_total,
+            files_done: a.files_done,
+            files_total: a.files_total,
+        }),
     }
+}
+
+pub fn drift_to_proto(report: &confsync_engine::server::DriftReport) -> v1::DriftReply {
+    v1::DriftReply {
+        recorded: report.recorded,
+        paths: report
+            .paths
+            .iter()
+            .map(|(category, path, kind)| v1::Drifted {
+                category: super::category_to_proto(*category) as i32,
+                path: path.to_string(),
+                change: kind.name().to_string(),
+            })
+            .collect(),
+        total: report.total,
+    }
+}
+
+pub fn drift_from_proto(
+    raw: v1::DriftReply,
+) -> Result<confsync_engine::server::DriftReport, ConvertError> {
+    use confsync_engine::last_sync::DriftKind;
+    let mut paths = Vec::with_capacity(raw.paths.len());
+    for p in raw.paths {
+        let kind = match p.change.as_str() {
+            "changed" => DriftKind::Changed,
+            "added" => DriftKind::Added,
+            "deleted" => DriftKind::Deleted,
+            _ => return Err(ConvertError::UnknownValue { what: "drift change", value: -1 }),
+        };
+        paths.push((super::category_from_proto(p.category)?, RelPath::new(&p.path)?, kind));
+    }
+    Ok(confsync_engine::server::DriftReport { recorded: raw.recorded, paths, total: raw.total })
 }
 
 fn rules_to_proto(rules: &RulesFile) -> v1::DeviceSpecific {
@@ -173,6 +215,15 @@ pub fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError>
             requested_by: p.requested_by,
         }),
         clock_ms: raw.clock_ms,
+        applying: raw.applying.map(|a| confsync_engine::server::Applying {
+            source: a.source,
+            requested_by: a.requested_by,
+            started_at: a.started_at,
+            bytes_done: a.bytes_done,
+            bytes_total: a.bytes_total,
+            files_done: a.files_done,
+            files_total: a.files_total,
+        }),
     })
 }
 

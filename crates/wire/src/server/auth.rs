@@ -3,7 +3,7 @@
 //!
 //! | role | may call |
 //! |---|---|
-//! | `agent` | Hello, GetManifest, GetChunkList, GetChunks, GetFiles, Watch, GetChanges, health, reflection |
+//! | `agent` | Hello, GetManifest, GetChunkList, GetChunks, GetFiles, Watch, GetChanges, Drift, health, reflection |
 //! | `admin` | all of the above, and Plan, Apply, PlanRollback, Rollback, History, Verify, Hold, Release, Confirm, AdoptBase, PutBundle |
 //!
 //! Anything else, and any certificate without a role, is `PERMISSION_DENIED` naming the
@@ -22,8 +22,16 @@ use tower::{Layer, Service};
 use crate::tls::identity::{self, Role};
 
 /// Calls any role may make (reads, for a destination pulling from its source).
-const READ_CALLS: [&str; 7] =
-    ["Hello", "GetManifest", "GetChunkList", "GetChunks", "GetFiles", "Watch", "GetChanges"];
+const READ_CALLS: [&str; 8] = [
+    "Hello",
+    "GetManifest",
+    "GetChunkList",
+    "GetChunks",
+    "GetFiles",
+    "Watch",
+    "GetChanges",
+    "Drift",
+];
 /// Calls only an administrator may make.
 const ADMIN_CALLS: [&str; 11] = [
     "Plan",

@@ -106,6 +106,11 @@ pub trait Api: Send + Sync + 'static {
     ) -> impl Future<Output = Result<confsync_engine::pair::SideChanges>> + Send;
     /// Two-way: makes the candidate of `run` this server's base with `peer`.
     fn adopt_base(&self, peer: String, run: String) -> impl Future<Output = Result<bool>> + Send;
+    /// What differs here from what the last sync left.
+    fn drift(
+        &self,
+        categories: Vec<Category>,
+    ) -> impl Future<Output = Result<confsync_engine::server::DriftReport>> + Send;
     /// Receives a bundle file piece by piece, verifies it whole and keeps it.
     fn put_bundle(
         &self,

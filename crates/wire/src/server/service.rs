@@ -241,6 +241,13 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
         Ok(Response::new(v1::AdoptBaseReply { adopted }))
     }
 
+    async fn drift(&self, request: Request<v1::DriftRequest>) -> Reply<v1::DriftReply> {
+        let categories =
+            convert::categories_from_proto(&request.get_ref().categories).map_err(invalid)?;
+        let report = self.api.drift(categories).await.map_err(to_status)?;
+        Ok(Response::new(info::drift_to_proto(&report)))
+    }
+
     async fn put_bundle(
         &self,
         request: Request<tonic::Streaming<v1::BundlePiece>>,
