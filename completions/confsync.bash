@@ -245,7 +245,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__agent)
-            opts="-v -h -V --root --config --listen --name --protected --keep-generations --stall-timeout --rescan-every --init --tls-ca --tls-cert --tls-key --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-v -h -V --root --config --listen --name --protected --keep-generations --stall-timeout --rescan-every --init --metrics --tls-ca --tls-cert --tls-key --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -276,6 +276,10 @@ _confsync() {
                     return 0
                     ;;
                 --rescan-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -315,7 +319,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__auto)
-            opts="-v -h -V --from --to --only --every --on-change --once --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --two-way --conflict --max-clock-skew --json --status-file --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-v -h -V --from --to --only --every --on-change --once --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --two-way --conflict --max-clock-skew --json --status-file --metrics --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -354,6 +358,10 @@ _confsync() {
                     return 0
                     ;;
                 --status-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

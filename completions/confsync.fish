@@ -60,6 +60,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand agent" -l name -d 'The
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l keep-generations -d 'How many applied generations to keep for rollback [default: 5]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l stall-timeout -d 'How long a source may stay silent in the middle of a transfer before it is given up on, with a message naming it (`15s`, `1m`) [default: 15s]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l rescan-every -d 'How often the tree is scanned in full although the file watcher reported no change (`30m`, `1h`): the safety net for changes a watcher can miss [default: 1h]' -r
+complete -c confsync -n "__fish_confsync_using_subcommand agent" -l metrics -d 'Serve Prometheus metrics at http://ADDR/metrics (generations, drift, applies and refusals by kind, bytes, durations, hold) [default ADDR: 127.0.0.1:9469]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-ca -d 'CA certificate (PEM) that issued the peers\' certificates (admins and other agents)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-cert -d 'This agent\'s certificate (PEM), from `confsync certs issue NAME --role agent`' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand agent" -l tls-key -d 'The private key of --tls-cert (PEM)' -r -F
@@ -254,6 +255,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand auto" -l two-way -d 'S
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l conflict -d 'Who wins a file changed on both servers: newest (the more recent modification, clocks compared at the start), source (--from), destination (--to), or ask (the wizard asks per file). The losing version is kept in that server\'s generation' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l max-clock-skew -d 'Clocks further apart than this do not decide conflicts by time: the plan refuses until they are set right or another --conflict policy decides' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l status-file -d 'Keep a JSON status here: per destination the last attempt, last success, failures in a row and last error' -r -F
+complete -c confsync -n "__fish_confsync_using_subcommand auto" -l metrics -d 'Serve Prometheus metrics at http://ADDR/metrics: runs by destination and outcome, seconds since each destination\'s last success [default ADDR: 127.0.0.1:9469]' -r
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l servers -d 'The server list [default: $CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml]' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l ca -d 'CA certificate (PEM) that issued the agents\' certificates; with --cert and --key, connect to agents with mutual TLS' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand auto" -l cert -d 'This client\'s certificate (PEM), issued by `confsync certs issue NAME --role admin`' -r -F

@@ -44,6 +44,7 @@ _arguments "${_arguments_options[@]}" : \
 '--keep-generations=[How many applied generations to keep for rollback \[default\: 5\]]:N:_default' \
 '--stall-timeout=[How long a source may stay silent in the middle of a transfer before it is given up on, with a message naming it (\`15s\`, \`1m\`) \[default\: 15s\]]:DURATION:_default' \
 '--rescan-every=[How often the tree is scanned in full although the file watcher reported no change (\`30m\`, \`1h\`)\: the safety net for changes a watcher can miss \[default\: 1h\]]:DURATION:_default' \
+'--metrics=[Serve Prometheus metrics at http\://ADDR/metrics (generations, drift, applies and refusals by kind, bytes, durations, hold) \[default ADDR\: 127.0.0.1\:9469\]]::ADDR:_default' \
 '--tls-ca=[CA certificate (PEM) that issued the peers'\'' certificates (admins and other agents)]:FILE:_files' \
 '--tls-cert=[This agent'\''s certificate (PEM), from \`confsync certs issue NAME --role agent\`]:FILE:_files' \
 '--tls-key=[The private key of --tls-cert (PEM)]:FILE:_files' \
@@ -375,6 +376,7 @@ _arguments "${_arguments_options[@]}" : \
 '--conflict=[Who wins a file changed on both servers\: newest (the more recent modification, clocks compared at the start), source (--from), destination (--to), or ask (the wizard asks per file). The losing version is kept in that server'\''s generation]:POLICY:_default' \
 '--max-clock-skew=[Clocks further apart than this do not decide conflicts by time\: the plan refuses until they are set right or another --conflict policy decides]:DURATION:_default' \
 '--status-file=[Keep a JSON status here\: per destination the last attempt, last success, failures in a row and last error]:PATH:_files' \
+'--metrics=[Serve Prometheus metrics at http\://ADDR/metrics\: runs by destination and outcome, seconds since each destination'\''s last success \[default ADDR\: 127.0.0.1\:9469\]]::ADDR:_default' \
 '--servers=[The server list \[default\: \$CONFSYNC_SERVERS, else ~/.config/confsync/servers.toml\]]:FILE:_files' \
 '--ca=[CA certificate (PEM) that issued the agents'\'' certificates; with --cert and --key, connect to agents with mutual TLS]:FILE:_files' \
 '--cert=[This client'\''s certificate (PEM), issued by \`confsync certs issue NAME --role admin\`]:FILE:_files' \

@@ -17,6 +17,7 @@
 //!     manifests, chunks, files, watch) and destination side (plan, apply, rollback,
 //!     hold), start-up recovery, shutdown.
 //!   - [`config`]: `agent.toml`, the server list `servers.toml`, and the defaults.
+//!   - [`metrics`]: the Prometheus endpoint of `agent --metrics` and `auto --metrics`.
 //!   - [`cli`]: clap commands (one file each), the shared plan-then-apply flow, rendering,
 //!     progress, JSON events, exit codes.
 //!
@@ -27,3 +28,4 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod metrics;

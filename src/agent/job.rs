@@ -90,6 +90,7 @@ where
             Ok(()) => job(Arc::clone(&state), progress).await,
             Err(e) => Err(e),
         };
+        count(&state, &outcome, attempt.started.elapsed());
         if let Err(e) = record(&state, attempt, &outcome)
             && let Ok(applied) = &mut outcome
         {
@@ -116,6 +117,31 @@ where
 
 /// Sends progress to the client; stops the transfer when the client went away or the
 /// agent is shutting down.
+/// What `--metrics` counts of an apply that ended.
+fn count(state: &AgentState, outcome: &Result<ApplyOutcome>, took: std::time::Duration) {
+    let metrics = &state.metrics;
+    let result = |r: &str| crate::metrics::ResultLabel { result: r.to_string() };
+    match outcome {
+        Ok(outcome) => {
+            metrics.applies.get_or_create(&result("ok")).inc();
+            metrics.bytes_received.inc_by(outcome.bytes_received);
+            if outcome.generation > 0 {
+                metrics.apply_seconds.observe(took.as_secs_f64());
+            }
+        }
+        Err(EngineError::Refused(refusals)) => {
+            metrics.applies.get_or_create(&result("refused")).inc();
+            for refusal in refusals {
+                let kind = crate::metrics::KindLabel { kind: refusal.kind.name().to_string() };
+                metrics.refusals.get_or_create(&kind).inc();
+            }
+        }
+        Err(_) => {
+            metrics.applies.get_or_create(&result("failed")).inc();
+        }
+    }
+}
+
 pub struct ChannelProgress {
     tx: mpsc::Sender<Result<ApplyEvent>>,
     state: Arc<AgentState>,

@@ -94,6 +94,10 @@ pub async fn run(
     });
     // Deadlines of commit-confirmed generations, including one that passed while down.
     tokio::spawn(confirm::watch_deadlines(Arc::clone(&state)));
+    if let Some(address) = &state.settings.metrics {
+        let bound = crate::metrics::serve(address, metrics_scrape(&state)).await?;
+        tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
+    }
     ready();
 
     let signal_state = Arc::clone(&state);
@@ -127,6 +131,36 @@ fn lock_tree(layout: &Layout) -> anyhow::Result<std::fs::File> {
             Err(e).with_context(|| format!("locking {}", path.display()))
         }
     }
+}
+
+/// A scrape: the present read now (generation, drift, hold), then every metric encoded.
+fn metrics_scrape(state: &Arc<AgentState>) -> crate::metrics::Scrape {
+    let state = Arc::clone(state);
+    Arc::new(move || {
+        let state = Arc::clone(&state);
+        Box::pin(async move {
+            let metrics = &state.metrics;
+            let now = confsync_engine::clock::now_secs();
+            match journal::generations(state.layout()).ok().and_then(|g| g.first().cloned()) {
+                Some(last) => {
+                    metrics.last_generation.set(i64::try_from(last.id).unwrap_or(i64::MAX));
+                    metrics.last_generation_time.set(i64::try_from(last.started_at).unwrap_or(0));
+                    let since = now.saturating_sub(last.started_at);
+                    metrics.seconds_since_last_sync.set(i64::try_from(since).unwrap_or(i64::MAX));
+                }
+                None => {
+                    metrics.seconds_since_last_sync.set(-1);
+                }
+            }
+            let held = confsync_engine::hold::current(state.layout()).is_some();
+            metrics.held.set(i64::from(held));
+            let all = confsync_engine::category::Category::ALL.to_vec();
+            if let Ok(drift) = serve_source::drift(&state, all).await {
+                metrics.drift.set(i64::try_from(drift.total).unwrap_or(i64::MAX));
+            }
+            metrics.encode()
+        })
+    })
 }
 
 /// A random identifier kept in the state folder, so that two addresses of one agent are

@@ -42,6 +42,8 @@ pub struct AgentSettings {
     /// Certificate, key and CA the agent serves with (mutual TLS); `None`: plaintext,
     /// allowed on loopback only unless `--insecure`.
     pub server_tls: Option<TlsFiles>,
+    /// Where to serve Prometheus metrics (`--metrics`); `None`: not served.
+    pub metrics: Option<String>,
 }
 
 pub struct AgentState {
@@ -59,6 +61,8 @@ pub struct AgentState {
     pub confirmations: tokio::sync::Notify,
     /// The apply (or rollback) running now, with its last progress, for `Hello`.
     pub applying: std::sync::Mutex<Option<confsync_engine::server::Applying>>,
+    /// Counted as applies end; read by `--metrics`.
+    pub metrics: crate::metrics::AgentMetrics,
     shutting_down: AtomicBool,
 }
 
@@ -75,6 +79,7 @@ impl AgentState {
             apply_lock: Arc::new(tokio::sync::Mutex::new(())),
             confirmations: tokio::sync::Notify::new(),
             applying: std::sync::Mutex::new(None),
+            metrics: crate::metrics::AgentMetrics::default(),
             shutting_down: AtomicBool::new(false),
         }
     }

@@ -54,6 +54,12 @@ pub struct AgentArgs {
     #[arg(long)]
     pub init: bool,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (generations, drift, applies and
+    /// refusals by kind, bytes, durations, hold) [default ADDR: 127.0.0.1:9469].
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = crate::metrics::DEFAULT_ADDRESS)]
+    pub metrics: Option<String>,
+
     #[command(flatten)]
     pub tls: tls_args::AgentTlsArgs,
 }
@@ -142,6 +148,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         identity: Identity { role: file.role.clone(), serial: file.serial.clone() },
         client_tls: tls.clone(),
         server_tls: tls,
+        metrics: args.metrics.clone(),
     };
     let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {

@@ -80,6 +80,12 @@ pub struct AutoArgs {
     /// failures in a row and last error.
     #[arg(long, value_name = "PATH")]
     pub status_file: Option<PathBuf>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics: runs by destination and outcome,
+    /// seconds since each destination's last success [default ADDR: 127.0.0.1:9469].
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = crate::metrics::DEFAULT_ADDRESS)]
+    pub metrics: Option<String>,
 }
 
 /// Logs for a long-running follower: info by default (one line per run), JSON lines on
@@ -122,7 +128,17 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
         source_label: source.label,
         categories,
         options: guards.options(),
+        metrics: Arc::new(crate::metrics::AutoMetrics::default()),
     });
+    if let Some(address) = &args.metrics {
+        let metrics = Arc::clone(&job.metrics);
+        let scrape: crate::metrics::Scrape = Arc::new(move || {
+            let text = metrics.encode();
+            Box::pin(async move { text })
+        });
+        let bound = crate::metrics::serve(address, scrape).await?;
+        tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
+    }
     let status = Arc::new(StatusBoard::new(args.status_file.clone(), &args.from));
     status.init()?;
 
@@ -247,6 +263,7 @@ async fn follow_destination(
             }
         };
         pass::report(&status, &destination, &outcome, started.elapsed(), failures_before, retry_in);
+        job.metrics.run(&destination.label, outcome.name(), outcome.is_success());
         // Without a schedule, a refused destination (held, guarded) is looked at again now
         // and then, so that a release or a fix is followed without waiting for a change.
         let wait = retry_in.or_else(|| every.map(with_jitter)).or_else(|| {

@@ -62,6 +62,7 @@ async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAge
         identity: Identity { role: Some(role.to_string()), serial: None },
         client_tls: None,
         server_tls: None,
+        metrics: None,
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(agent::run(settings, listener, || {}, async move {

@@ -1,7 +1,8 @@
 //! Standard tools against the agent: Python's `grpcio` with `grpcio-health-checking` and
 //! `grpcio-reflection` (installed by the test from PyPI into a virtual environment under
 //! the target folder, once) list the agent's services through reflection, v1alpha as
-//! those packages speak it, and check its health, in plaintext and over mutual TLS.
+//! those packages speak it, and check its health, in plaintext and over mutual TLS; and
+//! Python's `prometheus_client` parses the agent's `--metrics` scrape.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +11,8 @@ use std::sync::OnceLock;
 use crate::support::pki::{Pki, TlsAgent};
 use crate::support::*;
 
-const PACKAGES: [&str; 3] = ["grpcio", "grpcio-health-checking", "grpcio-reflection"];
+const PACKAGES: [&str; 4] =
+    ["grpcio", "grpcio-health-checking", "grpcio-reflection", "prometheus-client"];
 
 const SCRIPT: &str = r#"
 import sys
@@ -47,9 +49,12 @@ fn python() -> &'static Path {
         let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-grpc");
         let python = venv.join("bin/python");
         let ready = venv.join("installed");
-        if !ready.exists() {
-            let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-            assert!(made.is_ok_and(|s| s.success()), "python3 -m venv {}", venv.display());
+        let wanted = PACKAGES.join("\n");
+        if std::fs::read_to_string(&ready).ok().as_deref() != Some(wanted.as_str()) {
+            if !python.exists() {
+                let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
+                assert!(made.is_ok_and(|s| s.success()), "python3 -m venv {}", venv.display());
+            }
             let installed = Command::new(&python)
                 .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
                 .args(PACKAGES)
@@ -60,14 +65,18 @@ fn python() -> &'static Path {
                 "pip install {PACKAGES:?} failed:\n{}",
                 String::from_utf8_lossy(&installed.stderr)
             );
-            std::fs::write(&ready, PACKAGES.join("\n")).expect("mark the environment ready");
+            std::fs::write(&ready, &wanted).expect("mark the environment ready");
         }
         python
     })
 }
 
 fn run_script(args: &[&str]) -> String {
-    let output = Command::new(python()).arg("-c").arg(SCRIPT).args(args).output().expect("python");
+    run_python(SCRIPT, args)
+}
+
+fn run_python(script: &str, args: &[&str]) -> String {
+    let output = Command::new(python()).arg("-c").arg(script).args(args).output().expect("python");
     assert!(
         output.status.success(),
         "the Python client failed:\n{}",
@@ -107,4 +116,66 @@ fn python_grpcio_lists_the_services_and_checks_health_over_mutual_tls() {
     let files: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let text = run_script(&[&agent.address, &files[0], &files[1], &files[2]]);
     assert_lists_and_serves(&text);
+}
+
+/// Parses a scrape with prometheus_client's OpenMetrics parser; prints `name{labels} value`.
+const PARSE_METRICS: &str = r#"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(sys.stdin.read() if len(sys.argv) < 2 else open(sys.argv[1]).read()):
+    for sample in family.samples:
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+        print(f"{sample.name}{{{labels}}} {sample.value}")
+"#;
+
+/// `GET /metrics` on `address`, the body.
+fn scrape(address: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the metrics");
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").expect("ask");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read the reply");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+fn parsed(text: &str) -> String {
+    let dir = tempdir();
+    let file = dir.path().join("scrape.txt");
+    std::fs::write(&file, text).expect("write the scrape");
+    run_python(PARSE_METRICS, &[&file.display().to_string()])
+}
+
+fn value(samples: &str, name: &str) -> f64 {
+    samples
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in:\n{samples}"))
+}
+
+#[test]
+fn the_metrics_scrape_parses_as_prometheus_text_and_changes_after_a_sync() {
+    let (src, dst) = (tempdir(), tempdir());
+    write(src.path(), "config/app.conf", b"app = 2\n");
+    write(dst.path(), "config/app.conf", b"app = 1\n");
+    let source = Agent::start(src.path(), "primary");
+    let destination = Agent::start_with_args(dst.path(), "backup", &["--metrics", "127.0.0.1:0"]);
+    let address = destination
+        .log()
+        .lines()
+        .find_map(|l| l.split("metrics at http://").nth(1)?.split('/').next().map(str::to_string))
+        .unwrap_or_else(|| panic!("no metrics address in the log:\n{}", destination.log()));
+    let before = parsed(&scrape(&address));
+    assert_eq!(value(&before, "confsync_seconds_since_last_sync{}"), -1.0, "{before}");
+    assert_eq!(value(&before, "confsync_hold{}"), 0.0);
+    sync_ok(&source, &destination, &[]);
+    write(dst.path(), "config/hand.conf", b"a local edit\n");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let after = parsed(&scrape(&address));
+    assert_eq!(value(&after, "confsync_last_generation{}"), 1.0, "{after}");
+    assert_eq!(value(&after, r#"confsync_applies_total{result="ok"}"#), 1.0, "{after}");
+    assert!(value(&after, "confsync_received_bytes_total{}") >= 8.0, "{after}");
+    assert_eq!(value(&after, "confsync_drift_entries{}"), 1.0, "{after}");
+    assert_eq!(value(&after, "confsync_apply_duration_seconds_count{}"), 1.0, "{after}");
 }

@@ -23,6 +23,8 @@ pub struct Job {
     pub source_label: String,
     pub categories: Vec<Category>,
     pub options: PlanOptions,
+    /// Counted after every run, served by `--metrics`.
+    pub metrics: std::sync::Arc<crate::metrics::AutoMetrics>,
 }
 
 /// A destination as given on the command line (name or address) and where it is.
@@ -333,6 +335,7 @@ pub async fn run_and_report(job: &Job, destination: &Destination, status: &Statu
     let started = Instant::now();
     let outcome = run(job, destination).await;
     report(status, destination, &outcome, started.elapsed(), 0, None);
+    job.metrics.run(&destination.label, outcome.name(), outcome.is_success());
     outcome
 }
 
