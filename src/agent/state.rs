@@ -195,3 +195,18 @@ impl AgentState {
         self.shutting_down.load(Ordering::SeqCst)
     }
 }
+
+/// The source's device-specific rules and this server's own, together.
+pub fn combined_rules(
+    ours: &confsync_engine::rules::RulesFile,
+    source: &confsync_engine::rules::RulesFile,
+) -> confsync_engine::error::Result<confsync_engine::rules::Rules> {
+    use confsync_engine::EngineError;
+    use confsync_engine::rules::{Origin, Rules};
+    let theirs = Rules::parse(source, Origin::Source).map_err(|e| {
+        EngineError::Source(format!("the source's device-specific rules are not valid: {e}"))
+    })?;
+    let ours =
+        Rules::parse(ours, Origin::Destination).map_err(|e| EngineError::Config(e.to_string()))?;
+    Rules::combine(theirs, ours).map_err(|e| EngineError::Config(e.to_string()))
+}

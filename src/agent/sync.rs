@@ -17,7 +17,6 @@ use confsync_engine::merging;
 use confsync_engine::plan;
 use confsync_engine::refusal::RefusalKind;
 use confsync_engine::request::{ApplyRequest, PlanRequest};
-use confsync_engine::rules::{self, Rules, RulesFile};
 use confsync_engine::view::PlanView;
 use confsync_wire::server::{ApplyEvents, Caller};
 use confsync_wire::{AgentClient, Target};
@@ -182,7 +181,7 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         }
     }
     let ours = state.device_specific()?;
-    let rules = combined_rules(&ours, &hello.device_specific)?;
+    let rules = crate::agent::state::combined_rules(&ours, &hello.device_specific)?;
     let mut plan = plan::plan_with(&source_manifest, &destination, &request.options.guards, &rules);
     let merging = merging::Options {
         allow_unmergeable: request.options.allow_unmergeable,
@@ -219,16 +218,6 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         timings: Phases { diff_ms: elapsed_ms(clock), ..timings },
         classified: None,
     })
-}
-
-/// The source's device-specific rules and this server's own, together.
-pub(crate) fn combined_rules(ours: &RulesFile, source: &RulesFile) -> Result<Rules> {
-    let theirs = Rules::parse(source, rules::Origin::Source).map_err(|e| {
-        EngineError::Source(format!("the source's device-specific rules are not valid: {e}"))
-    })?;
-    let ours = Rules::parse(ours, rules::Origin::Destination)
-        .map_err(|e| EngineError::Config(e.to_string()))?;
-    Rules::combine(theirs, ours).map_err(|e| EngineError::Config(e.to_string()))
 }
 
 async fn run_apply(

@@ -21,6 +21,7 @@ mod layering;
 mod limits;
 mod live;
 mod operator;
+mod packaging;
 mod readme;
 mod security;
 mod servers;
