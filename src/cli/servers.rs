@@ -187,6 +187,8 @@ pub struct ServerStatus {
     pub awaiting_confirmation: Option<(u64, u64)>,
     /// An apply running there now, with its progress.
     pub applying: Option<confsync_engine::server::Applying>,
+    /// It answered, but speaks another protocol version (from the refusal's kind).
+    pub version_mismatch: bool,
     pub last_generation: Option<u64>,
     pub last_sync_time: Option<u64>,
     pub last_sync_source: Option<String>,
@@ -247,6 +249,7 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
         held_since: None,
         awaiting_confirmation: None,
         applying: None,
+        version_mismatch: false,
         last_generation: None,
         last_sync_time: None,
         last_sync_source: None,
@@ -260,6 +263,10 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
             return status;
         }
         Ok(Err(e)) => {
+            status.version_mismatch = e
+                .refusals()
+                .iter()
+                .any(|r| r.kind == confsync_engine::refusal::RefusalKind::VersionMismatch);
             status.reason = Some(short_status(&e));
             status.error = Some(e.to_string());
             return status;

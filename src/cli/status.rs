@@ -161,7 +161,7 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
         if entry.name == primary.name { primary_status.clone() } else { probe(entry).await };
     let name = &entry.name;
     if let Some(error) = &status.error {
-        let mismatch = error.contains("protocol version");
+        let mismatch = status.version_mismatch;
         row.state = if mismatch {
             State::VersionMismatch { reason: error.clone() }
         } else {

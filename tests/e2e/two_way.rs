@@ -22,18 +22,23 @@ fn pair() -> Pair {
     Pair::with(|p| common(p, b"primary license"), |b| common(b, b"backup license"))
 }
 
-/// `sync --two-way config --from SRC --to DST --yes` plus `extra`.
+/// `sync --two-way config --from SRC --to DST --yes` plus `extra`, for a pair.
 fn two_way(site: &Pair, extra: &[&str]) -> std::process::Output {
+    two_way_between(&site.source, &site.destination, extra)
+}
+
+/// `sync --two-way config --from SOURCE --to DESTINATION --yes` plus `extra`.
+fn two_way_between(source: &Agent, destination: &Agent, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "sync",
         "--two-way",
         "config",
         "--from",
-        &site.source.address,
+        &source.address,
         "--to",
-        &site.destination.address,
-        "--yes",
+        &destination.address,
     ];
+    args.push("--yes");
     args.extend_from_slice(extra);
     confsync(&args)
 }
@@ -177,24 +182,7 @@ fn clocks_too_far_apart_refuse_to_decide_a_conflict_by_time() {
     // The primary tells a clock two minutes ahead.
     let source = Agent::start_with_env(&p, "primary", &[(FAILPOINTS, "clock-ahead-ms=120000")]);
     let destination = Agent::start(&b, "backup");
-    let site_args = |extra: &[&str]| {
-        let mut args = vec![
-            "sync".to_string(),
-            "--two-way".into(),
-            "config".into(),
-            "--from".into(),
-            source.address.clone(),
-            "--to".into(),
-            destination.address.clone(),
-            "--yes".into(),
-        ];
-        args.extend(extra.iter().map(|a| a.to_string()));
-        args
-    };
-    let run = |extra: &[&str]| {
-        let args = site_args(extra);
-        confsync(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let run = |extra: &[&str]| two_way_between(&source, &destination, extra);
     assert_exit(&run(&[]), 0);
     write(&p, "config/app.conf", b"primary's edit\n");
     write(&b, "config/app.conf", b"backup's edit\n");
@@ -227,18 +215,7 @@ fn killing_an_agent_between_the_two_commits_converges_on_the_next_run() {
     common(&b, b"backup license");
     let mut source = Agent::start(&p, "primary");
     let destination = Agent::start(&b, "backup");
-    let site = |source: &Agent| {
-        confsync(&[
-            "sync",
-            "--two-way",
-            "config",
-            "--from",
-            &source.address,
-            "--to",
-            &destination.address,
-            "--yes",
-        ])
-    };
+    let site = |source: &Agent| two_way_between(source, &destination, &[]);
     assert_exit(&site(&source), 0);
     let bases = || (base_run(&p), base_run(&b));
     let first = bases();
@@ -360,20 +337,7 @@ fn device_specific_items_stay_on_each_side_and_destination_policy_wins_conflicts
     let rules = "[device_specific]\npaths = [\"config/host.conf\"]\n";
     let source = Agent::start_configured(&p, "primary", rules);
     let destination = Agent::start_configured(&b, "backup", rules);
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "sync",
-            "--two-way",
-            "config",
-            "--from",
-            &source.address,
-            "--to",
-            &destination.address,
-            "--yes",
-        ];
-        args.extend_from_slice(extra);
-        confsync(&args)
-    };
+    let run = |extra: &[&str]| two_way_between(&source, &destination, extra);
     assert_exit(&run(&[]), 0);
     write(&p, "config/host.conf", b"host = primary, edited\n");
     write(&p, "config/app.conf", b"primary's edit\n");
