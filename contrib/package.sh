@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the Debian package (cargo-deb, metadata in Cargo.toml) and checks that it holds
 # what an administrator installs: the binary, the systemd units, the sample configuration,
-# a man page per command and the shell completions. Installs cargo-deb from crates.io
-# when it is missing. Prints the package's path.
+# a man page per command and the shell completions. cargo-deb comes from
+# contrib/ci-tools.sh (installed once, reused). Prints the package's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --quiet
+source contrib/ci-tools.sh
+need_tool cargo-deb
 cargo build --release --quiet
 rm -rf target/man && mkdir -p target/man
 target/release/confsync man --dir target/man >/dev/null
