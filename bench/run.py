@@ -4,6 +4,7 @@
     python3 bench/run.py                      # full size, 3 runs per scenario, median
     python3 bench/run.py --scale 0.05 --runs 1   # a quick try
     python3 bench/run.py --json               # the results as one JSON document
+    python3 bench/run.py --scenarios S1,S2    # only some scenarios (S1 always runs)
 
 The binary is $CONFSYNC_BIN, else target/release/confsync (built with `cargo build
 --release` when missing). rsync is installed with apt-get when missing. Run as root: the
@@ -913,6 +914,9 @@ class Bench:
                 "confsync": lambda: self.confsync_sync(self.src, self.dst, scenario),
             })
 
+    def wants(self, scenario):
+        return not self.args.scenarios or scenario in self.args.scenarios
+
     def run_all(self):
         self.rsync_dst = os.path.join(self.work, "dst-rsync")
         self.cs_dst = os.path.join(self.work, "dst-confsync")
@@ -921,7 +925,8 @@ class Bench:
             os.makedirs(path)
         self.daemon = RsyncDaemon(self.procs, modules, self.logs)
         try:
-            self.s0()
+            if self.wants("S0"):
+                self.s0()
 
             shape = Shape.scaled(self.args.scale)
             self.source = SourceTree(os.path.join(self.work, "src"), shape)
@@ -936,11 +941,16 @@ class Bench:
             self.src = Agent(self.procs, self.binary, self.source.root, "source", self.logs)
             self.dst = Agent(self.procs, self.binary, self.cs_dst, "destination", self.logs)
             try:
+                # S1 fills the destination the later scenarios start from: it always runs.
                 self.s1()
-                self.noop("S2")
-                self.s5()
-                self.changed("S3", self.source.change_set)
-                self.changed("S4", self.source.image_change)
+                if self.wants("S2"):
+                    self.noop("S2")
+                if self.wants("S5"):
+                    self.s5()
+                if self.wants("S3"):
+                    self.changed("S3", self.source.change_set)
+                if self.wants("S4"):
+                    self.changed("S4", self.source.image_change)
                 log("checking that both destinations equal the source ...")
                 self.equal = {
                     "rsync": check_equal(self.source, self.rsync_dst),
@@ -1114,6 +1124,8 @@ def parse_args():
     p.add_argument("--runs", type=int, default=3, help="runs per scenario; the median is shown (default 3)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply file counts and sizes (0.05: a quick try)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
+    p.add_argument("--scenarios", type=lambda v: [s.strip().upper() for s in v.split(",") if s.strip()],
+                   default=[], help="only these, comma-separated (S1 always runs: it fills the destination)")
     p.add_argument("--dir", help="work in this directory instead of a loop file system (warns if not journaled ext4)")
     p.add_argument("--keep-mount", action="store_true", help="leave the loop file system mounted at the end")
     p.add_argument("--keep-trees", action="store_true", help="leave the trees (and the mount) for inspection")

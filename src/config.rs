@@ -133,6 +133,39 @@ pub struct AgentFile {
     /// What a failed hook does: `report` (the default: "applied, hook failed") or
     /// `rollback` (the agent rolls the generation back and says so).
     pub on_hook_failure: Option<OnHookFailure>,
+    /// Owners and groups by `name` (the default: the number where the name does not
+    /// exist here) or by `numeric` id only. Set it alike on every server.
+    #[serde(default)]
+    pub ids: Ids,
+    /// Carry extended attributes and POSIX ACLs (the default), or neither read nor set
+    /// them here (`false`).
+    pub xattrs: Option<bool>,
+    /// `all` symlinks as they are (the default), or only those that stay inside their
+    /// category (`confined`); the others are listed as skipped in every plan.
+    #[serde(default)]
+    pub symlinks: confsync_engine::scan::Symlinks,
+}
+
+/// How owners travel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ids {
+    #[default]
+    Name,
+    Numeric,
+}
+
+impl AgentFile {
+    /// What the tree carries beside content, as this file sets it.
+    pub fn carry(&self) -> confsync_engine::scan::Carry {
+        confsync_engine::scan::Carry {
+            attrs: confsync_engine::attrs::Settings {
+                numeric_ids: self.ids == Ids::Numeric,
+                xattrs: self.xattrs.unwrap_or(true),
+            },
+            symlinks: self.symlinks,
+        }
+    }
 }
 
 /// One `[[hook]]`: a command (a list of words, no shell unless it names one), what it is

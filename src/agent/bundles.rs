@@ -131,7 +131,9 @@ pub async fn plan(state: &Arc<AgentState>, request: &PlanRequest, path: &Path) -
         }
     }
     let ours = state.device_specific()?;
-    let rules = crate::agent::state::combined_rules(&ours, &bundle.header.device_specific)?;
+    let rules = state
+        .tree
+        .for_agent(crate::agent::state::combined_rules(&ours, &bundle.header.device_specific)?);
     let mut plan = plan::plan_with(&source_manifest, &destination, &request.options.guards, &rules);
     let source = BundleSource::new(Arc::new(bundle));
     let merging = merging::Options {

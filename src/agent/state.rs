@@ -44,6 +44,8 @@ pub struct AgentSettings {
     pub server_tls: Option<TlsFiles>,
     /// Where to serve Prometheus metrics (`--metrics`); `None`: not served.
     pub metrics: Option<String>,
+    /// What this server's tree carries beside content (`ids`, `xattrs`, `symlinks`).
+    pub carry: confsync_engine::scan::Carry,
 }
 
 pub struct AgentState {
@@ -68,7 +70,10 @@ pub struct AgentState {
 
 impl AgentState {
     pub fn new(settings: AgentSettings, instance_id: String) -> AgentState {
-        let tree = Arc::new(LiveTree::new(settings.layout.clone(), settings.rescan_every));
+        let tree = Arc::new(
+            LiveTree::new(settings.layout.clone(), settings.rescan_every)
+                .with_carry(settings.carry),
+        );
         let watcher = crate::agent::watcher::start(&tree, settings.rescan_every);
         AgentState {
             settings,

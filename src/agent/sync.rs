@@ -181,7 +181,8 @@ async fn plan_content(state: &Arc<AgentState>, request: &PlanRequest) -> Result<
         }
     }
     let ours = state.device_specific()?;
-    let rules = crate::agent::state::combined_rules(&ours, &hello.device_specific)?;
+    let rules =
+        state.tree.for_agent(crate::agent::state::combined_rules(&ours, &hello.device_specific)?);
     let mut plan = plan::plan_with(&source_manifest, &destination, &request.options.guards, &rules);
     let merging = merging::Options {
         allow_unmergeable: request.options.allow_unmergeable,

@@ -121,6 +121,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
         )
     })?;
+    let carry = file.carry();
     let settings = AgentSettings {
         name: args.name.or(file.name).unwrap_or_else(inventory::hostname),
         layout,
@@ -149,6 +150,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         client_tls: tls.clone(),
         server_tls: tls,
         metrics: args.metrics.clone(),
+        carry,
     };
     let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {

@@ -63,6 +63,7 @@ async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAge
         client_tls: None,
         server_tls: None,
         metrics: None,
+        carry: Default::default(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(agent::run(settings, listener, || {}, async move {

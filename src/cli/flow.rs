@@ -75,8 +75,17 @@ pub fn in_sync_message(view: &PlanView, destination: &str, source: &str) -> Stri
     let destination = crate::cli::render::display_name(&view.destination_name, destination);
     let source = crate::cli::render::display_name(&view.source_name, source);
     let names: Vec<&str> = view.categories.iter().map(|c| c.category.name()).collect();
-    let mut text =
-        format!("{destination} already equals {source} ({}): nothing to do", names.join(", "));
+    let skipped = view.skipped();
+    let mut text = if skipped == 0 {
+        format!("{destination} already equals {source} ({}): nothing to do", names.join(", "))
+    } else {
+        format!(
+            "{destination} matches {source} ({}) except {skipped} {} skipped on the source \
+             (listed above): nothing to do",
+            names.join(", "),
+            if skipped == 1 { "entry" } else { "entries" }
+        )
+    };
     if let Some(others) = not_compared(view) {
         text.push_str(&format!("; {others} not compared"));
     }
@@ -90,13 +99,21 @@ pub fn in_sync_message(view: &PlanView, destination: &str, source: &str) -> Stri
 /// " in config (firmware, capdb, modules not compared)" when a plan covered only some
 /// categories, else nothing: "now equals" must not claim more than was compared.
 pub fn scope(view: &PlanView) -> String {
-    match not_compared(view) {
+    let mut scope = match not_compared(view) {
         Some(others) => format!(
             " in {} ({others} not compared)",
             view.categories().iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
         ),
         None => String::new(),
+    };
+    let skipped = view.skipped();
+    if skipped > 0 {
+        scope.push_str(&format!(
+            ", except {skipped} {} skipped on the source (listed in the plan)",
+            if skipped == 1 { "entry" } else { "entries" }
+        ));
     }
+    scope
 }
 
 /// The categories a plan did not cover ("capdb, modules"), when it covered only some.

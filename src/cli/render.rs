@@ -37,8 +37,8 @@ pub fn counts(c: &Counts) -> String {
     if c.deleted > 0 {
         parts.push(format!("{} deleted", c.deleted));
     }
-    if c.chmod > 0 {
-        parts.push(plural(c.chmod, "mode change", "mode changes"));
+    if c.attrs > 0 {
+        parts.push(plural(c.attrs, "metadata change", "metadata changes"));
     }
     if parts.is_empty() { "in sync".to_string() } else { parts.join(", ") }
 }
@@ -48,7 +48,7 @@ fn marker(action: Action) -> char {
         Action::Create => '+',
         Action::Overwrite => '~',
         Action::Delete => '-',
-        Action::Chmod => '*',
+        Action::Attrs => '*',
     }
 }
 
@@ -65,7 +65,7 @@ pub(crate) fn category_block(out: &mut String, c: &CategoryView, all: bool, hint
         let slash = if step.kind == EntryKind::Dir { "/" } else { "" };
         let size = if step.kind == EntryKind::File
             && step.action != Action::Delete
-            && step.action != Action::Chmod
+            && step.action != Action::Attrs
         {
             bytes(step.size)
         } else {
@@ -74,7 +74,7 @@ pub(crate) fn category_block(out: &mut String, c: &CategoryView, all: bool, hint
         let note = match (step.action, step.downgrade, step.kept_keys.len()) {
             _ if step.local_edit => "  (changed here since the last sync)".to_string(),
             (_, true, _) => "  (the source's copy is older: downgrade)".to_string(),
-            (Action::Chmod, _, _) => format!("  (mode {:o})", step.mode),
+            (Action::Attrs, _, _) => format!("  ({})", step.attrs.join("; ")),
             (_, _, 0) => String::new(),
             (_, _, n) => format!(
                 "  ({} kept: {})",
@@ -231,8 +231,8 @@ mod tests {
 
     #[test]
     fn counts_name_only_what_happens() {
-        let c = Counts { created: 2, deleted: 1, chmod: 1, ..Counts::default() };
-        assert_eq!(counts(&c), "2 created, 1 deleted, 1 mode change");
+        let c = Counts { created: 2, deleted: 1, attrs: 1, ..Counts::default() };
+        assert_eq!(counts(&c), "2 created, 1 deleted, 1 metadata change");
         assert_eq!(counts(&Counts::default()), "in sync");
     }
 }

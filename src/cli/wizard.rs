@@ -230,8 +230,9 @@ async fn apply(
     println!();
     let scope = flow::scope(view);
     println!(
-        "Done: {} now equals {}{scope} ({} transferred in {:.1}s).",
+        "Done: {} now {} {}{scope} ({} transferred in {:.1}s).",
         destination.label,
+        if view.skipped() == 0 { "equals" } else { "matches" },
         source.label,
         render::bytes(result.bytes_received),
         started.elapsed().as_secs_f64()

@@ -84,19 +84,46 @@ fn hostile_manifest_paths_are_refused_whole_before_anything_is_staged() {
 }
 
 #[test]
-fn symlinks_leaving_their_category_are_refused_directly_or_through_another_link() {
+fn a_symlink_is_carried_as_the_string_it_holds_and_nothing_is_ever_written_through_one() {
     let (root, destination) = destination();
+    let passwd = std::fs::read("/etc/passwd").expect("read /etc/passwd");
+    // A symlink is a name and a string: wherever it leads, it arrives as it is.
+    let links = [
+        ("out", "../../etc"),
+        ("abs", "/etc/passwd"),
+        ("d/l", "../../licenses/backup.lic"),
+        ("dot", "a/../../x"),
+    ];
+    let mut entries = vec![dir_entry("d")];
+    entries.extend(links.iter().map(|(path, target)| symlink_entry(path, target)));
+    let source = Evil::firmware(entries).serve();
+    let synced = confsync(&[
+        "sync",
+        "--from",
+        &source.address,
+        "--to",
+        &destination.address,
+        "--only",
+        "firmware",
+        "--yes",
+    ]);
+    assert_exit(&synced, 0);
+    for (path, target) in links {
+        let at = root.path().join("firmware").join(path);
+        let held = std::fs::read_link(&at).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(held.to_str(), Some(target), "{path}");
+    }
+    assert_eq!(std::fs::read("/etc/passwd").expect("read"), passwd, "/etc/passwd untouched");
     let before = snapshot(root.path());
+
+    // What would be written through a symlink is refused whole: entries beneath one.
     let cases: Vec<(Vec<v1::Entry>, &str)> = vec![
-        (vec![symlink_entry("out", "../../etc")], "leaves its category"),
-        (vec![symlink_entry("abs", "/etc/passwd")], "leaves its category"),
+        // The hostile source of the issue: a link to /etc, then a file "under" it.
         (
-            vec![dir_entry("d"), symlink_entry("d/l", "../../licenses/backup.lic")],
-            "leaves its category",
+            vec![symlink_entry("etc", "/etc"), file_entry("etc/passwd", b"root::0:0::/:/bin/sh")],
+            "lies beneath \"etc\", which is not a folder",
         ),
-        (vec![symlink_entry("dot", "a/../../x")], "leaves its category"),
-        // Each link is fine alone: x/y goes one level up, x/y/l two. But x/y/l would be
-        // created inside z/ (through the link x/y), one level shallower than it claims.
+        // Each link alone is inside; x/y/l would really be created inside z/.
         (
             vec![
                 dir_entry("x"),
@@ -113,11 +140,12 @@ fn symlinks_leaving_their_category_are_refused_directly_or_through_another_link(
         let err = sync_fails(&source.address, &destination, 3);
         assert_mentions(&err, &[problem]);
         assert_untouched(root.path(), &before);
+        assert_eq!(std::fs::read("/etc/passwd").expect("read"), passwd, "/etc/passwd untouched");
     }
 }
 
 #[test]
-fn a_source_never_lists_or_serves_what_its_links_lead_out_to() {
+fn a_source_carries_its_links_as_links_and_never_serves_what_they_lead_to() {
     let src = tempdir();
     write(src.path(), "firmware/ok.bin", b"ordinary firmware");
     write(src.path(), "licenses/primary.lic", b"licence of the primary");
@@ -130,16 +158,28 @@ fn a_source_never_lists_or_serves_what_its_links_lead_out_to() {
     let (root, destination) = destination();
     let licenses = snapshot(&root.path().join("licenses"));
 
-    let output = sync_ok(&source, &destination, &["--only", "firmware"]);
-    let _ = output;
+    sync_ok(&source, &destination, &["--only", "firmware"]);
     let synced = snapshot(&root.path().join("firmware"));
-    assert!(synced.contains_key("ok.bin") && synced.contains_key("hop"), "{synced:?}");
-    for escaping in ["out", "inner", "dirlink"] {
-        assert!(!synced.contains_key(escaping), "{escaping} was synchronized: {synced:?}");
+    for (link, target) in [
+        ("out", "../licenses/primary.lic"),
+        ("hop", "inner"),
+        ("inner", "../../etc"),
+        ("dirlink", "../licenses"),
+    ] {
+        let node = synced.get(link).unwrap_or_else(|| panic!("{link} missing: {synced:?}"));
+        assert_eq!((node.kind, node.content.as_str()), (Kind::Symlink, target), "{link}");
     }
-    assert!(source.log().contains("leaves its category"), "log:\n{}", source.log());
+    // What the links lead to on the source never travelled: nowhere on the destination
+    // is the primary's licence.
+    for (path, node) in snapshot(root.path()) {
+        assert!(
+            node.kind != Kind::File
+                || !node.content.contains(&format!("{}", blake3::hash(b"licence of the primary"))),
+            "{path} holds the primary's licence"
+        );
+    }
 
-    // Asking for them directly does not work either.
+    // Asking for what they lead to directly does not work either.
     let refused = runtime().block_on(async {
         let mut client = plain_client(&source.address).await;
         let mut out = Vec::new();
@@ -164,6 +204,63 @@ fn a_source_never_lists_or_serves_what_its_links_lead_out_to() {
     }
     assert_same_tree(&source_before, &snapshot(src.path()), "the source's tree");
     assert_same_tree(&licenses, &snapshot(&root.path().join("licenses")), "licenses");
+}
+
+#[test]
+fn with_confined_symlinks_the_links_leading_out_are_listed_as_skipped_and_nothing_equals() {
+    let src = tempdir();
+    write(src.path(), "firmware/ok.bin", b"ordinary firmware");
+    symlink(src.path(), "firmware/out", "../licenses/primary.lic");
+    symlink(src.path(), "firmware/hop", "ok.bin");
+    let source = Agent::start_configured(src.path(), "primary", "symlinks = \"confined\"\n");
+    let dst = tempdir();
+    let destination = Agent::start(dst.path(), "backup-1");
+    let args = ["--from", &source.address, "--to", &destination.address, "--only", "firmware"];
+
+    let text = confsync(&[&["diff"][..], &args[..]].concat());
+    assert_exit(&text, 1);
+    assert_mentions(&stdout(&text), &["out", "skipped on the source", "symlinks = \"confined\""]);
+    let json = confsync(&[&["diff", "--json"][..], &args[..]].concat());
+    let said = stdout(&json);
+    let skipped: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&said)
+        .into_iter::<serde_json::Value>()
+        .map(|doc| doc.expect("JSON documents"))
+        .flat_map(|doc| {
+            let mut found = Vec::new();
+            collect_skipped(&doc, &mut found);
+            found
+        })
+        .collect();
+    assert_eq!(skipped.len(), 1, "{}", stdout(&json));
+    assert_eq!(skipped[0]["path"], "out");
+
+    let synced = confsync(&[&["sync", "--yes"][..], &args[..]].concat());
+    assert_exit(&synced, 0);
+    let said = stdout(&synced);
+    assert!(!said.contains("equals"), "{said}");
+    assert_mentions(&said, &["1 entry skipped on the source"]);
+    let tree = snapshot(&dst.path().join("firmware"));
+    assert!(tree.contains_key("hop") && !tree.contains_key("out"), "{tree:?}");
+    // In sync in everything else, and still not "equal".
+    let again = confsync(&[&["sync", "--yes"][..], &args[..]].concat());
+    assert_exit(&again, 0);
+    let said = stdout(&again);
+    assert!(!said.contains("already equals"), "{said}");
+    assert_mentions(&said, &["except 1 entry skipped on the source"]);
+}
+
+/// Every object with `"skipped": true` in a JSON document.
+fn collect_skipped(doc: &serde_json::Value, found: &mut Vec<serde_json::Value>) {
+    match doc {
+        serde_json::Value::Object(map) => {
+            if map.get("skipped") == Some(&serde_json::Value::Bool(true)) {
+                found.push(doc.clone());
+            }
+            map.values().for_each(|v| collect_skipped(v, found));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_skipped(v, found)),
+        _ => {}
+    }
 }
 
 #[test]

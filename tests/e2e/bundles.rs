@@ -99,6 +99,8 @@ fn a_delta_bundle_carries_only_what_the_destination_lacks_and_refuses_another_st
     assert!(delta_size > 1 << 20, "the changed MiB travels: {delta_size}");
 
     // Another state of the destination refuses it, changing nothing.
+    let app = site.dst.path().join("config/app.conf");
+    let seen = std::fs::metadata(&app).and_then(|m| m.modified()).expect("stat");
     write(site.dst.path(), "config/app.conf", b"edited on the backup\n");
     let before = snapshot(site.dst.path());
     let refused = import(&delta, &site.destination, &["--json"]);
@@ -109,8 +111,14 @@ fn a_delta_bundle_carries_only_what_the_destination_lacks_and_refuses_another_st
     );
     assert_eq!(snapshot(site.dst.path()), before);
 
-    // Put back as the manifest saw it, the destination takes it and equals the source.
+    // Put back as the manifest saw it (content and time), the destination takes it and
+    // equals the source.
     write(site.dst.path(), "config/app.conf", b"app = 2\n");
+    std::fs::File::options()
+        .write(true)
+        .open(&app)
+        .and_then(|f| f.set_modified(seen))
+        .expect("put the mtime back");
     let imported = import(&delta, &site.destination, &[]);
     assert_exit(&imported, 0);
     assert_categories_equal(site.src.path(), site.dst.path());

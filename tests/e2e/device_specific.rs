@@ -291,14 +291,16 @@ fn a_rule_edited_after_the_preview_makes_the_pinned_apply_refuse() {
 }
 
 #[test]
-fn a_destination_symlink_leading_outside_is_never_replaced_or_lost() {
+fn with_confined_symlinks_a_destination_symlink_leading_outside_is_never_replaced_or_lost() {
     let (src, dst) = (tempdir(), tempdir());
     write(src.path(), "config/site.link", b"a regular file on the primary");
     write(src.path(), "config/app.conf", b"app = v2\n");
     write(dst.path(), "config/app.conf", b"app = v1\n");
     symlink(dst.path(), "config/site.link", "../../outside/site.conf");
     let source = Agent::start(src.path(), "primary");
-    let destination = Agent::start(dst.path(), "backup");
+    // By default every symlink is carried (and a replaced one kept in its generation);
+    // `symlinks = "confined"` is what leaves those leading out as they are.
+    let destination = Agent::start_configured(dst.path(), "backup", "symlinks = \"confined\"\n");
     let diff = confsync(&["diff", "--from", &source.address, "--to", &destination.address]);
     assert!(
         stdout(&diff).contains("= site.link") && stdout(&diff).contains("does not manage"),

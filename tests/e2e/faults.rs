@@ -13,6 +13,9 @@ fn source_tree(root: &Path) {
     write(root, "config/a.conf", b"a = new\n");
     write(root, "config/added.conf", b"added = yes\n");
     write(root, "firmware/fw.bin", b"firmware v2");
+    // Another name of a.conf (a hard link the commit makes), and a change of mode alone.
+    std::fs::hard_link(root.join("config/a.conf"), root.join("config/z-link.conf")).expect("link");
+    write_mode(root, "config/mode.conf", b"mode\n", 0o600);
 }
 
 fn destination_tree(root: &Path) {
@@ -20,6 +23,7 @@ fn destination_tree(root: &Path) {
     write(root, "config/gone.conf", b"gone = soon\n");
     write(root, "firmware/fw.bin", b"firmware v1");
     write(root, "licenses/own.lic", b"the backup's licence");
+    write_mode(root, "config/mode.conf", b"mode\n", 0o644);
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -490,6 +490,7 @@ fn a_source_sending_long_paths_is_stopped_at_the_manifest_memory_bound() {
                 category_digest: Vec::new(),
                 last: false,
                 held: Vec::new(),
+                unmanaged: Vec::new(),
             }
             .encode_to_vec()
         });

@@ -20,6 +20,7 @@ mod independent;
 mod layering;
 mod limits;
 mod live;
+mod metadata;
 mod operator;
 mod packaging;
 mod readme;

@@ -322,6 +322,8 @@ fn populate_for_commit(src: &Path, dst: &Path) {
         write(dst, &format!("config/{name}.conf"), format!("{name} = old\n").as_bytes());
     }
     write(src, "config/newdir/x.conf", b"x = 1\n");
+    // Another name of a.conf: a hard link the commit makes.
+    std::fs::hard_link(src.join("config/a.conf"), src.join("config/z-link.conf")).expect("link");
     set_mode(src, "config/newdir", 0o750);
     write_mode(src, "config/mode.conf", b"mode\n", 0o600);
     write_mode(dst, "config/mode.conf", b"mode\n", 0o644);
@@ -410,8 +412,9 @@ fn a_source_with_hostile_paths_is_refused_and_nothing_is_written() {
         (file_entry("/etc/passwd", b"root::0:0::/root:/bin/sh\n"), "/etc/passwd"),
         (file_entry("a//b", b"x"), "a//b"),
         (file_entry("sub/../../escape", b"x"), "sub/../../escape"),
-        (symlink_entry("link", "../../outside"), "../../outside"),
-        (symlink_entry("abs", "/etc"), "/etc"),
+        // A symlink leading anywhere is carried as a string; one no symlink can hold is not.
+        (symlink_entry("empty", ""), "no symlink can hold"),
+        (symlink_entry("nul", "a\0b"), "no symlink can hold"),
     ];
     for (entry, named) in hostile {
         let fake = FakeSource { firmware: vec![file_entry("ok.bin", b"fine"), entry] }.serve();

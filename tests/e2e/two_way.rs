@@ -16,6 +16,8 @@ fn common(root: &Path, license: &[u8]) {
     write(root, "config/notes.txt", b"notes\n");
     write(root, "firmware/image.bin", b"firmware v1");
     write(root, "licenses/this-machine.lic", license);
+    // The same times on both: the trees agree as a sync means it.
+    pin_times(root);
 }
 
 fn pair() -> Pair {

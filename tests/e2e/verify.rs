@@ -23,7 +23,14 @@ fn change_behind_the_stamp(root: &Path, rel: &str, content: &[u8]) {
         serde_json::from_slice(&std::fs::read(&index_path).expect("read the index")).expect("JSON");
     let key = rel.to_string();
     assert!(index.get(&key).is_some(), "the index knows {key}: {index}");
+    // Behind the stamp: the same size and modification time, other bytes.
+    let before = std::fs::metadata(root.join(rel)).and_then(|m| m.modified()).expect("stat");
     std::fs::write(root.join(rel), content).expect("rewrite");
+    std::fs::File::options()
+        .write(true)
+        .open(root.join(rel))
+        .and_then(|f| f.set_modified(before))
+        .expect("keep the mtime");
     let meta = std::fs::metadata(root.join(rel)).expect("stat");
     let ns = |s: i64, n: i64| s * 1_000_000_000 + n;
     index[&key]["stamp"] = serde_json::json!({

@@ -35,6 +35,9 @@ fn pair_with(backup_env: &[(&str, &str)], more: impl FnOnce(&Path)) -> Site {
     write(&b, "config/stale.conf", b"left over");
     write(&p, "licenses/primary.lic", b"primary license");
     write(&b, "licenses/backup.lic", b"backup license");
+    // server.conf is the same on both, times included.
+    pin_times(&p);
+    pin_times(&b);
     let primary = Agent::start(&p, "primary");
     let backup = Agent::start_with_env(&b, "backup-1", backup_env);
     let mut list = ServerFile::new(dir.path());

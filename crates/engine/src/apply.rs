@@ -26,7 +26,7 @@ use crate::entry::{Digest, EntryKind};
 use crate::error::{EngineError, Result};
 use crate::index::FileStamp;
 use crate::journal::{
-    self, Change, CommitError, GenerationRecord, Journal, JournalState, Op, Stamp,
+    self, Change, CommitError, GenerationRecord, Journal, JournalState, Meta, Op, Stamp,
 };
 use crate::layout::Layout;
 use crate::live::LiveTree;
@@ -191,6 +191,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         // Stamps first, then the rescan: an edit after the stamps shows in the rescan, an
         // edit after the rescan in the stamps, checked again as each entry is moved aside.
         let stamps = stamp_and_check(self.layout, plan)?;
+        let folder_times = folder_times(self.layout, plan);
         self.check_unchanged(plan).await?;
         phases.check_ms = elapsed_ms(clock);
         if let Some(ms) = crate::failpoint::value(crate::failpoint::COMMIT_DELAY_MS) {
@@ -245,6 +246,12 @@ impl<S: ChunkSource> Applier<'_, S> {
                 path: self.layout.journal_path(),
                 detail: format!("commit task failed: {e}"),
             })?;
+        // Moving entries in and out of a folder moves its mtime; the plan's folders keep
+        // theirs (an undone commit's too). Advisory: a folder left with a new mtime is a
+        // metadata difference the next plan shows and fixes.
+        if !matches!(committed, Err(CommitError::Stuck { .. })) {
+            restore_folder_times(self.layout, &folder_times);
+        }
         self.tree.changed_all();
         phases.commit_ms = elapsed_ms(clock);
         clock = Instant::now();
@@ -336,7 +343,9 @@ impl<S: ChunkSource> Applier<'_, S> {
             .steps()
             .enumerate()
             .filter(|(_, (_, s))| {
-                matches!(s.action, Action::Create | Action::Overwrite) && s.kind() != EntryKind::Dir
+                matches!(s.action, Action::Create | Action::Overwrite)
+                    && s.kind() != EntryKind::Dir
+                    && !s.source.as_ref().is_some_and(|e| e.is_link())
             })
             .map(|(i, (c, s))| (i, c, s))
             .collect();
@@ -375,6 +384,7 @@ impl<S: ChunkSource> Applier<'_, S> {
             resumable: &resumable,
             tree: Some(self.tree),
             on_bytes: &on_bytes,
+            mask: plan.mask,
         };
         self.progress.report(self.event(Phase::Transferring, "", &tracker));
         // Small files the destination does not hold travel in batches, one request each;
@@ -659,12 +669,50 @@ fn stamp_and_check(layout: &Layout, plan: &Plan) -> Result<Stamps> {
     Ok(stamps)
 }
 
+/// A folder of a category (`None`: the category's own) and its modification time.
+type FolderTime = (Category, Option<RelPath>, i64);
+
+/// The folders whose entries the commit adds or removes, and that keep their place and
+/// their metadata (no step of the plan is about them), with their mtime now.
+fn folder_times(layout: &Layout, plan: &Plan) -> Vec<FolderTime> {
+    let stepped: std::collections::HashSet<(Category, &RelPath)> =
+        plan.steps().map(|(c, s)| (c, &s.path)).collect();
+    let mut folders = std::collections::BTreeSet::new();
+    for (category, step) in plan.steps().filter(|(_, s)| s.action != Action::Attrs) {
+        let parent = step.path.parent();
+        if parent.as_ref().is_none_or(|p| !stepped.contains(&(category, p))) {
+            folders.insert((category, parent));
+        }
+    }
+    folders
+        .into_iter()
+        .filter_map(|(category, path)| {
+            let full = match &path {
+                Some(p) => layout.root(category).join(p),
+                None => layout.root(category).to_path_buf(),
+            };
+            let meta = std::fs::symlink_metadata(full).ok().filter(|m| m.is_dir())?;
+            Some((category, path, FileStamp::of(&meta).mtime_ns))
+        })
+        .collect()
+}
+
+fn restore_folder_times(layout: &Layout, folders: &[FolderTime]) {
+    for (category, path, mtime_ns) in folders {
+        let Ok(Some(dir)) = layout.open_category(*category) else { continue };
+        let rel = path.as_ref().map_or(std::path::Path::new(""), |p| p.as_ref());
+        if let Err(e) = crate::attrs::set_mtime(&dir, rel, *mtime_ns) {
+            tracing::warn!(%category, path = ?path, error = %e, "could not restore a folder's mtime");
+        }
+    }
+}
+
 /// The stamps of the entries a commit moves aside, as they were just before it.
 pub type Stamps = HashMap<(Category, crate::RelPath), Stamp>;
 
 /// Orders a plan's steps into commit operations: removals (contents before their
 /// folders), then new folders (parents first), then new subtrees, then files and
-/// symlinks, then modes. What is staged where is [`Subtrees::location`]'s, as staged by
+/// symlinks, then hard links to those, then metadata (children first; a folder's mtime last of all in it). What is staged where is [`Subtrees::location`]'s, as staged by
 /// [`Applier::stage_all`]; what a subtree's move brings has no operation of its own.
 pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
     let subtrees = Subtrees::of(plan);
@@ -673,6 +721,7 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
     let mut dirs = Vec::new();
     let mut trees = Vec::new();
     let mut puts = Vec::new();
+    let mut links = Vec::new();
     let mut modes = Vec::new();
     for (i, (category, step)) in plan.steps().enumerate() {
         let path = step.path.clone();
@@ -686,13 +735,24 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
                 removals.push(Op::Remove { category, path, expect });
             }
             (Action::Create, EntryKind::Dir) => {
-                let to = step.source.as_ref().map_or(0o755, |e| e.mode);
-                modes.push(Op::DirMode { category, path: path.clone(), mode: to });
+                if let Some(entry) = &step.source {
+                    let to = Meta::of(entry, plan.mask);
+                    modes.push(Op::DirMeta { category, path: path.clone(), to });
+                }
                 if let Some(staged) = subtrees.root_name(category, &path) {
                     trees.push(Op::PutTree { category, path, staged });
                 } else if !subtrees.makes(category, &path) {
                     dirs.push(Op::MakeDir { category, path });
                 }
+            }
+            (Action::Create | Action::Overwrite, EntryKind::File)
+                if let Some(first) = step.source.as_ref().and_then(|e| e.hardlink.clone()) =>
+            {
+                // Another name of a file put in place before: linked, never staged.
+                let replaces = step.action == Action::Overwrite;
+                let expect =
+                    replaces.then(|| stamps.get(&(category, path.clone())).copied()).flatten();
+                links.push(Op::Link { category, path, first, replaces, expect });
             }
             (Action::Create | Action::Overwrite, _) => {
                 let Staged::Alone(staged) = subtrees.location(i, category, step) else {
@@ -703,10 +763,11 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
                     replaces.then(|| stamps.get(&(category, path.clone())).copied()).flatten();
                 puts.push(Op::Put { category, path, staged, replaces, expect });
             }
-            (Action::Chmod, _) => {
-                let from = step.current.as_ref().map_or(0o755, |e| e.mode);
-                let to = step.source.as_ref().map_or(from, |e| e.mode);
-                modes.push(Op::Chmod { category, path, from, to });
+            (Action::Attrs, _) => {
+                if let (Some(before), Some(after)) = (&step.current, &step.source) {
+                    let (from, to) = (Meta::of(before, plan.mask), Meta::of(after, plan.mask));
+                    modes.push(Op::SetMeta { category, path, from, to });
+                }
             }
         }
     }
@@ -714,7 +775,8 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
     dir_removals.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
     // Parents first; children sort after their parent.
     dirs.sort_by(|a, b| op_path(a).cmp(&op_path(b)));
-    // Children's modes first, so a read-only parent is set last.
+    // Children's first, so a read-only parent is set last, and a folder's mtime after
+    // everything inside it moved.
     modes.sort_by(|a, b| op_path(b).cmp(&op_path(a)));
     removals
         .into_iter()
@@ -722,6 +784,7 @@ pub fn commit_ops(plan: &Plan, stamps: &Stamps) -> Vec<Op> {
         .chain(dirs)
         .chain(trees)
         .chain(puts)
+        .chain(links)
         .chain(modes)
         .collect()
 }

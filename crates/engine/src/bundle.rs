@@ -31,8 +31,12 @@ use crate::path::RelPath;
 use crate::rules::RulesFile;
 
 pub const MAGIC: &[u8; 8] = b"CSBUNDLE";
-/// The format this version writes and reads.
-pub const FORMAT: u32 = 1;
+/// The format this version writes. 2 carries each entry's owner, group and extended
+/// attributes, and its category digests cover them with the mtime; format 1 is still read
+/// (its entries carry no attributes, so none are compared or set).
+pub const FORMAT: u32 = 2;
+/// The oldest format this version reads.
+pub const OLDEST_FORMAT: u32 = 1;
 /// No record is larger: a chunk is at most 256 KiB, a manifest batch is kept well below.
 pub const MAX_RECORD: u32 = 16 << 20;
 /// Entries per manifest record.
@@ -286,7 +290,7 @@ impl Bundle {
             return Err(reader.bad(0, "it is not a confsync bundle (no CSBUNDLE at its start)"));
         }
         let format = u32::from_le_bytes([magic[8], magic[9], magic[10], magic[11]]);
-        if format != FORMAT {
+        if !(OLDEST_FORMAT..=FORMAT).contains(&format) {
             // Whatever else a later format changes, its header is the first record, JSON.
             let made_by = reader
                 .record(0)
@@ -300,7 +304,7 @@ impl Bundle {
                 8,
                 &format!(
                     "it was made by {made_by} (bundle format {format}); this is confsync {}, \
-                     which reads bundle format {FORMAT}: import it with {made_by} or newer",
+                     which reads bundle formats {OLDEST_FORMAT} to {FORMAT}: import it with {made_by} or newer",
                     env!("CARGO_PKG_VERSION")
                 ),
             ));
@@ -439,7 +443,7 @@ impl Parts {
         match tag {
             Tag::Header if index == 0 => {
                 let header: Header = parse(payload)?;
-                if header.format != FORMAT {
+                if !(OLDEST_FORMAT..=FORMAT).contains(&header.format) {
                     return Err(format!("its header says format {}", header.format));
                 }
                 self.header = Some(header);
@@ -530,11 +534,16 @@ impl Parts {
             check_tree(entries).map_err(|e| bad(format!("{category}: {e}")))?;
             for link in entries.iter().filter(|e| e.kind == crate::entry::EntryKind::Symlink) {
                 let target = link.symlink_target.as_deref().unwrap_or_default();
-                crate::path::check_symlink_target(&link.path, target)
+                crate::path::check_symlink_syntax(&link.path, target)
                     .map_err(|e| bad(format!("{category}: {e}")))?;
             }
             let built = CategoryManifest::new(*category, entries.clone());
-            if Some(built.digest) != *digest {
+            let recorded = if header.format == 1 {
+                crate::manifest::format_1_digest(&built.entries)
+            } else {
+                built.digest
+            };
+            if Some(recorded) != *digest {
                 return Err(bad(format!("the manifest of {category} does not match its digest")));
             }
             manifest.insert(built);

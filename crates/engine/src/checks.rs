@@ -47,6 +47,9 @@ enum From {
     Staged(String),
     /// Made as the entry says (a folder, a symlink).
     Made,
+    /// Another name of the file at this path of the preview (made before it: it comes
+    /// first in path order).
+    Link(RelPath),
 }
 
 /// Runs every check whose scope `plan` changes against the preview of what the commit
@@ -174,8 +177,12 @@ fn build(
                 (Action::Delete, _) => {
                     after.remove(&step.path);
                 }
-                (Action::Chmod, Some(entry)) => {
+                (Action::Attrs, Some(entry)) => {
                     after.insert(step.path.clone(), (entry.clone(), From::Live));
+                }
+                (_, Some(entry)) if entry.hardlink.is_some() => {
+                    let first = entry.hardlink.clone().unwrap_or_else(|| step.path.clone());
+                    after.insert(step.path.clone(), (entry.clone(), From::Link(first)));
                 }
                 (_, Some(entry)) if entry.kind == EntryKind::File => {
                     let at = subtrees.location(i, c, step).path().to_string();
@@ -199,9 +206,8 @@ fn build(
             }
             let made = match (entry.kind, from) {
                 (EntryKind::Dir, _) => preview.create_dir_all(path),
-                (EntryKind::Symlink, _) => {
-                    preview.symlink(entry.symlink_target.as_deref().unwrap_or_default(), path)
-                }
+                (EntryKind::Symlink, _) => preview
+                    .symlink_contents(entry.symlink_target.as_deref().unwrap_or_default(), path),
                 (EntryKind::File, From::Staged(at)) => {
                     let staged = staging.join(at);
                     let stamp = std::fs::symlink_metadata(&staged)
@@ -216,6 +222,7 @@ fn build(
                     }
                     made
                 }
+                (EntryKind::File, From::Link(first)) => preview.hard_link(first, &preview, path),
                 (EntryKind::File, _) => match &live {
                     Some(live) => live.hard_link(path, &preview, path),
                     None => Err(std::io::ErrorKind::NotFound.into()),

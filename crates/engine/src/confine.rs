@@ -43,14 +43,43 @@ pub enum ShapeError {
         Short(.parent)
     )]
     NotUnderFolder { path: String, parent: String, kind: &'static str },
+    #[error("{:?} is declared another name of {:?}, which {why}; refusing the manifest", Short(.path), Short(.first))]
+    BadHardlink { path: String, first: String, why: &'static str },
 }
 
-/// Checks that `entries` (one category) form a tree. The order of `entries` is free.
+/// Checks that `entries` (one category) form a tree, and that every hard link names a
+/// file of the same content that comes first in path order and is no link itself (so
+/// that what a link is made from is always in place before it). The order of `entries`
+/// is free.
 pub fn check_tree(entries: &[Entry]) -> Result<(), ShapeError> {
     let mut kinds: HashMap<&str, EntryKind> = HashMap::with_capacity(entries.len());
     for entry in entries {
         if kinds.insert(entry.path.as_str(), entry.kind).is_some() {
             return Err(ShapeError::Duplicate { path: entry.path.to_string() });
+        }
+    }
+    let linked: Vec<&Entry> = entries.iter().filter(|e| e.hardlink.is_some()).collect();
+    if !linked.is_empty() {
+        let by_path: HashMap<&str, &Entry> = entries.iter().map(|e| (e.path.as_str(), e)).collect();
+        for entry in linked {
+            let Some(first) = &entry.hardlink else { continue };
+            let bad = |why| ShapeError::BadHardlink {
+                path: entry.path.to_string(),
+                first: first.to_string(),
+                why,
+            };
+            let Some(target) = by_path.get(first.as_str()) else {
+                return Err(bad("is not in the manifest"));
+            };
+            if entry.kind != EntryKind::File || target.kind != EntryKind::File {
+                return Err(bad("is not a file, or the link is not"));
+            }
+            if target.hardlink.is_some() || first >= &entry.path {
+                return Err(bad("is not the first of the names"));
+            }
+            if target.digest != entry.digest || target.size != entry.size {
+                return Err(bad("holds other content"));
+            }
         }
     }
     for entry in entries {
@@ -101,6 +130,8 @@ mod tests {
             mtime_ns: 0,
             digest: Digest::ZERO,
             symlink_target: None,
+            attrs: None,
+            hardlink: None,
         }
     }
 
@@ -126,5 +157,29 @@ mod tests {
         assert!(check_tree(&[entry("f", EntryKind::File), entry("f/g", EntryKind::File)]).is_err());
         assert!(check_tree(&[entry("orphan/f", EntryKind::File)]).is_err());
         assert!(check_tree(&[entry("a", EntryKind::File), entry("a", EntryKind::Dir)]).is_err());
+    }
+
+    #[test]
+    fn a_hard_link_must_name_the_first_file_of_the_same_content() {
+        let file = |path: &str, content: &[u8], link: Option<&str>| Entry {
+            size: content.len() as u64,
+            digest: Digest::of(content),
+            hardlink: link.map(|l| RelPath::new(l).expect("valid")),
+            ..entry(path, EntryKind::File)
+        };
+        check_tree(&[file("a", b"x", None), file("b", b"x", Some("a"))]).expect("a pair");
+        for (bad, why) in [
+            (vec![file("b", b"x", Some("a"))], "not in the manifest"),
+            (vec![file("a", b"x", None), file("b", b"y", Some("a"))], "other content"),
+            (vec![file("a", b"x", Some("b")), file("b", b"x", None)], "not the first"),
+            (
+                vec![file("a", b"x", None), file("b", b"x", Some("a")), file("c", b"x", Some("b"))],
+                "not the first",
+            ),
+            (vec![entry("a", EntryKind::Dir), file("b", b"", Some("a"))], "not a file"),
+        ] {
+            let err = check_tree(&bad).expect_err(why);
+            assert!(err.to_string().contains(why), "{err}");
+        }
     }
 }

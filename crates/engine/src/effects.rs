@@ -173,6 +173,8 @@ mod tests {
             mtime_ns: 0,
             digest: Digest::of(path.as_bytes()),
             symlink_target: None,
+            attrs: None,
+            hardlink: None,
         }
     }
 

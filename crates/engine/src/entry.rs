@@ -1,7 +1,10 @@
-//! One entry of a tree: a file, directory or symlink, with what identifies its content.
+//! One entry of a tree: a file, directory or symlink, with what identifies its content
+//! and the metadata that travels with it (mode, mtime, owner, extended attributes).
 
 use std::fmt;
+use std::sync::Arc;
 
+use crate::attrs::{Attrs, Mask};
 use crate::path::RelPath;
 
 /// A BLAKE3 digest.
@@ -101,12 +104,74 @@ pub struct Entry {
     /// BLAKE3 of the content (file) or of the target (symlink); zero for directories.
     pub digest: Digest,
     pub symlink_target: Option<String>,
+    /// Owner, group and extended attributes; `None` where they were not recorded (a
+    /// record or bundle written before confsync carried them): then nothing is compared
+    /// or set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<Arc<Attrs>>,
+    /// A file that is another name of the file at this path (one inode with several
+    /// names in the category): the first of its names in path order, which holds the
+    /// content; this one is made a hard link to it, as `rsync -H` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardlink: Option<RelPath>,
 }
 
 impl Entry {
+    /// Whether anything but the content differs: the mode (not of symlinks), the
+    /// modification time, or the attributes `mask` does not leave out.
+    pub fn meta_differs(&self, other: &Entry, mask: Mask) -> bool {
+        self.mode_differs(other)
+            || self.mtime_ns != other.mtime_ns
+            || match (&self.attrs, &other.attrs) {
+                (Some(a), Some(b)) => !a.equal(b, mask),
+                _ => false,
+            }
+    }
+
+    /// What changes from `before` to this entry besides content, as plans word it:
+    /// `mode 644 → 600`, `owner root → nobody`, `mtime`.
+    pub fn meta_changes(&self, before: &Entry, mask: Mask) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.mode_differs(before) {
+            out.push(format!("mode {:o} → {:o}", before.mode, self.mode));
+        }
+        if let (Some(a), Some(b)) = (&self.attrs, &before.attrs) {
+            out.extend(a.differences(b, mask));
+        }
+        if self.mtime_ns != before.mtime_ns {
+            out.push("mtime".to_string());
+        }
+        out
+    }
+
+    /// Feeds the metadata comparisons cover into a digest (see [`Entry::meta_differs`]).
+    pub fn hash_meta(&self, hasher: &mut blake3::Hasher) {
+        if let Some(first) = &self.hardlink {
+            hasher.update(b"hardlink\0");
+            hasher.update(first.as_str().as_bytes());
+            hasher.update(&[0]);
+        }
+        hasher.update(&self.mode.to_le_bytes());
+        hasher.update(&self.mtime_ns.to_le_bytes());
+        match &self.attrs {
+            Some(attrs) => {
+                hasher.update(&[1]);
+                attrs.hash_into(hasher, Mask::default());
+            }
+            None => {
+                hasher.update(&[0]);
+            }
+        }
+    }
+
     /// Whether two entries hold the same content (kind, bytes or target), mode aside.
     pub fn same_content(&self, other: &Entry) -> bool {
         self.kind == other.kind && self.digest == other.digest
+    }
+
+    /// Whether this is a hard link to another entry's content (which travels once).
+    pub fn is_link(&self) -> bool {
+        self.hardlink.is_some()
     }
 
     /// Whether the permission bits matter and differ (symlink modes do not matter).

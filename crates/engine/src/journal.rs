@@ -64,10 +64,49 @@ pub enum Op {
     /// Rename a whole staged folder (a new subtree, see [`subtree`](crate::subtree))
     /// into place at `path`, where nothing is.
     PutTree { category: Category, path: RelPath, staged: String },
-    /// Change the mode of an entry that was there before.
+    /// Move what is at `path` (if `replaces`) into the backup, then make `path` another
+    /// name (a hard link) of the file at `first`, which is in place by then.
+    Link {
+        category: Category,
+        path: RelPath,
+        first: RelPath,
+        replaces: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect: Option<Stamp>,
+    },
+    /// Change the metadata (mode, mtime, owner, group, extended attributes) of an entry
+    /// that was there before, in place; undone by setting `from` again.
+    SetMeta { category: Category, path: RelPath, from: Meta, to: Meta },
+    /// Give a folder this commit created its final metadata; undone with the folder.
+    DirMeta { category: Category, path: RelPath, to: Meta },
+    /// Change the mode of an entry that was there before (journals of earlier versions).
     Chmod { category: Category, path: RelPath, from: u32, to: u32 },
-    /// Give a folder this commit created its final mode; undone with the folder itself.
+    /// Give a folder its final mode (journals of earlier versions).
     DirMode { category: Category, path: RelPath, mode: u32 },
+}
+
+/// An entry's metadata as a commit sets it, and what of it the destination leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Meta {
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub mtime_ns: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<std::sync::Arc<crate::attrs::Attrs>>,
+    #[serde(default)]
+    pub mask: crate::attrs::Mask,
+}
+
+impl Meta {
+    pub fn of(entry: &crate::entry::Entry, mask: crate::attrs::Mask) -> Meta {
+        Meta {
+            kind: entry.kind,
+            mode: entry.mode,
+            mtime_ns: entry.mtime_ns,
+            attrs: entry.attrs.clone(),
+            mask,
+        }
+    }
 }
 
 impl Op {
@@ -78,6 +117,9 @@ impl Op {
         | Op::MakeDir { category, path }
         | Op::Put { category, path, .. }
         | Op::PutTree { category, path, .. }
+        | Op::Link { category, path, .. }
+        | Op::SetMeta { category, path, .. }
+        | Op::DirMeta { category, path, .. }
         | Op::Chmod { category, path, .. }
         | Op::DirMode { category, path, .. }) = self;
         (*category, path)
@@ -94,6 +136,9 @@ pub struct Stamp {
     pub ctime_ns: i64,
     pub inode: u64,
     pub mode: u32,
+    /// Names the file has: moving or linking any of them moves the change time of all.
+    #[serde(default)]
+    pub nlink: u64,
 }
 
 impl Stamp {

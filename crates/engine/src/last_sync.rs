@@ -187,7 +187,7 @@ pub fn classify(plan: &mut Plan, record: &LastSync, guards: &crate::plan::Guards
             let Some(current) = step.current.as_ref().filter(|e| e.kind != EntryKind::Dir) else {
                 continue;
             };
-            if step.action == Action::Chmod || step.local_edit {
+            if step.action == Action::Attrs || step.local_edit {
                 continue;
             }
             if record.since(category, &step.path, &current.digest) == Since::EditedHere {

@@ -8,6 +8,8 @@
 //! - [`path`]: validated relative paths and symlink targets (the confinement rules).
 //! - [`confine`]: rules across a peer's manifest (a tree, nothing beneath a symlink; limits).
 //! - [`entry`], [`manifest`]: what a tree holds, with Merkle digests per category.
+//! - [`attrs`]: what travels with an entry beside its bytes (owner, group, extended
+//!   attributes and ACLs), read, compared and set.
 //! - [`layout`]: where one server keeps each category and its own state.
 //! - [`scan`], [`index`]: walking a category and hashing only what changed.
 //! - [`live`]: the manifest kept in memory while a watcher vouches for it.
@@ -43,6 +45,7 @@
 //!   points; an I/O error at any operation of a commit).
 
 pub mod apply;
+pub mod attrs;
 pub mod bundle;
 pub mod category;
 pub mod checks;

@@ -43,6 +43,11 @@ pub struct LiveTree {
     slots: Mutex<HashMap<Category, Slot>>,
     rescan_every: Duration,
     walks: AtomicU64,
+    /// What this server's scans carry (owners by name or number, extended attributes,
+    /// which symlinks).
+    carry: scan::Carry,
+    /// What this agent may set (owners need root or CAP_CHOWN).
+    privileges: crate::attrs::Privileges,
 }
 
 #[derive(Default)]
@@ -66,7 +71,22 @@ impl LiveTree {
             slots: Mutex::new(HashMap::new()),
             rescan_every,
             walks: AtomicU64::new(0),
+            carry: scan::Carry::default(),
+            privileges: crate::attrs::Privileges::of_this_process(),
         }
+    }
+
+    /// `rules` for plans that write this tree: what its agent does not carry or cannot
+    /// set is neither compared nor set, and the plan says so.
+    pub fn for_agent(&self, rules: crate::rules::Rules) -> crate::rules::Rules {
+        let mask = crate::attrs::Mask { owner: false, xattrs: !self.carry.attrs.xattrs };
+        rules.for_agent(self.privileges, mask)
+    }
+
+    /// This tree, scanned with `carry` (agent.toml's `ids`, `xattrs` and `symlinks`).
+    pub fn with_carry(mut self, carry: scan::Carry) -> LiveTree {
+        self.carry = carry;
+        self
     }
 
     pub fn layout(&self) -> &Layout {
@@ -181,7 +201,7 @@ impl LiveTree {
         let started = Instant::now();
         let scanned = {
             let mut index = self.index();
-            scan::scan_category(&self.layout, category, &mut index)?
+            scan::scan_category_with(&self.layout, category, &mut index, true, self.carry)?
         };
         for warning in &scanned.warnings {
             tracing::warn!("{warning}");
@@ -232,8 +252,13 @@ impl LiveTree {
         let recorded = self.scan(categories)?;
         let mut verification = Verification::default();
         for &category in categories {
-            let actual =
-                scan::scan_category_with(&self.layout, category, &mut HashIndex::default(), false)?;
+            let actual = scan::scan_category_with(
+                &self.layout,
+                category,
+                &mut HashIndex::default(),
+                false,
+                self.carry,
+            )?;
             let before: HashMap<&str, &crate::entry::Entry> = recorded
                 .get(category)
                 .map(|m| m.files().map(|e| (e.path.as_str(), e)).collect())

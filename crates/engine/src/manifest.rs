@@ -2,8 +2,9 @@
 //! for the whole set, so that equal digests mean equal content and a no-op sync is a
 //! comparison of 32 bytes per category.
 //!
-//! The digest covers path, kind, permission bits and content digest; not mtime, which is
-//! carried along but is no difference in itself.
+//! The digest covers path, kind, content digest and the metadata that travels with an
+//! entry (mode, mtime, owner and group, extended attributes): two trees with equal
+//! digests are equal as `rsync -aAXH` would judge them.
 
 use std::collections::BTreeMap;
 
@@ -16,9 +17,11 @@ pub struct CategoryManifest {
     pub category: Category,
     pub entries: Vec<Entry>,
     pub digest: Digest,
-    /// Entries of this tree that a scan found and cannot manage (a symlink leading out of
-    /// its category, a FIFO...), with what they are: never in a peer's manifest, never
-    /// in the digest, and never overwritten or removed by a plan.
+    /// Entries of this tree that a scan found and cannot manage (a FIFO, a socket, a
+    /// symlink `symlinks = "confined"` leaves out...), with what they are: never
+    /// overwritten or removed by a plan, and listed in every plan from this tree. The
+    /// digest covers their paths, so a tree holding one never passes for equal to a tree
+    /// without it.
     pub unmanaged: Vec<(crate::path::RelPath, String)>,
 }
 
@@ -29,6 +32,28 @@ impl CategoryManifest {
         entries.dedup_by(|later, earlier| later.path == earlier.path);
         let digest = category_digest(&entries);
         CategoryManifest { category, entries, digest, unmanaged: Vec::new() }
+    }
+
+    /// This manifest with the entries it found and cannot manage (sorted by path), its
+    /// digest covering them.
+    pub fn with_unmanaged(mut self, mut unmanaged: Vec<(crate::path::RelPath, String)>) -> Self {
+        if unmanaged.is_empty() {
+            return self;
+        }
+        unmanaged.sort();
+        unmanaged.dedup_by(|a, b| a.0 == b.0);
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"confsync-unmanaged-v1\0");
+        hasher.update(&self.digest.0);
+        for (path, what) in &unmanaged {
+            hasher.update(path.as_str().as_bytes());
+            hasher.update(&[0]);
+            hasher.update(what.as_bytes());
+            hasher.update(&[0]);
+        }
+        self.digest = hasher.finalize().into();
+        self.unmanaged = unmanaged;
+        self
     }
 
     pub fn files(&self) -> impl Iterator<Item = &Entry> {
@@ -46,16 +71,13 @@ impl CategoryManifest {
 }
 
 /// Eight bytes standing for what the category digest covers of one entry (path, kind,
-/// mode, content): a destination sends these for its entries, and the source answers only
+/// content, metadata): a destination sends these for its entries, and the source answers only
 /// the entries that are not among them. A collision can only make the rebuilt manifest's
 /// digest differ from the source's, which the destination checks.
 pub fn fingerprint(entry: &Entry) -> u64 {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(b"confsync-entry-v1\0");
-    hasher.update(entry.path.as_str().as_bytes());
-    hasher.update(&[0, kind_byte(entry.kind)]);
-    hasher.update(&entry.mode.to_le_bytes());
-    hasher.update(&entry.digest.0);
+    hasher.update(b"confsync-entry-v2\0");
+    hash_entry(&mut hasher, entry);
     let bytes = hasher.finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&bytes.as_bytes()[..8]);
@@ -63,6 +85,17 @@ pub fn fingerprint(entry: &Entry) -> u64 {
 }
 
 fn category_digest(entries: &[Entry]) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"confsync-category-v2\0");
+    for entry in entries {
+        hash_entry(&mut hasher, entry);
+    }
+    hasher.finalize().into()
+}
+
+/// The category digest as bundle format 1 recorded it (path, kind, mode, content), to
+/// verify such a bundle.
+pub fn format_1_digest(entries: &[Entry]) -> Digest {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"confsync-category-v1\0");
     for entry in entries {
@@ -72,6 +105,13 @@ fn category_digest(entries: &[Entry]) -> Digest {
         hasher.update(&entry.digest.0);
     }
     hasher.finalize().into()
+}
+
+fn hash_entry(hasher: &mut blake3::Hasher, entry: &Entry) {
+    hasher.update(entry.path.as_str().as_bytes());
+    hasher.update(&[0, kind_byte(entry.kind)]);
+    hasher.update(&entry.digest.0);
+    entry.hash_meta(hasher);
 }
 
 fn kind_byte(kind: EntryKind) -> u8 {
@@ -130,21 +170,24 @@ mod tests {
             mtime_ns,
             digest: Digest::of(content),
             symlink_target: None,
+            attrs: None,
+            hardlink: None,
         }
     }
 
     #[test]
-    fn digest_depends_on_content_path_and_mode_but_not_order_or_mtime() {
+    fn digest_depends_on_content_path_mode_and_mtime_but_not_order() {
         let a = CategoryManifest::new(
             Category::Config,
             vec![file("b", b"2", 0o644, 1), file("a", b"1", 0o644, 1)],
         );
         let same = CategoryManifest::new(
             Category::Config,
-            vec![file("a", b"1", 0o644, 99), file("b", b"2", 0o644, 7)],
+            vec![file("a", b"1", 0o644, 1), file("b", b"2", 0o644, 1)],
         );
         assert_eq!(a.digest, same.digest);
         for changed in [
+            vec![file("a", b"1", 0o644, 2), file("b", b"2", 0o644, 1)],
             vec![file("a", b"1", 0o644, 1), file("b", b"3", 0o644, 1)],
             vec![file("a", b"1", 0o600, 1), file("b", b"2", 0o644, 1)],
             vec![file("a", b"1", 0o644, 1), file("c", b"2", 0o644, 1)],
@@ -152,5 +195,25 @@ mod tests {
         ] {
             assert_ne!(a.digest, CategoryManifest::new(Category::Config, changed).digest);
         }
+        // The owner, by name where there is one, and the extended attributes.
+        let owned = |user: &str, xattr: &[u8]| {
+            let mut entry = file("a", b"1", 0o644, 1);
+            entry.attrs = Some(std::sync::Arc::new(crate::attrs::Attrs {
+                uid: 7,
+                user: Some(user.into()),
+                xattrs: vec![crate::attrs::Xattr { name: "user.k".into(), value: xattr.to_vec() }],
+                ..Default::default()
+            }));
+            CategoryManifest::new(Category::Config, vec![entry]).digest
+        };
+        assert_eq!(owned("svc", b"v"), owned("svc", b"v"));
+        assert_ne!(owned("svc", b"v"), owned("nobody", b"v"));
+        assert_ne!(owned("svc", b"v"), owned("svc", b"w"));
+        // What a tree holds and cannot carry counts too.
+        let plain = CategoryManifest::new(Category::Config, vec![file("a", b"1", 0o644, 1)]);
+        let with_fifo = plain
+            .clone()
+            .with_unmanaged(vec![(RelPath::new("fifo").expect("valid"), "a FIFO".into())]);
+        assert_ne!(plain.digest, with_fifo.digest);
     }
 }

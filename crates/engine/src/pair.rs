@@ -258,6 +258,8 @@ mod tests {
             mtime_ns: 1,
             digest: Digest::of(content),
             symlink_target: None,
+            attrs: None,
+            hardlink: None,
         }
     }
 

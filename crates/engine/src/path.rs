@@ -41,6 +41,8 @@ pub enum PathError {
     NotUtf8(String),
     #[error("symlink {:?} points to {:?}, which leaves its category", Short(.link), Short(.target))]
     SymlinkEscapes { link: String, target: String },
+    #[error("symlink {:?} holds {:?}, which no symlink can hold (empty, a NUL byte, or too long)", Short(.link), Short(.target))]
+    SymlinkTarget { link: String, target: String },
 }
 
 impl RelPath {
@@ -160,7 +162,23 @@ impl fmt::Debug for Short<'_> {
     }
 }
 
-/// Checks that the symlink at `link` with `target` stays inside its category.
+/// Checks that `target` is a string a symlink can hold: not empty, no NUL byte, no longer
+/// than a path. Where it leads does not matter: confsync writes a symlink as a name and a
+/// string, and never writes through one (every access goes through a directory handle
+/// that refuses to leave its category, and a manifest that places an entry beneath a
+/// symlink is refused, [`crate::confine`]).
+pub fn check_symlink_syntax(link: &RelPath, target: &str) -> Result<(), PathError> {
+    if target.is_empty() || target.contains('\0') || target.len() > MAX_PATH_BYTES {
+        return Err(PathError::SymlinkTarget {
+            link: link.to_string(),
+            target: target.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that the symlink at `link` with `target` stays inside its category (what
+/// `symlinks = "confined"` keeps).
 ///
 /// The target must be relative and of the form `../../name/name`: any `..` segments come
 /// first, and there are no more of them than `link` has parent directories. A `..` after a

@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 
+use crate::attrs::Mask;
 use crate::category::Category;
 use crate::entry::{Digest, Entry, EntryKind};
 use crate::manifest::{CategoryManifest, Manifest};
@@ -23,7 +24,9 @@ pub enum Action {
     Create,
     Overwrite,
     Delete,
-    Chmod,
+    /// Only metadata differs (mode, mtime, owner, group, extended attributes): set in
+    /// place, no content moves.
+    Attrs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,10 +60,15 @@ impl Step {
         self.entry().map_or(EntryKind::File, |e| e.kind)
     }
 
-    /// Bytes of file content this step brings from the source.
+    /// Bytes of file content this step brings from the source (none for a hard link: its
+    /// content arrives once, with the first of its names).
     pub fn bytes(&self) -> u64 {
         match (&self.action, &self.source) {
-            (Action::Create | Action::Overwrite, Some(e)) if e.kind == EntryKind::File => e.size,
+            (Action::Create | Action::Overwrite, Some(e))
+                if e.kind == EntryKind::File && !e.is_link() =>
+            {
+                e.size
+            }
             _ => 0,
         }
     }
@@ -72,13 +80,14 @@ pub struct Counts {
     pub created: u64,
     pub overwritten: u64,
     pub deleted: u64,
-    pub chmod: u64,
+    /// Entries whose metadata alone changes.
+    pub attrs: u64,
     pub bytes: u64,
 }
 
 impl Counts {
     pub fn total(&self) -> u64 {
-        self.created + self.overwritten + self.deleted + self.chmod
+        self.created + self.overwritten + self.deleted + self.attrs
     }
 }
 
@@ -114,6 +123,8 @@ pub enum KeptBy {
     KeysOnly(Vec<String>),
     /// A shared file under a key rule that could not be merged (why); left as it is.
     Unmergeable(String),
+    /// Held by the source and not carried (what it is, and the setting that changes it).
+    Skipped(String),
 }
 
 impl KeptBy {
@@ -127,6 +138,7 @@ impl KeptBy {
             KeptBy::HoldsKept => "holds device-specific entries".to_string(),
             KeptBy::KeysOnly(keys) => format!("differs only in its own {}", keys.join(", ")),
             KeptBy::Unmergeable(why) => format!("cannot be merged, left as it is: {why}"),
+            KeptBy::Skipped(what) => format!("skipped on the source: {what}"),
         }
     }
 }
@@ -139,7 +151,7 @@ impl CategoryPlan {
                 Action::Create => counts.created += 1,
                 Action::Overwrite => counts.overwritten += 1,
                 Action::Delete => counts.deleted += 1,
-                Action::Chmod => counts.chmod += 1,
+                Action::Attrs => counts.attrs += 1,
             }
             counts.bytes += step.bytes();
         }
@@ -175,6 +187,9 @@ pub struct Plan {
     pub rules: String,
     /// This destination's part of a two-way sync, when it is one.
     pub two_way: Option<crate::two_way::part::TwoWayPlan>,
+    /// What of the entries' attributes this destination leaves as they are (it cannot
+    /// set them, or keeps them as its own): neither compared nor set.
+    pub mask: Mask,
 }
 
 impl Plan {
@@ -188,7 +203,7 @@ impl Plan {
             total.created += c.created;
             total.overwritten += c.overwritten;
             total.deleted += c.deleted;
-            total.chmod += c.chmod;
+            total.attrs += c.attrs;
             total.bytes += c.bytes;
         }
         total
@@ -280,8 +295,10 @@ pub fn plan_with(
     for (category, src) in &source.categories {
         let empty = CategoryManifest::new(*category, Vec::new());
         let dst = destination.get(*category).unwrap_or(&empty);
-        let mut category_plan = plan_category(src, dst);
+        let mut category_plan = plan_category(src, dst, rules.mask);
         keep::apply(&mut category_plan, dst, rules, &mut warnings);
+        keep::skipped_by_source(&mut category_plan, src);
+        ownership(&category_plan, rules, &mut warnings, &mut refusals);
         check_guards(&category_plan, src, guards, &mut refusals);
         categories.push(category_plan);
     }
@@ -293,18 +310,75 @@ pub fn plan_with(
         merged: Default::default(),
         rules: rules.fingerprint(),
         two_way: None,
+        mask: rules.mask,
     };
     plan.reseal();
     plan
 }
 
-fn plan_category(src: &CategoryManifest, dst: &CategoryManifest) -> CategoryPlan {
+/// Where this agent cannot set owners ([`Rules::unprivileged`]): says once per category
+/// how many entries keep this server's owner instead of the source's, and refuses to
+/// replace a file another user owns here, which would leave it owned by the agent.
+fn ownership(
+    plan: &CategoryPlan,
+    rules: &Rules,
+    warnings: &mut Vec<String>,
+    refusals: &mut Vec<Refusal>,
+) {
+    let Some(agent) = rules.unprivileged else { return };
+    let owner = |e: &Entry| e.attrs.as_ref().map(|a| (a.owner_name(), a.uid));
+    let mut differ = 0usize;
+    let mut taken: Vec<&str> = Vec::new();
+    for step in &plan.steps {
+        let (want, have) =
+            (step.source.as_ref().and_then(owner), step.current.as_ref().and_then(owner));
+        let lands_as = match step.action {
+            Action::Create => Some(agent),
+            Action::Overwrite if step.kind() != EntryKind::Dir => {
+                if have.as_ref().is_some_and(|(_, uid)| *uid != agent) {
+                    taken.push(step.path.as_str());
+                }
+                Some(agent)
+            }
+            _ => have.as_ref().map(|(_, uid)| *uid),
+        };
+        if let (Some((_, want)), Some(lands)) = (&want, lands_as)
+            && *want != lands
+        {
+            differ += 1;
+        }
+    }
+    let category = plan.category;
+    if differ > 0 {
+        warnings.push(format!(
+            "owner kept in {category}: the agent is not root (nor has CAP_CHOWN), so {differ} \
+             {} keep this server's owner instead of the source's; run the agent as root, or \
+             grant it CAP_CHOWN, to carry owners",
+            if differ == 1 { "entry" } else { "entries" }
+        ));
+    }
+    if !taken.is_empty() {
+        refusals.push(Refusal::new(
+            RefusalKind::Ownership,
+            format!(
+                "{} {} in {category} owned by another user here would become the agent's own \
+                 (the agent is not root and cannot set owners): {}; nothing was changed. Run \
+                 the agent as root or grant it CAP_CHOWN",
+                taken.len(),
+                files(taken.len()),
+                abbreviate(&taken, 5)
+            ),
+        ));
+    }
+}
+
+fn plan_category(src: &CategoryManifest, dst: &CategoryManifest, mask: Mask) -> CategoryPlan {
     // Counted first, then built at its exact size: a vector grown by doubling would hold
     // up to twice the memory of a plan of 100,000 steps.
     let mut count = 0;
-    pair_up(src, dst, |a, b| count += difference(a, b).steps());
+    pair_up(src, dst, |a, b| count += difference(a, b, mask).steps());
     let mut steps = Vec::with_capacity(count);
-    pair_up(src, dst, |a, b| match (difference(a, b), a, b) {
+    pair_up(src, dst, |a, b| match (difference(a, b, mask), a, b) {
         (Difference::Created, Some(a), _) => steps.push(step(Action::Create, Some(a), None)),
         (Difference::Deleted, _, Some(b)) => steps.push(step(Action::Delete, None, Some(b))),
         (Difference::Kind, Some(a), Some(b)) => {
@@ -317,7 +391,7 @@ fn plan_category(src: &CategoryManifest, dst: &CategoryManifest) -> CategoryPlan
             overwrite.downgrade = a.kind == EntryKind::File && b.mtime_ns > a.mtime_ns;
             steps.push(overwrite);
         }
-        (Difference::Mode, Some(a), Some(b)) => steps.push(step(Action::Chmod, Some(a), Some(b))),
+        (Difference::Attrs, Some(a), Some(b)) => steps.push(step(Action::Attrs, Some(a), Some(b))),
         _ => {}
     });
     CategoryPlan {
@@ -361,7 +435,8 @@ enum Difference {
     Deleted,
     Kind,
     Content,
-    Mode,
+    /// Metadata alone: mode, mtime, owner, group, extended attributes.
+    Attrs,
 }
 
 impl Difference {
@@ -374,14 +449,16 @@ impl Difference {
     }
 }
 
-fn difference(src: Option<&Entry>, dst: Option<&Entry>) -> Difference {
+fn difference(src: Option<&Entry>, dst: Option<&Entry>, mask: Mask) -> Difference {
     match (src, dst) {
         (None, None) => Difference::Same,
         (Some(_), None) => Difference::Created,
         (None, Some(_)) => Difference::Deleted,
         (Some(a), Some(b)) if a.kind != b.kind => Difference::Kind,
-        (Some(a), Some(b)) if a.digest != b.digest => Difference::Content,
-        (Some(a), Some(b)) if a.mode_differs(b) => Difference::Mode,
+        (Some(a), Some(b)) if a.digest != b.digest || a.hardlink != b.hardlink => {
+            Difference::Content
+        }
+        (Some(a), Some(b)) if a.meta_differs(b, mask) => Difference::Attrs,
         _ => Difference::Same,
     }
 }
@@ -467,7 +544,7 @@ impl Plan {
 
 fn plan_digest(plan: &Plan) -> Digest {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(b"confsync-plan-v2\0");
+    hasher.update(b"confsync-plan-v3\0");
     hasher.update(plan.rules.as_bytes());
     hasher.update(&[0]);
     // The part of a two-way sync that takes what the other side decided is pinned by its
@@ -500,8 +577,8 @@ fn plan_digest(plan: &Plan) -> Digest {
                 match entry {
                     Some(e) => {
                         hasher.update(&[1, e.kind as u8]);
-                        hasher.update(&e.mode.to_le_bytes());
                         hasher.update(&e.digest.0);
+                        e.hash_meta(&mut hasher);
                     }
                     None => {
                         hasher.update(&[0]);

@@ -59,10 +59,13 @@ pub enum RefusalKind {
     Conflict,
     /// A delta bundle made for another state of this destination (or another server).
     BundleMismatch,
+    /// The agent cannot set owners, and replacing a file another user owns would leave it
+    /// owned by the agent.
+    Ownership,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 23] = [
+    pub const ALL: [RefusalKind; 24] = [
         RefusalKind::Busy,
         RefusalKind::ChangedSincePreview,
         RefusalKind::EmptySource,
@@ -86,6 +89,7 @@ impl RefusalKind {
         RefusalKind::ClockSkew,
         RefusalKind::Conflict,
         RefusalKind::BundleMismatch,
+        RefusalKind::Ownership,
     ];
 
     /// The name in JSON and logs (`changed_since_preview`).
@@ -114,6 +118,7 @@ impl RefusalKind {
             RefusalKind::ClockSkew => "clock_skew",
             RefusalKind::Conflict => "conflict",
             RefusalKind::BundleMismatch => "bundle_mismatch",
+            RefusalKind::Ownership => "ownership",
         }
     }
 

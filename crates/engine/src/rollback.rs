@@ -137,7 +137,8 @@ pub fn prepare(
         target_manifest.insert(CategoryManifest::new(*category, entries));
     }
     let guards = Guards { allow_empty_source: true, ..Guards::default() };
-    let mut plan = plan::plan(&target_manifest, &current, &guards);
+    let rules = tree.for_agent(crate::rules::Rules::default());
+    let mut plan = plan::plan_with(&target_manifest, &current, &guards, &rules);
     // Bringing older files back is the point: no downgrade warnings.
     plan.warnings.clear();
     plan.categories.iter_mut().flat_map(|c| c.steps.iter_mut()).for_each(|s| s.downgrade = false);

@@ -143,6 +143,11 @@ pub struct Rules {
     pub paths: Vec<PathRule>,
     pub keys: Vec<KeyRule>,
     sets: Vec<(Category, GlobSet, Vec<usize>)>,
+    /// What of the entries' attributes the destination leaves as they are.
+    pub mask: crate::attrs::Mask,
+    /// The agent's own user id where it cannot set owners (not root, no CAP_CHOWN): what
+    /// it creates is owned by it.
+    pub unprivileged: Option<u32>,
 }
 
 /// What a path rule matched: the rule, and whether it matched a folder above the entry.
@@ -191,6 +196,7 @@ impl Rules {
 
     /// The source's rules and the destination's together: every rule of both applies.
     pub fn combine(source: Rules, destination: Rules) -> Result<Rules, RuleError> {
+        let (mask, unprivileged) = (destination.mask, destination.unprivileged);
         let mut paths = source.paths;
         paths.extend(destination.paths);
         let mut keys = source.keys;
@@ -207,7 +213,25 @@ impl Rules {
                 None => keys.push(rule),
             }
         }
-        Rules::compiled(paths, keys)
+        let mut combined = Rules::compiled(paths, keys)?;
+        (combined.mask, combined.unprivileged) = (mask, unprivileged);
+        Ok(combined)
+    }
+
+    /// These rules for a destination whose agent has `privileges`: what it cannot set is
+    /// neither compared nor set, and the plan says so.
+    pub fn for_agent(
+        mut self,
+        privileges: crate::attrs::Privileges,
+        mask: crate::attrs::Mask,
+    ) -> Rules {
+        let cannot = privileges.mask();
+        self.mask = crate::attrs::Mask {
+            owner: mask.owner || cannot.owner,
+            xattrs: mask.xattrs || cannot.xattrs,
+        };
+        self.unprivileged = (!privileges.chown).then(|| rustix::process::geteuid().as_raw());
+        self
     }
 
     fn compiled(paths: Vec<PathRule>, keys: Vec<KeyRule>) -> Result<Rules, RuleError> {
@@ -234,7 +258,7 @@ impl Rules {
                 sets.push((category, set, index));
             }
         }
-        Ok(Rules { paths, keys, sets })
+        Ok(Rules { paths, keys, sets, mask: Default::default(), unprivileged: None })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -277,6 +301,9 @@ impl Rules {
                 )
             }))
             .collect();
+        if self.mask != crate::attrs::Mask::default() {
+            lines.push(format!("mask owner={} xattrs={}", self.mask.owner, self.mask.xattrs));
+        }
         lines.sort();
         lines.join("\n")
     }

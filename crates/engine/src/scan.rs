@@ -1,9 +1,12 @@
 //! Scanning a category: walk it (walkdir, never following symlinks), stat every entry,
 //! and hash in parallel only the files the [`HashIndex`] does not vouch for.
 //!
-//! What cannot be synchronized is skipped with a warning rather than failing the scan:
-//! FIFOs, sockets and devices, names that are not UTF-8, and symlinks leading outside
-//! their category.
+//! Every entry is read with its metadata ([`crate::attrs`]): mode, mtime, owner and group,
+//! extended attributes. Every symlink is carried as the string it holds, wherever it
+//! points; with `symlinks = "confined"` those leading out of their category are skipped.
+//! What cannot be synchronized is skipped rather than failing the scan, and listed
+//! (`CategoryManifest::unmanaged`), never silent: FIFOs, sockets and devices, names and
+//! symlink targets that are not UTF-8.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -12,6 +15,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::attrs;
 use crate::category::Category;
 use crate::chunk::{self, ChunkList, WHOLE_FILE_LIMIT};
 use crate::entry::{Digest, Entry, EntryKind, SYNCED_MODE_BITS};
@@ -19,7 +23,7 @@ use crate::error::{EngineError, Result};
 use crate::index::{FileStamp, HashIndex};
 use crate::layout::Layout;
 use crate::manifest::CategoryManifest;
-use crate::path::{RelPath, check_symlink_target};
+use crate::path::{RelPath, check_symlink_syntax, check_symlink_target};
 
 /// A scanned category and what was skipped in it.
 #[derive(Debug)]
@@ -33,6 +37,24 @@ pub struct Scanned {
     pub newest_change_ns: i64,
 }
 
+/// What a server's scans carry (agent.toml's `ids`, `xattrs` and `symlinks`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Carry {
+    pub attrs: attrs::Settings,
+    pub symlinks: Symlinks,
+}
+
+/// Which symlinks a tree carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Symlinks {
+    /// Every symlink, as the string it holds (`/usr/share/zoneinfo/UTC`, `../x`).
+    #[default]
+    All,
+    /// Only those that stay inside their category; the others are skipped and listed.
+    Confined,
+}
+
 /// The index key of a path in a category.
 pub fn index_key(category: Category, path: &RelPath) -> String {
     format!("{}/{}", category.name(), path)
@@ -43,7 +65,7 @@ pub fn scan_category(
     category: Category,
     index: &mut HashIndex,
 ) -> Result<Scanned> {
-    scan_category_with(layout, category, index, true)
+    scan_category_with(layout, category, index, true, Carry::default())
 }
 
 /// [`scan_category`], learning large files' chunks only with `learn_chunks`: a read-back
@@ -54,8 +76,10 @@ pub fn scan_category_with(
     category: Category,
     index: &mut HashIndex,
     learn_chunks: bool,
+    carry: Carry,
 ) -> Result<Scanned> {
     let root = layout.root(category);
+    let mut reader = attrs::Reader::new(carry.attrs);
     let mut warnings = Vec::new();
     let Some(dir) = layout.open_category(category)? else {
         return Ok(Scanned {
@@ -70,6 +94,8 @@ pub fn scan_category_with(
     let mut unmanaged = Vec::new();
     let mut to_hash: Vec<(usize, FileStamp)> = Vec::new();
     let mut newest_change_ns = 0i64;
+    // Files with several names, by inode: the names found in this category.
+    let mut inodes: std::collections::HashMap<(u64, u64), Vec<usize>> = Default::default();
     let walker = walkdir::WalkDir::new(root).min_depth(1).follow_links(false);
     for item in walker {
         let item = item.map_err(|e| walk_error(root, e))?;
@@ -85,6 +111,7 @@ pub fn scan_category_with(
         let mode = meta.mode() & SYNCED_MODE_BITS;
         let ctime_ns = meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec());
         newest_change_ns = newest_change_ns.max(mtime_ns).max(ctime_ns);
+        let attrs = Some(reader.read(item.path(), meta.uid(), meta.gid()));
         let entry = if file_type.is_dir() {
             Entry {
                 path,
@@ -94,6 +121,8 @@ pub fn scan_category_with(
                 mtime_ns,
                 digest: Digest::ZERO,
                 symlink_target: None,
+                attrs,
+                hardlink: None,
             }
         } else if file_type.is_symlink() {
             let target = std::fs::read_link(item.path())
@@ -104,9 +133,19 @@ pub fn scan_category_with(
                 unmanaged.push((path, "a symlink whose target is not UTF-8".to_string()));
                 continue;
             };
-            if let Err(e) = check_symlink_target(&path, &target) {
+            if let Err(e) = check_symlink_syntax(&path, &target) {
                 warnings.push(format!("skipped {category}/{path}: {e}"));
-                unmanaged.push((path, "a symlink leading outside its category".to_string()));
+                unmanaged.push((path, "a symlink confsync cannot carry".to_string()));
+                continue;
+            }
+            if carry.symlinks == Symlinks::Confined && check_symlink_target(&path, &target).is_err()
+            {
+                unmanaged.push((
+                    path,
+                    "a symlink leading out of its category (symlinks = \"confined\"; \"all\" \
+                     carries it)"
+                        .to_string(),
+                ));
                 continue;
             }
             let digest = Digest::of(target.as_bytes());
@@ -118,8 +157,13 @@ pub fn scan_category_with(
                 mtime_ns,
                 digest,
                 symlink_target: Some(target),
+                attrs,
+                hardlink: None,
             }
         } else if file_type.is_file() {
+            if meta.nlink() > 1 {
+                inodes.entry((meta.dev(), meta.ino())).or_default().push(entries.len());
+            }
             let stamp = FileStamp::of(&meta);
             let digest = index.lookup(&index_key(category, &path), &stamp).unwrap_or_else(|| {
                 to_hash.push((entries.len(), stamp));
@@ -133,12 +177,12 @@ pub fn scan_category_with(
                 mtime_ns,
                 digest,
                 symlink_target: None,
+                attrs,
+                hardlink: None,
             }
         } else {
-            warnings.push(format!(
-                "skipped {category}/{path}: FIFOs, sockets and devices are never synchronized"
-            ));
-            unmanaged.push((path, "a FIFO, socket or device".to_string()));
+            unmanaged
+                .push((path, "a FIFO, socket or device, which is never synchronized".to_string()));
             continue;
         };
         entries.push(entry);
@@ -175,14 +219,27 @@ pub fn scan_category_with(
             }
         }
     }
+    link_names(&mut entries, inodes);
     let prefix = format!("{}/", category.name());
     let present: std::collections::HashSet<String> =
         entries.iter().map(|e| index_key(category, &e.path)).collect();
     index.retain_under(&prefix, &|key| present.contains(key));
 
-    let mut manifest = CategoryManifest::new(category, entries);
-    manifest.unmanaged = unmanaged;
+    let manifest = CategoryManifest::new(category, entries).with_unmanaged(unmanaged);
     Ok(Scanned { manifest, warnings, hashed_files, newest_change_ns })
+}
+
+/// Marks every name of a file with several in this category but the first (in path
+/// order) as a hard link to that first one. Names in other categories or outside the tree
+/// are not followed: each category carries its own.
+fn link_names(entries: &mut [Entry], inodes: std::collections::HashMap<(u64, u64), Vec<usize>>) {
+    for mut names in inodes.into_values().filter(|n| n.len() > 1) {
+        names.sort_by(|a, b| entries[*a].path.cmp(&entries[*b].path));
+        let first = entries[names[0]].path.clone();
+        for &i in &names[1..] {
+            entries[i].hardlink = Some(first.clone());
+        }
+    }
 }
 
 enum Hashed {
@@ -255,7 +312,7 @@ mod tests {
     use std::os::unix::fs::{PermissionsExt, symlink};
 
     #[test]
-    fn scans_files_dirs_and_inside_symlinks_and_skips_the_rest() {
+    fn scans_files_dirs_and_every_symlink_and_lists_the_rest() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let layout = Layout::under_root(tmp.path());
         let root = tmp.path().join("config");
@@ -273,13 +330,56 @@ mod tests {
         let mut index = HashIndex::load(&layout.index_path());
         let scanned = scan_category(&layout, Category::Config, &mut index).expect("scan");
         let paths: Vec<&str> = scanned.manifest.entries.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["link", "sub", "sub/a.conf", "sub/empty"]);
+        assert_eq!(paths, ["link", "sub", "sub/a.conf", "sub/empty", "sub/evil"]);
         let file = &scanned.manifest.entries[2];
         assert_eq!(file.digest, Digest::of(b"alpha"));
         assert_eq!(file.mode, 0o755, "setuid is stripped");
-        assert_eq!(scanned.warnings.len(), 2, "{:?}", scanned.warnings);
-        assert!(scanned.warnings.iter().any(|w| w.contains("sub/evil")));
-        assert!(scanned.warnings.iter().any(|w| w.contains("fifo")));
+        let owner = file.attrs.as_ref().expect("attributes read");
+        let meta = std::fs::metadata(root.join("sub/a.conf")).expect("stat");
+        assert_eq!((owner.uid, owner.gid), (meta.uid(), meta.gid()));
+        let evil = &scanned.manifest.entries[4];
+        assert_eq!(evil.symlink_target.as_deref(), Some("../../etc/passwd"), "carried as it is");
+        let unmanaged: Vec<&str> =
+            scanned.manifest.unmanaged.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(unmanaged, ["fifo"], "listed, never silent");
+
+        // symlinks = "confined": the escaping link is listed, not carried.
+        let carry = Carry { symlinks: Symlinks::Confined, ..Carry::default() };
+        let confined =
+            scan_category_with(&layout, Category::Config, &mut index, true, carry).expect("scan");
+        let unmanaged: Vec<&str> =
+            confined.manifest.unmanaged.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(unmanaged, ["fifo", "sub/evil"]);
+        assert!(confined.manifest.unmanaged[1].1.contains("symlinks = \"confined\""));
+    }
+
+    #[test]
+    fn names_of_one_file_are_one_file_and_one_content() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::under_root(tmp.path());
+        let root = tmp.path().join("firmware");
+        std::fs::create_dir_all(root.join("b")).expect("mkdir");
+        std::fs::write(root.join("b/second"), b"one file").expect("write");
+        std::fs::hard_link(root.join("b/second"), root.join("a-first")).expect("link");
+        std::fs::hard_link(root.join("b/second"), root.join("c-third")).expect("link");
+        std::fs::write(root.join("alone"), b"one file").expect("write");
+        let scanned =
+            scan_category(&layout, Category::Firmware, &mut HashIndex::default()).expect("scan");
+        let links: Vec<(&str, Option<&str>)> = scanned
+            .manifest
+            .files()
+            .map(|e| (e.path.as_str(), e.hardlink.as_ref().map(RelPath::as_str)))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("a-first", None),
+                ("alone", None),
+                ("b/second", Some("a-first")),
+                ("c-third", Some("a-first"))
+            ]
+        );
+        crate::confine::check_tree(&scanned.manifest.entries).expect("a valid manifest");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use cap_std::fs::Dir;
 use futures::StreamExt;
@@ -38,7 +38,7 @@ use crate::failpoint;
 use crate::index::FileStamp;
 use crate::layout::Layout;
 use crate::live::LiveTree;
-use crate::path::{RelPath, check_symlink_target};
+use crate::path::{RelPath, check_symlink_syntax};
 
 /// Largest piece asked for in one range when streaming a file whole.
 pub const MAX_RANGE: u64 = 1 << 20;
@@ -150,6 +150,9 @@ pub struct StageContext<'a, S> {
     /// Called with the bytes of each piece written, local or received; returns false to
     /// stop (cancelled).
     pub on_bytes: &'a (dyn Fn(u64) -> bool + Send + Sync),
+    /// What of an entry's attributes this destination leaves as it is (cannot set, or
+    /// keeps as its own).
+    pub mask: crate::attrs::Mask,
 }
 
 /// Stages `entry` (the source's) as `staged_name` in the staging folder.
@@ -164,11 +167,20 @@ pub async fn stage_entry<S: ChunkSource>(
     match entry.kind {
         EntryKind::Symlink => {
             let target = entry.symlink_target.as_deref().unwrap_or_default();
-            check_symlink_target(&entry.path, target)?;
-            ctx.staging.symlink(target, staged_name).map_err(EngineError::io(
-                "stage symlink",
-                ctx.layout.staging_dir().join(staged_name),
-            ))?;
+            check_symlink_syntax(&entry.path, target)?;
+            let at = ctx.layout.staging_dir().join(staged_name);
+            // A symlink is a name and a string: written as it is, absolute or not, and
+            // never followed (`symlink_contents`; every later access is confined).
+            ctx.staging
+                .symlink_contents(target, staged_name)
+                .map_err(EngineError::io("stage symlink", &at))?;
+            let name = std::path::Path::new(staged_name);
+            if let Some(attrs) = &entry.attrs {
+                crate::attrs::set_on_path(ctx.staging, name, attrs, ctx.mask)
+                    .map_err(EngineError::io("set owner and attributes of", &at))?;
+            }
+            crate::attrs::set_mtime(ctx.staging, name, entry.mtime_ns)
+                .map_err(EngineError::io("set mtime of", &at))?;
             Ok(Staged::default())
         }
         EntryKind::Dir => Ok(Staged::default()),
@@ -195,7 +207,7 @@ async fn stage_file<S: ChunkSource>(
     staged_name: &str,
 ) -> Result<Staged> {
     let (file, staged_path) = create_staged(ctx, staged_name)?;
-    let mut out = Writer::new(file, &staged_path, entry);
+    let mut out = Writer::new(file, &staged_path, entry, ctx.mask);
 
     if let Some(bytes) = ctx.inline.get(&(category, entry.path.clone())) {
         out.write(bytes)?;
@@ -676,6 +688,8 @@ struct Writer {
     expected_digest: Digest,
     mode: u32,
     mtime_ns: i64,
+    attrs: Option<std::sync::Arc<crate::attrs::Attrs>>,
+    mask: crate::attrs::Mask,
     entry_path: RelPath,
     /// Some bytes were put in place by the kernel and never passed the hasher: the staged
     /// file is read back to verify it.
@@ -686,7 +700,12 @@ struct Writer {
 const READ_BACK: usize = 1 << 20;
 
 impl Writer {
-    fn new(file: std::fs::File, path: &std::path::Path, entry: &Entry) -> Writer {
+    fn new(
+        file: std::fs::File,
+        path: &std::path::Path,
+        entry: &Entry,
+        mask: crate::attrs::Mask,
+    ) -> Writer {
         Writer {
             file,
             path: path.to_path_buf(),
@@ -697,6 +716,8 @@ impl Writer {
             expected_digest: entry.digest,
             mode: entry.mode,
             mtime_ns: entry.mtime_ns,
+            attrs: entry.attrs.clone(),
+            mask,
             entry_path: entry.path.clone(),
             copied_in_kernel: false,
         }
@@ -786,7 +807,9 @@ impl Writer {
             ));
         }
         self.hasher.update(data);
-        self.file.write_all(data).map_err(EngineError::io("write staged file", &self.path))
+        let at = self.written - data.len() as u64;
+        write_sparse(&mut self.file, at, data)
+            .map_err(EngineError::io("write staged file", &self.path))
     }
 
     /// Verifies size and digest, then sets mode and mtime. Durability comes from one
@@ -807,20 +830,52 @@ impl Writer {
                 "its content does not match the planned digest (did the source change? run again)",
             ));
         }
+        // A file ending in a hole has its length only once it is set.
+        self.file
+            .set_len(self.written)
+            .map_err(EngineError::io("write staged file", &self.path))?;
+        // Owner first: changing it clears setuid bits, and the mode comes after.
+        if let Some(attrs) = &self.attrs {
+            crate::attrs::set_on_file(&self.file, attrs, self.mask)
+                .map_err(EngineError::io("set owner and attributes of", &self.path))?;
+        }
         use std::os::unix::fs::PermissionsExt;
         self.file
             .set_permissions(std::fs::Permissions::from_mode(self.mode))
             .map_err(EngineError::io("set mode of", &self.path))?;
-        self.file
-            .set_times(std::fs::FileTimes::new().set_modified(system_time(self.mtime_ns)))
+        crate::attrs::set_file_mtime(&self.file, self.mtime_ns)
             .map_err(EngineError::io("set mtime of", &self.path))?;
         Ok(Staged { bytes_received: self.received, bytes_written: self.written, chunks: None })
     }
 }
 
-fn system_time(ns: i64) -> SystemTime {
-    let magnitude = Duration::from_nanos(ns.unsigned_abs());
-    if ns >= 0 { UNIX_EPOCH + magnitude } else { UNIX_EPOCH - magnitude }
+/// The block a run of zeros must fill to be left a hole (a file system's block).
+const HOLE_BLOCK: u64 = 4096;
+
+/// Writes `data` at offset `at` of `file` (its current position), leaving every whole
+/// block of zeros a hole: a sparse image stays sparse, as `rsync --sparse` leaves it, and
+/// its digest is that of its logical content.
+fn write_sparse(file: &mut std::fs::File, at: u64, data: &[u8]) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut pending = 0usize;
+    let mut i = 0usize;
+    while i < data.len() {
+        let to_boundary = HOLE_BLOCK - (at + i as u64) % HOLE_BLOCK;
+        let len = usize::try_from(to_boundary).unwrap_or(usize::MAX).min(data.len() - i);
+        if len as u64 == HOLE_BLOCK && is_zero(&data[i..i + len]) {
+            file.write_all(&data[pending..i])?;
+            file.seek(SeekFrom::Current(HOLE_BLOCK as i64))?;
+            pending = i + len;
+        }
+        i += len;
+    }
+    file.write_all(&data[pending..])
+}
+
+fn is_zero(block: &[u8]) -> bool {
+    let mut words = block.chunks_exact(16);
+    words.all(|w| w.iter().fold(0u8, |acc, b| acc | b) == 0)
+        && words.remainder().iter().all(|b| *b == 0)
 }
 
 mod batch;

@@ -51,6 +51,9 @@ pub struct KeptView {
     pub rule: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// Held by the source and not carried: the destination does not equal the source.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 impl KeptView {
@@ -65,6 +68,7 @@ impl KeptView {
             why: kept.why.describe(),
             rule,
             origin,
+            skipped: matches!(kept.why, KeptBy::Skipped(_)),
         }
     }
 }
@@ -85,6 +89,9 @@ pub struct StepView {
     /// What changes key by key or record by record (when asked for).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub semantic: Vec<String>,
+    /// What changes besides content (`mode 644 → 600`, `owner root → nobody`, `mtime`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<String>,
 }
 
 /// What to do with a plan: the same answer for the wizard, `sync`, `auto` and `rollback`.
@@ -100,8 +107,12 @@ pub enum Decision<'a> {
 }
 
 impl StepView {
-    pub fn from_step(step: &Step) -> StepView {
+    pub fn from_step(step: &Step, mask: crate::attrs::Mask) -> StepView {
         let entry = step.entry();
+        let attrs = match (step.action, &step.source, &step.current) {
+            (Action::Attrs, Some(after), Some(before)) => after.meta_changes(before, mask),
+            _ => Vec::new(),
+        };
         StepView {
             action: step.action,
             path: step.path.clone(),
@@ -112,6 +123,7 @@ impl StepView {
             local_edit: step.local_edit,
             kept_keys: step.kept_keys.clone(),
             semantic: step.semantic.clone(),
+            attrs,
         }
     }
 
@@ -137,28 +149,38 @@ impl CategoryView {
                 Action::Create => counts.created += 1,
                 Action::Overwrite => counts.overwritten += 1,
                 Action::Delete => counts.deleted += 1,
-                Action::Chmod => counts.chmod += 1,
+                Action::Attrs => counts.attrs += 1,
             }
             counts.bytes += step.bytes();
         }
         CategoryView { category, counts, in_sync: steps.is_empty(), steps, kept: Vec::new() }
     }
 
-    fn from_plan(plan: &CategoryPlan) -> CategoryView {
-        let mut view =
-            CategoryView::new(plan.category, plan.steps.iter().map(StepView::from_step).collect());
+    fn from_plan(plan: &CategoryPlan, mask: crate::attrs::Mask) -> CategoryView {
+        let steps = plan.steps.iter().map(|s| StepView::from_step(s, mask)).collect();
+        let mut view = CategoryView::new(plan.category, steps);
         view.kept = plan.kept.iter().map(KeptView::from_kept).collect();
         view
     }
 }
 
 impl PlanView {
+    /// Entries the source holds and no sync carries (listed as skipped): while there are
+    /// any, the destination does not equal the source, whatever else is in sync.
+    pub fn skipped(&self) -> usize {
+        self.categories.iter().flat_map(|c| &c.kept).filter(|k| k.skipped).count()
+    }
+
     pub fn from_plan(plan: &Plan, source_name: &str, destination_name: &str) -> PlanView {
         PlanView {
             digest: plan.digest,
             source_name: source_name.to_string(),
             destination_name: destination_name.to_string(),
-            categories: plan.categories.iter().map(CategoryView::from_plan).collect(),
+            categories: plan
+                .categories
+                .iter()
+                .map(|c| CategoryView::from_plan(c, plan.mask))
+                .collect(),
             warnings: plan.warnings.iter().cloned().chain(plan.overwrite_warnings()).collect(),
             refusals: plan.refusals.clone(),
             notices: Vec::new(),
@@ -176,7 +198,7 @@ impl PlanView {
             total.created += c.counts.created;
             total.overwritten += c.counts.overwritten;
             total.deleted += c.counts.deleted;
-            total.chmod += c.counts.chmod;
+            total.attrs += c.counts.attrs;
             total.bytes += c.counts.bytes;
         }
         total
@@ -245,6 +267,7 @@ mod tests {
             local_edit: false,
             kept_keys: Vec::new(),
             semantic: Vec::new(),
+            attrs: Vec::new(),
         };
         let hold = Refusal::new(RefusalKind::Hold, "on hold");
         assert_eq!(view(vec![], vec![hold.clone()]).decision(), Decision::InSync);

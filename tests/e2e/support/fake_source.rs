@@ -56,6 +56,8 @@ pub fn file_entry(path: &str, content: &[u8]) -> v1::Entry {
         mtime_ns: 1_700_000_000_000_000_000,
         digest: blake3::hash(content).as_bytes().to_vec(),
         symlink_target: String::new(),
+        attrs: None,
+        hardlink: String::new(),
     }
 }
 
@@ -68,6 +70,8 @@ pub fn symlink_entry(path: &str, target: &str) -> v1::Entry {
         mtime_ns: 1_700_000_000_000_000_000,
         digest: blake3::hash(target.as_bytes()).as_bytes().to_vec(),
         symlink_target: target.to_string(),
+        attrs: None,
+        hardlink: String::new(),
     }
 }
 
@@ -108,6 +112,7 @@ impl Agent for FakeSource {
                     category_digest: vec![0; 32],
                     last: true,
                     held: Vec::new(),
+                    unmanaged: Vec::new(),
                 })
             })
             .collect();

@@ -21,11 +21,14 @@ pub struct Pair {
 
 impl Pair {
     /// Writes the source's tree with `source` and the destination's with `destination`,
-    /// then starts both agents.
+    /// with every mtime pinned to one instant (what both write alike is then equal, times
+    /// included, however far apart the writes were), then starts both agents.
     pub fn with(source: impl FnOnce(&Path), destination: impl FnOnce(&Path)) -> Pair {
         let (src, dst) = (tempdir(), tempdir());
         source(src.path());
         destination(dst.path());
+        crate::support::pin_times(src.path());
+        crate::support::pin_times(dst.path());
         Pair::start(src, dst)
     }
 

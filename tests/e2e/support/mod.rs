@@ -124,6 +124,23 @@ impl Agent {
         agent
     }
 
+    /// Starts an agent through `wrapper` (a program that runs the rest of its arguments,
+    /// as `setpriv` does), serving `root` as `name`.
+    pub fn start_wrapped(root: &Path, name: &str, wrapper: &[&str]) -> Agent {
+        let mut command = Command::new(wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .arg(BIN)
+            .args(["agent", "--root"])
+            .arg(root)
+            .args(["--listen", "127.0.0.1:0", "--name", name])
+            .env_remove(FAILPOINTS);
+        let Spawned { child, address, log } = spawn_agent_command(command, name);
+        let agent = Agent { child, address, root: root.to_path_buf(), name: name.to_string(), log };
+        agent.wait_until_serving();
+        agent
+    }
+
     /// The address line comes before start-up recovery (undoing an unfinished commit,
     /// clearing staging); the first answered call comes after it.
     fn wait_until_serving(&self) {

@@ -371,6 +371,7 @@ pub fn batch(category: v1::Category, entries: Vec<v1::Entry>) -> Vec<u8> {
         category_digest: vec![0; 32],
         last: true,
         held: Vec::new(),
+        unmanaged: Vec::new(),
     }
     .encode_to_vec()
 }

@@ -18,6 +18,31 @@ pub fn write(root: &Path, rel: &str, bytes: &[u8]) {
     std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// A fixed instant (2026-01-01T00:00:00Z) for [`pin_times`].
+pub const PINNED_MTIME_S: i64 = 1_767_225_600;
+
+/// Sets the modification time of everything under `root` (files, folders, symlinks, the
+/// state folder aside) to one fixed instant: two trees built by the same writes at
+/// different moments are then equal as a sync means it (times included), not merely byte
+/// for byte.
+pub fn pin_times(root: &Path) {
+    let times = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec { tv_sec: PINNED_MTIME_S, tv_nsec: 0 },
+        last_modification: rustix::fs::Timespec { tv_sec: PINNED_MTIME_S, tv_nsec: 0 },
+    };
+    let walker = walkdir::WalkDir::new(root).min_depth(1).contents_first(true);
+    for item in walker.into_iter().filter_entry(|e| e.file_name() != ".confsync") {
+        let item = item.expect("walk the tree");
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            item.path(),
+            &times,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .unwrap_or_else(|e| panic!("set the mtime of {}: {e}", item.path().display()));
+    }
+}
+
 /// Writes a file and sets its permission bits.
 pub fn write_mode(root: &Path, rel: &str, bytes: &[u8], mode: u32) {
     write(root, rel, bytes);

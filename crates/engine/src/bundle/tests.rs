@@ -10,6 +10,8 @@ fn file(path: &str, content: &[u8]) -> Entry {
         mtime_ns: 1,
         digest: Digest::of(content),
         symlink_target: None,
+        attrs: None,
+        hardlink: None,
     }
 }
 

@@ -76,7 +76,13 @@ impl Handles {
         let full = self.full(category, path);
         if let Some(expect) = expect {
             let now = stamp_in(dir, path.as_ref()).map_err(EngineError::io("inspect", &full))?;
-            if now.as_ref() != Some(expect) {
+            // A file with several names: moving another of its names (this commit may)
+            // moves its change time and its count of names, and nothing else.
+            let unchanged = match &now {
+                Some(now) if expect.nlink > 1 => now.same_content(expect),
+                _ => now.as_ref() == Some(expect),
+            };
+            if !unchanged {
                 return Err(changed_in_commit(category, path));
             }
         }
@@ -163,6 +169,21 @@ pub(super) fn run(h: &Handles, op: &Op) -> Result<()> {
                 .and_then(|()| rename_noreplace(&h.staging, Path::new(staged), dir, path.as_ref()))
                 .map_err(EngineError::io("move folder into place", full))
         }
+        Op::Link { category, path, first, replaces, expect } => {
+            if *replaces {
+                h.backup(*category, path, expect.as_ref())?;
+            }
+            let (dir, full) = (h.category(*category)?, h.full(*category, path));
+            fault::check("link", &full)
+                .and_then(|()| hard_link(dir, first.as_ref(), path.as_ref()))
+                .map_err(EngineError::io("link", full))
+        }
+        Op::SetMeta { category, path, to, .. } | Op::DirMeta { category, path, to } => {
+            let (dir, full) = (h.category(*category)?, h.full(*category, path));
+            fault::check("set metadata", &full)
+                .and_then(|()| set_meta(dir, path.as_ref(), to))
+                .map_err(EngineError::io("set owner, mode and times of", full))
+        }
         Op::Chmod { category, path, to: mode, .. } | Op::DirMode { category, path, mode } => {
             let (dir, full) = (h.category(*category)?, h.full(*category, path));
             fault::check("set mode", &full)
@@ -172,13 +193,46 @@ pub(super) fn run(h: &Handles, op: &Op) -> Result<()> {
     }
 }
 
+/// Sets an entry's metadata in place, never through a symlink: owner and extended
+/// attributes first (a new owner clears setuid bits), then the mode (not of a symlink),
+/// then the modification time, last because the others change nothing of it.
+pub(crate) fn set_meta(dir: &Dir, path: &Path, meta: &super::Meta) -> std::io::Result<()> {
+    if let Some(attrs) = &meta.attrs {
+        crate::attrs::set_on_path(dir, path, attrs, meta.mask)?;
+    }
+    if meta.kind != EntryKind::Symlink {
+        dir.set_permissions(path, Permissions::from_mode(meta.mode))?;
+    }
+    crate::attrs::set_mtime(dir, path, meta.mtime_ns)
+}
+
 /// Undoes operations in reverse, judging from the disk what each had done. Running it
 /// again on what it left changes nothing: an undo that was interrupted is finished by the
 /// next one.
 pub(super) fn undo(h: &Handles, ops: &[Op]) -> Result<()> {
     for op in ops.iter().rev() {
         match op {
-            Op::DirMode { .. } => {}
+            Op::DirMode { .. } | Op::DirMeta { .. } => {}
+            Op::SetMeta { category, path, from, .. } => {
+                // Setting the old metadata again is harmless where it was never changed;
+                // a path that holds another kind of entry now is left alone.
+                let dir = h.category(*category)?;
+                let kind = dir.symlink_metadata(path).ok().map(|m| {
+                    if m.is_dir() {
+                        EntryKind::Dir
+                    } else if m.is_symlink() {
+                        EntryKind::Symlink
+                    } else {
+                        EntryKind::File
+                    }
+                });
+                if kind == Some(from.kind) {
+                    let full = h.full(*category, path);
+                    fault::check("restore metadata", &full)
+                        .and_then(|()| set_meta(dir, path.as_ref(), from))
+                        .map_err(EngineError::io("restore owner, mode and times of", full))?;
+                }
+            }
             Op::Chmod { category, path, from, to } => {
                 // Only an entry showing the new mode was changed; a path still holding
                 // the old entry (a change of kind not reached yet) is left alone.
@@ -190,6 +244,18 @@ pub(super) fn undo(h: &Handles, ops: &[Op]) -> Result<()> {
                     fault::check("restore mode", &h.full(*category, path))
                         .and_then(|()| dir.set_permissions(path, Permissions::from_mode(*from)))
                         .map_err(EngineError::io("restore mode of", h.full(*category, path)))?;
+                }
+            }
+            Op::Link { category, path, replaces, .. } => {
+                if h.has_backup(*category, path) {
+                    h.restore(*category, path)?;
+                } else if !replaces {
+                    let dir = h.category(*category)?;
+                    if dir.symlink_metadata(path).is_ok() {
+                        fault::check("remove", &h.full(*category, path))
+                            .and_then(|()| dir.remove_file(path))
+                            .map_err(EngineError::io("remove", h.full(*category, path)))?;
+                    }
                 }
             }
             Op::Put { category, path, staged, replaces, .. } => {
@@ -268,6 +334,14 @@ pub(super) fn in_effect(h: &Handles, ops: &[Op]) -> bool {
                 && h.staging.symlink_metadata(staged).is_err()
                 && (!replaces || h.has_backup(*category, path))
         }
+        Op::Link { category, path, replaces, .. } => {
+            meta(*category, path).is_some() && (!replaces || h.has_backup(*category, path))
+        }
+        Op::SetMeta { category, path, to, .. } | Op::DirMeta { category, path, to } => {
+            meta(*category, path).is_some_and(|m| {
+                to.kind == EntryKind::Symlink || m.permissions().mode() & 0o7777 == to.mode
+            })
+        }
         Op::Chmod { category, path, to: mode, .. } | Op::DirMode { category, path, mode } => {
             meta(*category, path).is_some_and(|m| m.permissions().mode() & 0o7777 == *mode)
         }
@@ -336,6 +410,18 @@ fn rename_noreplace(from_dir: &Dir, from: &Path, to_dir: &Dir, to: &Path) -> std
     }
 }
 
+/// Makes `to` (under `dir`) another name of the file at `from`, through handles on both
+/// parent folders: neither path can lead outside, and a symlink at `from` is linked as
+/// itself, never followed.
+fn hard_link(dir: &Dir, from: &Path, to: &Path) -> std::io::Result<()> {
+    let (from_parent, from_name) = split(from)?;
+    let (to_parent, to_name) = split(to)?;
+    let from_parent = open_parent(dir, from_parent)?;
+    let to_parent = open_parent(dir, to_parent)?;
+    rustix::fs::linkat(&from_parent, from_name, &to_parent, to_name, AtFlags::empty())
+        .map_err(Into::into)
+}
+
 fn split(path: &Path) -> std::io::Result<(&Path, &Path)> {
     let name = path.file_name().ok_or(std::io::ErrorKind::InvalidInput)?;
     Ok((path.parent().unwrap_or(Path::new("")), Path::new(name)))
@@ -383,12 +469,15 @@ impl Stamp {
             ctime_ns: ns(stat.st_ctime, i64::try_from(stat.st_ctime_nsec).unwrap_or(0)),
             inode: stat.st_ino,
             mode: stat.st_mode & 0o7777,
+            // u32 on some platforms.
+            #[allow(clippy::useless_conversion)]
+            nlink: u64::from(stat.st_nlink),
         }
     }
 
-    /// The same entry with the same content and mode; the change time aside, which a
-    /// rename itself may move.
+    /// The same entry with the same content and mode; the change time and the count of
+    /// names aside, which a rename (of it, or of another name of it) may move.
     fn same_content(&self, other: &Stamp) -> bool {
-        Stamp { ctime_ns: 0, ..*self } == Stamp { ctime_ns: 0, ..*other }
+        Stamp { ctime_ns: 0, nlink: 0, ..*self } == Stamp { ctime_ns: 0, nlink: 0, ..*other }
     }
 }

@@ -10,6 +10,24 @@ use crate::manifest::CategoryManifest;
 use crate::path::RelPath;
 use crate::rules::Rules;
 
+/// Lists what the source holds and cannot carry (a FIFO, a confined symlink...) as
+/// skipped, and leaves alone whatever this tree holds at or beneath those paths: the source
+/// says nothing of them.
+pub(super) fn skipped_by_source(plan: &mut CategoryPlan, src: &CategoryManifest) {
+    if src.unmanaged.is_empty() {
+        return;
+    }
+    let under = |p: &RelPath| src.unmanaged.iter().any(|(u, _)| p == u || p.is_inside(u));
+    plan.steps.retain(|s| !under(&s.path));
+    for (path, what) in &src.unmanaged {
+        if !plan.kept.iter().any(|k| &k.path == path) {
+            let why = KeptBy::Skipped(what.clone());
+            plan.kept.push(Kept { path: path.clone(), kind: EntryKind::File, why });
+        }
+    }
+    plan.kept.sort_by(|a, b| a.path.cmp(&b.path));
+}
+
 pub(super) fn apply(
     plan: &mut CategoryPlan,
     dst: &CategoryManifest,

@@ -9,6 +9,8 @@ fn entry(path: &str, kind: EntryKind, content: &str, mode: u32, mtime_ns: i64) -
         mtime_ns,
         digest: if kind == EntryKind::Dir { Digest::ZERO } else { Digest::of(content.as_bytes()) },
         symlink_target: (kind == EntryKind::Symlink).then(|| content.to_string()),
+        attrs: None,
+        hardlink: None,
     }
 }
 
@@ -54,13 +56,13 @@ fn creates_overwrites_deletes_and_chmods() {
         [
             (Action::Overwrite, "changed"),
             (Action::Delete, "gone"),
-            (Action::Chmod, "mode"),
+            (Action::Attrs, "mode"),
             (Action::Create, "new"),
         ]
     );
     let counts = p.counts();
     assert_eq!(
-        (counts.created, counts.overwritten, counts.deleted, counts.chmod, counts.bytes),
+        (counts.created, counts.overwritten, counts.deleted, counts.attrs, counts.bytes),
         (1, 1, 1, 1, 3)
     );
 }

@@ -24,7 +24,7 @@ pub async fn stage_files<S: ChunkSource>(
     let mut staged = Vec::with_capacity(items.len());
     for (index, (name, entry)) in (0u32..).zip(items) {
         let (file, path) = create_staged(ctx, name)?;
-        let mut out = Writer::new(file, &path, entry);
+        let mut out = Writer::new(file, &path, entry, ctx.mask);
         loop {
             let (at, offset, data) = stream
                 .next()

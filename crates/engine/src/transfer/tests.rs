@@ -58,6 +58,7 @@ impl Nothing {
             resumable: &self.resumable,
             tree,
             on_bytes: &|_| true,
+            mask: Default::default(),
         }
     }
 }
@@ -71,6 +72,8 @@ fn entry(path: &str, data: &[u8]) -> Entry {
         mtime_ns: 1_000_000_000,
         digest: Digest::of(data),
         symlink_target: None,
+        attrs: None,
+        hardlink: None,
     }
 }
 
@@ -150,6 +153,7 @@ async fn stage_scripted(pieces: Pieces) -> Result<Vec<Staged>> {
         resumable: &Default::default(),
         tree: None,
         on_bytes: &on_bytes,
+        mask: Default::default(),
     };
     let (a, empty) = (entry("a.conf", b"alpha"), entry("empty.conf", b""));
     stage_files(&ctx, Category::Config, &[("0".into(), &a), ("1".into(), &empty)]).await
@@ -212,6 +216,7 @@ async fn stage_with_piece(piece: &[u8]) -> (Vec<u8>, u64, Vec<u8>) {
         resumable: &resumable,
         tree: None,
         on_bytes: &on_bytes,
+        mask: Default::default(),
     };
     let staged = stage_entry(&ctx, Category::Firmware, &entry("big.img", &new), None, "0")
         .await
@@ -304,7 +309,7 @@ fn local_ranges_are_copied_by_the_kernel_and_verified_by_reading_back() {
             .create_new(true)
             .open(tmp.path().join(name))
             .expect("create");
-        Writer::new(file, &tmp.path().join(name), &entry("image.bin", &data))
+        Writer::new(file, &tmp.path().join(name), &entry("image.bin", &data), Default::default())
     };
 
     let mut out = target("copy");
@@ -324,4 +329,30 @@ fn local_ranges_are_copied_by_the_kernel_and_verified_by_reading_back() {
     let mut out = target("short");
     let past = out.copy_range(&from, &tmp.path().join("from"), 2 << 20, 2 << 20);
     assert!(past.is_err(), "{past:?}");
+}
+
+#[test]
+fn whole_blocks_of_zeros_are_left_holes_and_the_digest_is_the_content_s() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // 8 MiB: 4 KiB of data, zeros, 4 KiB of data at the end, then a trailing hole.
+    let mut data = vec![0u8; 8 << 20];
+    data[..4096].fill(7);
+    data[(6 << 20)..(6 << 20) + 4096].fill(9);
+    let path = tmp.path().join("sparse");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .expect("create");
+    let mut out = Writer::new(file, &path, &entry("image.bin", &data), Default::default());
+    // Pieces that do not fall on block boundaries.
+    for piece in data.chunks(1_000_003) {
+        out.write(piece).expect("write");
+    }
+    out.finish().expect("verified");
+    assert_eq!(std::fs::read(&path).expect("read"), data, "the content is whole");
+    let allocated = std::fs::metadata(&path).expect("stat").blocks() * 512;
+    assert!(allocated <= 64 << 10, "{allocated} bytes allocated for 8 KiB of data");
 }

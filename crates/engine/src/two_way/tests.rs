@@ -15,6 +15,8 @@ fn file(path: &str, content: &str, mtime_ns: i64) -> Entry {
         mtime_ns,
         digest: Digest::of(content.as_bytes()),
         symlink_target: None,
+        attrs: None,
+        hardlink: None,
     }
 }
 
@@ -27,6 +29,8 @@ fn dir(path: &str) -> Entry {
         mtime_ns: 1,
         digest: Digest::ZERO,
         symlink_target: None,
+        attrs: None,
+        hardlink: None,
     }
 }
 

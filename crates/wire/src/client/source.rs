@@ -16,7 +16,17 @@ use crate::convert;
 
 /// What arrived for one category: entries, the bitmap of ours the source holds (when we
 /// sent fingerprints), and the source's category digest.
-type Received = (Vec<Entry>, Option<Vec<u8>>, Option<confsync_engine::entry::Digest>);
+type Received = (
+    Vec<Entry>,
+    Option<Vec<u8>>,
+    Option<confsync_engine::entry::Digest>,
+    Vec<(confsync_engine::RelPath, String)>,
+);
+
+/// Most entries a source may list as held and not carried, per category, and the longest
+/// description of one.
+const MAX_UNMANAGED: usize = 100_000;
+const MAX_UNMANAGED_WHAT: usize = 512;
 
 /// Fingerprints sent in one request, all categories together (8 MiB of a 16 MiB message);
 /// categories beyond it are asked for whole.
@@ -53,7 +63,7 @@ impl AgentClient {
         let received = self.fetch_manifest(categories, known).await?;
         let mut manifest = Manifest::default();
         let mut again = Vec::new();
-        for (category, (mut list, held, digest)) in received {
+        for (category, (mut list, held, digest, unmanaged)) in received {
             let sent = list.len();
             if let Some(held) = &held {
                 let mine = ours.and_then(|m| m.get(category)).map_or(&[][..], |m| &m.entries[..]);
@@ -65,7 +75,7 @@ impl AgentClient {
                 );
             }
             check_tree(&list).map_err(|e| self.protocol(format!("in {category}: {e}")))?;
-            let rebuilt = CategoryManifest::new(category, list);
+            let rebuilt = CategoryManifest::new(category, list).with_unmanaged(unmanaged);
             if held.is_some() && Some(rebuilt.digest) != digest {
                 tracing::debug!(%category, "the manifest rebuilt from the difference does not match; asking for it whole");
                 again.push(category);
@@ -80,9 +90,11 @@ impl AgentClient {
             manifest.insert(rebuilt);
         }
         if !again.is_empty() {
-            for (category, (list, _, _)) in self.fetch_manifest(&again, Vec::new()).await? {
+            for (category, (list, _, _, unmanaged)) in
+                self.fetch_manifest(&again, Vec::new()).await?
+            {
                 check_tree(&list).map_err(|e| self.protocol(format!("in {category}: {e}")))?;
-                manifest.insert(CategoryManifest::new(category, list));
+                manifest.insert(CategoryManifest::new(category, list).with_unmanaged(unmanaged));
             }
         }
         Ok(manifest)
@@ -108,7 +120,7 @@ impl AgentClient {
             .map(|c| {
                 let held =
                     asked_known.contains(&(convert::category_to_proto(*c) as i32)).then(Vec::new);
-                (*c, (Vec::new(), held, None))
+                (*c, (Vec::new(), held, None, Vec::new()))
             })
             .collect();
         let (mut count, mut bytes) = (0usize, 0usize);
@@ -124,13 +136,24 @@ impl AgentClient {
             }
             let category =
                 convert::category_from_proto(batch.category).map_err(|e| self.protocol(e))?;
-            let (list, held, digest) = entries
+            let (list, held, digest, unmanaged) = entries
                 .get_mut(&category)
                 .ok_or_else(|| self.protocol(format!("category {category} was not asked for")))?;
             if batch.last {
                 *digest = confsync_engine::entry::Digest::from_slice(&batch.category_digest);
                 if let Some(held) = held {
                     *held = batch.held;
+                }
+                if batch.unmanaged.len() > MAX_UNMANAGED {
+                    return Err(self.protocol(format!(
+                        "{category} lists more than {MAX_UNMANAGED} entries it cannot carry"
+                    )));
+                }
+                for raw in batch.unmanaged {
+                    let path = confsync_engine::RelPath::new(&raw.path)
+                        .map_err(|e| self.protocol(format!("in {category}: {e}")))?;
+                    let what: String = raw.what.chars().take(MAX_UNMANAGED_WHAT).collect();
+                    unmanaged.push((path, what));
                 }
             }
             for raw in batch.entries {

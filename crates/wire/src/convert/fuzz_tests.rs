@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use confsync_engine::EntryKind;
 use confsync_engine::confine::check_tree;
-use confsync_engine::path::{RelPath, check_symlink_target};
+use confsync_engine::path::{RelPath, check_symlink_syntax, check_symlink_target};
 use confsync_proto::v1;
 use proptest::prelude::*;
 
@@ -105,6 +105,8 @@ proptest! {
                 mtime_ns: 0,
                 digest: confsync_engine::Digest::ZERO,
                 symlink_target: target.clone(),
+                attrs: None,
+                hardlink: None,
             })
             .collect();
         if check_tree(&entries).is_err() {
@@ -131,12 +133,22 @@ proptest! {
         digest in prop::collection::vec(any::<u8>(), 0..40),
         target in pathish(),
     ) {
-        let raw = v1::Entry { path, kind, size, mode, mtime_ns: 0, digest, symlink_target: target };
+        let raw = v1::Entry {
+            path,
+            kind,
+            size,
+            mode,
+            mtime_ns: 0,
+            digest,
+            symlink_target: target,
+            attrs: None,
+            hardlink: String::new(),
+        };
         if let Ok(entry) = entry_from_proto(raw) {
             prop_assert_eq!(entry.mode & 0o6000, 0, "setuid/setgid survive");
             prop_assert!(entry.size <= confsync_engine::confine::MAX_FILE_BYTES);
             if let Some(target) = &entry.symlink_target {
-                prop_assert!(check_symlink_target(&entry.path, target).is_ok());
+                prop_assert!(check_symlink_syntax(&entry.path, target).is_ok());
             }
         }
     }

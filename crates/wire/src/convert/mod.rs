@@ -14,11 +14,12 @@ pub mod info;
 pub mod plan;
 pub mod two_way;
 
+use confsync_engine::attrs::{Attrs, MAX_XATTR_VALUE, MAX_XATTRS, Xattr, carried};
 use confsync_engine::category::{Category, LICENSES_REFUSAL};
 use confsync_engine::chunk::{ChunkInfo, ChunkList};
 use confsync_engine::confine::MAX_FILE_BYTES;
 use confsync_engine::entry::{Digest, Entry, EntryKind};
-use confsync_engine::path::{PathError, RelPath, Short, check_symlink_target};
+use confsync_engine::path::{PathError, RelPath, Short, check_symlink_syntax};
 use confsync_proto::v1;
 
 /// Why a message from a peer was not accepted.
@@ -34,6 +35,8 @@ pub enum ConvertError {
     BadDigest { path: String, len: usize },
     #[error("{:?} declares {size} bytes, more than the {max} accepted", Short(.path))]
     TooLarge { path: String, size: u64, max: u64 },
+    #[error("attributes of {:?}: {detail}", Short(.path))]
+    BadAttrs { path: String, detail: String },
     #[error("chunk list of {:?}: {detail}", Short(.path))]
     BadChunks { path: String, detail: String },
     #[error(
@@ -114,7 +117,65 @@ pub fn entry_to_proto(entry: &Entry) -> v1::Entry {
         mtime_ns: entry.mtime_ns,
         digest: if entry.kind == EntryKind::Dir { Vec::new() } else { entry.digest.0.to_vec() },
         symlink_target: entry.symlink_target.clone().unwrap_or_default(),
+        attrs: entry.attrs.as_deref().map(attrs_to_proto),
+        hardlink: entry.hardlink.as_ref().map(ToString::to_string).unwrap_or_default(),
     }
+}
+
+fn attrs_to_proto(attrs: &Attrs) -> v1::Attrs {
+    v1::Attrs {
+        uid: attrs.uid,
+        gid: attrs.gid,
+        user: attrs.user.clone().unwrap_or_default(),
+        group: attrs.group.clone().unwrap_or_default(),
+        xattrs: attrs
+            .xattrs
+            .iter()
+            .map(|x| v1::Xattr { name: x.name.clone(), value: x.value.clone() })
+            .collect(),
+    }
+}
+
+/// Validates a peer's attributes: names an account could have, extended attributes of
+/// the namespaces confsync carries (never `security.capability`), bounded in number and
+/// size, sorted and without duplicates.
+fn attrs_from_proto(raw: v1::Attrs, path: &str) -> Result<Attrs, ConvertError> {
+    let bad = |detail: String| ConvertError::BadAttrs { path: path.to_string(), detail };
+    let name = |n: String| -> Result<Option<String>, ConvertError> {
+        if n.is_empty() {
+            return Ok(None);
+        }
+        if n.len() > 256 || n.contains(['\0', '/', ':', '\n']) {
+            return Err(bad(format!("{:?} is no user or group name", Short(&n))));
+        }
+        Ok(Some(n))
+    };
+    if raw.xattrs.len() > MAX_XATTRS {
+        return Err(bad(format!(
+            "{} extended attributes, more than {MAX_XATTRS}",
+            raw.xattrs.len()
+        )));
+    }
+    let mut xattrs = Vec::with_capacity(raw.xattrs.len());
+    for x in raw.xattrs {
+        if !carried(&x.name) || x.name.len() > 255 || x.name.contains('\0') {
+            return Err(bad(format!(
+                "extended attribute {:?} is not one confsync carries",
+                Short(&x.name)
+            )));
+        }
+        if x.value.len() > MAX_XATTR_VALUE {
+            return Err(bad(format!(
+                "extended attribute {} holds more than {MAX_XATTR_VALUE} bytes",
+                x.name
+            )));
+        }
+        xattrs.push(Xattr { name: x.name, value: x.value });
+    }
+    if xattrs.windows(2).any(|w| w[0].name >= w[1].name) {
+        return Err(bad("extended attributes not sorted by name, or named twice".into()));
+    }
+    Ok(Attrs { uid: raw.uid, gid: raw.gid, user: name(raw.user)?, group: name(raw.group)?, xattrs })
 }
 
 /// Validates an entry from a peer: canonical path, known kind, 32-byte digest, and a
@@ -133,7 +194,7 @@ pub fn entry_from_proto(raw: v1::Entry) -> Result<Entry, ConvertError> {
         }
         EntryKind::File => (digest_from_proto(&raw.digest, &raw.path)?, None, raw.size),
         EntryKind::Symlink => {
-            check_symlink_target(&path, &raw.symlink_target)?;
+            check_symlink_syntax(&path, &raw.symlink_target)?;
             // The digest of a link is derived, never trusted.
             let digest = Digest::of(raw.symlink_target.as_bytes());
             (digest, Some(raw.symlink_target.clone()), raw.symlink_target.len() as u64)
@@ -147,6 +208,16 @@ pub fn entry_from_proto(raw: v1::Entry) -> Result<Entry, ConvertError> {
         mtime_ns: raw.mtime_ns,
         digest,
         symlink_target,
+        attrs: match raw.attrs {
+            Some(attrs) => Some(std::sync::Arc::new(attrs_from_proto(attrs, &raw.path)?)),
+            None => None,
+        },
+        // Where it leads is checked across the manifest (`confine::check_tree`).
+        hardlink: match raw.hardlink.as_str() {
+            "" => None,
+            first if kind == EntryKind::File => Some(RelPath::new(first)?),
+            _ => return Err(ConvertError::UnknownKind { path: raw.path, kind: raw.kind }),
+        },
     })
 }
 
@@ -226,6 +297,8 @@ mod tests {
             mtime_ns: 0,
             digest: vec![0; 32],
             symlink_target: String::new(),
+            attrs: None,
+            hardlink: String::new(),
         };
         let ok = entry_from_proto(base.clone()).expect("valid");
         assert_eq!(ok.mode, 0o755, "setuid stripped");
@@ -236,12 +309,52 @@ mod tests {
             );
         }
         assert!(entry_from_proto(v1::Entry { digest: vec![0; 3], ..base.clone() }).is_err());
+        // A symlink is carried as the string it holds, wherever it leads...
         let link = v1::Entry {
             kind: v1::EntryKind::Symlink as i32,
-            symlink_target: "../../outside".into(),
+            symlink_target: "/usr/share/zoneinfo/Etc/UTC".into(),
+            ..base.clone()
+        };
+        let link = entry_from_proto(link).expect("an absolute symlink is carried");
+        assert_eq!(link.symlink_target.as_deref(), Some("/usr/share/zoneinfo/Etc/UTC"));
+        // ...but not one no symlink can hold.
+        let nul = v1::Entry {
+            kind: v1::EntryKind::Symlink as i32,
+            symlink_target: "a\0b".into(),
+            ..base.clone()
+        };
+        assert!(entry_from_proto(nul).is_err());
+        // Attributes: never a capability, nothing unsorted, no name with a slash.
+        let with = |xattrs: Vec<(&str, &[u8])>, user: &str| v1::Entry {
+            attrs: Some(v1::Attrs {
+                uid: 0,
+                gid: 0,
+                user: user.into(),
+                group: String::new(),
+                xattrs: xattrs
+                    .into_iter()
+                    .map(|(n, v)| v1::Xattr { name: n.into(), value: v.to_vec() })
+                    .collect(),
+            }),
+            ..base.clone()
+        };
+        entry_from_proto(with(vec![("system.posix_acl_access", b"x"), ("user.a", b"1")], "nobody"))
+            .expect("an ACL and a user attribute");
+        for (bad, user) in [
+            (vec![("security.capability", &b"x"[..])], "root"),
+            (vec![("user.b", &b"1"[..]), ("user.a", &b"1"[..])], "root"),
+            (vec![("system.nfs4_acl", &b"x"[..])], "root"),
+            (vec![], "../x"),
+        ] {
+            let err = entry_from_proto(with(bad, user)).expect_err("refused");
+            assert!(err.to_string().contains("attributes of"), "{err}");
+        }
+        let link = v1::Entry {
+            kind: v1::EntryKind::Symlink as i32,
+            symlink_target: String::new(),
             ..base
         };
-        let err = entry_from_proto(link).expect_err("escaping symlink");
-        assert!(err.to_string().contains("leaves its category"), "{err}");
+        let err = entry_from_proto(link).expect_err("an empty symlink");
+        assert!(err.to_string().contains("no symlink can hold"), "{err}");
     }
 }

@@ -23,7 +23,7 @@ fn action_to_proto(action: Action) -> v1::step::Action {
         Action::Create => v1::step::Action::Create,
         Action::Overwrite => v1::step::Action::Overwrite,
         Action::Delete => v1::step::Action::Delete,
-        Action::Chmod => v1::step::Action::Chmod,
+        Action::Attrs => v1::step::Action::Attrs,
     }
 }
 
@@ -32,7 +32,7 @@ fn action_from_proto(raw: i32) -> Result<Action, ConvertError> {
         Ok(v1::step::Action::Create) => Ok(Action::Create),
         Ok(v1::step::Action::Overwrite) => Ok(Action::Overwrite),
         Ok(v1::step::Action::Delete) => Ok(Action::Delete),
-        Ok(v1::step::Action::Chmod) => Ok(Action::Chmod),
+        Ok(v1::step::Action::Attrs) => Ok(Action::Attrs),
         _ => Err(ConvertError::UnknownValue { what: "step action", value: raw }),
     }
 }
@@ -62,6 +62,7 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
         RefusalKind::ClockSkew => v1::RefusalKind::ClockSkew,
         RefusalKind::Conflict => v1::RefusalKind::Conflict,
         RefusalKind::BundleMismatch => v1::RefusalKind::BundleMismatch,
+        RefusalKind::Ownership => v1::RefusalKind::Ownership,
     }
 }
 
@@ -90,6 +91,7 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
         Ok(v1::RefusalKind::ClockSkew) => RefusalKind::ClockSkew,
         Ok(v1::RefusalKind::Conflict) => RefusalKind::Conflict,
         Ok(v1::RefusalKind::BundleMismatch) => RefusalKind::BundleMismatch,
+        Ok(v1::RefusalKind::Ownership) => RefusalKind::Ownership,
         _ => return Err(ConvertError::UnknownValue { what: "refusal kind", value: raw }),
     };
     Ok(kind)
@@ -117,6 +119,7 @@ fn step_to_proto(step: &StepView) -> v1::Step {
         local_edit: step.local_edit,
         kept_keys: step.kept_keys.clone(),
         semantic: step.semantic.clone(),
+        attrs: step.attrs.clone(),
     }
 }
 
@@ -127,6 +130,7 @@ fn kept_to_proto(kept: &KeptView) -> v1::KeptItem {
         why: kept.why.clone(),
         rule: kept.rule.clone().unwrap_or_default(),
         origin: kept.origin.map(|o| o.to_string()).unwrap_or_default(),
+        skipped: kept.skipped,
     }
 }
 
@@ -144,6 +148,7 @@ fn kept_from_proto(raw: v1::KeptItem) -> Result<KeptView, ConvertError> {
         why: raw.why,
         rule: (!raw.rule.is_empty()).then_some(raw.rule),
         origin,
+        skipped: raw.skipped,
     })
 }
 
@@ -159,6 +164,7 @@ fn step_from_proto(raw: v1::Step) -> Result<StepView, ConvertError> {
         local_edit: raw.local_edit,
         kept_keys: raw.kept_keys,
         semantic: raw.semantic,
+        attrs: raw.attrs,
     })
 }
 
@@ -506,6 +512,7 @@ mod tests {
                     local_edit: false,
                     kept_keys: vec!["network.address".into()],
                     semantic: vec!["a → b".into()],
+                    attrs: vec!["owner root → nobody".into(), "mtime".into()],
                 }],
             )],
             warnings: vec!["a warning".into()],

@@ -59,6 +59,11 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
         let batches = manifest.categories.into_values().flat_map(move |m| {
             let category = convert::category_to_proto(m.category) as i32;
             let digest = m.digest.0.to_vec();
+            let unmanaged: Vec<v1::Unmanaged> = m
+                .unmanaged
+                .iter()
+                .map(|(path, what)| v1::Unmanaged { path: path.to_string(), what: what.clone() })
+                .collect();
             let (entries, held) = match known.get(&m.category) {
                 Some(theirs) => not_held(m.entries, theirs),
                 None => (m.entries, Vec::new()),
@@ -77,6 +82,7 @@ impl<A: Api> v1::agent_server::Agent for Service<A> {
                     category_digest: if last { digest.clone() } else { Vec::new() },
                     last,
                     held: if last { held.clone() } else { Vec::new() },
+                    unmanaged: if last { unmanaged.clone() } else { Vec::new() },
                 })
             })
         });
