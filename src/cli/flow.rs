@@ -80,8 +80,8 @@ pub fn in_sync_message(view: &PlanView, destination: &str, source: &str) -> Stri
         format!("{destination} already equals {source} ({}): nothing to do", names.join(", "))
     } else {
         format!(
-            "{destination} matches {source} ({}) except {skipped} {} skipped on the source \
-             (listed above): nothing to do",
+            "{destination} matches {source} ({}) except {skipped} {} skipped (listed above): \
+             nothing to do",
             names.join(", "),
             if skipped == 1 { "entry" } else { "entries" }
         )
@@ -109,7 +109,7 @@ pub fn scope(view: &PlanView) -> String {
     let skipped = view.skipped();
     if skipped > 0 {
         scope.push_str(&format!(
-            ", except {skipped} {} skipped on the source (listed in the plan)",
+            ", except {skipped} {} skipped (listed in the plan)",
             if skipped == 1 { "entry" } else { "entries" }
         ));
     }

@@ -219,7 +219,10 @@ fn with_confined_symlinks_the_links_leading_out_are_listed_as_skipped_and_nothin
 
     let text = confsync(&[&["diff"][..], &args[..]].concat());
     assert_exit(&text, 1);
-    assert_mentions(&stdout(&text), &["out", "skipped on the source", "symlinks = \"confined\""]);
+    assert_mentions(
+        &stdout(&text),
+        &["out", "skipped: ", "the source keeps confined", "symlinks = \"confined\""],
+    );
     let json = confsync(&[&["diff", "--json"][..], &args[..]].concat());
     let said = stdout(&json);
     let skipped: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&said)
@@ -238,7 +241,7 @@ fn with_confined_symlinks_the_links_leading_out_are_listed_as_skipped_and_nothin
     assert_exit(&synced, 0);
     let said = stdout(&synced);
     assert!(!said.contains("equals"), "{said}");
-    assert_mentions(&said, &["1 entry skipped on the source"]);
+    assert_mentions(&said, &["1 entry skipped (listed in the plan)"]);
     let tree = snapshot(&dst.path().join("firmware"));
     assert!(tree.contains_key("hop") && !tree.contains_key("out"), "{tree:?}");
     // In sync in everything else, and still not "equal".
@@ -246,7 +249,21 @@ fn with_confined_symlinks_the_links_leading_out_are_listed_as_skipped_and_nothin
     assert_exit(&again, 0);
     let said = stdout(&again);
     assert!(!said.contains("already equals"), "{said}");
-    assert_mentions(&said, &["except 1 entry skipped on the source"]);
+    assert_mentions(&said, &["except 1 entry skipped"]);
+
+    // A destination that keeps symlinks confined writes none leading out, from any source.
+    let open = tempdir();
+    write(open.path(), "firmware/ok.bin", b"ordinary firmware");
+    symlink(open.path(), "firmware/out", "/etc/passwd");
+    let open_source = Agent::start(open.path(), "primary-2");
+    let kept = tempdir();
+    let confined = Agent::start_configured(kept.path(), "backup-2", "symlinks = \"confined\"\n");
+    let synced =
+        confsync(&sync_args(&open_source.address, &confined.address, &["--only", "firmware"]));
+    assert_exit(&synced, 0);
+    assert_mentions(&stdout(&synced), &["except 1 entry skipped"]);
+    assert!(kept.path().join("firmware/ok.bin").exists());
+    assert!(std::fs::symlink_metadata(kept.path().join("firmware/out")).is_err(), "not written");
 }
 
 /// Every object with `"skipped": true` in a JSON document.

@@ -312,3 +312,30 @@ fn an_agent_that_cannot_set_owners_keeps_the_destination_s_and_says_so() {
     let daemon = std::fs::metadata(dst.path().join("config/daemon.conf")).expect("stat");
     assert_ne!(daemon.uid(), 0);
 }
+
+#[test]
+fn an_attribute_rule_keeps_a_server_s_own_owner_while_the_content_arrives() {
+    if !as_root("an_attribute_rule_keeps_a_server_s_own_owner_while_the_content_arrives") {
+        return;
+    }
+    let (src, dst) = (tempdir(), tempdir());
+    write(src.path(), "config/ssl/site.pem", b"certificate v2\n");
+    write(src.path(), "config/app.conf", b"app = 2\n");
+    write(dst.path(), "config/ssl/site.pem", b"certificate v1\n");
+    run("chown", &["nobody:nogroup", &at(dst.path(), "config/ssl/site.pem")]);
+    let source = Agent::start(src.path(), "primary");
+    let config = "[[device_specific.attrs]]\npaths = [\"config/ssl/**\"]\nkeep = [\"owner\"]\n";
+    let destination = Agent::start_configured(dst.path(), "backup-1", config);
+
+    sync_ok(&source, &destination, &[]);
+    let pem = dst.path().join("config/ssl/site.pem");
+    assert_eq!(std::fs::read(&pem).expect("read"), b"certificate v2\n", "the content arrives");
+    let meta = std::fs::metadata(&pem).expect("stat");
+    let nobody = run("id", &["-u", "nobody"]).trim().parse::<u32>().expect("a uid");
+    assert_eq!(meta.uid(), nobody, "the backup's own owner stays");
+    // The owner it keeps is no difference.
+    assert_exit(&confsync(&["diff", "--from", &source.address, "--to", &destination.address]), 0);
+    // A file outside the rule takes the source's owner as always.
+    let app = std::fs::metadata(dst.path().join("config/app.conf")).expect("stat");
+    assert_eq!(app.uid(), 0);
+}

@@ -5,12 +5,14 @@
 //!
 //! Owners travel by **name**, with the number as the fallback where a name does not exist
 //! on the receiving server (as rsync does); `ids = "numeric"` in agent.toml makes both
-//! sides use numbers. The extended attributes carried are `user.*`, `security.*`,
-//! `trusted.*` (where this server may read them) and the two ACLs
-//! (`system.posix_acl_access`, `system.posix_acl_default`), as the kernel stores them:
-//! confsync moves those values, it never encodes an ACL itself. An ACL's named users and
-//! groups are therefore carried by number. `security.capability` is never carried, for the
-//! reason setuid is not: a peer must not plant a privileged executable.
+//! sides use numbers. The extended attributes carried are `user.*`, the SELinux label
+//! (`security.selinux`) and the two ACLs (`system.posix_acl_access`,
+//! `system.posix_acl_default`), as the kernel stores them: confsync moves those values, it
+//! never encodes an ACL itself, so an ACL's named users and groups travel by number.
+//! Nothing else of `security.*` or `trusted.*` is carried: file capabilities, Smack exec
+//! labels, IMA/EVM signatures and overlay redirects grant privileges or reach other trees,
+//! which a peer must not plant (for the reason setuid is not carried). A label is set, never
+//! removed (the kernel refuses that), and compared only where both sides have one.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd};
@@ -34,6 +36,10 @@ pub struct Attrs {
     /// Sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub xattrs: Vec<Xattr>,
+    /// The server that read it carries no extended attributes (`xattrs = false`): `xattrs`
+    /// says nothing, and none are compared or set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub xattrs_unread: bool,
 }
 
 /// One extended attribute.
@@ -54,15 +60,55 @@ pub const ACL_DEFAULT: &str = "system.posix_acl_default";
 pub const MAX_XATTR_VALUE: usize = 64 << 10;
 pub const MAX_XATTRS: usize = 64;
 
+/// The SELinux label.
+pub const SELINUX: &str = "security.selinux";
+
 /// Whether an extended attribute of this name is one confsync carries.
 pub fn carried(name: &str) -> bool {
-    name == ACL_ACCESS
-        || name == ACL_DEFAULT
-        || (name != "security.capability"
-            && ["user.", "security.", "trusted."].iter().any(|ns| name.starts_with(ns)))
+    name == ACL_ACCESS || name == ACL_DEFAULT || name == SELINUX || name.starts_with("user.")
+}
+
+/// Whether `name` could be a user or group name on some server (what a peer may send).
+fn plausible_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 256 && !name.contains(['\0', '/', ':', '\n'])
 }
 
 impl Attrs {
+    /// Checks attributes that came from a peer or a file (a manifest, a bundle): names an
+    /// account could have, only extended attributes confsync carries, bounded in number and
+    /// size, sorted by name without duplicates. Says what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        for name in [&self.user, &self.group].into_iter().flatten() {
+            if !plausible_name(name) {
+                return Err(format!("{:?} is no user or group name", crate::path::Short(name)));
+            }
+        }
+        if self.xattrs.len() > MAX_XATTRS {
+            return Err(format!(
+                "{} extended attributes, more than {MAX_XATTRS}",
+                self.xattrs.len()
+            ));
+        }
+        for x in &self.xattrs {
+            if !carried(&x.name) || x.name.len() > 255 || x.name.contains('\0') {
+                return Err(format!(
+                    "extended attribute {:?} is not one confsync carries",
+                    crate::path::Short(&x.name)
+                ));
+            }
+            if x.value.len() > MAX_XATTR_VALUE {
+                return Err(format!(
+                    "extended attribute {} holds more than {MAX_XATTR_VALUE} bytes",
+                    x.name
+                ));
+            }
+        }
+        if self.xattrs.windows(2).any(|w| w[0].name >= w[1].name) {
+            return Err("extended attributes not sorted by name, or named twice".into());
+        }
+        Ok(())
+    }
+
     /// The owner as plans show it: the name, else `#uid`.
     pub fn owner_name(&self) -> String {
         self.user.clone().unwrap_or_else(|| format!("#{}", self.uid))
@@ -76,10 +122,13 @@ impl Attrs {
     /// one (else by number), and the extended attributes; `mask` leaves parts out.
     pub fn hash_into(&self, hasher: &mut blake3::Hasher, mask: Mask) {
         if !mask.owner {
-            hasher.update(self.owner_name().as_bytes());
-            hasher.update(&[0]);
-            hasher.update(self.group_name().as_bytes());
-            hasher.update(&[0]);
+            for (name, id) in [(&self.user, self.uid), (&self.group, self.gid)] {
+                match name {
+                    Some(name) => hasher.update(name.as_bytes()),
+                    None => hasher.update(b"#").update(&id.to_le_bytes()),
+                };
+                hasher.update(&[0]);
+            }
         }
         if !mask.xattrs {
             for x in &self.xattrs {
@@ -95,34 +144,75 @@ impl Attrs {
     pub fn differences(&self, before: &Attrs, mask: Mask) -> Vec<String> {
         let mut out = Vec::new();
         if !mask.owner {
-            let (a, b) = (before.owner_name(), self.owner_name());
-            if a != b {
-                out.push(format!("owner {a} → {b}"));
+            if !same_id((&self.user, self.uid), (&before.user, before.uid), Id::User) {
+                out.push(format!("owner {} → {}", before.owner_name(), self.owner_name()));
             }
-            let (a, b) = (before.group_name(), self.group_name());
-            if a != b {
-                out.push(format!("group {a} → {b}"));
+            if !same_id((&self.group, self.gid), (&before.group, before.gid), Id::Group) {
+                out.push(format!("group {} → {}", before.group_name(), self.group_name()));
             }
         }
-        if !mask.xattrs {
-            fn part(a: &Attrs, acl: bool) -> Vec<&Xattr> {
-                a.xattrs.iter().filter(|x| x.name.starts_with("system.posix_acl_") == acl).collect()
-            }
-            if part(self, true) != part(before, true) {
+        if !mask.xattrs && !self.xattrs_unread && !before.xattrs_unread {
+            let acl = |a: &Attrs| -> Vec<Xattr> {
+                a.xattrs
+                    .iter()
+                    .filter(|x| x.name.starts_with("system.posix_acl_"))
+                    .cloned()
+                    .collect()
+            };
+            if acl(self) != acl(before) {
                 out.push("ACL".to_string());
             }
-            if part(self, false) != part(before, false) {
+            if !same_xattrs(self, before, |n| !n.starts_with("system.posix_acl_")) {
                 out.push("xattrs".to_string());
             }
         }
         out
     }
 
+    /// Whether the two are equal as comparisons see them, leaving out what `mask` keeps:
+    /// owners by name where both have one, else by what this server makes of the name
+    /// (a source's `svc` that does not exist here was set by number, and is that number);
+    /// extended attributes unless either side does not read them; a label only where both
+    /// have one. Allocates nothing in the common case: a plan calls it for every pair of
+    /// 100,000 entries.
     pub fn equal(&self, other: &Attrs, mask: Mask) -> bool {
         (mask.owner
-            || (self.owner_name() == other.owner_name() && self.group_name() == other.group_name()))
-            && (mask.xattrs || self.xattrs == other.xattrs)
+            || (same_id((&self.user, self.uid), (&other.user, other.uid), Id::User)
+                && same_id((&self.group, self.gid), (&other.group, other.gid), Id::Group)))
+            && (mask.xattrs
+                || self.xattrs_unread
+                || other.xattrs_unread
+                || same_xattrs(self, other, |_| true))
     }
+}
+
+#[derive(Clone, Copy)]
+enum Id {
+    User,
+    Group,
+}
+
+/// One owner (or group) seen from two servers, compared on this one.
+fn same_id(a: (&Option<String>, u32), b: (&Option<String>, u32), id: Id) -> bool {
+    let here = |name: &str| match id {
+        Id::User => names().uid(name),
+        Id::Group => names().gid(name),
+    };
+    match (a.0, b.0) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => a.1 == b.1,
+        (Some(x), None) => here(x).unwrap_or(a.1) == b.1,
+        (None, Some(y)) => here(y).unwrap_or(b.1) == a.1,
+    }
+}
+
+/// Whether the extended attributes `which` selects are equal; a label counts only where
+/// both have one (it cannot be removed, and a server without SELinux has none).
+fn same_xattrs(a: &Attrs, b: &Attrs, which: impl Fn(&str) -> bool) -> bool {
+    let labelled =
+        a.xattrs.iter().any(|x| x.name == SELINUX) && b.xattrs.iter().any(|x| x.name == SELINUX);
+    let keep = |x: &&Xattr| which(&x.name) && (labelled || x.name != SELINUX);
+    a.xattrs.iter().filter(keep).eq(b.xattrs.iter().filter(keep))
 }
 
 /// Parts of [`Attrs`] a comparison leaves out: what a destination keeps as its own, or
@@ -133,6 +223,27 @@ impl Attrs {
 pub struct Mask {
     pub owner: bool,
     pub xattrs: bool,
+}
+
+impl Mask {
+    /// Leaves out also what `other` leaves out.
+    pub fn union(&mut self, other: Mask) {
+        self.owner |= other.owner;
+        self.xattrs |= other.xattrs;
+    }
+
+    /// `attrs` with what this mask leaves out taken from `kept` (the destination's own).
+    pub fn keep_from(self, attrs: &Attrs, kept: &Attrs) -> Attrs {
+        let mut merged = attrs.clone();
+        if self.owner {
+            (merged.uid, merged.gid) = (kept.uid, kept.gid);
+            (merged.user, merged.group) = (kept.user.clone(), kept.group.clone());
+        }
+        if self.xattrs {
+            merged.xattrs = kept.xattrs.clone();
+        }
+        merged
+    }
 }
 
 /// What this server reads and carries (agent.toml's `ids` and `xattrs`).
@@ -150,34 +261,79 @@ impl Default for Settings {
     }
 }
 
+/// One shared copy of each distinct set of attributes: a manifest of 100,000 entries
+/// (scanned, received or read from a bundle) holds a handful of sets, not 100,000.
+#[derive(Debug, Default)]
+pub struct Interner {
+    shared: std::collections::HashSet<Arc<Attrs>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, attrs: Attrs) -> Arc<Attrs> {
+        if let Some(shared) = self.shared.get(&attrs) {
+            return Arc::clone(shared);
+        }
+        let shared = Arc::new(attrs);
+        self.shared.insert(Arc::clone(&shared));
+        shared
+    }
+
+    /// The shared copy of what `attrs` holds.
+    pub fn share(&mut self, attrs: &Arc<Attrs>) -> Arc<Attrs> {
+        match self.shared.get(attrs.as_ref()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                self.shared.insert(Arc::clone(attrs));
+                Arc::clone(attrs)
+            }
+        }
+    }
+}
+
 /// Reads entries' attributes, sharing one copy of each distinct set (most of a tree has
-/// one owner and no extended attributes).
+/// one owner and no extended attributes): a scan of 100,000 entries asks the name service
+/// once per owner and builds a handful of sets, not 100,000.
 pub struct Reader {
     settings: Settings,
-    shared: HashMap<Attrs, Arc<Attrs>>,
+    names: HashMap<(u32, u32), (Option<String>, Option<String>)>,
+    shared: Interner,
+    /// The last set without extended attributes, by owner: the common case, found without
+    /// hashing a set.
+    last: Option<(u32, u32, Arc<Attrs>)>,
 }
 
 impl Reader {
     pub fn new(settings: Settings) -> Reader {
-        Reader { settings, shared: HashMap::new() }
+        Reader { settings, names: HashMap::new(), shared: Interner::default(), last: None }
     }
 
-    /// The attributes of the entry at `full` (never followed), owned by `uid` and `gid`.
-    /// An extended attribute that cannot be read here (`trusted.*` without privilege) is
-    /// left out, as rsync does.
-    pub fn read(&mut self, full: &Path, uid: u32, gid: u32) -> Arc<Attrs> {
-        let xattrs = if self.settings.xattrs { read_xattrs(full) } else { Vec::new() };
-        let (user, group) = if self.settings.numeric_ids {
-            (None, None)
-        } else {
-            (names().user(uid), names().group(gid))
-        };
-        let attrs = Attrs { uid, gid, user, group, xattrs };
-        if let Some(shared) = self.shared.get(&attrs) {
-            return Arc::clone(shared);
+    /// The attributes of the entry at `full` (never followed), owned by `uid` and `gid`;
+    /// `known_bare` when it is known to have no extended attributes (the hash index saw
+    /// none under its unchanged stamp), which spares asking. An extended attribute that
+    /// cannot be read here (`trusted.*` without privilege) is left out, as rsync does.
+    pub fn read(&mut self, full: &Path, uid: u32, gid: u32, known_bare: bool) -> Arc<Attrs> {
+        let xattrs =
+            if self.settings.xattrs && !known_bare { read_xattrs(full) } else { Vec::new() };
+        let xattrs_unread = !self.settings.xattrs;
+        if xattrs.is_empty()
+            && !xattrs_unread
+            && let Some((u, g, attrs)) = &self.last
+            && (*u, *g) == (uid, gid)
+        {
+            return Arc::clone(attrs);
         }
-        let shared = Arc::new(attrs.clone());
-        self.shared.insert(attrs, Arc::clone(&shared));
+        let numeric = self.settings.numeric_ids;
+        let (user, group) = self
+            .names
+            .entry((uid, gid))
+            .or_insert_with(|| {
+                if numeric { (None, None) } else { (names().user(uid), names().group(gid)) }
+            })
+            .clone();
+        let shared = self.shared.intern(Attrs { uid, gid, user, group, xattrs, xattrs_unread });
+        if shared.xattrs.is_empty() {
+            self.last = Some((uid, gid, Arc::clone(&shared)));
+        }
         shared
     }
 }
@@ -265,26 +421,19 @@ pub fn local_ids(attrs: &Attrs) -> (u32, u32) {
     (uid, gid)
 }
 
-/// Sets owner, group and extended attributes on an open file (a staged one), leaving out
-/// what `mask` keeps. Call before the mode: changing the owner clears setuid bits.
-pub fn set_on_file(file: &std::fs::File, attrs: &Attrs, mask: Mask) -> std::io::Result<()> {
+/// Sets owner, group and extended attributes on a file this agent just created (a staged
+/// one: it has no extended attributes of its own to remove), leaving out what `mask`
+/// keeps. Call before the mode: changing the owner clears setuid bits.
+pub fn set_on_new_file(file: &std::fs::File, attrs: &Attrs, mask: Mask) -> std::io::Result<()> {
     if !mask.owner {
         let (uid, gid) = local_ids(attrs);
-        rustix::fs::fchown(file.as_fd(), Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
-    }
-    if !mask.xattrs {
-        let now = {
-            let mut list = vec![0u8; 4096];
-            match rustix::fs::flistxattr(file.as_fd(), &mut list[..]) {
-                Ok(n) => names_in(&list[..n]),
-                Err(_) => Vec::new(),
-            }
-        };
-        for name in now.iter().filter(|n| carried(n)) {
-            if !attrs.xattrs.iter().any(|x| &x.name == name) {
-                rustix::fs::fremovexattr(file.as_fd(), name.as_str())?;
-            }
+        // Created by this process: already its own ids unless a setgid folder said else.
+        let created = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+        if (uid, gid) != created {
+            rustix::fs::fchown(file.as_fd(), Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
         }
+    }
+    if !mask.xattrs && !attrs.xattrs_unread {
         for x in &attrs.xattrs {
             rustix::fs::fsetxattr(file.as_fd(), x.name.as_str(), &x.value, XattrFlags::empty())?;
         }
@@ -303,8 +452,10 @@ pub fn set_on_path(
     mask: Mask,
 ) -> std::io::Result<()> {
     let (parent, name) = at_parent(dir, rel)?;
-    if !mask.owner {
-        let (uid, gid) = local_ids(attrs);
+    let stat = rustix::fs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let (uid, gid) = local_ids(attrs);
+    // Only a change of owner chowns: a chown clears setuid, setgid and capabilities.
+    if !mask.owner && (stat.st_uid, stat.st_gid) != (uid, gid) {
         rustix::fs::chownat(
             &parent,
             &name,
@@ -313,15 +464,18 @@ pub fn set_on_path(
             AtFlags::SYMLINK_NOFOLLOW,
         )?;
     }
-    if !mask.xattrs {
-        // The parent by its descriptor, the name not followed (the l* calls).
+    if !mask.xattrs && !attrs.xattrs_unread {
+        // The parent by its descriptor, the name not followed (the l* calls). Only what
+        // differs is written: setting an unchanged value may need privileges it does not.
         let full = Path::new("/proc/self/fd").join(parent.as_raw_fd().to_string()).join(&name);
-        for x in read_xattrs(&full) {
-            if !attrs.xattrs.iter().any(|want| want.name == x.name) {
+        let now = read_xattrs(&full);
+        for x in &now {
+            // A label is never removed (the kernel refuses it).
+            if x.name != SELINUX && !attrs.xattrs.iter().any(|want| want.name == x.name) {
                 rustix::fs::lremovexattr(&full, x.name.as_str())?;
             }
         }
-        for x in &attrs.xattrs {
+        for x in attrs.xattrs.iter().filter(|want| !now.contains(want)) {
             rustix::fs::lsetxattr(&full, x.name.as_str(), &x.value, XattrFlags::empty())?;
         }
     }
@@ -366,13 +520,6 @@ pub fn set_file_mtime(file: &std::fs::File, mtime_ns: i64) -> std::io::Result<()
 
 fn timespec(ns: i64) -> Timespec {
     Timespec { tv_sec: ns.div_euclid(1_000_000_000), tv_nsec: ns.rem_euclid(1_000_000_000) as _ }
-}
-
-fn names_in(list: &[u8]) -> Vec<String> {
-    list.split(|b| *b == 0)
-        .filter(|n| !n.is_empty())
-        .filter_map(|n| std::str::from_utf8(n).ok().map(str::to_string))
-        .collect()
 }
 
 /// This server's user and group names, looked up once a minute at most: a scan of
@@ -484,11 +631,15 @@ mod tests {
     }
 
     #[test]
-    fn capabilities_are_never_carried_and_acls_are() {
+    fn capabilities_and_other_privileges_are_never_carried_and_acls_and_labels_are() {
         assert!(!carried("security.capability"));
         assert!(carried("security.selinux"));
         assert!(carried(ACL_ACCESS) && carried(ACL_DEFAULT) && carried("user.x"));
-        assert!(!carried("system.nfs4_acl"));
+        for never in
+            ["system.nfs4_acl", "security.SMACK64EXEC", "security.ima", "trusted.overlay.redirect"]
+        {
+            assert!(!carried(never), "{never}");
+        }
     }
 
     #[test]
@@ -513,7 +664,7 @@ mod tests {
         let other = tmp.path().join("g");
         let file = std::fs::File::create(&other).expect("create");
         let attrs = Attrs { xattrs: read, ..Attrs::default() };
-        set_on_file(&file, &attrs, Mask { owner: true, xattrs: false }).expect("set");
+        set_on_new_file(&file, &attrs, Mask { owner: true, xattrs: false }).expect("set");
         assert_eq!(read_xattrs(&other), attrs.xattrs);
     }
 }

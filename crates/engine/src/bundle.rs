@@ -174,7 +174,8 @@ impl<W: Write> Writer<W> {
             let record = EntriesRecord {
                 category: manifest.category,
                 entries: batch.to_vec(),
-                digest: (i == last).then_some(manifest.digest),
+                // Over the entries alone: a bundle does not carry what its source could not.
+                digest: (i == last).then(|| crate::manifest::entries_digest(&manifest.entries)),
             };
             let packed = zstd::bulk::compress(&json(&record)?, 3)?;
             self.record(Tag::Entries, &packed)?;
@@ -537,7 +538,23 @@ impl Parts {
                 crate::path::check_symlink_syntax(&link.path, target)
                     .map_err(|e| bad(format!("{category}: {e}")))?;
             }
-            let built = CategoryManifest::new(*category, entries.clone());
+            // What a peer's manifest is held to: no setuid, only attributes confsync
+            // carries (never a capability), one shared copy of each set.
+            let mut entries = entries.clone();
+            let mut shared = crate::attrs::Interner::default();
+            for entry in &mut entries {
+                if entry.mode & !crate::entry::SYNCED_MODE_BITS != 0 {
+                    return Err(bad(format!(
+                        "{category}/{}: mode {:o} is not one confsync carries",
+                        entry.path, entry.mode
+                    )));
+                }
+                if let Some(attrs) = &entry.attrs {
+                    attrs.check().map_err(|e| bad(format!("{category}/{}: {e}", entry.path)))?;
+                    entry.attrs = Some(shared.share(attrs));
+                }
+            }
+            let built = CategoryManifest::new(*category, entries);
             let recorded = if header.format == 1 {
                 crate::manifest::format_1_digest(&built.entries)
             } else {

@@ -123,7 +123,8 @@ impl Entry {
         self.mode_differs(other)
             || self.mtime_ns != other.mtime_ns
             || match (&self.attrs, &other.attrs) {
-                (Some(a), Some(b)) => !a.equal(b, mask),
+                // One shared set (most of a tree) is equal to itself.
+                (Some(a), Some(b)) => !Arc::ptr_eq(a, b) && !a.equal(b, mask),
                 _ => false,
             }
     }

@@ -45,6 +45,10 @@ struct Record {
     /// A large file's chunks, as (length, digest): the offsets follow from the lengths.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     chunks: Option<Vec<(u32, Digest)>>,
+    /// The file had no extended attributes confsync carries when it had this stamp: any
+    /// change of them moves the ctime, so a scan need not ask again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    no_xattrs: bool,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +91,21 @@ impl HashIndex {
         self.records.get(key).filter(|r| r.stamp == *stamp).map(|r| r.digest)
     }
 
+    /// The digest of the file at `key` with exactly this stamp, and whether it was seen
+    /// with no extended attributes confsync carries.
+    pub fn lookup_bare(&self, key: &str, stamp: &FileStamp) -> Option<(Digest, bool)> {
+        self.records.get(key).filter(|r| r.stamp == *stamp).map(|r| (r.digest, r.no_xattrs))
+    }
+
+    /// Remembers that the file at `key`, with this stamp, has no extended attributes
+    /// confsync carries (once its digest is remembered under the same stamp).
+    pub fn remember_no_xattrs(&mut self, key: &str, stamp: &FileStamp) {
+        if let Some(r) = self.records.get_mut(key).filter(|r| r.stamp == *stamp && !r.no_xattrs) {
+            r.no_xattrs = true;
+            self.dirty = true;
+        }
+    }
+
     pub fn remember(&mut self, key: String, stamp: FileStamp, digest: Digest) {
         if is_racy(&stamp) {
             self.records.remove(&key);
@@ -97,7 +116,7 @@ impl HashIndex {
             Some(r) if r.stamp == stamp && r.digest == digest => return,
             _ => {}
         }
-        self.records.insert(key, Record { stamp, digest, chunks: None });
+        self.records.insert(key, Record { stamp, digest, chunks: None, no_xattrs: false });
         self.dirty = true;
     }
 
@@ -137,7 +156,7 @@ impl HashIndex {
         }
         self.fresh_chunks.remove(&key);
         let chunks = Some(list.chunks.iter().map(|c| (c.length, c.digest)).collect());
-        self.records.insert(key, Record { stamp, digest: list.digest, chunks });
+        self.records.insert(key, Record { stamp, digest: list.digest, chunks, no_xattrs: false });
         self.dirty = true;
     }
 

@@ -80,7 +80,9 @@ impl LiveTree {
     /// set is neither compared nor set, and the plan says so.
     pub fn for_agent(&self, rules: crate::rules::Rules) -> crate::rules::Rules {
         let mask = crate::attrs::Mask { owner: false, xattrs: !self.carry.attrs.xattrs };
-        rules.for_agent(self.privileges, mask)
+        let mut rules = rules.for_agent(self.privileges, mask);
+        rules.confined_symlinks = self.carry.symlinks == scan::Symlinks::Confined;
+        rules
     }
 
     /// This tree, scanned with `carry` (agent.toml's `ids`, `xattrs` and `symlinks`).

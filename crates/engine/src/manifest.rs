@@ -84,6 +84,11 @@ pub fn fingerprint(entry: &Entry) -> u64 {
     u64::from_le_bytes(first)
 }
 
+/// The digest of entries (sorted by path) alone, without what a tree could not carry.
+pub fn entries_digest(entries: &[Entry]) -> Digest {
+    category_digest(entries)
+}
+
 fn category_digest(entries: &[Entry]) -> Digest {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"confsync-category-v2\0");

@@ -123,7 +123,8 @@ pub enum KeptBy {
     KeysOnly(Vec<String>),
     /// A shared file under a key rule that could not be merged (why); left as it is.
     Unmergeable(String),
-    /// Held by the source and not carried (what it is, and the setting that changes it).
+    /// Held by the source and not carried, by the source or by this destination (what it
+    /// is, and the setting that changes it).
     Skipped(String),
 }
 
@@ -138,7 +139,7 @@ impl KeptBy {
             KeptBy::HoldsKept => "holds device-specific entries".to_string(),
             KeptBy::KeysOnly(keys) => format!("differs only in its own {}", keys.join(", ")),
             KeptBy::Unmergeable(why) => format!("cannot be merged, left as it is: {why}"),
-            KeptBy::Skipped(what) => format!("skipped on the source: {what}"),
+            KeptBy::Skipped(what) => format!("skipped: {what}"),
         }
     }
 }
@@ -295,9 +296,12 @@ pub fn plan_with(
     for (category, src) in &source.categories {
         let empty = CategoryManifest::new(*category, Vec::new());
         let dst = destination.get(*category).unwrap_or(&empty);
-        let mut category_plan = plan_category(src, dst, rules.mask);
+        let kept_for = |path: &RelPath| rules.kept_attrs(*category, path);
+        let mut category_plan = plan_category(src, dst, rules.mask, &kept_for);
         keep::apply(&mut category_plan, dst, rules, &mut warnings);
         keep::skipped_by_source(&mut category_plan, src);
+        keep::confined_symlinks(&mut category_plan, rules);
+        keep::links_to_what_is_kept(&mut category_plan);
         ownership(&category_plan, rules, &mut warnings, &mut refusals);
         check_guards(&category_plan, src, guards, &mut refusals);
         categories.push(category_plan);
@@ -372,13 +376,29 @@ fn ownership(
     }
 }
 
-fn plan_category(src: &CategoryManifest, dst: &CategoryManifest, mask: Mask) -> CategoryPlan {
+/// Diffs one category. `agent` is what this destination's agent leaves out of every
+/// comparison; `kept_for` what attribute rules keep of a path, which a step then brings as
+/// the destination has it.
+fn plan_category(
+    src: &CategoryManifest,
+    dst: &CategoryManifest,
+    agent: Mask,
+    kept_for: &dyn Fn(&RelPath) -> Mask,
+) -> CategoryPlan {
     // Counted first, then built at its exact size: a vector grown by doubling would hold
     // up to twice the memory of a plan of 100,000 steps.
     let mut count = 0;
-    pair_up(src, dst, |a, b| count += difference(a, b, mask).steps());
+    let kept = |a: Option<&Entry>, b: Option<&Entry>| {
+        a.or(b).map_or(Mask::default(), |e| kept_for(&e.path))
+    };
+    let mask = |a: Option<&Entry>, b: Option<&Entry>| {
+        let mut mask = agent;
+        mask.union(kept(a, b));
+        mask
+    };
+    pair_up(src, dst, |a, b| count += difference(a, b, mask(a, b)).steps());
     let mut steps = Vec::with_capacity(count);
-    pair_up(src, dst, |a, b| match (difference(a, b, mask), a, b) {
+    pair_up(src, dst, |a, b| match (difference(a, b, mask(a, b)), a, b) {
         (Difference::Created, Some(a), _) => steps.push(step(Action::Create, Some(a), None)),
         (Difference::Deleted, _, Some(b)) => steps.push(step(Action::Delete, None, Some(b))),
         (Difference::Kind, Some(a), Some(b)) => {
@@ -389,9 +409,14 @@ fn plan_category(src: &CategoryManifest, dst: &CategoryManifest, mask: Mask) -> 
         (Difference::Content, Some(a), Some(b)) => {
             let mut overwrite = step(Action::Overwrite, Some(a), Some(b));
             overwrite.downgrade = a.kind == EntryKind::File && b.mtime_ns > a.mtime_ns;
+            keep_own_attrs(&mut overwrite, kept(Some(a), Some(b)));
             steps.push(overwrite);
         }
-        (Difference::Attrs, Some(a), Some(b)) => steps.push(step(Action::Attrs, Some(a), Some(b))),
+        (Difference::Attrs, Some(a), Some(b)) => {
+            let mut attrs = step(Action::Attrs, Some(a), Some(b));
+            keep_own_attrs(&mut attrs, kept(Some(a), Some(b)));
+            steps.push(attrs);
+        }
         _ => {}
     });
     CategoryPlan {
@@ -401,6 +426,20 @@ fn plan_category(src: &CategoryManifest, dst: &CategoryManifest, mask: Mask) -> 
         destination_digest: dst.digest,
         destination_entries: dst.entries.len() as u64,
         kept: Vec::new(),
+    }
+}
+
+/// What an attribute rule keeps of the destination's attributes stays as the destination
+/// has it: the step brings those of the current entry.
+fn keep_own_attrs(step: &mut Step, mask: Mask) {
+    if mask == Mask::default() {
+        return;
+    }
+    let (Some(source), Some(current)) = (step.source.as_mut(), step.current.as_ref()) else {
+        return;
+    };
+    if let (Some(theirs), Some(ours)) = (&source.attrs, &current.attrs) {
+        source.attrs = Some(std::sync::Arc::new(mask.keep_from(theirs, ours)));
     }
 }
 

@@ -7,6 +7,9 @@
 //! - **Key rules**: a shared structured file (TOML, JSON, INI or `key = value`) in which
 //!   some keys are the server's own; the destination takes the source's file with its own
 //!   values for those keys (see [`crate::merge`]).
+//! - **Attribute rules** (`[[device_specific.attrs]]`): entries whose content is shared but
+//!   whose owner (and group) or extended attributes (ACLs, SELinux labels) are the
+//!   server's own: a sync carries the content and leaves those as they are.
 //!
 //! Rules come from both sides and are merged: the source's (the policy every destination
 //! of that source applies) and the destination's own (extra items it keeps). A
@@ -96,6 +99,19 @@ pub struct RulesFile {
     pub paths: Vec<String>,
     #[serde(default)]
     pub keys: Vec<KeyRuleFile>,
+    /// What of some entries' metadata stays the server's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<AttrsRuleFile>,
+}
+
+/// `[[device_specific.attrs]]`: path patterns, as path rules are written, and what of the
+/// matching entries' metadata each server keeps: `owner` (owner and group), `xattrs`
+/// (extended attributes, ACLs and labels among them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttrsRuleFile {
+    pub paths: Vec<String>,
+    pub keep: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -128,6 +144,16 @@ pub struct KeyRule {
     pub origin: Origin,
 }
 
+/// One validated attribute rule: a pattern and what it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrsRule {
+    /// As written, category prefix included.
+    pub pattern: String,
+    pub category: Category,
+    pub keep: crate::attrs::Mask,
+    pub origin: Origin,
+}
+
 /// Why a rule was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("device-specific rule {rule:?} ({origin}): {reason}")]
@@ -143,11 +169,16 @@ pub struct Rules {
     pub paths: Vec<PathRule>,
     pub keys: Vec<KeyRule>,
     sets: Vec<(Category, GlobSet, Vec<usize>)>,
+    pub attrs: Vec<AttrsRule>,
+    attr_sets: Vec<(Category, GlobSet, Vec<usize>)>,
     /// What of the entries' attributes the destination leaves as they are.
     pub mask: crate::attrs::Mask,
     /// The agent's own user id where it cannot set owners (not root, no CAP_CHOWN): what
     /// it creates is owned by it.
     pub unprivileged: Option<u32>,
+    /// The destination keeps symlinks confined (`symlinks = "confined"`): it writes none
+    /// that leads out of its category.
+    pub confined_symlinks: bool,
 }
 
 /// What a path rule matched: the rule, and whether it matched a folder above the entry.
@@ -191,12 +222,50 @@ impl Rules {
             let keys_kept = rule.keys.iter().map(|k| k.trim().to_string()).collect();
             keys.push(KeyRule { category, path, keys: keys_kept, format, origin });
         }
-        Rules::compiled(paths, keys)
+        let mut attrs = Vec::new();
+        for rule in &file.attrs {
+            let written = rule.paths.join(", ");
+            let bad = |reason: String| RuleError { rule: written.clone(), origin, reason };
+            let mut keep = crate::attrs::Mask::default();
+            for what in &rule.keep {
+                match what.trim() {
+                    "owner" => keep.owner = true,
+                    "xattrs" => keep.xattrs = true,
+                    other => {
+                        return Err(bad(format!(
+                            "keep = [{other:?}]: an attribute rule keeps \"owner\" (owner and \
+                             group) or \"xattrs\" (extended attributes, ACLs, labels)"
+                        )));
+                    }
+                }
+            }
+            if keep == crate::attrs::Mask::default() || rule.paths.is_empty() {
+                return Err(bad(
+                    "it keeps nothing: give paths and keep = [\"owner\", \"xattrs\"]".into()
+                ));
+            }
+            for pattern in &rule.paths {
+                let (category, _) = split(pattern, origin)?;
+                attrs.push(AttrsRule {
+                    pattern: pattern.trim().to_string(),
+                    category,
+                    keep,
+                    origin,
+                });
+            }
+        }
+        let mut rules = Rules::compiled(paths, keys)?;
+        rules.attr_sets = compile_attrs(&attrs)?;
+        rules.attrs = attrs;
+        Ok(rules)
     }
 
     /// The source's rules and the destination's together: every rule of both applies.
     pub fn combine(source: Rules, destination: Rules) -> Result<Rules, RuleError> {
-        let (mask, unprivileged) = (destination.mask, destination.unprivileged);
+        let (mask, unprivileged, confined) =
+            (destination.mask, destination.unprivileged, destination.confined_symlinks);
+        let mut attrs = source.attrs;
+        attrs.extend(destination.attrs);
         let mut paths = source.paths;
         paths.extend(destination.paths);
         let mut keys = source.keys;
@@ -215,6 +284,9 @@ impl Rules {
         }
         let mut combined = Rules::compiled(paths, keys)?;
         (combined.mask, combined.unprivileged) = (mask, unprivileged);
+        combined.confined_symlinks = confined;
+        combined.attr_sets = compile_attrs(&attrs)?;
+        combined.attrs = attrs;
         Ok(combined)
     }
 
@@ -258,11 +330,36 @@ impl Rules {
                 sets.push((category, set, index));
             }
         }
-        Ok(Rules { paths, keys, sets, mask: Default::default(), unprivileged: None })
+        Ok(Rules {
+            paths,
+            keys,
+            sets,
+            attrs: Vec::new(),
+            attr_sets: Vec::new(),
+            mask: Default::default(),
+            unprivileged: None,
+            confined_symlinks: false,
+        })
+    }
+
+    /// What attribute rules keep of `category/path` (or of a folder above it).
+    pub fn kept_attrs(&self, category: Category, path: &RelPath) -> crate::attrs::Mask {
+        let mut keep = crate::attrs::Mask::default();
+        let Some((_, set, index)) = self.attr_sets.iter().find(|(c, _, _)| *c == category) else {
+            return keep;
+        };
+        let mut candidate = Some(path.clone());
+        while let Some(p) = candidate {
+            for i in set.matches(p.as_str()) {
+                keep.union(self.attrs[index[i]].keep);
+            }
+            candidate = p.parent();
+        }
+        keep
     }
 
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.keys.is_empty()
+        self.paths.is_empty() && self.keys.is_empty() && self.attrs.is_empty()
     }
 
     /// The path rule keeping `category/path`: one matching it or a folder above it.
@@ -301,6 +398,12 @@ impl Rules {
                 )
             }))
             .collect();
+        for rule in &self.attrs {
+            lines.push(format!(
+                "attrs {} {} owner={} xattrs={}",
+                rule.origin, rule.pattern, rule.keep.owner, rule.keep.xattrs
+            ));
+        }
         if self.mask != crate::attrs::Mask::default() {
             lines.push(format!("mask owner={} xattrs={}", self.mask.owner, self.mask.xattrs));
         }
@@ -310,7 +413,21 @@ impl Rules {
 
     /// The rules of one side as written, for `Hello`.
     pub fn file(&self, origin: Origin) -> RulesFile {
+        let attrs = self
+            .attrs
+            .iter()
+            .filter(|r| r.origin == origin)
+            .map(|r| AttrsRuleFile {
+                paths: vec![r.pattern.clone()],
+                keep: [("owner", r.keep.owner), ("xattrs", r.keep.xattrs)]
+                    .into_iter()
+                    .filter(|(_, on)| *on)
+                    .map(|(name, _)| name.to_string())
+                    .collect(),
+            })
+            .collect();
         RulesFile {
+            attrs,
             paths: self
                 .paths
                 .iter()
@@ -329,6 +446,34 @@ impl Rules {
                 .collect(),
         }
     }
+}
+
+/// One glob set per category over the attribute rules' patterns.
+fn compile_attrs(rules: &[AttrsRule]) -> Result<Vec<(Category, GlobSet, Vec<usize>)>, RuleError> {
+    let mut sets = Vec::new();
+    for category in Category::ALL {
+        let mut builder = GlobSetBuilder::new();
+        let mut index = Vec::new();
+        for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.category == category) {
+            let (_, rest) = split(&rule.pattern, rule.origin)?;
+            let glob = Glob::new(rest).map_err(|e| RuleError {
+                rule: rule.pattern.clone(),
+                origin: rule.origin,
+                reason: format!("not a glob pattern: {e}"),
+            })?;
+            builder.add(glob);
+            index.push(i);
+        }
+        if !index.is_empty() {
+            let set = builder.build().map_err(|e| RuleError {
+                rule: category.name().into(),
+                origin: Origin::Destination,
+                reason: e.to_string(),
+            })?;
+            sets.push((category, set, index));
+        }
+    }
+    Ok(sets)
 }
 
 /// `config/network/*.conf` → (config, `network/*.conf`), refusing what would reach
@@ -374,7 +519,10 @@ mod tests {
     use super::*;
 
     fn rules(paths: &[&str]) -> Rules {
-        let file = RulesFile { paths: paths.iter().map(|p| p.to_string()).collect(), keys: vec![] };
+        let file = RulesFile {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            ..RulesFile::default()
+        };
         Rules::parse(&file, Origin::Destination).expect("valid rules")
     }
 
@@ -408,13 +556,14 @@ mod tests {
             "config",
             "config//a",
         ] {
-            let file = RulesFile { paths: vec![bad.into()], keys: vec![] };
+            let file = RulesFile { paths: vec![bad.into()], ..RulesFile::default() };
             let err = Rules::parse(&file, Origin::Source).expect_err(bad);
             assert!(err.to_string().contains(bad), "{err}");
         }
         let key = |path: &str| RulesFile {
             paths: vec![],
             keys: vec![KeyRuleFile { path: path.into(), keys: vec!["a.b".into()], format: None }],
+            attrs: vec![],
         };
         assert!(Rules::parse(&key("licenses/site.toml"), Origin::Source).is_err());
         assert!(Rules::parse(&key("config/x.unknown"), Origin::Source).is_err());
@@ -432,6 +581,10 @@ mod tests {
                     keys: vec!["server.name".into()],
                     format: None,
                 }],
+                attrs: vec![AttrsRuleFile {
+                    paths: vec!["config/ssl/**".into()],
+                    keep: vec!["owner".into()],
+                }],
             },
             Origin::Source,
         )
@@ -444,12 +597,29 @@ mod tests {
                     keys: vec!["network.address".into()],
                     format: None,
                 }],
+                attrs: vec![AttrsRuleFile {
+                    paths: vec!["config/ssl/private/*".into()],
+                    keep: vec!["xattrs".into()],
+                }],
             },
             Origin::Destination,
         )
         .expect("valid");
         let all = Rules::combine(source, destination).expect("combined");
         let p = |s: &str| RelPath::new(s).expect("valid");
+        // Attribute rules of both sides add up, for the path or a folder above it.
+        let kept = all.kept_attrs(Category::Config, &p("ssl/private/key.pem"));
+        assert_eq!(kept, crate::attrs::Mask { owner: true, xattrs: true });
+        assert_eq!(all.kept_attrs(Category::Config, &p("app.conf")), crate::attrs::Mask::default());
+        let bad = RulesFile {
+            attrs: vec![AttrsRuleFile {
+                paths: vec!["config/x".into()],
+                keep: vec!["mode".into()],
+            }],
+            ..RulesFile::default()
+        };
+        let err = Rules::parse(&bad, Origin::Destination).expect_err("keeps an unknown part");
+        assert!(err.to_string().contains("\"owner\""), "{err}");
         assert_eq!(
             all.keeps(Category::Config, &p("hostname")).map(|m| m.rule.origin),
             Some(Origin::Source)

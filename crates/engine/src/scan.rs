@@ -92,7 +92,8 @@ pub fn scan_category_with(
 
     let mut entries = Vec::new();
     let mut unmanaged = Vec::new();
-    let mut to_hash: Vec<(usize, FileStamp)> = Vec::new();
+    // Files to hash: where, their stamp, and whether they have no extended attributes.
+    let mut to_hash: Vec<(usize, FileStamp, bool)> = Vec::new();
     let mut newest_change_ns = 0i64;
     // Files with several names, by inode: the names found in this category.
     let mut inodes: std::collections::HashMap<(u64, u64), Vec<usize>> = Default::default();
@@ -111,7 +112,21 @@ pub fn scan_category_with(
         let mode = meta.mode() & SYNCED_MODE_BITS;
         let ctime_ns = meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec());
         newest_change_ns = newest_change_ns.max(mtime_ns).max(ctime_ns);
-        let attrs = Some(reader.read(item.path(), meta.uid(), meta.gid()));
+        let key = file_type.is_file().then(|| (index_key(category, &path), FileStamp::of(&meta)));
+        let known = key.as_ref().and_then(|(key, stamp)| index.lookup_bare(key, stamp));
+        let known_bare = known.is_some_and(|(_, bare)| bare);
+        let attrs = reader.read(item.path(), meta.uid(), meta.gid(), known_bare);
+        // Seen bare under this stamp: any change of extended attributes moves the ctime,
+        // so the next scan need not ask again (remembered here for files the index knows,
+        // with the digest for the others).
+        let bare = !known_bare && !attrs.xattrs_unread && attrs.xattrs.is_empty();
+        if bare
+            && known.is_some()
+            && let Some((key, stamp)) = &key
+        {
+            index.remember_no_xattrs(key, stamp);
+        }
+        let attrs = Some(attrs);
         let entry = if file_type.is_dir() {
             Entry {
                 path,
@@ -142,8 +157,8 @@ pub fn scan_category_with(
             {
                 unmanaged.push((
                     path,
-                    "a symlink leading out of its category (symlinks = \"confined\"; \"all\" \
-                     carries it)"
+                    "a symlink leading out of its category, which the source keeps confined \
+                     (symlinks = \"confined\" in its agent.toml; \"all\" carries it)"
                         .to_string(),
                 ));
                 continue;
@@ -165,8 +180,8 @@ pub fn scan_category_with(
                 inodes.entry((meta.dev(), meta.ino())).or_default().push(entries.len());
             }
             let stamp = FileStamp::of(&meta);
-            let digest = index.lookup(&index_key(category, &path), &stamp).unwrap_or_else(|| {
-                to_hash.push((entries.len(), stamp));
+            let digest = known.map(|(digest, _)| digest).unwrap_or_else(|| {
+                to_hash.push((entries.len(), stamp, bare));
                 Digest::ZERO
             });
             Entry {
@@ -193,30 +208,33 @@ pub fn scan_category_with(
     }
     // A large file's chunks are learned in the same read as its digest: a delta against
     // it later does not read it again.
-    let hashed: Vec<(usize, FileStamp, Result<Hashed>)> = to_hash
+    let hashed: Vec<(usize, FileStamp, bool, Result<Hashed>)> = to_hash
         .par_iter()
-        .map(|(i, stamp)| {
+        .map(|(i, stamp, bare)| {
             let path = &entries[*i].path;
             let hashed = if learn_chunks && stamp.size > WHOLE_FILE_LIMIT {
                 chunk_file(&dir, root, path).map(|list| Hashed::Chunked(Arc::new(list)))
             } else {
                 hash_file(&dir, root, path).map(Hashed::Whole)
             };
-            (*i, *stamp, hashed)
+            (*i, *stamp, *bare, hashed)
         })
         .collect();
     let hashed_files = hashed.len() as u64;
-    for (i, stamp, hashed) in hashed {
+    for (i, stamp, bare, hashed) in hashed {
         let key = index_key(category, &entries[i].path);
         match hashed? {
             Hashed::Whole(digest) => {
                 entries[i].digest = digest;
-                index.remember(key, stamp, digest);
+                index.remember(key.clone(), stamp, digest);
             }
             Hashed::Chunked(list) => {
                 entries[i].digest = list.digest;
-                index.remember_chunks(key, stamp, list);
+                index.remember_chunks(key.clone(), stamp, list);
             }
+        }
+        if bare {
+            index.remember_no_xattrs(&key, &stamp);
         }
     }
     link_names(&mut entries, inodes);

@@ -690,6 +690,8 @@ struct Writer {
     mtime_ns: i64,
     attrs: Option<std::sync::Arc<crate::attrs::Attrs>>,
     mask: crate::attrs::Mask,
+    /// The last bytes written were left a hole: the length is set at the end.
+    ends_in_hole: bool,
     entry_path: RelPath,
     /// Some bytes were put in place by the kernel and never passed the hasher: the staged
     /// file is read back to verify it.
@@ -718,6 +720,7 @@ impl Writer {
             mtime_ns: entry.mtime_ns,
             attrs: entry.attrs.clone(),
             mask,
+            ends_in_hole: false,
             entry_path: entry.path.clone(),
             copied_in_kernel: false,
         }
@@ -753,6 +756,7 @@ impl Writer {
                 Ok(n) => {
                     self.written += n as u64;
                     self.copied_in_kernel = true;
+                    self.ends_in_hole = false;
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 // Not offered here (another file system, an old kernel): user space it is.
@@ -808,8 +812,9 @@ impl Writer {
         }
         self.hasher.update(data);
         let at = self.written - data.len() as u64;
-        write_sparse(&mut self.file, at, data)
-            .map_err(EngineError::io("write staged file", &self.path))
+        self.ends_in_hole = write_sparse(&mut self.file, at, data)
+            .map_err(EngineError::io("write staged file", &self.path))?;
+        Ok(())
     }
 
     /// Verifies size and digest, then sets mode and mtime. Durability comes from one
@@ -831,12 +836,14 @@ impl Writer {
             ));
         }
         // A file ending in a hole has its length only once it is set.
-        self.file
-            .set_len(self.written)
-            .map_err(EngineError::io("write staged file", &self.path))?;
+        if self.ends_in_hole {
+            self.file
+                .set_len(self.written)
+                .map_err(EngineError::io("write staged file", &self.path))?;
+        }
         // Owner first: changing it clears setuid bits, and the mode comes after.
         if let Some(attrs) = &self.attrs {
-            crate::attrs::set_on_file(&self.file, attrs, self.mask)
+            crate::attrs::set_on_new_file(&self.file, attrs, self.mask)
                 .map_err(EngineError::io("set owner and attributes of", &self.path))?;
         }
         use std::os::unix::fs::PermissionsExt;
@@ -854,8 +861,8 @@ const HOLE_BLOCK: u64 = 4096;
 
 /// Writes `data` at offset `at` of `file` (its current position), leaving every whole
 /// block of zeros a hole: a sparse image stays sparse, as `rsync --sparse` leaves it, and
-/// its digest is that of its logical content.
-fn write_sparse(file: &mut std::fs::File, at: u64, data: &[u8]) -> std::io::Result<()> {
+/// its digest is that of its logical content. Says whether `data` ended in a hole.
+fn write_sparse(file: &mut std::fs::File, at: u64, data: &[u8]) -> std::io::Result<bool> {
     use std::io::{Seek, SeekFrom};
     let mut pending = 0usize;
     let mut i = 0usize;
@@ -869,7 +876,8 @@ fn write_sparse(file: &mut std::fs::File, at: u64, data: &[u8]) -> std::io::Resu
         }
         i += len;
     }
-    file.write_all(&data[pending..])
+    file.write_all(&data[pending..])?;
+    Ok(pending == data.len() && !data.is_empty())
 }
 
 fn is_zero(block: &[u8]) -> bool {

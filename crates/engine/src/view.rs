@@ -165,8 +165,8 @@ impl CategoryView {
 }
 
 impl PlanView {
-    /// Entries the source holds and no sync carries (listed as skipped): while there are
-    /// any, the destination does not equal the source, whatever else is in sync.
+    /// Entries the source holds and this sync does not carry (listed as skipped): while
+    /// there are any, the destination does not equal the source, whatever else is in sync.
     pub fn skipped(&self) -> usize {
         self.categories.iter().flat_map(|c| &c.kept).filter(|k| k.skipped).count()
     }

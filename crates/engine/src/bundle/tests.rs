@@ -110,3 +110,52 @@ fn a_path_out_of_its_category_or_licenses_is_refused() {
         }
     }
 }
+
+#[test]
+fn a_format_1_bundle_is_still_read_and_carries_no_attributes() {
+    // What confsync wrote before entries carried owners: format 1 in the magic and the
+    // header, its category digest over path, kind, mode and content only.
+    let content = b"a = 1\n";
+    let entries = vec![file("a.conf", content)];
+    let recorded = crate::manifest::format_1_digest(&entries);
+    let mut writer = Writer::new(Vec::new(), &Header { format: 1, ..header() }).expect("header");
+    let record = format!(
+        r#"{{"category":"config","entries":[{{"path":"a.conf","kind":"file","size":6,"mode":420,"mtime_ns":1,"digest":"{}","symlink_target":null}}],"digest":"{recorded}"}}"#,
+        Digest::of(content)
+    );
+    let packed = zstd::bulk::compress(record.as_bytes(), 3).expect("compress");
+    writer.record(Tag::Entries, &packed).expect("record");
+    writer.chunk(Digest::of(content), content.to_vec()).expect("chunk");
+    let mut bytes = writer.finish().expect("finish").0;
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+
+    let bundle = open(&bytes).expect("a format 1 bundle opens");
+    let manifest = bundle.manifest.get(Category::Config).expect("config");
+    assert_eq!(manifest.entries.len(), 1);
+    assert_eq!(manifest.entries[0].attrs, None, "no owner to compare or set");
+    assert_ne!(Some(recorded), Some(manifest.digest), "read, it has today's digest");
+}
+
+#[test]
+fn a_bundle_planting_setuid_or_a_capability_is_refused() {
+    let content = b"#!/bin/sh\n";
+    for (field, problem) in [
+        (r#""mode":2541"#, "mode 4755"),
+        (
+            r#""mode":493,"attrs":{"uid":0,"gid":0,"xattrs":[{"name":"security.capability","value":"01"}]}"#,
+            "security.capability",
+        ),
+    ] {
+        let mut writer = Writer::new(Vec::new(), &header()).expect("header");
+        let record = format!(
+            r#"{{"category":"config","entries":[{{"path":"tool","kind":"file","size":10,{field},"mtime_ns":1,"digest":"{}","symlink_target":null}}],"digest":null}}"#,
+            Digest::of(content)
+        );
+        let packed = zstd::bulk::compress(record.as_bytes(), 3).expect("compress");
+        writer.record(Tag::Entries, &packed).expect("record");
+        writer.chunk(Digest::of(content), content.to_vec()).expect("chunk");
+        let bytes = writer.finish().expect("finish").0;
+        let refused = refusal(&bytes);
+        assert!(refused.contains(problem), "{refused}");
+    }
+}

@@ -201,7 +201,12 @@ pub(crate) fn set_meta(dir: &Dir, path: &Path, meta: &super::Meta) -> std::io::R
         crate::attrs::set_on_path(dir, path, attrs, meta.mask)?;
     }
     if meta.kind != EntryKind::Symlink {
-        dir.set_permissions(path, Permissions::from_mode(meta.mode))?;
+        // The setgid bit of a folder is this server's own (never carried): it stays.
+        let own = match dir.symlink_metadata(path) {
+            Ok(now) if now.is_dir() => now.permissions().mode() & 0o2000,
+            _ => 0,
+        };
+        dir.set_permissions(path, Permissions::from_mode(meta.mode | own))?;
     }
     crate::attrs::set_mtime(dir, path, meta.mtime_ns)
 }
@@ -246,12 +251,20 @@ pub(super) fn undo(h: &Handles, ops: &[Op]) -> Result<()> {
                         .map_err(EngineError::io("restore mode of", h.full(*category, path)))?;
                 }
             }
-            Op::Link { category, path, replaces, .. } => {
+            Op::Link { category, path, first, replaces, .. } => {
                 if h.has_backup(*category, path) {
                     h.restore(*category, path)?;
                 } else if !replaces {
+                    // Only the link this commit made: a file that is `first` itself. What
+                    // else stands there (the entry of a change of kind whose removal was not
+                    // reached, something made meanwhile) is left alone.
                     let dir = h.category(*category)?;
-                    if dir.symlink_metadata(path).is_ok() {
+                    let inode = |p: &RelPath| {
+                        dir.symlink_metadata(p).ok().filter(|m| m.is_file()).map(|m| {
+                            (cap_std::fs::MetadataExt::dev(&m), cap_std::fs::MetadataExt::ino(&m))
+                        })
+                    };
+                    if inode(path).is_some() && inode(path) == inode(first) {
                         fault::check("remove", &h.full(*category, path))
                             .and_then(|()| dir.remove_file(path))
                             .map_err(EngineError::io("remove", h.full(*category, path)))?;
@@ -339,7 +352,11 @@ pub(super) fn in_effect(h: &Handles, ops: &[Op]) -> bool {
         }
         Op::SetMeta { category, path, to, .. } | Op::DirMeta { category, path, to } => {
             meta(*category, path).is_some_and(|m| {
-                to.kind == EntryKind::Symlink || m.permissions().mode() & 0o7777 == to.mode
+                let mtime = cap_std::fs::MetadataExt::mtime(&m)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(cap_std::fs::MetadataExt::mtime_nsec(&m));
+                mtime == to.mtime_ns
+                    && (to.kind == EntryKind::Symlink || m.permissions().mode() & 0o1777 == to.mode)
             })
         }
         Op::Chmod { category, path, to: mode, .. } | Op::DirMode { category, path, mode } => {

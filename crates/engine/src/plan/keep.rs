@@ -17,15 +17,79 @@ pub(super) fn skipped_by_source(plan: &mut CategoryPlan, src: &CategoryManifest)
     if src.unmanaged.is_empty() {
         return;
     }
-    let under = |p: &RelPath| src.unmanaged.iter().any(|(u, _)| p == u || p.is_inside(u));
+    // By path, and each step's folders looked up: a long list costs what the plan is long.
+    let skipped: std::collections::HashSet<&RelPath> =
+        src.unmanaged.iter().map(|(p, _)| p).collect();
+    let under = |p: &RelPath| {
+        let mut at = Some(p.clone());
+        while let Some(path) = at {
+            if skipped.contains(&path) {
+                return true;
+            }
+            at = path.parent();
+        }
+        false
+    };
     plan.steps.retain(|s| !under(&s.path));
+    let kept: std::collections::HashSet<RelPath> =
+        plan.kept.iter().map(|k| k.path.clone()).collect();
     for (path, what) in &src.unmanaged {
-        if !plan.kept.iter().any(|k| &k.path == path) {
+        if !kept.contains(path) {
             let why = KeptBy::Skipped(what.clone());
             plan.kept.push(Kept { path: path.clone(), kind: EntryKind::File, why });
         }
     }
     plan.kept.sort_by(|a, b| a.path.cmp(&b.path));
+}
+
+/// On a destination that keeps symlinks confined (`symlinks = "confined"`), a source's
+/// symlink leading out of its category is not written either: listed as skipped.
+pub(super) fn confined_symlinks(plan: &mut CategoryPlan, rules: &Rules) {
+    if !rules.confined_symlinks {
+        return;
+    }
+    let mut skipped = Vec::new();
+    plan.steps.retain(|step| {
+        let escapes = step.source.as_ref().is_some_and(|e| {
+            e.kind == EntryKind::Symlink
+                && crate::path::check_symlink_target(
+                    &e.path,
+                    e.symlink_target.as_deref().unwrap_or_default(),
+                )
+                .is_err()
+        });
+        if escapes && step.action != Action::Delete {
+            skipped.push(step.path.clone());
+        }
+        !escapes
+    });
+    for path in skipped {
+        let why = KeptBy::Skipped(
+            "a symlink leading out of its category, which this server keeps confined \
+             (symlinks = \"confined\" in its agent.toml)"
+                .into(),
+        );
+        plan.kept.push(Kept { path, kind: EntryKind::Symlink, why });
+    }
+    plan.kept.sort_by(|a, b| a.path.cmp(&b.path));
+}
+
+/// A hard link whose first name this destination does not take as the source has it
+/// (kept by a rule, merged with its own keys) is made an ordinary file: a link would share
+/// this server's own content under a shared name.
+pub(super) fn links_to_what_is_kept(plan: &mut CategoryPlan) {
+    let kept: std::collections::HashSet<RelPath> =
+        plan.kept.iter().map(|k| k.path.clone()).collect();
+    let merged: std::collections::HashSet<RelPath> =
+        plan.steps.iter().filter(|s| !s.kept_keys.is_empty()).map(|s| s.path.clone()).collect();
+    for step in &mut plan.steps {
+        if let Some(source) = step.source.as_mut()
+            && let Some(first) = &source.hardlink
+            && (kept.contains(first) || merged.contains(first))
+        {
+            source.hardlink = None;
+        }
+    }
 }
 
 pub(super) fn apply(

@@ -125,6 +125,7 @@ impl AgentClient {
             .collect();
         let (mut count, mut bytes) = (0usize, 0usize);
         let mut first = true;
+        let mut shared = confsync_engine::attrs::Interner::default();
         while let Some(batch) = self.next_within(&mut stream, first).await? {
             first = false;
             let batch = batch.map_err(|s| self.status(s))?;
@@ -157,7 +158,7 @@ impl AgentClient {
                 }
             }
             for raw in batch.entries {
-                let entry = convert::entry_from_proto(raw)
+                let entry = convert::entry_from_proto_in(raw, &mut shared)
                     .map_err(|e| self.protocol(format!("in {category}: {e}")))?;
                 bytes = bytes.saturating_add(entry_bytes(&entry));
                 if bytes > MAX_MANIFEST_BYTES {

@@ -137,6 +137,11 @@ fn rules_to_proto(rules: &RulesFile) -> v1::DeviceSpecific {
                 format: k.format.clone().unwrap_or_default(),
             })
             .collect(),
+        attrs: rules
+            .attrs
+            .iter()
+            .map(|a| v1::AttrsRule { paths: a.paths.clone(), keep: a.keep.clone() })
+            .collect(),
     }
 }
 
@@ -152,6 +157,11 @@ fn rules_from_proto(raw: v1::DeviceSpecific) -> RulesFile {
                 keys: k.keys,
                 format: (!k.format.is_empty()).then_some(k.format),
             })
+            .collect(),
+        attrs: raw
+            .attrs
+            .into_iter()
+            .map(|a| confsync_engine::rules::AttrsRuleFile { paths: a.paths, keep: a.keep })
             .collect(),
     }
 }
