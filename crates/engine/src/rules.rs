@@ -307,29 +307,9 @@ impl Rules {
     }
 
     fn compiled(paths: Vec<PathRule>, keys: Vec<KeyRule>) -> Result<Rules, RuleError> {
-        let mut sets = Vec::new();
-        for category in Category::ALL {
-            let mut builder = GlobSetBuilder::new();
-            let mut index = Vec::new();
-            for (i, rule) in paths.iter().enumerate().filter(|(_, r)| r.category == category) {
-                let (_, rest) = split(&rule.pattern, rule.origin)?;
-                let glob = Glob::new(rest).map_err(|e| RuleError {
-                    rule: rule.pattern.clone(),
-                    origin: rule.origin,
-                    reason: format!("not a glob pattern: {e}"),
-                })?;
-                builder.add(glob);
-                index.push(i);
-            }
-            if !index.is_empty() {
-                let set = builder.build().map_err(|e| RuleError {
-                    rule: category.name().into(),
-                    origin: Origin::Destination,
-                    reason: e.to_string(),
-                })?;
-                sets.push((category, set, index));
-            }
-        }
+        let patterns: Vec<(Category, &str, Origin)> =
+            paths.iter().map(|r| (r.category, r.pattern.as_str(), r.origin)).collect();
+        let sets = glob_sets(&patterns)?;
         Ok(Rules {
             paths,
             keys,
@@ -450,15 +430,27 @@ impl Rules {
 
 /// One glob set per category over the attribute rules' patterns.
 fn compile_attrs(rules: &[AttrsRule]) -> Result<Vec<(Category, GlobSet, Vec<usize>)>, RuleError> {
+    let patterns: Vec<(Category, &str, Origin)> =
+        rules.iter().map(|r| (r.category, r.pattern.as_str(), r.origin)).collect();
+    glob_sets(&patterns)
+}
+
+/// One glob set per category over `patterns` (as written, category prefix included), with
+/// the index in `patterns` of each glob of a set.
+fn glob_sets(
+    patterns: &[(Category, &str, Origin)],
+) -> Result<Vec<(Category, GlobSet, Vec<usize>)>, RuleError> {
     let mut sets = Vec::new();
     for category in Category::ALL {
         let mut builder = GlobSetBuilder::new();
         let mut index = Vec::new();
-        for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.category == category) {
-            let (_, rest) = split(&rule.pattern, rule.origin)?;
+        for (i, (_, pattern, origin)) in
+            patterns.iter().enumerate().filter(|(_, (c, _, _))| *c == category)
+        {
+            let (_, rest) = split(pattern, *origin)?;
             let glob = Glob::new(rest).map_err(|e| RuleError {
-                rule: rule.pattern.clone(),
-                origin: rule.origin,
+                rule: pattern.to_string(),
+                origin: *origin,
                 reason: format!("not a glob pattern: {e}"),
             })?;
             builder.add(glob);
