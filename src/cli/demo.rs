@@ -236,6 +236,38 @@ mod sample {
         std::time::Duration::from_secs(days * DAY)
     }
 
+    /// When both servers were installed (2026-01-01): what they hold alike has this time
+    /// on both, as a sync leaves it, so that only real differences show.
+    fn installed() -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600)
+    }
+
+    /// Writes a file both servers hold alike, with the time of the installation.
+    fn write_common(root: &Path, rel: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        write(root, rel, bytes)?;
+        set_time(&root.join(rel), installed())
+    }
+
+    fn set_time(path: &Path, when: std::time::SystemTime) -> anyhow::Result<()> {
+        std::fs::File::open(path)
+            .and_then(|f| f.set_times(std::fs::FileTimes::new().set_modified(when)))
+            .with_context(|| format!("setting the time of {}", path.display()))
+    }
+
+    /// Every folder of the categories with the time of the installation.
+    fn settle_folders(root: &Path) -> anyhow::Result<()> {
+        for category in ["firmware", "capdb", "modules", "config"] {
+            for item in walkdir::WalkDir::new(root.join(category)).min_depth(1).contents_first(true)
+            {
+                let item = item.context("walking the sample tree")?;
+                if item.file_type().is_dir() {
+                    set_time(item.path(), installed())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn write(root: &Path, rel: &str, bytes: &[u8]) -> anyhow::Result<()> {
         let path = root.join(rel);
         if let Some(parent) = path.parent() {
@@ -276,17 +308,25 @@ mod sample {
         TC-100,Acme,1920x1080,yes,yes\nTC-200,Acme,2560x1440,yes,yes\nK-9,Kiosk Co,1280x1024,no,no\n";
 
     fn common(root: &Path) -> anyhow::Result<()> {
-        write(root, "firmware/arm/rpi4-boot.img", &image(2 << 20, 99))?;
-        write(
+        write_common(root, "firmware/arm/rpi4-boot.img", &image(2 << 20, 99))?;
+        write_common(
             root,
             "capdb/vendors/acme.json",
             br#"{"vendor":"Acme","support":"https://example.invalid"}"#,
         )?;
-        write(root, "modules/usb-redirect.mod", &image(48 << 10, 3))?;
-        write(root, "modules/touchscreen.mod", &image(96 << 10, 4))?;
-        write(root, "config/terminals/lobby.conf", b"[terminal]\nname=lobby\nmodel=TC-100\n")?;
-        write(root, "config/terminals/lab-1.conf", b"[terminal]\nname=lab-1\nmodel=TC-200\n")?;
-        write(root, "config/scripts/startup.sh", b"#!/bin/sh\nexec /opt/tm/bin/serve\n")?;
+        write_common(root, "modules/usb-redirect.mod", &image(48 << 10, 3))?;
+        write_common(root, "modules/touchscreen.mod", &image(96 << 10, 4))?;
+        write_common(
+            root,
+            "config/terminals/lobby.conf",
+            b"[terminal]\nname=lobby\nmodel=TC-100\n",
+        )?;
+        write_common(
+            root,
+            "config/terminals/lab-1.conf",
+            b"[terminal]\nname=lab-1\nmodel=TC-200\n",
+        )?;
+        write_common(root, "config/scripts/startup.sh", b"#!/bin/sh\nexec /opt/tm/bin/serve\n")?;
         chmod(root, "config/scripts/startup.sh", 0o755)?;
         std::fs::create_dir_all(root.join("config/drop-in")).context("creating config/drop-in")?;
         Ok(())
@@ -311,7 +351,7 @@ mod sample {
         std::os::unix::fs::symlink("terminals/lobby.conf", root.join("config/default.conf"))
             .context("creating config/default.conf")?;
         write(root, "licenses/primary.lic", b"LICENSE primary serial=PRI-0001 seats=250\n")?;
-        Ok(())
+        settle_folders(root)
     }
 
     pub fn backup(root: &Path) -> anyhow::Result<()> {
@@ -326,6 +366,6 @@ mod sample {
         )?;
         write(root, "config/terminals/old-kiosk.conf", b"[terminal]\nname=old-kiosk\nmodel=K-9\n")?;
         write(root, "licenses/backup-1.lic", b"LICENSE backup-1 serial=BAK-0002 seats=250\n")?;
-        Ok(())
+        settle_folders(root)
     }
 }
