@@ -97,16 +97,8 @@ fn a_symlink_is_carried_as_the_string_it_holds_and_nothing_is_ever_written_throu
     let mut entries = vec![dir_entry("d")];
     entries.extend(links.iter().map(|(path, target)| symlink_entry(path, target)));
     let source = Evil::firmware(entries).serve();
-    let synced = confsync(&[
-        "sync",
-        "--from",
-        &source.address,
-        "--to",
-        &destination.address,
-        "--only",
-        "firmware",
-        "--yes",
-    ]);
+    let synced =
+        confsync(&sync_args(&source.address, &destination.address, &["--only", "firmware"]));
     assert_exit(&synced, 0);
     for (path, target) in links {
         let at = root.path().join("firmware").join(path);
