@@ -257,3 +257,35 @@ fn the_readme_walkthrough_runs_as_written() {
     assert!(admin.pki().join("backup-2.pem").is_file());
     drop(agents);
 }
+
+/// Every `toml` block of the README with the line it starts at.
+fn toml_blocks() -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut lines = README.lines().enumerate();
+    while let Some((at, line)) = lines.next() {
+        if line.trim_end() == "```toml" {
+            let body: Vec<&str> =
+                lines.by_ref().map(|(_, l)| l).take_while(|l| !l.starts_with("```")).collect();
+            found.push((at + 1, body.join("\n") + "\n"));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_agent_toml_example_in_the_readme_is_read_by_the_agent() {
+    let mut read = 0;
+    let mut refused = Vec::new();
+    for (line, body) in toml_blocks() {
+        // The server list is another file (`servers.toml`), read by the CLI.
+        if body.contains("[[server]]") {
+            continue;
+        }
+        match toml::from_str::<confsync::config::AgentFile>(&body) {
+            Ok(_) => read += 1,
+            Err(e) => refused.push(format!("README.md line {line}: {e}")),
+        }
+    }
+    assert!(refused.is_empty(), "agent.toml examples the agent refuses:\n{}", refused.join("\n"));
+    assert!(read >= 5, "only {read} agent.toml examples found");
+}
