@@ -63,7 +63,11 @@ pub async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", json(&args.server, state.as_ref()));
     } else {
-        println!("{} is not on hold: it accepts applies again.", args.server);
+        println!(
+            "Released {}: it accepts applies again; `confsync auto` takes it up at its next \
+             pass (its --every, or the next change with --on-change).",
+            args.server
+        );
     }
     Ok(ExitCode::Success)
 }

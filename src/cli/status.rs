@@ -345,7 +345,7 @@ pub fn describe(state: &State) -> String {
             clock::utc(*since)
         ),
         State::AwaitingConfirmation { generation, deadline } => format!(
-            "awaiting confirmation of generation {generation} (rolled back at {})",
+            "awaiting confirmation of generation {generation} (rolls back at {} unless confirmed)",
             clock::utc(*deadline)
         ),
         State::Unreachable { reason } => format!("unreachable: {reason}"),

@@ -344,7 +344,9 @@ fn a_held_destination_refuses_sync_and_auto_until_released() {
     assert!(skipped["reason"].as_str().is_some_and(|r| r.contains("OS upgrade")), "{skipped}");
     assert!(!dst.path().join("config").exists(), "nothing was applied");
 
-    assert_exit(&confsync(&["release", "--server", &address]), 0);
+    let released = confsync(&["release", "--server", &address]);
+    assert_exit(&released, 0);
+    assert_mentions(&stdout(&released), &["Released", "accepts applies again", "confsync auto"]);
     auto.wait_for("the sync after the release", Duration::from_secs(20), |l| {
         l["outcome"] == "applied"
     });
