@@ -94,6 +94,10 @@ pub struct ImportArgs {
     #[arg(long)]
     pub all: bool,
 
+    /// Say what changes inside files, key by key (set by `diff --from FILE --keys`).
+    #[arg(skip)]
+    pub keys: bool,
+
     #[command(flatten)]
     pub guards: GuardArgs,
 }

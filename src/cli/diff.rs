@@ -67,6 +67,7 @@ async fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
             plan: None,
             json: args.selection.json,
             all: args.selection.all,
+            keys: args.keys,
             guards: args.guards.clone(),
         };
         return crate::cli::bundle::diff(&import).await;

@@ -95,6 +95,7 @@ pub async fn run_with(
             plan: None,
             json: false,
             all: false,
+            keys: false,
             guards: GuardArgs { allow_protected: destination.protected, ..GuardArgs::default() },
         };
         return crate::cli::bundle::import(import).await;

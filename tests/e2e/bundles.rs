@@ -51,6 +51,19 @@ fn export_then_import_makes_the_destination_equal_and_a_second_import_is_in_sync
     let exported = export(&site.source, &bundle, &[]);
     assert_mentions(&stdout(&exported), &["a full bundle", "confsync import"]);
     let before = licenses(site.dst.path());
+    // Key by key, the bundle says what the live source says.
+    let changes = |from: &str| {
+        let diff = confsync(&["diff", "--from", from, "--to", &site.destination.address, "--keys"]);
+        assert_exit(&diff, 1);
+        stdout(&diff)
+            .lines()
+            .filter(|l| l.starts_with("          "))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let live = changes(&site.source.address);
+    assert!(!live.is_empty(), "the live diff shows key changes");
+    assert_eq!(changes(&bundle.display().to_string()), live);
 
     let imported = import(&bundle, &site.destination, &[]);
     assert_exit(&imported, 0);

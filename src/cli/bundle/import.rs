@@ -108,7 +108,10 @@ async fn staged(
     let request = PlanRequest {
         source: format!("bundle {}", bundle.display()),
         categories,
-        options: args.guards.options(),
+        options: confsync_engine::request::PlanOptions {
+            semantic: args.keys,
+            ..args.guards.options()
+        },
         two_way: None,
         bundle: Some(bundle),
     };
