@@ -339,3 +339,26 @@ fn an_attribute_rule_keeps_a_server_s_own_owner_while_the_content_arrives() {
     let app = std::fs::metadata(dst.path().join("config/app.conf")).expect("stat");
     assert_eq!(app.uid(), 0);
 }
+
+#[test]
+fn a_file_that_is_another_name_of_a_license_never_has_its_metadata_changed() {
+    let (src, dst) = (tempdir(), tempdir());
+    write_mode(src.path(), "config/app.conf", b"licence text\n", 0o644);
+    write_mode(dst.path(), "licenses/own.lic", b"licence text\n", 0o600);
+    std::fs::create_dir_all(dst.path().join("config")).expect("mkdir");
+    std::fs::hard_link(dst.path().join("licenses/own.lic"), dst.path().join("config/app.conf"))
+        .expect("a hard link into licenses");
+    pin_times(src.path());
+    pin_times(dst.path());
+    let licence = std::fs::metadata(dst.path().join("licenses/own.lic")).expect("stat");
+    let source = Agent::start(src.path(), "primary");
+    let destination = Agent::start(dst.path(), "backup-1");
+
+    // Same content, another mode: a change of metadata alone, which would reach the licence.
+    let refused = confsync(&sync_args(&source.address, &destination.address, &[]));
+    assert_exit(&refused, 4);
+    assert_mentions(&(stdout(&refused) + &stderr(&refused)), &["license", "nothing was changed"]);
+    let after = std::fs::metadata(dst.path().join("licenses/own.lic")).expect("stat");
+    assert_eq!(after.mode(), licence.mode(), "the licence's mode");
+    assert_eq!(after.mtime(), licence.mtime(), "the licence's time");
+}

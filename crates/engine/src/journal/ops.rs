@@ -107,6 +107,30 @@ impl Handles {
         Ok(())
     }
 
+    /// Refuses when the file at `path` is another name of a file under `licenses`: its
+    /// metadata set here, or a link made to it, would reach the license itself.
+    fn refuse_a_license(&self, category: Category, path: &RelPath) -> Result<()> {
+        let full = self.full(category, path);
+        let linked = self.category(category)?.symlink_metadata(path).ok().is_some_and(|m| {
+            m.is_file()
+                && cap_std::fs::MetadataExt::nlink(&m) > 1
+                && std::fs::symlink_metadata(&full).is_ok_and(|meta| {
+                    crate::confine::is_linked_to_licenses(self.layout.licenses(), &meta)
+                })
+        });
+        if linked {
+            return Err(EngineError::refused(
+                crate::refusal::RefusalKind::Protected,
+                format!(
+                    "{category}/{} is another name of a license file (a hard link into licenses); \
+                     licenses are never touched: nothing was changed. Replace the link with a copy",
+                    crate::path::shorten(path.as_str())
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn has_backup(&self, category: Category, path: &RelPath) -> bool {
         self.generation.symlink_metadata(backup_path(category, path)).is_ok()
     }
@@ -170,6 +194,7 @@ pub(super) fn run(h: &Handles, op: &Op) -> Result<()> {
                 .map_err(EngineError::io("move folder into place", full))
         }
         Op::Link { category, path, first, replaces, expect } => {
+            h.refuse_a_license(*category, first)?;
             if *replaces {
                 h.backup(*category, path, expect.as_ref())?;
             }
@@ -179,6 +204,7 @@ pub(super) fn run(h: &Handles, op: &Op) -> Result<()> {
                 .map_err(EngineError::io("link", full))
         }
         Op::SetMeta { category, path, to, .. } | Op::DirMeta { category, path, to } => {
+            h.refuse_a_license(*category, path)?;
             let (dir, full) = (h.category(*category)?, h.full(*category, path));
             fault::check("set metadata", &full)
                 .and_then(|()| set_meta(dir, path.as_ref(), to))
