@@ -1719,7 +1719,7 @@ _confsync() {
             return 0
             ;;
         confsync__subcmd__sync)
-            opts="-y -v -h -V --from --only --json --all --to --yes --dry-run --plan --confirm-within --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --two-way --conflict --max-clock-skew --verbose --servers --ca --cert --key --insecure --help --version"
+            opts="-y -v -h -V --from --only --json --all --to --yes --dry-run --plan --confirm-within --keys --max-delete --allow-empty-source --allow-protected --allow-unmergeable --refuse-downgrade --refuse-local-edits --two-way --conflict --max-clock-skew --verbose --servers --ca --cert --key --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

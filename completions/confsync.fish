@@ -123,6 +123,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand sync" -l json -d 'Prin
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l all -d 'List every path, not only the first ones of each category'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -s y -l yes -d 'Apply without asking (for scripts and cron)'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l dry-run -d 'Show the differences and stop'
+complete -c confsync -n "__fish_confsync_using_subcommand sync" -l keys -d 'Show what changes inside each file, key by key (TOML, JSON, INI), record by record (JSON lines, CSV) and version by version, in the plan shown before the apply'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l allow-empty-source -d 'Allow an empty source category to empty the destination\'s'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l allow-protected -d 'Write to a server marked protected'
 complete -c confsync -n "__fish_confsync_using_subcommand sync" -l allow-unmergeable -d 'Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest'

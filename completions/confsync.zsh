@@ -129,6 +129,7 @@ _arguments "${_arguments_options[@]}" : \
 '-y[Apply without asking (for scripts and cron)]' \
 '--yes[Apply without asking (for scripts and cron)]' \
 '--dry-run[Show the differences and stop]' \
+'--keys[Show what changes inside each file, key by key (TOML, JSON, INI), record by record (JSON lines, CSV) and version by version, in the plan shown before the apply]' \
 '--allow-empty-source[Allow an empty source category to empty the destination'\''s]' \
 '--allow-protected[Write to a server marked protected]' \
 '--allow-unmergeable[Leave shared files that hold device-specific keys but cannot be merged (they do not parse) as they are, and apply the rest]' \

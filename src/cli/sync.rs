@@ -4,6 +4,7 @@
 use clap::Args;
 use confsync_engine::EngineError;
 use confsync_engine::refusal::RefusalKind;
+use confsync_engine::request::PlanOptions;
 use confsync_engine::view::{Decision, PlanView};
 use confsync_wire::AgentClient;
 
@@ -43,6 +44,11 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
     pub confirm_within: Option<std::time::Duration>,
 
+    /// Show what changes inside each file, key by key (TOML, JSON, INI), record by record
+    /// (JSON lines, CSV) and version by version, in the plan shown before the apply.
+    #[arg(long)]
+    pub keys: bool,
+
     #[command(flatten)]
     pub guards: GuardArgs,
 
@@ -66,7 +72,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let json = args.selection.json;
-    let options = args.guards.options();
+    let options = PlanOptions { semantic: args.keys, ..args.guards.options() };
     if let Some(settings) = args.two_way.settings(&categories, &options)? {
         two_way::check_usage(destinations.len(), args.confirm_within.is_some())?;
         let asked = two_way::Asked {

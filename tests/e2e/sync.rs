@@ -535,3 +535,14 @@ fn naming_one_destination_twice_syncs_it_once() {
     assert_eq!(results, 1, "{}", stdout(&output));
     assert_categories_equal(src.path(), dst.path());
 }
+
+#[test]
+fn sync_keys_shows_what_changes_inside_each_file_before_it_applies() {
+    let site = Pair::with(
+        |p| write(p, "config/app.ini", b"[app]\nsessions = 300\n"),
+        |b| write(b, "config/app.ini", b"[app]\nsessions = 250\n"),
+    );
+    let synced = sync_ok(&site.source, &site.destination, &["--keys"]);
+    assert_mentions(&stdout(&synced), &["app.ini", "sessions 250 → 300"]);
+    assert_categories_equal(site.src.path(), site.dst.path());
+}
