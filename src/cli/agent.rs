@@ -153,6 +153,14 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         carry,
     };
     let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    // An address without a port is a mistake to name, not a busy port to guess at.
+    if listen.parse::<std::net::SocketAddr>().is_err() && !listen.contains(':') {
+        return Err(UsageError(format!(
+            "listen address {listen:?} has no port; write it as ADDRESS:PORT (the default port \
+             is 7420: \"{listen}:7420\")"
+        ))
+        .into());
+    }
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {
         format!(
             "cannot listen on {listen}; is another agent running there? choose another --listen"

@@ -94,3 +94,14 @@ fn bare_confsync_without_a_terminal_is_a_usage_error() {
     assert_exit(&output, 2);
     assert!(stderr(&output).contains("no terminal"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_listen_address_without_a_port_is_named_as_such() {
+    let root = tempdir();
+    let output =
+        confsync(&["agent", "--root", &root.path().display().to_string(), "--listen", "127.0.0.9"]);
+    assert!(!output.status.success());
+    let said = stderr(&output);
+    assert_mentions(&said, &["127.0.0.9", "has no port", "127.0.0.9:7420"]);
+    assert!(!said.contains("another agent"), "{said}");
+}
