@@ -381,15 +381,12 @@ pub fn read_xattrs(full: &Path) -> Vec<Xattr> {
 pub struct Privileges {
     /// `CAP_CHOWN`: any owner and group.
     pub chown: bool,
-    /// `CAP_SYS_ADMIN`: `trusted.*` and most of `security.*`.
-    pub admin: bool,
 }
 
 impl Privileges {
     /// Read from `/proc/self/status`; without it, from whether this is root.
     pub fn of_this_process() -> Privileges {
         const CAP_CHOWN: u64 = 1 << 0;
-        const CAP_SYS_ADMIN: u64 = 1 << 21;
         let effective = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
             status
                 .lines()
@@ -397,12 +394,10 @@ impl Privileges {
                 .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         });
         match effective {
-            Some(caps) => {
-                Privileges { chown: caps & CAP_CHOWN != 0, admin: caps & CAP_SYS_ADMIN != 0 }
-            }
+            Some(caps) => Privileges { chown: caps & CAP_CHOWN != 0 },
             None => {
                 let root = rustix::process::geteuid().is_root();
-                Privileges { chown: root, admin: root }
+                Privileges { chown: root }
             }
         }
     }
@@ -452,13 +447,13 @@ pub fn set_on_path(
     mask: Mask,
 ) -> std::io::Result<()> {
     let (parent, name) = at_parent(dir, rel)?;
-    let stat = rustix::fs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let stat = rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)?;
     let (uid, gid) = local_ids(attrs);
     // Only a change of owner chowns: a chown clears setuid, setgid and capabilities.
     if !mask.owner && (stat.st_uid, stat.st_gid) != (uid, gid) {
         rustix::fs::chownat(
             &parent,
-            &name,
+            name,
             Some(Uid::from_raw(uid)),
             Some(Gid::from_raw(gid)),
             AtFlags::SYMLINK_NOFOLLOW,
@@ -467,7 +462,7 @@ pub fn set_on_path(
     if !mask.xattrs && !attrs.xattrs_unread {
         // The parent by its descriptor, the name not followed (the l* calls). Only what
         // differs is written: setting an unchanged value may need privileges it does not.
-        let full = Path::new("/proc/self/fd").join(parent.as_raw_fd().to_string()).join(&name);
+        let full = Path::new("/proc/self/fd").join(parent.as_raw_fd().to_string()).join(name);
         let now = read_xattrs(&full);
         for x in &now {
             // A label is never removed (the kernel refuses it).
@@ -485,41 +480,37 @@ pub fn set_on_path(
 /// Sets the modification time of the entry at `rel` under `dir`, never following a
 /// symlink (the access time is left alone).
 pub fn set_mtime(dir: &cap_std::fs::Dir, rel: &Path, mtime_ns: i64) -> std::io::Result<()> {
-    let times = Timestamps {
-        last_access: Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT },
-        last_modification: timespec(mtime_ns),
-    };
+    let times = mtime_only(mtime_ns);
     if rel.as_os_str().is_empty() || rel == Path::new(".") {
         return rustix::fs::utimensat(dir, ".", &times, AtFlags::empty()).map_err(Into::into);
     }
     let (parent, name) = at_parent(dir, rel)?;
-    rustix::fs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(Into::into)
+    rustix::fs::utimensat(&parent, name, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(Into::into)
 }
 
 /// The folder holding `rel` (opened through `dir`) and the last name of `rel`.
-fn at_parent(
+fn at_parent<'a>(
     dir: &cap_std::fs::Dir,
-    rel: &Path,
-) -> std::io::Result<(cap_std::fs::Dir, std::path::PathBuf)> {
-    let name = rel.file_name().ok_or(std::io::ErrorKind::InvalidInput)?;
-    let parent = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(p) => dir.open_dir(p)?,
-        None => dir.try_clone()?,
-    };
-    Ok((parent, name.into()))
+    rel: &'a Path,
+) -> std::io::Result<(cap_std::fs::Dir, &'a Path)> {
+    let (parent, name) = crate::path::split(rel)?;
+    Ok((crate::path::open_parent(dir, parent)?, name))
 }
 
 /// Sets the modification time of an open file.
 pub fn set_file_mtime(file: &std::fs::File, mtime_ns: i64) -> std::io::Result<()> {
-    let times = Timestamps {
-        last_access: Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT },
-        last_modification: timespec(mtime_ns),
-    };
-    rustix::fs::futimens(file.as_fd(), &times).map_err(Into::into)
+    rustix::fs::futimens(file.as_fd(), &mtime_only(mtime_ns)).map_err(Into::into)
 }
 
-fn timespec(ns: i64) -> Timespec {
-    Timespec { tv_sec: ns.div_euclid(1_000_000_000), tv_nsec: ns.rem_euclid(1_000_000_000) as _ }
+/// A modification time to set, the access time left alone.
+fn mtime_only(ns: i64) -> Timestamps {
+    Timestamps {
+        last_access: Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT },
+        last_modification: Timespec {
+            tv_sec: ns.div_euclid(1_000_000_000),
+            tv_nsec: ns.rem_euclid(1_000_000_000) as _,
+        },
+    }
 }
 
 /// This server's user and group names, looked up once a minute at most: a scan of

@@ -211,6 +211,21 @@ pub fn check_symlink_target(link: &RelPath, target: &str) -> Result<(), PathErro
     Ok(())
 }
 
+/// `a/b/c` → (`a/b`, `c`); the parent is empty for a name alone.
+pub fn split(path: &std::path::Path) -> std::io::Result<(&std::path::Path, &std::path::Path)> {
+    let name = path.file_name().ok_or(std::io::ErrorKind::InvalidInput)?;
+    Ok((path.parent().unwrap_or(std::path::Path::new("")), std::path::Path::new(name)))
+}
+
+/// The folder `parent` opened through `dir` (which refuses any way out of it); `dir`
+/// itself for an empty one.
+pub fn open_parent(
+    dir: &cap_std::fs::Dir,
+    parent: &std::path::Path,
+) -> std::io::Result<cap_std::fs::Dir> {
+    if parent.as_os_str().is_empty() { dir.try_clone() } else { dir.open_dir(parent) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ use crate::error::{EngineError, Result};
 use crate::fault;
 use crate::layout::Layout;
 use crate::path::RelPath;
+use crate::path::{open_parent, split};
 
 /// Open handles on everything a commit touches.
 pub(super) struct Handles {
@@ -111,12 +112,9 @@ impl Handles {
     /// metadata set here, or a link made to it, would reach the license itself.
     fn refuse_a_license(&self, category: Category, path: &RelPath) -> Result<()> {
         let full = self.full(category, path);
-        let linked = self.category(category)?.symlink_metadata(path).ok().is_some_and(|m| {
-            m.is_file()
-                && cap_std::fs::MetadataExt::nlink(&m) > 1
-                && std::fs::symlink_metadata(&full).is_ok_and(|meta| {
-                    crate::confine::is_linked_to_licenses(self.layout.licenses(), &meta)
-                })
+        // A file with one name is no license's (the check walks licenses only otherwise).
+        let linked = std::fs::symlink_metadata(&full).is_ok_and(|meta| {
+            meta.is_file() && crate::confine::is_linked_to_licenses(self.layout.licenses(), &meta)
         });
         if linked {
             return Err(EngineError::refused(
@@ -463,15 +461,6 @@ fn hard_link(dir: &Dir, from: &Path, to: &Path) -> std::io::Result<()> {
     let to_parent = open_parent(dir, to_parent)?;
     rustix::fs::linkat(&from_parent, from_name, &to_parent, to_name, AtFlags::empty())
         .map_err(Into::into)
-}
-
-fn split(path: &Path) -> std::io::Result<(&Path, &Path)> {
-    let name = path.file_name().ok_or(std::io::ErrorKind::InvalidInput)?;
-    Ok((path.parent().unwrap_or(Path::new("")), Path::new(name)))
-}
-
-fn open_parent(dir: &Dir, parent: &Path) -> std::io::Result<Dir> {
-    if parent.as_os_str().is_empty() { dir.try_clone() } else { dir.open_dir(parent) }
 }
 
 /// The stamp of the entry at `path` under `dir`, or `None` when there is none.
