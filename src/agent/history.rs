@@ -131,7 +131,12 @@ async fn apply_rollback(
         }
         state.confirmations.notify_one();
     }
-    confsync_engine::last_sync::record_committed(state.layout(), &prepared.plan, &prepared.current);
+    confsync_engine::last_sync::record_committed(
+        state.layout(),
+        &prepared.plan,
+        &prepared.current,
+        None,
+    );
     tracing::info!(
         generation = outcome.generation,
         undone = ?prepared.undone,

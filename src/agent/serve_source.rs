@@ -291,7 +291,11 @@ pub async fn drift(
         confsync_engine::rules::Origin::Destination,
     )
     .map_err(|e| confsync_engine::EngineError::Config(e.to_string()))?;
-    let drift = confsync_engine::last_sync::LastSync::load(state.layout()).drift(&now, &ours);
+    let layout = state.layout();
+    let read = |category: Category, path: &confsync_engine::path::RelPath| {
+        confsync_engine::last_sync::read_small(layout, category, path)
+    };
+    let drift = confsync_engine::last_sync::LastSync::load(layout).drift(&now, &ours, &read);
     let total = drift.paths.len() as u64;
     let mut paths = drift.paths;
     paths.truncate(LISTED);

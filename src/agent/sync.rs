@@ -110,7 +110,12 @@ fn finish(state: &AgentState, request: &PlanRequest, mut planned: Planned) -> Pl
         earlier.undo(&mut planned.plan);
     }
     let record = LastSync::load(state.layout());
-    let classified = last_sync::classify(&mut planned.plan, &record, &request.options.guards);
+    let layout = state.layout();
+    let read = |category: Category, path: &confsync_engine::path::RelPath| {
+        last_sync::read_small(layout, category, path)
+    };
+    let classified =
+        last_sync::classify(&mut planned.plan, &record, &request.options.guards, &read);
     let standing = state.standing_refusals(&request.options, &planned.plan);
     planned.plan.refusals.extend(standing);
     if !planned.plan.is_empty() {
@@ -232,7 +237,7 @@ async fn run_apply(
     if planned.plan.is_empty() {
         // Nothing differs: nothing to refuse either (a hold, protection). What is here is
         // what a sync would leave: record it.
-        last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
+        record(state, &planned);
         let mut outcome = ApplyOutcome::default();
         outcome.warnings.extend(two_way::leave_candidate(
             state,
@@ -245,12 +250,12 @@ async fn run_apply(
     if !planned.plan.refusals.is_empty() {
         return Err(EngineError::Refused(planned.plan.refusals));
     }
-    let source = planned.source;
+    let source = &planned.source;
     let checks = state.checks()?;
     let applier = Applier {
         layout: state.layout(),
         tree: &state.tree,
-        source: &source,
+        source,
         progress,
         keep_generations: state.settings.keep_generations,
         checks: &checks,
@@ -273,7 +278,7 @@ async fn run_apply(
         revalidate_ms: planning.revalidate_ms,
         ..outcome.phases
     };
-    last_sync::record_committed(state.layout(), &planned.plan, &planned.destination);
+    record(state, &planned);
     crate::agent::hooks::after_commit(state, &planned.plan, &mut outcome, progress).await;
     // A generation its hook failure rolled back leaves no candidate: the base stays, and
     // the next two-way sync finds the same changes again.
@@ -298,4 +303,19 @@ async fn run_apply(
         "applied"
     );
     Ok(outcome)
+}
+
+/// Records what a committed (or already equal) plan left, with the rules it was made
+/// with: what they keep is this server's own from now on.
+fn record(state: &AgentState, planned: &Planned) {
+    let rules = crate::agent::state::combined_rules(&planned.rules.1, &planned.rules.0);
+    if let Err(e) = &rules {
+        tracing::warn!(error = %e, "the plan's rules no longer read; the record keeps what it kept");
+    }
+    last_sync::record_committed(
+        state.layout(),
+        &planned.plan,
+        &planned.destination,
+        rules.as_ref().ok(),
+    );
 }

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use confsync_engine::Category;
 use confsync_engine::clock;
 use confsync_engine::server::ServerInfo;
+use confsync_engine::standing;
 use confsync_wire::{AgentClient, ClientError};
 
 use crate::cli::{ExitCode, UsageError, render, targets, tls_args};
@@ -180,11 +181,12 @@ pub struct ServerStatus {
     pub protected: bool,
     /// The hold's reason, when it is held ("no reason given" when none was).
     pub held: Option<String>,
-    /// Who placed the hold, and since when (seconds since the Unix epoch).
+    /// Who placed the hold, and since when.
     pub held_by: Option<String>,
+    #[serde(serialize_with = "clock::as_utc_opt")]
     pub held_since: Option<u64>,
-    /// A commit-confirmed generation waiting for its confirmation: (generation, deadline).
-    pub awaiting_confirmation: Option<(u64, u64)>,
+    /// A commit-confirmed generation waiting for its confirmation.
+    pub awaiting_confirmation: Option<Awaiting>,
     /// An apply running there now, with its progress.
     pub applying: Option<confsync_engine::server::Applying>,
     /// It answered, but speaks another protocol version (from the refusal's kind).
@@ -193,6 +195,19 @@ pub struct ServerStatus {
     pub last_sync_time: Option<u64>,
     pub last_sync_source: Option<String>,
     pub categories: Vec<CategoryStatus>,
+    /// Paths changed on it since its last sync (0 when not compared).
+    pub edited_here: u64,
+    /// Why it could not be compared with the primary, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare_error: Option<String>,
+}
+
+/// A commit-confirmed generation, and when it rolls back unless confirmed.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Awaiting {
+    pub generation: u64,
+    #[serde(serialize_with = "clock::as_utc")]
+    pub deadline: u64,
 }
 
 #[cfg(test)]
@@ -254,6 +269,8 @@ pub async fn probe(entry: &ServerEntry) -> ServerStatus {
         last_sync_time: None,
         last_sync_source: None,
         categories: Vec::new(),
+        edited_here: 0,
+        compare_error: None,
     };
     let hello = match hello {
         Err(_) => {
@@ -290,7 +307,9 @@ fn fill(status: &mut ServerStatus, hello: ServerInfo) {
         status.held_by = some(hold.held_by);
         status.held_since = (hold.since > 0).then_some(hold.since);
     }
-    status.awaiting_confirmation = hello.pending_confirmation.map(|p| (p.generation, p.deadline));
+    status.awaiting_confirmation = hello
+        .pending_confirmation
+        .map(|p| Awaiting { generation: p.generation, deadline: p.deadline });
     status.applying = hello.applying.clone();
     if let Some(last) = hello.last_generation {
         status.last_generation = Some(last.id);
@@ -318,25 +337,48 @@ fn fill(status: &mut ServerStatus, hello: ServerInfo) {
         .collect();
 }
 
-/// Marks each category of each server as matching the primary's or not.
-fn compare_with_primary(statuses: &mut [ServerStatus]) {
-    let primary: Option<Vec<(Category, String)>> = statuses
-        .iter()
-        .find(|s| s.role == Role::Primary.name() && s.reachable)
-        .map(|p| p.categories.iter().map(|c| (c.category, c.digest.clone())).collect());
-    let Some(primary) = primary else { return };
-    for status in statuses.iter_mut() {
-        for c in &mut status.categories {
-            c.matches_primary =
-                Some(primary.iter().any(|(cat, digest)| *cat == c.category && *digest == c.digest));
+/// Marks each category of each server as in sync with the primary or not, as `diff` and
+/// `status` would say ([`standing`]): from the plan the primary's changes make there and
+/// the server's drift, never from a bare digest (a server keeping its own items never has
+/// the primary's).
+async fn compare_with_primary(statuses: &mut [ServerStatus], entries: &[ServerEntry]) {
+    let Some(primary) = entries.iter().find(|e| {
+        e.role == Role::Primary && statuses.iter().any(|s| s.name == e.name && s.reachable)
+    }) else {
+        return;
+    };
+    let compared = futures::future::join_all(statuses.iter().map(|status| async move {
+        if !status.reachable || status.name == primary.name {
+            return None;
+        }
+        let entry = entries.iter().find(|e| e.name == status.name)?;
+        Some(crate::cli::status::compare(entry, primary).await)
+    }))
+    .await;
+    for (status, compared) in statuses.iter_mut().zip(compared) {
+        if status.name == primary.name && status.reachable {
+            status.categories.iter_mut().for_each(|c| c.matches_primary = Some(true));
+            continue;
+        }
+        match compared {
+            Some(Ok((view, drift))) => {
+                let in_sync = standing::categories(&view, &drift);
+                for c in &mut status.categories {
+                    c.matches_primary =
+                        in_sync.iter().find(|(cat, _)| *cat == c.category).map(|(_, ok)| *ok);
+                }
+                status.edited_here = drift.total;
+            }
+            Some(Err(e)) => status.compare_error = Some(format!("{e:#}")),
+            None => {}
         }
     }
 }
 
-/// Every listed server, asked at once.
+/// Every listed server, asked at once, and compared with the primary.
 pub async fn probe_all(entries: &[ServerEntry]) -> Vec<ServerStatus> {
     let mut statuses = futures::future::join_all(entries.iter().map(probe)).await;
-    compare_with_primary(&mut statuses);
+    compare_with_primary(&mut statuses, entries).await;
     statuses
 }
 
@@ -500,7 +542,8 @@ pub fn table(statuses: &[ServerStatus]) -> String {
                 }
                 (None, Some(reason)) => format!("held: {reason}"),
                 (None, None) if s.awaiting_confirmation.is_some() => {
-                    let (generation, deadline) = s.awaiting_confirmation.unwrap_or_default();
+                    let Awaiting { generation, deadline } =
+                        s.awaiting_confirmation.unwrap_or_default();
                     format!("awaiting confirmation of {generation} until {}", clock::utc(deadline))
                 }
                 (None, None) if s.protected => "up (protected)".into(),
@@ -551,7 +594,7 @@ fn details(s: &ServerStatus) -> String {
         format!("on hold{since}{by}: {reason} (`confsync release --server {}` ends it)", s.name)
     });
     field("status", held.unwrap_or_else(|| "up".into()));
-    if let Some((generation, deadline)) = s.awaiting_confirmation {
+    if let Some(Awaiting { generation, deadline }) = s.awaiting_confirmation {
         field(
             "confirmation",
             format!(
@@ -586,6 +629,19 @@ fn details(s: &ServerStatus) -> String {
         _ => "never".into(),
     };
     field("last sync", last);
+    if s.edited_here > 0 {
+        field(
+            "edited here",
+            format!(
+                "{} {} changed since its last sync (`confsync status` lists them)",
+                s.edited_here,
+                if s.edited_here == 1 { "path" } else { "paths" }
+            ),
+        );
+    }
+    if let Some(e) = &s.compare_error {
+        field("compared", format!("not compared with the primary: {e}"));
+    }
     for c in &s.categories {
         if let Some(folder) = &c.missing_folder {
             field(c.category.title(), format!("no folder: {folder} does not exist (empty)"));
@@ -593,8 +649,8 @@ fn details(s: &ServerStatus) -> String {
         }
         let matches = match c.matches_primary {
             _ if s.role == Role::Primary.name() => "",
-            Some(true) => "matches primary",
-            Some(false) => "differs from primary",
+            Some(true) => "in sync with the primary",
+            Some(false) => "differs from the primary",
             None => "",
         };
         field(

@@ -14,9 +14,11 @@ use clap::Args;
 use confsync_engine::category::Category;
 use confsync_engine::clock;
 use confsync_engine::server::DriftReport;
+use confsync_engine::standing::{self, Standing};
+use confsync_engine::view::PlanView;
 use serde::Serialize;
 
-use crate::cli::servers::{ServerStatus, probe};
+use crate::cli::servers::{Awaiting, ServerStatus, probe};
 use crate::cli::{ExitCode, GuardArgs, UsageError, flow, render, targets, tls_args};
 use crate::config::servers::ServerEntry;
 
@@ -72,10 +74,12 @@ pub enum State {
     OnHold {
         reason: String,
         by: String,
+        #[serde(serialize_with = "clock::as_utc")]
         since: u64,
     },
     AwaitingConfirmation {
         generation: u64,
+        #[serde(serialize_with = "clock::as_utc")]
         deadline: u64,
     },
     Unreachable {
@@ -192,7 +196,7 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
         row.command = Some(format!("wait, or follow it: confsync history --server {name}"));
         return row;
     }
-    if let Some((generation, deadline)) = status.awaiting_confirmation {
+    if let Some(Awaiting { generation, deadline }) = status.awaiting_confirmation {
         row.state = State::AwaitingConfirmation { generation, deadline };
         row.command = Some(format!("confsync confirm --server {name}"));
         return row;
@@ -213,28 +217,33 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
         return row;
     }
     match compare(entry, primary).await {
-        Ok((pending, drift)) => {
-            let (files, bytes) = pending;
+        Ok((view, drift)) => {
             let sync = format!("confsync sync --from {} --to {name}", primary.name);
-            if drift.total > 0 {
-                let paths =
-                    drift.paths.iter().map(|(c, p, k)| format!("{c}/{p} ({})", k.name())).collect();
-                row.state =
-                    State::EditedLocally { paths, total: drift.total, pending_files: files };
-                row.command = Some(format!(
-                    "review: confsync diff --from {} --to {name}; keep the edit by making it on \
-                     the primary, or replace it: {sync}",
-                    primary.name
-                ));
-            } else if files == 0 {
-                row.state = State::InSync;
-            } else if !drift.recorded && status.last_generation.is_none() {
-                row.state = State::AwaitingInitialSync { files, bytes };
-                row.command = Some(sync);
-            } else {
-                row.state =
-                    State::ChangesPending { files, bytes, last_sync: status.last_sync_time };
-                row.command = Some(sync);
+            let synced_before = status.last_generation.is_some();
+            match standing::judge(&view, &drift, synced_before) {
+                Standing::EditedHere { pending_files } => {
+                    let paths = drift
+                        .paths
+                        .iter()
+                        .map(|(c, p, k)| format!("{c}/{p} ({})", k.name()))
+                        .collect();
+                    row.state = State::EditedLocally { paths, total: drift.total, pending_files };
+                    row.command = Some(format!(
+                        "review: confsync diff --from {} --to {name}; keep the edit by making it \
+                         on the primary, or replace it: {sync}",
+                        primary.name
+                    ));
+                }
+                Standing::InSync => row.state = State::InSync,
+                Standing::NeverSynced { files, bytes } => {
+                    row.state = State::AwaitingInitialSync { files, bytes };
+                    row.command = Some(sync);
+                }
+                Standing::Pending { files, bytes } => {
+                    row.state =
+                        State::ChangesPending { files, bytes, last_sync: status.last_sync_time };
+                    row.command = Some(sync);
+                }
             }
         }
         Err(e) => {
@@ -248,17 +257,17 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
     row
 }
 
-/// What the primary has that this server lacks (files, bytes), and its drift.
-async fn compare(
+/// The plan from the primary to this server, and its drift.
+pub async fn compare(
     entry: &ServerEntry,
     primary: &ServerEntry,
-) -> anyhow::Result<((u64, u64), DriftReport)> {
+) -> anyhow::Result<(PlanView, DriftReport)> {
     let to = tls_args::with_default(entry.target());
     let from = tls_args::with_default(primary.target());
     let options = GuardArgs::default().options();
     let (mut client, view) = flow::plan_one(&from, &to, &Category::ALL, &options).await?;
     let drift = client.drift(&Category::ALL).await?;
-    Ok(((view.files_changed(), view.counts().bytes), drift))
+    Ok((view, drift))
 }
 
 fn print(rows: &[Row], primary: &ServerEntry, json: bool, redraw: bool) {

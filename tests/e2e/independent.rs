@@ -128,18 +128,6 @@ for family in text_string_to_metric_families(sys.stdin.read() if len(sys.argv) <
         print(f"{sample.name}{{{labels}}} {sample.value}")
 "#;
 
-/// `GET /metrics` on `address`, the body.
-fn scrape(address: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).expect("connect to the metrics");
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").expect("ask");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("read the reply");
-    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
-    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_string()
-}
-
 fn parsed(text: &str) -> String {
     let dir = tempdir();
     let file = dir.path().join("scrape.txt");
@@ -161,11 +149,7 @@ fn the_metrics_scrape_parses_as_prometheus_text_and_changes_after_a_sync() {
     write(dst.path(), "config/app.conf", b"app = 1\n");
     let source = Agent::start(src.path(), "primary");
     let destination = Agent::start_with_args(dst.path(), "backup", &["--metrics", "127.0.0.1:0"]);
-    let address = destination
-        .log()
-        .lines()
-        .find_map(|l| l.split("metrics at http://").nth(1)?.split('/').next().map(str::to_string))
-        .unwrap_or_else(|| panic!("no metrics address in the log:\n{}", destination.log()));
+    let address = metrics_address(&destination);
     let before = parsed(&scrape(&address));
     assert_eq!(value(&before, "confsync_seconds_since_last_sync{}"), -1.0, "{before}");
     assert_eq!(value(&before, "confsync_hold{}"), 0.0);

@@ -16,6 +16,7 @@ mod effects;
 mod faults;
 mod history;
 mod hooks;
+mod in_sync;
 mod independent;
 mod layering;
 mod limits;

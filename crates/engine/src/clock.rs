@@ -27,6 +27,23 @@ pub fn utc(secs: u64) -> String {
         .unwrap_or_else(|| format!("{secs} seconds after the Unix epoch"))
 }
 
+/// For `#[serde(serialize_with)]`: seconds since the epoch written as [`utc`] writes
+/// them, so that every time in confsync's JSON reads the same way (RFC 3339).
+pub fn as_utc<S: serde::Serializer>(secs: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&utc(*secs))
+}
+
+/// [`as_utc`] for a time that may be absent (`null`).
+pub fn as_utc_opt<S: serde::Serializer>(
+    secs: &Option<u64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secs {
+        Some(secs) => serializer.serialize_str(&utc(*secs)),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,8 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::manifest::Manifest;
 use crate::path::RelPath;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, KeptBy, Plan};
+use crate::rules::{Format, Rules};
 
 const FILE_NAME: &str = "last-sync.json";
 const VERSION: u32 = 1;
@@ -27,8 +28,24 @@ const VERSION: u32 = 1;
 pub struct LastSync {
     version: u32,
     /// Per category, every entry but folders (device-specific ones excepted) with the
-    /// digest it had.
+    /// digest it had; a merged file with the digest of the merged file the sync left.
     categories: BTreeMap<Category, BTreeMap<RelPath, Digest>>,
+    /// Per category, what the sync kept as this server's own, by either side's rules:
+    /// masked out of every later comparison (older records have none).
+    #[serde(default)]
+    kept: BTreeMap<Category, BTreeMap<RelPath, KeptRecord>>,
+}
+
+/// How the last sync kept an entry as this server's own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum KeptRecord {
+    /// A path rule: the entry, and anything beneath it, is this server's own.
+    Rule,
+    /// A merged file (key rules): compared without the values of its kept keys, by the
+    /// masked digest of the file the sync left (none when it could not be read as
+    /// `format`: then by its whole digest).
+    Keys { format: Format, keys: Vec<String>, masked: Option<Digest> },
 }
 
 /// How a destination entry compares with what the last sync left there.
@@ -70,19 +87,40 @@ impl LastSync {
         crate::fsutil::write_json(&layout.state_dir().join(FILE_NAME), &record)
     }
 
-    /// How `digest` at `path` compares with the last sync.
-    pub fn since(&self, category: Category, path: &RelPath, digest: &Digest) -> Since {
-        match self.categories.get(&category) {
-            None => Since::Unknown,
-            Some(paths) if paths.get(path) == Some(digest) => Since::AsSynced,
-            Some(_) => Since::EditedHere,
+    /// How `digest` at `path` compares with the last sync: the one answer to "changed
+    /// here?" for status, drift, metrics and the plan's local-edit marks. A merged file
+    /// whose whole digest differs is as synced when its data beside its kept keys is
+    /// (`read` gives its bytes).
+    pub fn since(
+        &self,
+        category: Category,
+        path: &RelPath,
+        digest: &Digest,
+        read: ReadFile<'_>,
+    ) -> Since {
+        let Some(paths) = self.categories.get(&category) else { return Since::Unknown };
+        match paths.get(path) {
+            Some(then) if then == digest => Since::AsSynced,
+            Some(_) => match self.kept.get(&category).and_then(|k| k.get(path)) {
+                Some(KeptRecord::Keys { format, keys, masked: Some(then) }) => {
+                    let now = read(category, path)
+                        .filter(|b| Digest::of(b) == *digest)
+                        .and_then(|b| crate::merge::masked_digest(*format, &b, keys).ok());
+                    if now.as_ref() == Some(then) { Since::AsSynced } else { Since::EditedHere }
+                }
+                _ => Since::EditedHere,
+            },
+            None => Since::EditedHere,
         }
     }
 
     /// Records what `plan`, once committed over `before` (the destination's manifest it
     /// was planned against), leaves in each of its categories: the destination now
-    /// equals the source there, device-specific entries aside.
-    pub fn record(&mut self, plan: &Plan, before: &Manifest) {
+    /// equals the source there, device-specific entries aside. `kept` says what is this
+    /// server's own: the rules a sync was planned with (and a reader of what it left, for
+    /// the merged files' masked digests), or `None` for a rollback, which keeps what the
+    /// record kept.
+    pub fn record(&mut self, plan: &Plan, before: &Manifest, kept: Option<&Keeping<'_>>) {
         for category_plan in &plan.categories {
             let category = category_plan.category;
             let mut now: BTreeMap<RelPath, Digest> = before
@@ -106,13 +144,64 @@ impl LastSync {
                     _ => {}
                 }
             }
-            // Kept entries are this server's own: a change there is no local edit to warn of.
+            let Some(keeping) = kept else {
+                let own = self.kept.get(&category).cloned().unwrap_or_default();
+                now.retain(|path, _| !masked_by(&own, path));
+                self.categories.insert(category, now);
+                continue;
+            };
+            let mut own = BTreeMap::new();
             for kept in &category_plan.kept {
-                now.remove(&kept.path);
+                if matches!(kept.why, KeptBy::Rule { .. }) {
+                    own.insert(kept.path.clone(), KeptRecord::Rule);
+                }
             }
+            // A merged file stays in the record as the sync left it (its changes outside
+            // the kept keys are local edits), and is also compared without those keys.
+            for (path, digest) in &now {
+                if let Some(rule) = keeping.rules.key_rule(category, path) {
+                    let bytes = plan
+                        .merged
+                        .get(&(category, path.clone()))
+                        .map(|b| b.as_ref().clone())
+                        .or_else(|| (keeping.read)(category, path))
+                        .filter(|b| Digest::of(b) == *digest);
+                    let masked = bytes.and_then(|b| {
+                        crate::merge::masked_digest(rule.format, &b, &rule.keys).ok()
+                    });
+                    let record =
+                        KeptRecord::Keys { format: rule.format, keys: rule.keys.clone(), masked };
+                    own.insert(path.clone(), record);
+                }
+            }
+            now.retain(|path, _| !masked_by(&own, path));
             self.categories.insert(category, now);
+            self.kept.insert(category, own);
         }
     }
+}
+
+/// Reads a small file of the tree whole (a merged file), if it can be read.
+pub type ReadFile<'a> = &'a dyn Fn(Category, &RelPath) -> Option<Vec<u8>>;
+
+/// What a sync keeps as the server's own, for [`LastSync::record`].
+pub struct Keeping<'a> {
+    /// Both sides' rules, as the plan was made with them.
+    pub rules: &'a Rules,
+    /// The bytes of a file of the tree (small merged files only), if it can be read.
+    pub read: ReadFile<'a>,
+}
+
+/// Whether a path rule the record holds keeps `path`: the path itself or a folder above it.
+fn masked_by(kept: &BTreeMap<RelPath, KeptRecord>, path: &RelPath) -> bool {
+    let mut at = Some(path.clone());
+    while let Some(p) = at {
+        if kept.get(&p) == Some(&KeptRecord::Rule) {
+            return true;
+        }
+        at = p.parent();
+    }
+    false
 }
 
 /// How a server's tree differs from what its last sync left there: the local edits a
@@ -144,30 +233,36 @@ impl DriftKind {
 }
 
 impl LastSync {
-    /// What differs between `now` and the record, leaving out what `rules` keep on this
-    /// server (device-specific items are its own, never drift).
-    pub fn drift(&self, now: &Manifest, rules: &crate::rules::Rules) -> Drift {
+    /// What differs between `now` and the record, leaving out what the last sync kept as
+    /// this server's own and what `rules` (this server's own, as they read now) keep. A
+    /// merged file counts as changed only when its data beside its kept keys changed;
+    /// `read` gives its bytes.
+    pub fn drift(&self, now: &Manifest, rules: &Rules, read: ReadFile<'_>) -> Drift {
         let mut drift = Drift { recorded: !self.categories.is_empty(), paths: Vec::new() };
+        let none = BTreeMap::new();
         for (category, recorded) in &self.categories {
             let Some(live) = now.get(*category) else { continue };
+            let kept = self.kept.get(category).unwrap_or(&none);
+            let own =
+                |path: &RelPath| masked_by(kept, path) || rules.keeps(*category, path).is_some();
             let mut seen = std::collections::BTreeSet::new();
             for entry in live.entries.iter().filter(|e| e.kind != EntryKind::Dir) {
-                if rules.keeps(*category, &entry.path).is_some() {
+                if own(&entry.path) {
                     continue;
                 }
                 seen.insert(&entry.path);
-                match recorded.get(&entry.path) {
-                    Some(digest) if *digest == entry.digest => {}
-                    Some(_) => {
-                        drift.paths.push((*category, entry.path.clone(), DriftKind::Changed))
-                    }
-                    None => drift.paths.push((*category, entry.path.clone(), DriftKind::Added)),
+                let change = match recorded.get(&entry.path) {
+                    None => Some(DriftKind::Added),
+                    Some(_) => (self.since(*category, &entry.path, &entry.digest, read)
+                        == Since::EditedHere)
+                        .then_some(DriftKind::Changed),
+                };
+                if let Some(kind) = change {
+                    drift.paths.push((*category, entry.path.clone(), kind));
                 }
             }
-            for path in recorded.keys().filter(|p| !seen.contains(p)) {
-                if rules.keeps(*category, path).is_none() {
-                    drift.paths.push((*category, path.clone(), DriftKind::Deleted));
-                }
+            for path in recorded.keys().filter(|p| !seen.contains(p) && !own(p)) {
+                drift.paths.push((*category, path.clone(), DriftKind::Deleted));
             }
         }
         drift.paths.sort();
@@ -179,7 +274,12 @@ impl LastSync {
 /// last sync (a local edit, never also a downgrade), and for entries as the last sync
 /// left them, keeps the downgrade mark only where the source's copy is older. Then adds
 /// the refusals `guards` ask for. Run after merging, on the plan as it will be applied.
-pub fn classify(plan: &mut Plan, record: &LastSync, guards: &crate::plan::Guards) -> Classified {
+pub fn classify(
+    plan: &mut Plan,
+    record: &LastSync,
+    guards: &crate::plan::Guards,
+    read: ReadFile<'_>,
+) -> Classified {
     let mut classified = Classified { marked: Vec::new(), refusals_before: plan.refusals.len() };
     for (c, category_plan) in plan.categories.iter_mut().enumerate() {
         let category = category_plan.category;
@@ -190,7 +290,7 @@ pub fn classify(plan: &mut Plan, record: &LastSync, guards: &crate::plan::Guards
             if step.action == Action::Attrs || step.local_edit {
                 continue;
             }
-            if record.since(category, &step.path, &current.digest) == Since::EditedHere {
+            if record.since(category, &step.path, &current.digest, read) == Since::EditedHere {
                 classified.marked.push((c, i, step.downgrade));
                 step.local_edit = true;
                 step.downgrade = false;
@@ -225,12 +325,27 @@ impl Classified {
     }
 }
 
-/// Records `plan` committed over `before` in `layout`'s record. A failure is logged, not
-/// returned: the commit it follows has happened and stands.
-pub fn record_committed(layout: &Layout, plan: &Plan, before: &Manifest) {
+/// Records `plan` committed over `before` in `layout`'s record (`rules`: those of the
+/// sync it was planned with; `None` for a rollback). A failure is logged, not returned:
+/// the commit it follows has happened and stands.
+pub fn record_committed(layout: &Layout, plan: &Plan, before: &Manifest, rules: Option<&Rules>) {
     let mut record = LastSync::load(layout);
-    record.record(plan, before);
+    let read = |category: Category, path: &RelPath| read_small(layout, category, path);
+    let keeping = rules.map(|rules| Keeping { rules, read: &read });
+    record.record(plan, before, keeping.as_ref());
     if let Err(e) = record.save(layout) {
         tracing::warn!(error = %e, "cannot update the last-sync record; local edits may be reported as downgrades");
     }
+}
+
+/// A file of the tree that can be merged key by key, read whole; `None` when it is larger
+/// or cannot be read (it is then compared by its whole digest).
+pub fn read_small(layout: &Layout, category: Category, path: &RelPath) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let dir = layout.open_category(category).ok()??;
+    let file = dir.open(path.as_str()).ok()?;
+    let mut bytes = Vec::new();
+    let limit = crate::merge::MAX_STRUCTURED_BYTES as u64 + 1;
+    file.take(limit).read_to_end(&mut bytes).ok()?;
+    ((bytes.len() as u64) < limit).then_some(bytes)
 }

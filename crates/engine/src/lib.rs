@@ -20,6 +20,8 @@
 //! - [`resume`]: what a cut transfer staged, kept so that the next attempt resumes.
 //! - [`history`]: the record of every apply and rollback, kept beyond pruning.
 //! - [`last_sync`]: what the last sync left, to tell local edits from downgrades.
+//! - [`standing`]: where a server stands against its source: the one meaning of "in
+//!   sync" and "changed here" every view shows.
 //! - [`pair`], [`two_way`]: what each side held after its last two-way sync with a peer,
 //!   and deciding from it what goes which way, conflicts included.
 //! - [`rollback`]: planning the return to the state before a kept generation.
@@ -85,6 +87,7 @@ pub mod scan;
 pub mod scope;
 pub mod semantic;
 pub mod server;
+pub mod standing;
 pub mod subtree;
 pub mod transfer;
 pub mod two_way;

@@ -61,6 +61,33 @@ pub fn flatten(
     }
 }
 
+/// The digest of a structured file's data without the values of `keys` (nor anything
+/// beneath them): two copies of a merged file that differ only in their device-specific
+/// values, or in layout and comments, have the same one. What "changed here" compares for
+/// a merged file, so that a server's own value edited there is no drift.
+pub fn masked_digest(
+    format: Format,
+    bytes: &[u8],
+    keys: &[String],
+) -> Result<crate::entry::Digest, MergeError> {
+    let kept = |key: &str| {
+        keys.iter().any(|k| {
+            key == k || key.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with('.'))
+        })
+    };
+    let mut hasher = blake3::Hasher::new();
+    for (key, value) in flatten(format, bytes, "destination")? {
+        if !kept(&key) {
+            // Lengths first, so that no key and value can be read as another pair.
+            hasher.update(&(key.len() as u64).to_le_bytes());
+            hasher.update(key.as_bytes());
+            hasher.update(&(value.len() as u64).to_le_bytes());
+            hasher.update(value.as_bytes());
+        }
+    }
+    Ok(crate::entry::Digest(*hasher.finalize().as_bytes()))
+}
+
 fn text<'a>(
     bytes: &'a [u8],
     side: &'static str,
@@ -417,6 +444,19 @@ mod tests {
 
     fn keys(k: &[&str]) -> Vec<String> {
         k.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_masked_digest_leaves_out_kept_values_and_layout_but_not_shared_values() {
+        let kept = keys(&["server.name", "network"]);
+        let of = |text: &str| masked_digest(Format::Toml, text.as_bytes(), &kept).expect("TOML");
+        let base = of("[server]\nname = \"a\"\nport = 1\n[network]\naddress = \"x\"\n");
+        let own = of("# mine\n[server]\nname = \"b\"\nport = 1\n\n[network]\naddress = \"y\"\n");
+        assert_eq!(base, own, "only kept values and layout differ");
+        let shared = of("[server]\nname = \"a\"\nport = 2\n[network]\naddress = \"x\"\n");
+        assert_ne!(base, shared, "a shared value differs");
+        let prefix = of("[server]\nname = \"a\"\nnamed = 3\nport = 1\n");
+        assert_ne!(of("[server]\nname = \"a\"\nport = 1\n"), prefix, "server.named is shared");
     }
 
     #[test]

@@ -641,3 +641,24 @@ pub fn is_transferring(event: &serde_json::Value) -> bool {
         && event["progress"]["phase"] == "transferring"
         && event["progress"]["bytes_done"].as_u64().is_some_and(|n| n > 0)
 }
+
+/// `GET /metrics` on `address`, the body.
+pub fn scrape(address: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the metrics");
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").expect("ask");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read the reply");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+/// The address an agent started with `--metrics 127.0.0.1:0` serves its metrics at.
+pub fn metrics_address(agent: &Agent) -> String {
+    agent
+        .log()
+        .lines()
+        .find_map(|l| l.split("metrics at http://").nth(1)?.split('/').next().map(str::to_string))
+        .unwrap_or_else(|| panic!("no metrics address in the log:\n{}", agent.log()))
+}

@@ -145,7 +145,7 @@ fn the_last_sync_tells_a_local_edit_from_an_older_source() {
     let synced =
         manifest(vec![file("a.conf", "v1"), entry("b.bin", EntryKind::File, "v1", 0o644, 100)]);
     let mut record = LastSync::default();
-    record.record(&plan(&synced, &synced, &Guards::default()), &synced);
+    record.record(&plan(&synced, &synced, &Guards::default()), &synced, None);
 
     // Since then a.conf was edited here (a newer mtime, as a hand edit has), and the
     // source went back to an older b.bin.
@@ -161,7 +161,7 @@ fn the_last_sync_tells_a_local_edit_from_an_older_source() {
         p.steps().map(|(_, s)| (s.path.as_str(), s.downgrade)).collect();
     assert_eq!(before, [("a.conf", true), ("b.bin", true), ("c.conf", false)], "by mtime alone");
 
-    let classified = last_sync::classify(&mut p, &record, &Guards::default());
+    let classified = last_sync::classify(&mut p, &record, &Guards::default(), &|_, _| None);
     let marks: Vec<(&str, bool, bool)> =
         p.steps().map(|(_, s)| (s.path.as_str(), s.local_edit, s.downgrade)).collect();
     assert_eq!(marks, [("a.conf", true, false), ("b.bin", false, true), ("c.conf", true, false)]);
@@ -169,7 +169,7 @@ fn the_last_sync_tells_a_local_edit_from_an_older_source() {
     let unclassified = plan(&source, &here, &Guards::default());
     classified.undo(&mut p);
     assert_eq!(p, unclassified);
-    last_sync::classify(&mut p, &record, &Guards::default());
+    last_sync::classify(&mut p, &record, &Guards::default(), &|_, _| None);
     assert!(p.refusals.is_empty(), "warned, not refused, unless asked");
     let warnings = p.overwrite_warnings();
     assert!(warnings[0].contains("changed on the destination since its last sync"), "{warnings:?}");
@@ -178,7 +178,7 @@ fn the_last_sync_tells_a_local_edit_from_an_older_source() {
 
     let strict = Guards { refuse_local_edits: true, refuse_downgrade: true, ..Guards::default() };
     let mut p = plan(&source, &here, &strict);
-    let classified = last_sync::classify(&mut p, &record, &strict);
+    let classified = last_sync::classify(&mut p, &record, &strict, &|_, _| None);
     let kinds: Vec<RefusalKind> = p.refusals.iter().map(|r| r.kind).collect();
     assert_eq!(kinds, [RefusalKind::LocalEdits, RefusalKind::Downgrade]);
     classified.undo(&mut p);
@@ -186,6 +186,6 @@ fn the_last_sync_tells_a_local_edit_from_an_older_source() {
 
     // A category never synchronized has no record: mtimes are all there is.
     let mut p = plan(&source, &here, &Guards::default());
-    last_sync::classify(&mut p, &LastSync::default(), &Guards::default());
+    last_sync::classify(&mut p, &LastSync::default(), &Guards::default(), &|_, _| None);
     assert!(p.steps().all(|(_, s)| !s.local_edit));
 }
