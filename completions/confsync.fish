@@ -293,7 +293,7 @@ complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l cert -d '
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l key -d 'The private key of --cert (PEM)' -r -F
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -s y -l yes -d 'Roll back without asking (for scripts)'
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l dry-run -d 'Show what would change and stop'
-complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l force -d 'Roll back even paths that changed after the generation that wrote them; what is overwritten is kept as the rollback\'s own generation'
+complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l force -d 'Roll back even paths that changed after the generation that wrote them (what is overwritten is kept as the rollback\'s own generation), and skip the checks'
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l allow-protected -d 'Roll back a server marked protected'
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l json -d 'Print JSON lines (plan, progress, result) instead of text'
 complete -c confsync -n "__fish_confsync_using_subcommand rollback" -l all -d 'List every path, not only the first ones of each category'

@@ -429,7 +429,7 @@ _arguments "${_arguments_options[@]}" : \
 '-y[Roll back without asking (for scripts)]' \
 '--yes[Roll back without asking (for scripts)]' \
 '--dry-run[Show what would change and stop]' \
-'--force[Roll back even paths that changed after the generation that wrote them; what is overwritten is kept as the rollback'\''s own generation]' \
+'--force[Roll back even paths that changed after the generation that wrote them (what is overwritten is kept as the rollback'\''s own generation), and skip the checks]' \
 '--allow-protected[Roll back a server marked protected]' \
 '--json[Print JSON lines (plan, progress, result) instead of text]' \
 '--all[List every path, not only the first ones of each category]' \

@@ -5,6 +5,13 @@
 //! previewed with `PlanRollback` and carried out with `Rollback` naming the previewed
 //! plan's digest, like `Plan` and `Apply`: what the administrator confirmed is exactly
 //! what is applied. It takes the same apply lock and honours the same hold.
+//!
+//! A rollback is an apply: the checks of its scope run on the restored tree first (a
+//! failing one refuses it; `--force` skips them), and the hooks of its scope run after its
+//! commit, so that a reloaded service reloads for the old files too. The agent's own
+//! rollbacks (a commit-confirmed deadline, a failed hook) are its safety net: a hold does
+//! not stop them and a check does not refuse them (what they restore is what this server
+//! ran before), and a hook failing after one is reported, never rolled back again.
 
 use std::sync::Arc;
 
@@ -32,7 +39,7 @@ pub async fn list(state: &Arc<AgentState>) -> Result<Vec<Listed>> {
 
 pub async fn plan_rollback(state: &Arc<AgentState>, request: RollbackRequest) -> Result<PlanView> {
     let effects = state.effects()?;
-    let prepared = prepare(state, &request).await?;
+    let prepared = prepare(state, &request, Whose::Administrators).await?;
     let mut view =
         PlanView::from_plan(&prepared.plan, &source_name(&prepared), &state.settings.name);
     view.notices = effects.notices(&prepared.plan);
@@ -60,9 +67,21 @@ async fn run_rollback(
     progress: &ChannelProgress,
     requested_by: String,
 ) -> Result<ApplyOutcome> {
-    let prepared = prepare(state, request).await?;
+    let prepared = prepare(state, request, Whose::Administrators).await?;
     job::check_reviewed(request.reviewed, prepared.plan.digest)?;
-    apply_rollback(state, prepared, progress, requested_by).await
+    let whose = if request.force { Whose::Forced } else { Whose::Administrators };
+    apply_rollback(state, prepared, progress, requested_by, whose).await
+}
+
+/// Who asked for a rollback, which decides what may stop it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    /// An administrator: a hold refuses it, and so does a failing check.
+    Administrators,
+    /// An administrator with `--force`: the checks are skipped, as their refusal says.
+    Forced,
+    /// The agent itself: neither a hold nor a check stops its safety net.
+    Own,
 }
 
 /// Rolls back `generation` on this server's own decision (a hook that failed under
@@ -84,9 +103,9 @@ pub(crate) async fn roll_back_own(
     };
     let requested_by = format!("the agent itself ({why})");
     let attempt = Attempt::rollback(&requested_by, generation);
-    let prepared = prepare(state, &request).await;
+    let prepared = prepare(state, &request, Whose::Own).await;
     let outcome = match prepared {
-        Ok(prepared) => apply_rollback(state, prepared, progress, requested_by).await,
+        Ok(prepared) => apply_rollback(state, prepared, progress, requested_by, Whose::Own).await,
         Err(e) => Err(e),
     };
     if let Err(e) = job::record(state, attempt, &outcome) {
@@ -100,6 +119,7 @@ async fn apply_rollback(
     prepared: Prepared,
     progress: &ChannelProgress,
     requested_by: String,
+    whose: Whose,
 ) -> Result<ApplyOutcome> {
     if prepared.plan.is_empty() {
         return Ok(ApplyOutcome::default());
@@ -107,14 +127,17 @@ async fn apply_rollback(
     if !prepared.plan.refusals.is_empty() {
         return Err(EngineError::Refused(prepared.plan.refusals));
     }
+    let checks = match whose {
+        Whose::Administrators => state.checks()?,
+        Whose::Forced | Whose::Own => Vec::new(),
+    };
     let applier = Applier {
         layout: state.layout(),
         tree: &state.tree,
         source: &prepared.source,
         progress,
         keep_generations: state.settings.keep_generations,
-        // A rollback restores a state this server held; checks guard new content.
-        checks: &[],
+        checks: &checks,
     };
     let origin = Origin {
         source: source_name(&prepared),
@@ -122,7 +145,8 @@ async fn apply_rollback(
         rollback_of: Some(prepared.oldest),
         notices: state.effects()?.notices(&prepared.plan),
     };
-    let outcome = applier.apply(&prepared.plan, &prepared.current, origin).await?;
+    let mut outcome =
+        applier.apply(&prepared.plan, &prepared.current, origin).await.map_err(refused_by_check)?;
     // A rollback that committed undoes whatever awaited confirmation: no deadline is left
     // to act on.
     if confsync_engine::confirm::current(state.layout()).is_some() {
@@ -144,11 +168,55 @@ async fn apply_rollback(
         duration_ms = outcome.duration_ms,
         "rolled back"
     );
+    // Boxed: a hook failing after an apply rolls it back through here.
+    let hooks = crate::agent::hooks::after_commit(
+        state,
+        &prepared.plan,
+        &mut outcome,
+        progress,
+        crate::agent::hooks::OnFailure::Report,
+    );
+    Box::pin(hooks).await;
     Ok(outcome)
 }
 
+/// A check that fails on the tree a rollback would restore refuses it in the rollback's
+/// own words.
+fn refused_by_check(error: EngineError) -> EngineError {
+    use confsync_engine::refusal::{Refusal, RefusalKind};
+    match error {
+        EngineError::Refused(refusals)
+            if refusals.iter().any(|r| r.kind == RefusalKind::CheckFailed) =>
+        {
+            let refusals = refusals
+                .into_iter()
+                .map(|r| match r.kind {
+                    RefusalKind::CheckFailed => {
+                        let failed = r.message.split("; nothing was changed").next().unwrap_or("");
+                        Refusal::new(
+                            RefusalKind::CheckFailed,
+                            format!(
+                                "{failed}; the rollback was refused and nothing was changed. Roll \
+                                 back anyway with --force (which skips the checks), or fix \
+                                 what the check reports first"
+                            ),
+                        )
+                    }
+                    _ => r,
+                })
+                .collect();
+            EngineError::Refused(refusals)
+        }
+        other => other,
+    }
+}
+
 /// Plans the rollback on a blocking thread and adds the protected and hold refusals.
-async fn prepare(state: &Arc<AgentState>, request: &RollbackRequest) -> Result<Prepared> {
+async fn prepare(
+    state: &Arc<AgentState>,
+    request: &RollbackRequest,
+    whose: Whose,
+) -> Result<Prepared> {
     let (generation, force, paths) = (request.generation, request.force, request.paths.clone());
     let worker = Arc::clone(state);
     let mut prepared = tokio::task::spawn_blocking(move || {
@@ -161,7 +229,11 @@ async fn prepare(state: &Arc<AgentState>, request: &RollbackRequest) -> Result<P
     })??;
     let options =
         PlanOptions { allow_protected: request.allow_protected, ..PlanOptions::default() };
-    let standing = state.standing_refusals(&options, &prepared.plan);
+    let mut standing = state.standing_refusals(&options, &prepared.plan);
+    if whose == Whose::Own {
+        // The hold keeps others' applies out; the agent's safety net is not one of them.
+        standing.retain(|r| r.kind != confsync_engine::refusal::RefusalKind::Hold);
+    }
     prepared.plan.refusals.extend(standing);
     Ok(prepared)
 }

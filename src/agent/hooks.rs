@@ -3,7 +3,9 @@
 //! with no shell unless it names one, with the changed paths listed in a file, and is
 //! killed with whatever it started at its timeout. How each ended is in the result and in
 //! history; a failure is "applied, hook failed" (exit 3), and with `on_hook_failure =
-//! "rollback"` the agent rolls the generation back itself and says so.
+//! "rollback"` the agent rolls the generation back itself and says so. A rollback runs the
+//! hooks of its scope too (the restored files need the reload as much), and a hook failing
+//! after a rollback is reported, never rolled back in turn.
 //!
 //! Only agent.toml configures hooks, never a peer; a peer can make them run only through
 //! an Apply, which needs the admin role.
@@ -46,14 +48,24 @@ impl Hooks {
     }
 }
 
+/// What a failed hook may lead to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// What agent.toml's `on_hook_failure` says (after an apply).
+    AsConfigured,
+    /// Only a warning (after a rollback: undoing it would bring back what it undid).
+    Report,
+}
+
 /// Runs the hooks `plan` (committed as `outcome.generation`) concerns, records how they
-/// ended in `outcome`, and rolls the generation back when one failed and agent.toml asks
-/// for that.
+/// ended in `outcome`, and rolls the generation back when one failed, `on_failure`
+/// allows it, and agent.toml asks for that.
 pub async fn after_commit(
     state: &Arc<AgentState>,
     plan: &Plan,
     outcome: &mut ApplyOutcome,
     progress: &ChannelProgress,
+    on_failure: OnFailure,
 ) {
     let hooks = match Hooks::load(state) {
         Ok(hooks) => hooks,
@@ -90,7 +102,7 @@ pub async fn after_commit(
         return;
     }
     outcome.warnings.extend(failed);
-    if hooks.on_failure != OnHookFailure::Rollback {
+    if hooks.on_failure != OnHookFailure::Rollback || on_failure == OnFailure::Report {
         return;
     }
     let generation = outcome.generation;

@@ -279,7 +279,9 @@ async fn run_apply(
         ..outcome.phases
     };
     record(state, &planned);
-    crate::agent::hooks::after_commit(state, &planned.plan, &mut outcome, progress).await;
+    let on_failure = crate::agent::hooks::OnFailure::AsConfigured;
+    crate::agent::hooks::after_commit(state, &planned.plan, &mut outcome, progress, on_failure)
+        .await;
     // A generation its hook failure rolled back leaves no candidate: the base stays, and
     // the next two-way sync finds the same changes again.
     if outcome.rolled_back_by.is_none() {

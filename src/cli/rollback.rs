@@ -32,8 +32,8 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Roll back even paths that changed after the generation that wrote them; what is
-    /// overwritten is kept as the rollback's own generation.
+    /// Roll back even paths that changed after the generation that wrote them (what is
+    /// overwritten is kept as the rollback's own generation), and skip the checks.
     #[arg(long)]
     pub force: bool,
 

@@ -113,3 +113,103 @@ fn a_hook_that_hangs_is_killed_at_its_timeout_and_the_agent_keeps_serving() {
         std::process::Command::new("pgrep").args(["-f", "sleep 287"]).output().expect("pgrep");
     assert!(left.stdout.is_empty(), "the hook's processes were killed: {}", stdout(&left));
 }
+
+/// The generations a marker hook saw, in order.
+fn marks(marker: &Path) -> Vec<String> {
+    std::fs::read_to_string(marker).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+/// A rollback is an apply (issue 23, item 2): the hooks of its scope run after a manual
+/// rollback and after a commit-confirmed deadline's, and a hold does not stop the deadline
+/// rollback (the safety net a hold must not disable).
+#[test]
+fn a_rollback_runs_the_hooks_of_its_scope_and_a_hold_does_not_stop_the_deadline() {
+    let dir = tempdir();
+    let marker = dir.path().join("reloads.txt");
+    let config = format!(
+        "[[hook]]\ncategory = \"config\"\ncommand = [\"sh\", \"-c\", \"echo $CONFSYNC_GENERATION >> {}\"]\n",
+        marker.display()
+    );
+    let (primary, backup) = site(dir.path(), &config);
+    let before = snapshot(&backup.root);
+    assert_exit(
+        &confsync(&["sync", "--from", &primary.address, "--to", &backup.address, "--yes"]),
+        0,
+    );
+    assert_eq!(marks(&marker), ["1"], "the sync's hook");
+
+    let rolled = confsync(&["rollback", "--server", &backup.address, "--yes"]);
+    assert_exit(&rolled, 0);
+    assert_eq!(marks(&marker), ["1", "2"], "the manual rollback's hook: {}", stdout(&rolled));
+    assert_mentions(&stdout(&rolled), &["hook sh -c", "succeeded"]);
+    assert_eq!(history(&backup)["generations"][0]["hooks"][0]["status"], 0);
+
+    let synced = confsync(&[
+        "sync",
+        "--from",
+        &primary.address,
+        "--to",
+        &backup.address,
+        "--yes",
+        "--confirm-within",
+        "3s",
+    ]);
+    assert_exit(&synced, 0);
+    assert_eq!(marks(&marker), ["1", "2", "3"]);
+    assert_exit(
+        &confsync(&["hold", "--server", &backup.address, "--reason", "maintenance window"]),
+        0,
+    );
+    let started = Instant::now();
+    while marks(&marker).len() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no deadline rollback on a held server; log:\n{}",
+            backup.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(marks(&marker), ["1", "2", "3", "4"], "the deadline rollback's hook");
+    let after = snapshot(&backup.root);
+    let config = |t: &Tree| -> Tree {
+        t.iter()
+            .filter(|(p, _)| p.starts_with("config"))
+            .map(|(p, e)| (p.clone(), e.clone()))
+            .collect()
+    };
+    assert_same_tree(&config(&before), &config(&after), "config after the deadline");
+    let newest = &history(&backup)["generations"][0];
+    assert_eq!(newest["kind"], "rollback of 3", "{newest}");
+    assert!(
+        stdout(&confsync(&["servers", "show", &backup.address])).contains("maintenance window"),
+        "the hold stands after the safety net acted"
+    );
+}
+
+/// A check that fails on the tree a rollback would restore refuses the rollback, in the
+/// rollback's words, and changes nothing; `--force` rolls back anyway.
+#[test]
+fn a_failing_check_refuses_a_rollback_unless_forced() {
+    let dir = tempdir();
+    // The old configuration (app = 1) is what this check rejects.
+    let config = "[[check]]\ncategory = \"config\"\ncommand = [\"sh\", \"-c\", \"! grep -q 'app = 1' \\\"$CONFSYNC_TREE/config/app.conf\\\" || { echo app = 1 is retired >&2; exit 1; }\"]\n";
+    let (primary, backup) = site(dir.path(), config);
+    assert_exit(
+        &confsync(&["sync", "--from", &primary.address, "--to", &backup.address, "--yes"]),
+        0,
+    );
+    let synced = snapshot(&backup.root);
+
+    let refused = confsync(&["rollback", "--server", &backup.address, "--yes"]);
+    assert_exit(&refused, 4);
+    assert_mentions(
+        &stderr(&refused),
+        &["app = 1 is retired", "the rollback was refused and nothing was changed", "--force"],
+    );
+    assert_same_tree(&synced, &snapshot(&backup.root), "a refused rollback changes nothing");
+
+    let forced = confsync(&["rollback", "--server", &backup.address, "--yes", "--force"]);
+    assert_exit(&forced, 0);
+    let app = std::fs::read(backup.root.join("config/app.conf")).expect("app.conf");
+    assert_eq!(app, b"app = 1\n", "rolled back anyway");
+}
