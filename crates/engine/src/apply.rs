@@ -148,16 +148,21 @@ impl<S: ChunkSource> Applier<'_, S> {
         resume::prune_to(self.layout, plan);
         create_fresh_staging(&staging_path)?;
         let result = self.stage_and_commit(id, plan, destination, origin, started).await;
-        match &result {
-            Ok(_) => resume::clear(self.layout),
-            Err(_) => {
-                // What was staged (verified or not) may spare the next attempt a refetch;
-                // the rest of staging is only ever ours, and cleared at start as well.
+        match result {
+            Ok(outcome) => {
+                resume::clear(self.layout);
+                Ok(outcome)
+            }
+            Err(error) => {
+                // What was staged (verified or not) may spare the next attempt a refetch,
+                // unless the space it takes is what the server is short of; the rest of
+                // staging is only ever ours, and cleared at start as well.
                 resume::keep_staged(self.layout, &self.layout.staging_dir());
                 let _ = std::fs::remove_dir_all(&staging_path);
+                let dropped = resume::keep_free(self.layout);
+                Err(if dropped.files > 0 { with_note(error, &dropped.describe()) } else { error })
             }
         }
-        result
     }
 
     async fn stage_and_commit(
@@ -844,6 +849,19 @@ fn batches<'a>(files: &[(usize, Category, &'a Step)]) -> Vec<(Category, Vec<(usi
 }
 
 pub use resume::staged_name;
+
+/// `error` with `note` added where its reader sees it (an I/O error's message keeps its
+/// kind); other errors are returned as they are, the note being logged already.
+fn with_note(error: EngineError, note: &str) -> EngineError {
+    match error {
+        EngineError::Io { op, path, source } => {
+            let source = std::io::Error::new(source.kind(), format!("{source}; {note}"));
+            EngineError::Io { op, path, source }
+        }
+        EngineError::Undone(inner) => EngineError::Undone(Box::new(with_note(*inner, note))),
+        other => other,
+    }
+}
 
 fn op_path(op: &Op) -> (Category, &str) {
     let (category, path) = op.target();

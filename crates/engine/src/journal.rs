@@ -431,6 +431,7 @@ pub fn recover(layout: &Layout) -> Result<Recovery> {
         }
     };
     crate::resume::keep_staged(layout, &layout.staging_dir());
+    crate::resume::keep_free(layout);
     fsutil::remove_all(&layout.staging_dir())?;
     Ok(outcome)
 }

@@ -11,6 +11,10 @@
 //!   source's chunk list. A piece is never trusted, only its verified chunks are used.
 //! - Bounded: it holds what one plan staged at most. Each apply first drops the pieces
 //!   its plan does not need (the plan changed), and a committed apply clears them all.
+//! - Never at the cost of the server's space: pieces are kept only while their file
+//!   system keeps [`KEEP_FREE_PERCENT`] free. An apply that failed for lack of space
+//!   would otherwise leave the disk full of what it staged; the largest pieces go first,
+//!   and the error says so ([`keep_free`]).
 //!
 //! Every operation here is advisory: a failure is logged and costs only a refetch.
 
@@ -85,6 +89,73 @@ pub fn keep_staged(layout: &Layout, staging: &Path) {
             bytes = kept.1,
             "kept what was staged, for the next attempt to resume from"
         );
+    }
+}
+
+/// The share of its file system (in percent) the resume folder leaves free.
+pub const KEEP_FREE_PERCENT: u64 = 10;
+
+/// What [`keep_free`] dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Dropped {
+    /// How errors and logs say it.
+    pub fn describe(&self) -> String {
+        format!(
+            "the {} staged {} ({} bytes) kept for a retry {} dropped to leave {KEEP_FREE_PERCENT} % \
+             of the file system free: the next attempt fetches {} again",
+            self.files,
+            if self.files == 1 { "file" } else { "files" },
+            self.bytes,
+            if self.files == 1 { "was" } else { "were" },
+            if self.files == 1 { "it" } else { "them" },
+        )
+    }
+}
+
+/// Drops kept pieces, the largest first, until the file system holding them has
+/// [`KEEP_FREE_PERCENT`] of its size free, or none is left.
+pub fn keep_free(layout: &Layout) -> Dropped {
+    let folder = dir(layout);
+    let Ok(entries) = std::fs::read_dir(&folder) else { return Dropped::default() };
+    let mut pieces: Vec<(u64, PathBuf)> =
+        entries.flatten().filter_map(|e| Some((e.metadata().ok()?.len(), e.path()))).collect();
+    pieces.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    let mut dropped = Dropped::default();
+    for (len, path) in pieces {
+        if !short_of_space(&folder) {
+            break;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                dropped.files += 1;
+                dropped.bytes += len;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, piece = %path.display(), "cannot drop a kept piece")
+            }
+        }
+    }
+    if dropped.files > 0 {
+        tracing::warn!(files = dropped.files, bytes = dropped.bytes, "{}", dropped.describe());
+    }
+    dropped
+}
+
+/// Whether the file system holding `folder` has less than [`KEEP_FREE_PERCENT`] free (as
+/// an unprivileged writer sees it). Unknown counts as enough: dropping is only a saving.
+fn short_of_space(folder: &Path) -> bool {
+    match rustix::fs::statvfs(folder) {
+        Ok(fs) => {
+            let free = u128::from(fs.f_bavail) * u128::from(fs.f_frsize);
+            let size = u128::from(fs.f_blocks) * u128::from(fs.f_frsize);
+            free * 100 < size * u128::from(KEEP_FREE_PERCENT)
+        }
+        Err(_) => false,
     }
 }
 
