@@ -124,7 +124,7 @@ pub fn keep_free(layout: &Layout) -> Dropped {
     let Ok(entries) = std::fs::read_dir(&folder) else { return Dropped::default() };
     let mut pieces: Vec<(u64, PathBuf)> =
         entries.flatten().filter_map(|e| Some((e.metadata().ok()?.len(), e.path()))).collect();
-    pieces.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    pieces.sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
     let mut dropped = Dropped::default();
     for (len, path) in pieces {
         if !short_of_space(&folder) {
