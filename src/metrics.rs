@@ -117,6 +117,8 @@ impl AgentMetrics {
 /// `auto`'s metrics: per destination, its runs and how long since its last success.
 pub struct AutoMetrics {
     pub runs: Family<RunLabel, Counter>,
+    /// 1 while the source's change stream is up (or not followed), 0 while it is lost.
+    pub source_up: Gauge,
     pub seconds_since_success: Family<DestinationLabel, Gauge>,
     pub last_success: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     registry: Registry,
@@ -126,11 +128,18 @@ impl Default for AutoMetrics {
     fn default() -> Self {
         let mut m = AutoMetrics {
             runs: Family::default(),
+            source_up: Gauge::default(),
             seconds_since_success: Family::default(),
             last_success: Default::default(),
             registry: Registry::with_prefix("confsync_auto"),
         };
         m.registry.register("runs", "Runs by destination and outcome", m.runs.clone());
+        m.source_up.set(1);
+        m.registry.register(
+            "source_up",
+            "1 while the source can be reached (its change stream is up), 0 while it is lost",
+            m.source_up.clone(),
+        );
         m.registry.register(
             "seconds_since_last_success",
             "Seconds since the destination was last in sync or applied (-1: never)",

@@ -169,10 +169,15 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
         for destination in &destinations {
             if let Some(two_way) = &destination.two_way {
                 let (target, both) = (destination.target.clone(), two_way.both_ways.clone());
-                tasks.spawn(changes::follow(target, both, bump.clone()));
+                tasks.spawn(changes::follow(target, both, bump.clone(), |_| {}));
             }
         }
-        tasks.spawn(changes::follow(job.source.clone(), job.categories.clone(), bump));
+        let (board, metrics) = (Arc::clone(&status), Arc::clone(&job.metrics));
+        let on_state = move |state: changes::SourceState<'_>| {
+            board.source(state);
+            metrics.source_up.set(i64::from(state.is_none()));
+        };
+        tasks.spawn(changes::follow(job.source.clone(), job.categories.clone(), bump, on_state));
     } else {
         drop(bump);
     }

@@ -376,6 +376,7 @@ async fn watch(
             target,
             Category::ALL.to_vec(),
             bump.clone(),
+            |_| {},
         ));
     }
     drop(bump);

@@ -213,6 +213,77 @@ fn a_stopped_source_is_retried_with_backoff_and_synced_when_it_returns() {
     assert_eq!(entry["last_outcome"], "applied", "{status}");
 }
 
+/// `auto --on-change` says when its source is down (issue 23, item 4): SIGTERM to the
+/// primary's agent is followed at once by a failed run naming the source, one line per
+/// retry, the status file saying the source is unreachable, and the metrics' source gauge
+/// at 0; when the source returns, all of it clears.
+#[test]
+fn on_change_alone_says_when_the_source_is_down_in_the_log_the_status_file_and_metrics() {
+    let (src, dst, state) = (tempdir(), tempdir(), tempdir());
+    populate(src.path());
+    let status_file = state.path().join("status.json");
+    let mut source = Agent::start(src.path(), "primary");
+    let address = source.address.clone();
+    let destination = Agent::start(dst.path(), "backup");
+    let mut auto = Auto::spawn(
+        &source,
+        &[&destination],
+        &[
+            "--on-change",
+            "--status-file",
+            status_file.to_str().expect("UTF-8 path"),
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+    );
+    let metrics = auto.wait_for("metrics address", Duration::from_secs(30), |l| {
+        l["message"].as_str().is_some_and(|m| m.starts_with("metrics at"))
+    })["address"]
+        .as_str()
+        .expect("the metrics address")
+        .to_string();
+    assert_eq!(auto.next_run(&destination, Duration::from_secs(30))["outcome"], "applied");
+    assert!(auto.lines.seen.iter().any(|l| l["watch"] == "subscribed"), "{}", auto.dump());
+    let gauge = |text: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("confsync_auto_source_up ").map(str::trim).map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("no source gauge in:\n{text}"))
+    };
+    assert_eq!(gauge(&scrape(&metrics)), "1");
+
+    source.stop();
+    // Within seconds, not at the next heartbeat or schedule (there is none).
+    let failed = auto.wait_for("a failed run", Duration::from_secs(15), |l| {
+        l["destination"] == destination.address.as_str() && l["outcome"] == "failed"
+    });
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains(&address)), "{failed}");
+    let retried = auto.wait_for("a line for a retry", Duration::from_secs(15), |l| {
+        l["message"].as_str().is_some_and(|m| m.contains("still unreachable"))
+            || (l["destination"] == destination.address.as_str() && l["outcome"] == "failed")
+    });
+    assert!(retried["level"] == "WARN" || retried["outcome"] == "failed", "{retried}");
+    let board: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&status_file).expect("status file")).expect("JSON");
+    assert_eq!(board["source_reachable"], false, "{board:#}");
+    assert!(
+        board["source_error"].is_string() && board["source_lost_since"].is_string(),
+        "{board:#}"
+    );
+    let entry = &board["destinations"][destination.address.as_str()];
+    assert_ne!(entry["last_outcome"], "in_sync", "{board:#}");
+    assert!(entry["consecutive_failures"].as_u64().is_some_and(|n| n >= 1), "{board:#}");
+    assert_eq!(gauge(&scrape(&metrics)), "0");
+
+    let _source = Agent::start_at(src.path(), "primary", &address, &[]);
+    auto.wait_for("the stream again", Duration::from_secs(40), |l| l["watch"] == "subscribed");
+    let board: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&status_file).expect("status file")).expect("JSON");
+    assert_eq!(board["source_reachable"], true, "{board:#}");
+    assert_eq!(gauge(&scrape(&metrics)), "1");
+}
+
 #[test]
 fn one_failing_destination_does_not_hold_back_the_others() {
     let (src, good_dst, bad_dst) = (tempdir(), tempdir(), tempdir());

@@ -265,7 +265,10 @@ fn an_apply_that_runs_out_of_space_leaves_the_space_free_and_says_so() {
         confsync(&["sync", "--from", &source.address, "--to", &destination.address, "--yes"]);
     assert_exit(&synced, 3);
     let said = stderr(&synced);
-    assert_mentions(&said, &["No space left on device", "dropped to leave 10 % of the file system free"]);
+    assert_mentions(
+        &said,
+        &["No space left on device", "dropped to leave 10 % of the file system free"],
+    );
     let after: Vec<Tree> = CATEGORIES.iter().map(|c| snapshot(&dst.join(c))).collect();
     assert!(after == before, "the tree is unchanged");
     let size = 40u64 << 20;

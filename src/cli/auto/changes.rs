@@ -2,6 +2,11 @@
 //! source's tree digest changes; every destination loop wakes on it. The stream is
 //! re-subscribed with capped backoff whenever it breaks, and declared dead when the
 //! source's heartbeat stops.
+//!
+//! Losing the stream is news: every destination loop is woken at once (its run then says
+//! the source is unreachable, in its log line, the status file and the metrics, and
+//! retries with its backoff), each re-subscription that fails is a log line, and the
+//! caller is told when the source goes and comes back.
 
 use std::time::Duration;
 
@@ -16,8 +21,17 @@ use crate::cli::auto::schedule::Backoff;
 /// Silence after which the stream is taken for dead (the agent beats every 30 s).
 const SILENCE: Duration = Duration::from_secs(95);
 
-/// Runs until the receivers are gone; never returns an error, only logs.
-pub async fn follow(source: Target, categories: Vec<Category>, bump: watch::Sender<u64>) {
+/// Whether the source's stream is up (`None`) or why it is not.
+pub type SourceState<'a> = Option<&'a str>;
+
+/// Runs until the receivers are gone; never returns an error, only logs, and tells
+/// `on_state` each time the source is lost or found again.
+pub async fn follow(
+    source: Target,
+    categories: Vec<Category>,
+    bump: watch::Sender<u64>,
+    on_state: impl Fn(SourceState<'_>) + Send + 'static,
+) {
     let mut backoff = Backoff::default();
     let mut last: Option<Digest> = None;
     let mut lost = false;
@@ -28,6 +42,11 @@ pub async fn follow(source: Target, categories: Vec<Category>, bump: watch::Send
                     match tokio::time::timeout(SILENCE, changes.next()).await {
                         Ok(Some(Ok(digest))) => {
                             if lost || last.is_none() {
+                                // Said before it is logged: whoever reads the log line
+                                // finds the status file current.
+                                if lost {
+                                    on_state(None);
+                                }
                                 tracing::info!(
                                     source = %source.address,
                                     watch = "subscribed",
@@ -61,14 +80,23 @@ pub async fn follow(source: Target, categories: Vec<Category>, bump: watch::Send
         }
         let wait = backoff.failed();
         if lost {
-            tracing::debug!(source = %source.address, reason = %why, "change stream still unavailable");
+            tracing::warn!(
+                source = %source.address,
+                reason = %why,
+                retry_in_s = wait.as_secs(),
+                "the source is still unreachable: {why}; trying again in {}s",
+                wait.as_secs()
+            );
         } else {
+            on_state(Some(&why));
             tracing::warn!(
                 source = %source.address,
                 reason = %why,
                 "lost the source's change stream: {why}; re-subscribing with backoff (scheduled runs, if any, go on)"
             );
             lost = true;
+            // Every destination looks now, and its run says what it finds.
+            bump.send_modify(|n| *n += 1);
         }
         tokio::time::sleep(wait).await;
     }

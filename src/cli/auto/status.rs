@@ -30,6 +30,13 @@ pub struct DestinationStatus {
 #[derive(Debug, serde::Serialize)]
 struct Document<'a> {
     source: &'a str,
+    /// Whether the source's change stream is up (with `--on-change`; else always true).
+    source_reachable: bool,
+    /// Why it is not, and since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_lost_since: Option<&'a str>,
     updated: String,
     pid: u32,
     destinations: &'a BTreeMap<String, DestinationStatus>,
@@ -40,11 +47,36 @@ pub struct StatusBoard {
     path: Option<PathBuf>,
     source: String,
     destinations: Mutex<BTreeMap<String, DestinationStatus>>,
+    /// Why the source cannot be reached, and since when (none: it can).
+    source_lost: Mutex<Option<(String, String)>>,
 }
 
 impl StatusBoard {
     pub fn new(path: Option<PathBuf>, source: &str) -> StatusBoard {
-        StatusBoard { path, source: source.to_string(), destinations: Mutex::default() }
+        StatusBoard {
+            path,
+            source: source.to_string(),
+            destinations: Mutex::default(),
+            source_lost: Mutex::default(),
+        }
+    }
+
+    /// The source was lost (why) or found again (`None`); the file is rewritten at once.
+    pub fn source(&self, lost: Option<&str>) {
+        {
+            let mut source = self.source_lost.lock().unwrap_or_else(|p| p.into_inner());
+            *source = lost.map(|why| (why.to_string(), clock::utc(clock::now_secs())));
+        }
+        self.update_all();
+    }
+
+    fn update_all(&self) {
+        let all = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(path) = &self.path
+            && let Err(e) = self.write(path, &all)
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the status file");
+        }
     }
 
     /// Writes the file once before any run, so that a path that cannot be written is an
@@ -79,8 +111,12 @@ impl StatusBoard {
         path: &std::path::Path,
         all: &BTreeMap<String, DestinationStatus>,
     ) -> Result<(), String> {
+        let lost = self.source_lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let document = Document {
             source: &self.source,
+            source_reachable: lost.is_none(),
+            source_error: lost.as_ref().map(|(why, _)| why.as_str()),
+            source_lost_since: lost.as_ref().map(|(_, since)| since.as_str()),
             updated: clock::utc(clock::now_secs()),
             pid: std::process::id(),
             destinations: all,
