@@ -1,6 +1,7 @@
 //! `confsync status`: one row per server of the list, against the primary (or `--from`),
 //! saying what it is (in sync, changes pending, edited locally, awaiting its initial sync,
-//! applying, on hold, awaiting confirmation, unreachable, another version) and ending with
+//! applying, on hold, awaiting confirmation, unreachable, another version; with the primary
+//! down: source down, and not compared) and ending with
 //! the command that fixes it. `--watch` keeps the table live: redrawn in place on a
 //! terminal when any agent's tree changes (their `Watch` streams) and every few seconds
 //! for what has no stream (holds, progress). Exit codes for monitoring scripts: 0 all in
@@ -85,6 +86,14 @@ pub enum State {
     Unreachable {
         reason: String,
     },
+    /// The primary (or `--from`) cannot be asked: nothing can be compared with it.
+    SourceDown {
+        reason: String,
+    },
+    /// Up, but not compared: its source is down.
+    NotCompared {
+        reason: String,
+    },
     VersionMismatch {
         reason: String,
     },
@@ -105,7 +114,9 @@ impl Row {
     fn exit_code(&self) -> ExitCode {
         match self.state {
             State::Primary | State::InSync => ExitCode::Success,
-            State::Unreachable { .. } | State::VersionMismatch { .. } => ExitCode::Failed,
+            State::Unreachable { .. }
+            | State::SourceDown { .. }
+            | State::VersionMismatch { .. } => ExitCode::Failed,
             _ => ExitCode::Differences,
         }
     }
@@ -171,7 +182,11 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
         } else {
             let reason = status.reason.clone().unwrap_or_else(|| error.clone());
             let reason = reason.strip_prefix("unreachable: ").unwrap_or(&reason).to_string();
-            State::Unreachable { reason }
+            if entry.name == primary.name {
+                State::SourceDown { reason }
+            } else {
+                State::Unreachable { reason }
+            }
         };
         row.command = Some(if mismatch {
             format!("install the same confsync version on {name} and on this machine")
@@ -211,9 +226,7 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
         return row;
     }
     if primary_status.error.is_some() {
-        row.state = State::Unreachable {
-            reason: format!("the primary {} cannot be asked to compare", primary.name),
-        };
+        row.state = State::NotCompared { reason: format!("{} is down", primary.name) };
         return row;
     }
     match compare(entry, primary).await {
@@ -358,6 +371,8 @@ pub fn describe(state: &State) -> String {
             clock::utc(*deadline)
         ),
         State::Unreachable { reason } => format!("unreachable: {reason}"),
+        State::SourceDown { reason } => format!("source down, cannot compare: {reason}"),
+        State::NotCompared { reason } => format!("not compared: {reason}"),
         State::VersionMismatch { reason } => format!("version mismatch: {reason}"),
     }
 }

@@ -121,6 +121,35 @@ fn status_names_each_state_with_the_command_that_fixes_it() {
     assert_exit(&confsync(&["--servers", &two, "status"]), 0);
 }
 
+/// With the primary down (issue 23, item 5), its row says the source is down and nothing
+/// can be compared, and the backups, which are up, say "not compared" (not unreachable).
+#[test]
+fn with_the_primary_down_its_row_says_so_and_the_backups_are_not_compared() {
+    let dir = tempdir();
+    let (p, b) = (dir.path().join("primary"), dir.path().join("backup-1"));
+    tree(&p);
+    tree(&b);
+    let mut primary = Agent::start(&p, "primary");
+    let backup = Agent::start(&b, "backup-1");
+    let mut list = ServerFile::new(dir.path());
+    list.add("primary", &primary.address, "primary").add("backup-1", &backup.address, "backup");
+    let servers = list.path.display().to_string();
+    primary.stop();
+
+    let json = confsync(&["--servers", &servers, "status", "--json"]);
+    assert_exit(&json, 3);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("status --json");
+    assert_eq!(state_of(&doc, "primary")["state"], "source_down", "{doc:#}");
+    assert_eq!(state_of(&doc, "backup-1")["state"], "not_compared", "{doc:#}");
+    let text = stdout(&confsync(&["--servers", &servers, "status"]));
+    let row = |name: &str| {
+        text.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_default().to_string()
+    };
+    assert!(row("primary").contains("source down, cannot compare"), "{text}");
+    assert!(row("backup-1").contains("not compared: primary is down"), "{text}");
+    assert!(!row("backup-1").contains("unreachable"), "{text}");
+}
+
 #[test]
 fn status_watch_redraws_when_a_tree_changes() {
     let dir = tempdir();
