@@ -59,15 +59,24 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
 pub async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     let target = targets::resolve(&args.server, "--server")?.target;
     let mut client = AgentClient::connect(&target).await?;
+    // Asked first, so that the sentence can say whether there was a hold to lift.
+    let was = client.hello().await.ok().and_then(|hello| hello.hold);
     let state = client.release().await?;
     if args.json {
         println!("{}", json(&args.server, state.as_ref()));
-    } else {
+    } else if let Some(hold) = was {
+        let by =
+            if hold.held_by.is_empty() { String::new() } else { format!(" by {}", hold.held_by) };
         println!(
-            "Released {}: it accepts applies again; `confsync auto` takes it up at its next \
-             pass (its --every, or the next change with --on-change).",
-            args.server
+            "Released {}: the hold placed{by} at {} ({}) is lifted, and it accepts applies again. \
+             `confsync auto` picks it up at its next run: the next scheduled one with --every, \
+             within a minute with --on-change alone.",
+            args.server,
+            clock::utc(hold.since),
+            if hold.reason.is_empty() { "no reason given" } else { hold.reason.as_str() },
         );
+    } else {
+        println!("{} was not on hold: nothing to release; it accepts applies.", args.server);
     }
     Ok(ExitCode::Success)
 }

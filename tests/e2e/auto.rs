@@ -417,7 +417,13 @@ fn a_held_destination_refuses_sync_and_auto_until_released() {
 
     let released = confsync(&["release", "--server", &address]);
     assert_exit(&released, 0);
-    assert_mentions(&stdout(&released), &["Released", "accepts applies again", "confsync auto"]);
+    assert_mentions(
+        &stdout(&released),
+        &["Released", "is lifted", "accepts applies again", "within a minute with --on-change"],
+    );
+    let again = confsync(&["release", "--server", &address]);
+    assert_exit(&again, 0);
+    assert_mentions(&stdout(&again), &["was not on hold: nothing to release"]);
     auto.wait_for("the sync after the release", Duration::from_secs(20), |l| {
         l["outcome"] == "applied"
     });

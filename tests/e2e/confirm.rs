@@ -66,6 +66,26 @@ fn an_unconfirmed_sync_rolls_back_at_its_deadline_and_says_so() {
     );
     let listed = confsync(&["--servers", &list.path.display().to_string(), "servers", "list"]);
     assert_mentions(&stdout(&listed), &["awaiting confirmation of 1"]);
+    // A deadline still ahead reads as one (issue 23, item 9), and as data it is an object
+    // with an RFC 3339 time, like every time in confsync's JSON.
+    std::fs::create_dir_all(dir.path().join("with-primary")).expect("a folder for the list");
+    let mut with_primary = ServerFile::new(&dir.path().join("with-primary"));
+    with_primary.add("primary", &primary.address, "primary");
+    with_primary.add("backup-1", &backup.address, "backup");
+    let servers = with_primary.path.display().to_string();
+    let status = stdout(&confsync(&["--servers", &servers, "status"]));
+    assert_mentions(
+        &status,
+        &["awaiting confirmation of generation 1 (rolls back at", "unless confirmed"],
+    );
+    let listed = confsync(&["--servers", &servers, "servers", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&listed)).expect("list JSON");
+    let awaiting = &rows[1]["awaiting_confirmation"];
+    assert_eq!(awaiting["generation"], 1, "{rows:#}");
+    assert!(
+        awaiting["deadline"].as_str().is_some_and(|d| d.starts_with("20") && d.ends_with('Z')),
+        "{rows:#}"
+    );
 
     // Another apply meanwhile is refused: it would pile onto what is about to be undone.
     write(&p, "config/more.conf", b"more\n");

@@ -257,6 +257,14 @@ fn a_file_under_a_key_rule_that_does_not_parse_is_refused_and_left_alone() {
         &["config/server.toml", "destination's copy cannot be read as toml", "--allow-unmergeable"],
     );
     assert_eq!(read(dst.path(), "config/app.conf"), b"app = v1\n", "nothing was applied");
+    // The plan shows it as what it is, not as a merge that keeps a key (issue 23, item 9).
+    let line = stdout(&refused)
+        .lines()
+        .find(|l| l.contains("server.toml"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(!line.contains("kept"), "{}", stdout(&refused));
+    assert_mentions(&stdout(&refused), &["cannot be merged: refused, see below"]);
 
     // Accepting the refusal leaves that file alone and applies the rest.
     sync_ok(&source, &destination, &["--allow-unmergeable"]);

@@ -92,6 +92,8 @@ fn status_names_each_state_with_the_command_that_fixes_it() {
     let edited = state_of(&doc, "edited");
     assert!(edited["paths"].to_string().contains("config/hand.conf"), "{edited:#}");
     assert_eq!(state_of(&doc, "held")["reason"], "OS upgrade");
+    let since = &state_of(&doc, "held")["since"];
+    assert!(since.as_str().is_some_and(|s| s.ends_with('Z')), "RFC 3339, as elsewhere: {since}");
 
     // The same as text, one row each with its command; exit codes by the worst row.
     let text = confsync(&["--servers", &servers, "status"]);

@@ -56,8 +56,13 @@ pub async fn resolve<S: ChunkSource>(
                             continue;
                         }
                         if options.semantic {
-                            step.semantic = semantic::describe(step.path.as_str(), &current, &bytes, options.key_column.as_deref())
-                                .unwrap_or_default();
+                            step.semantic = semantic::describe(
+                                step.path.as_str(),
+                                &current,
+                                &bytes,
+                                options.key_column.as_deref(),
+                            )
+                            .unwrap_or_default();
                         }
                         if let Some(entry) = step.source.as_mut() {
                             entry.size = bytes.len() as u64;
@@ -70,20 +75,33 @@ pub async fn resolve<S: ChunkSource>(
                             "{category}/{} cannot be merged ({why}); it is left as it is",
                             crate::path::shorten(step.path.as_str())
                         ));
-                        kept_now.push(Kept { path: step.path.clone(), kind: EntryKind::File, why: KeptBy::Unmergeable(why) });
+                        kept_now.push(Kept {
+                            path: step.path.clone(),
+                            kind: EntryKind::File,
+                            why: KeptBy::Unmergeable(why),
+                        });
                         dropped.insert(i);
                         continue;
                     }
-                    Err(Unmerged::Refused(why)) => plan.refusals.push(Refusal::new(
+                    Err(Unmerged::Refused(why)) => {
+                        // Shown as what it is (a file the plan cannot write), not as a
+                        // merge that keeps keys, just above its refusal.
+                        step.semantic = vec![format!(
+                            "holds device-specific keys ({}) and cannot be merged: refused, see below",
+                            step.kept_keys.join(", ")
+                        )];
+                        let keys = std::mem::take(&mut step.kept_keys);
+                        plan.refusals.push(Refusal::new(
                         RefusalKind::Unmergeable,
                         format!(
                             "{category}/{} holds device-specific keys ({}) and cannot be merged: {why}; \
                              nothing about it changes. Fix the file, or pass --allow-unmergeable to \
                              leave it as it is and apply the rest",
                             crate::path::shorten(step.path.as_str()),
-                            step.kept_keys.join(", ")
+                            keys.join(", ")
                         ),
-                    )),
+                    ));
+                    }
                     Err(Unmerged::Failed(e)) => return Err(e),
                 }
             } else if options.semantic
