@@ -175,8 +175,8 @@ fn without_a_terminal_the_wizard_points_to_sync_yes() {
 fn both_ways_the_wizard_shows_each_direction_and_asks_per_conflict() {
     let site = pair();
     let (p, b) = (&site.primary.root, &site.backup.root);
-    write(p, "config/shared.conf", b"the primary's edit\n");
-    write(b, "config/shared.conf", b"the backup's edit\n");
+    write(p, "config/shared.conf", b"edit = primary\n");
+    write(b, "config/shared.conf", b"edit = backup\n");
     let mut session = wizard_session(&site.servers);
     session.exp_string("Type an address").expect("source menu");
     press(&mut session, "\r");
@@ -206,11 +206,15 @@ fn both_ways_the_wizard_shows_each_direction_and_asks_per_conflict() {
     session.exp_string("keep backup-1's version").expect("conflict menu");
     press(&mut session, "\x1b[B");
     press(&mut session, "\r");
+    // As one way does, it offers what changes inside the files (issue 23, item 7).
+    session.exp_string("Show what changes inside the files").expect("key-level offer");
+    press(&mut session, "y");
+    session.exp_string("edit primary").expect("the key-level change of shared.conf");
     session.exp_string("Apply both ways?").expect("confirmation");
     press(&mut session, "y");
     session.exp_string("Done: both servers committed").expect("result");
     session.exp_eof().expect("the wizard ends");
-    assert_eq!(std::fs::read(p.join("config/shared.conf")).expect("read"), b"the backup's edit\n");
+    assert_eq!(std::fs::read(p.join("config/shared.conf")).expect("read"), b"edit = backup\n");
     assert_eq!(std::fs::read(p.join("config/stale.conf")).expect("read"), b"left over");
     assert_eq!(std::fs::read(b.join("firmware/image.bin")).expect("read"), b"firmware v2");
     assert_eq!(std::fs::read(p.join("licenses/primary.lic")).expect("read"), b"primary license");

@@ -67,6 +67,29 @@ pub async fn run(
         Decision::Refused(refusals) => return Err(Refused(refusals).into()),
         Decision::Ready => {}
     }
+    // As one way does: what changes inside the files, when asked.
+    let overwrites =
+        [&planned.decides, &planned.takes].iter().flat_map(|v| &v.categories).any(|c| {
+            c.steps.iter().any(|s| {
+                s.action == confsync_engine::plan::Action::Overwrite
+                    && s.kind == confsync_engine::EntryKind::File
+            })
+        });
+    let ask_keys = "Show what changes inside the files (key by key, record by record)?";
+    if overwrites && ask(|| Confirm::new().with_prompt(ask_keys).default(false).interact())? {
+        settings.options.semantic = true;
+        planned = spin(&planning, two_way::plan(&from, &to, &settings)).await?;
+        println!();
+        print!("{}", two_way::show_plan(&planned, &from.label, &to.label, false));
+        match planned.decision() {
+            Decision::InSync => {
+                println!("{} and {} already agree: nothing to do.", from.label, to.label);
+                return Ok(ExitCode::Success);
+            }
+            Decision::Refused(refusals) => return Err(Refused(refusals).into()),
+            Decision::Ready => {}
+        }
+    }
     let question = format!(
         "Apply both ways? {} change on {} and {} on {}",
         planned.decides.files_changed(),
