@@ -478,6 +478,7 @@ fn short_status(error: &ClientError) -> String {
         ClientError::Tls { detail, .. } => format!("TLS: {}", first_sentence(detail)),
         ClientError::Failed { message, .. } => format!("failed: {}", first_sentence(message)),
         ClientError::Protocol { detail, .. } => format!("protocol: {}", first_sentence(detail)),
+        ClientError::Gone { detail, .. } => format!("went away: {}", first_sentence(detail)),
     }
 }
 

@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::pki::{Creds, Pki, TlsAgent, block_on, confsync_as, raw_client, status_text};
+use crate::support::pki::{
+    Creds, Pki, TlsAgent, block_on, confsync_as, path, raw_client, status_text,
+};
 use crate::support::*;
 use confsync_proto::v1;
 use confsync_wire::tls::Role;
@@ -429,4 +431,96 @@ fn agent_toml_and_the_server_list_carry_the_certificates() {
         &[],
     );
     agent.wait_for_log("(--insecure)", Duration::from_secs(10));
+}
+
+/// A destination killed in the middle of a transfer over mutual TLS (issue 23, item 10):
+/// the error says what happened and what to do, in words, not the TLS library's (no
+/// `h2 protocol error`, no `close_notify` link); its tree is unchanged.
+#[test]
+fn a_destination_killed_mid_transfer_is_said_in_words_with_what_to_do() {
+    let (src, dst) = (tempdir(), tempdir());
+    write_noise(src.path(), "firmware/big.img", 16 << 20, 5);
+    write(src.path(), "config/app.conf", b"app = new\n");
+    write(dst.path(), "config/app.conf", b"app = old\n");
+    let pki = Pki::new();
+    let admin = pki.issue("alice", "admin");
+    let (primary, backup) = (pki.issue("primary", "agent"), pki.issue("backup-1", "agent"));
+    let source = TlsAgent::start(src.path(), "primary", &primary, &admin, &[]);
+    let mut destination = TlsAgent::start(
+        dst.path(),
+        "backup-1",
+        &backup,
+        &admin,
+        &[("CONFSYNC_FAILPOINTS", "transfer-delay-ms=100")],
+    );
+    let before = snapshot(dst.path());
+    let mut args = admin.cli_args();
+    let sync = sync_args(&source.address, &destination.address, &[]);
+    args.extend(sync.iter().map(|a| a.to_string()));
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut sync = Running::spawn(&args);
+    sync.wait_for(Duration::from_secs(60), is_transferring);
+    destination.kill();
+    let (status, events, stderr) = sync.finish(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(3), "{events:#?}\n{stderr}");
+    let said = format!("{events:?}{stderr}");
+    assert_mentions(
+        &said,
+        &["went away during the apply", "nothing was changed", "run again once it is back"],
+    );
+    assert!(!said.contains("h2 protocol error") && !said.contains("docs.rs"), "{said}");
+    let after = snapshot(dst.path());
+    let tree = |t: &Tree| -> Tree {
+        t.iter()
+            .filter(|(p, _)| !p.starts_with(".confsync"))
+            .map(|(p, e)| (p.clone(), e.clone()))
+            .collect()
+    };
+    assert_same_tree(&tree(&before), &tree(&after), "the destination's tree");
+}
+
+/// A wrong key path is said once, with the file (issue 23, item 10): the OS error is part
+/// of the sentence, not repeated by the error chain, by the agent and by the CLI.
+#[test]
+fn a_wrong_key_path_is_said_once() {
+    let pki = Pki::new();
+    let creds = pki.issue("backup-1", "agent");
+    let root = tempdir();
+    let missing = pki.dir.path().join("no-such.key");
+    let missing = missing.to_str().expect("UTF-8 path");
+    let ca = path(&creds.ca);
+    let cert = path(&creds.cert);
+    let agent = confsync(&[
+        "agent",
+        "--root",
+        &path(root.path()),
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-ca",
+        &ca,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        missing,
+    ]);
+    let cli = confsync(&[
+        "--ca",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        missing,
+        "diff",
+        "--from",
+        "127.0.0.1:1",
+        "--to",
+        "127.0.0.1:2",
+    ]);
+    for (who, output) in [("the agent", &agent), ("the CLI", &cli)] {
+        assert_ne!(output.status.code(), Some(0), "{who}");
+        let said = stderr(output);
+        assert!(said.contains(&format!("cannot read private key {missing}")), "{who}: {said}");
+        assert_eq!(said.matches("No such file or directory").count(), 1, "{who}: {said}");
+    }
 }

@@ -209,6 +209,14 @@ impl TlsAgent {
     }
 }
 
+impl TlsAgent {
+    /// SIGKILL, as a crash or a power cut does.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for TlsAgent {
     fn drop(&mut self) {
         if std::thread::panicking() {

@@ -20,6 +20,13 @@ pub enum ClientError {
     Protocol { address: String, detail: String },
     #[error("cannot connect to {address} securely: {detail}")]
     Tls { address: String, detail: String },
+    /// The connection broke in the middle of a stream (the agent stopped or crashed).
+    #[error(
+        "the agent at {address} went away during the {what} ({detail}); nothing was changed \
+         there (a commit under way is finished or undone when it starts again); run again \
+         once it is back: it resumes from what it had received"
+    )]
+    Gone { address: String, what: &'static str, detail: String },
 }
 
 impl ClientError {
@@ -30,7 +37,8 @@ impl ClientError {
             | ClientError::Refused { address, .. }
             | ClientError::Failed { address, .. }
             | ClientError::Protocol { address, .. }
-            | ClientError::Tls { address, .. } => address,
+            | ClientError::Tls { address, .. }
+            | ClientError::Gone { address, .. } => address,
         }
     }
 
@@ -72,6 +80,23 @@ impl ClientError {
         }
     }
 
+    /// A status that ended a stream already under way: the connection broke (a
+    /// transport error beneath it, or the code a lost connection gets) rather than the
+    /// agent answering with an error of its own.
+    pub(crate) fn from_stream_status(
+        address: &str,
+        what: &'static str,
+        status: tonic::Status,
+    ) -> ClientError {
+        let broken = std::error::Error::source(&status).is_some()
+            || (matches!(status.code(), tonic::Code::Unknown | tonic::Code::Unavailable)
+                && status::refusals(&status).is_none());
+        if !broken {
+            return ClientError::from_status(address, status);
+        }
+        ClientError::Gone { address: address.to_string(), what, detail: root_cause(&status) }
+    }
+
     /// The refusals, when this is one.
     pub fn refusals(&self) -> &[Refusal] {
         match self {
@@ -88,4 +113,18 @@ impl ClientError {
     pub fn is_transient_refusal(&self) -> bool {
         self.is_refusal() && self.refusals().iter().all(|r| r.kind.is_transient())
     }
+}
+
+/// The innermost reason of a transport failure, without the links to documentation the
+/// TLS library adds: "connection reset", "peer closed connection without sending TLS
+/// close_notify".
+fn root_cause(status: &tonic::Status) -> String {
+    let mut cause: &dyn std::error::Error = status;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let text = cause.to_string();
+    let text = if text.is_empty() { status.message().to_string() } else { text };
+    let text = text.split(": https://").next().unwrap_or(&text).trim().to_string();
+    if text.is_empty() { "the connection closed".to_string() } else { text }
 }

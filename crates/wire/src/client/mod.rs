@@ -177,10 +177,11 @@ impl AgentClient {
         &self,
         mut stream: tonic::Streaming<v1::ApplyEvent>,
         mut on_progress: impl FnMut(&ProgressEvent),
-        what: &str,
+        what: &'static str,
     ) -> Result<ApplyOutcome, ClientError> {
         while let Some(event) = stream.next().await {
-            let event = event.map_err(|s| self.status(s))?;
+            let event =
+                event.map_err(|s| ClientError::from_stream_status(&self.address, what, s))?;
             if let Some(result) = &event.result {
                 return Ok(plan::outcome_from_proto(result));
             }

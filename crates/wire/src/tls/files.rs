@@ -19,20 +19,17 @@ pub struct TlsFiles {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("cannot read {what} {}: {source}", path.display())]
-    Read {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The I/O error is part of the sentence and not its source: a chain printed whole
+    // would say it twice.
+    #[error("cannot read {what} {}: {error}", path.display())]
+    Read { what: &'static str, path: PathBuf, error: std::io::Error },
     #[error("{} holds no {what} in PEM form ({detail}); give the file `confsync certs` wrote", path.display())]
     NotPem { what: &'static str, path: PathBuf, detail: String },
 }
 
 /// The raw bytes of a PEM file.
 pub fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, FileError> {
-    std::fs::read(path).map_err(|source| FileError::Read { what, path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|error| FileError::Read { what, path: path.to_path_buf(), error })
 }
 
 /// Every certificate in a PEM file (a leaf first, then any intermediates); at least one.
