@@ -5,6 +5,7 @@ use confsync::cli::{self, Cli, Command, ExitCode};
 
 fn main() -> std::process::ExitCode {
     tune_allocator();
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Agent(_)) => cli::agent::init_logging(cli.verbose),
@@ -20,6 +21,8 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(code) => code.into(),
+        // Whoever read the output stopped (`| head`): what they wanted, they have.
+        Err(error) if closed_pipe(&error) => ExitCode::Success.into(),
         Err(error) => {
             eprintln!("confsync: {error:#}");
             cli::exit::code_for(&error).into()
@@ -44,3 +47,31 @@ fn tune_allocator() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
+
+/// Whether `error` comes down to writing into a pipe nobody reads any more.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` panics when its reader has gone (`confsync servers list | head -1`): that
+/// ends the command quietly, as a closed pipe ends any Unix tool, instead of a panic
+/// message. Any other panic is reported as usual.
+fn quiet_on_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}

@@ -79,12 +79,13 @@ pub enum Command {
     Wizard(wizard::WizardArgs),
     /// Show what would change on DST to make it equal SRC (exit 1 when they differ).
     #[command(
-        after_help = "Example:\n  confsync diff --from primary:7420 --to backup-1:7420 --only firmware,config"
+        after_help = "Example:\n  confsync diff --from primary --to backup-1 --only firmware,config"
     )]
     Diff(diff::DiffArgs),
     /// Make one or more destinations equal the source, after showing the differences.
-    #[command(after_help = "Examples:\n  confsync sync --from primary:7420 --to backup-1:7420\n  \
-                            confsync sync --from primary:7420 --to b1:7420,b2:7420 --yes --json")]
+    #[command(after_help = "Examples:\n  confsync sync --from primary --to backup-1\n  \
+                            confsync sync --from primary --to backup-1,backup-2 --yes --json\n\n\
+                            Servers are named as in `confsync servers list`, or given as host:port.")]
     Sync(sync::SyncArgs),
     /// Write a source's tree to one bundle file, for a destination that cannot reach it.
     #[command(after_help = "Examples:\n  confsync export --from primary -o site.bundle\n  \
@@ -111,28 +112,26 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Keep destinations following a source: on a schedule, on change, or both.
     #[command(
-        after_help = "Example:\n  confsync auto --from primary:7420 --to backup-1:7420 --every 5m --on-change"
+        after_help = "Example:\n  confsync auto --from primary --to backup-1,backup-2 --every 5m --on-change"
     )]
     Auto(auto::AutoArgs),
     /// List the applies recorded on a server, newest first.
-    #[command(after_help = "Example:\n  confsync history --server backup-1:7420")]
+    #[command(after_help = "Example:\n  confsync history --server backup-1")]
     History(history::HistoryArgs),
     /// Restore a server to its state before a kept generation.
-    #[command(after_help = "Example:\n  confsync rollback --server backup-1:7420 --generation 12")]
+    #[command(after_help = "Example:\n  confsync rollback --server backup-1 --generation 12")]
     Rollback(rollback::RollbackArgs),
     /// Read every file of a server again, ignoring its index, and report what does not
     /// match (exit 1); with --against, compare it with a source read back too.
     #[command(
-        after_help = "Examples:\n  confsync verify --server backup-1:7420\n  confsync verify --server backup-1:7420 --against primary:7420 --json"
+        after_help = "Examples:\n  confsync verify --server backup-1\n  confsync verify --server backup-1 --against primary --json"
     )]
     Verify(verify::VerifyArgs),
     /// Make a server refuse every apply until released (maintenance, upgrades).
-    #[command(
-        after_help = "Example:\n  confsync hold --server backup-1:7420 --reason \"OS upgrade\""
-    )]
+    #[command(after_help = "Example:\n  confsync hold --server backup-1 --reason \"OS upgrade\"")]
     Hold(hold::HoldArgs),
     /// Let a held server accept applies again.
-    #[command(after_help = "Example:\n  confsync release --server backup-1:7420")]
+    #[command(after_help = "Example:\n  confsync release --server backup-1")]
     Release(hold::ReleaseArgs),
     /// Confirm a generation applied with `sync --confirm-within`, so that it stands.
     #[command(
@@ -280,10 +279,35 @@ fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
         };
         page = sub;
     }
-    clap_mangen::Man::new(page)
-        .render(&mut std::io::stdout())
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff).context("rendering the manual page")?;
+    // On a terminal, read it as a page (what `man` shows), not as roff source.
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) && page_with_man(&roff) {
+        return Ok(ExitCode::Success);
+    }
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &roff)
         .context("writing the manual page")?;
     Ok(ExitCode::Success)
+}
+
+/// Shows a roff page through `man -l -` (which formats it and runs the pager); `false`
+/// when there is no `man` to run, so that the roff is printed instead.
+fn page_with_man(roff: &[u8]) -> bool {
+    use std::io::Write;
+    let child = std::process::Command::new("man")
+        .args(["-l", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        tracing::debug!("no `man` to format the page with; printing its roff");
+        return false;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A pager quit early closes its input: not an error.
+        let _ = stdin.write_all(roff);
+    }
+    let _ = child.wait();
+    true
 }
 
 /// Runs a parsed command line.
@@ -319,7 +343,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs(command) => certs::run(command).await,
         Command::Man(args) => man(&args),
         Command::Completions { shell } => {
-            print_completions(shell, &mut std::io::stdout());
+            // Made whole first: the generator panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            print_completions(shell, &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)
+                .context("writing the completion script")?;
             Ok(ExitCode::Success)
         }
     }

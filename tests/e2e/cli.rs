@@ -88,6 +88,64 @@ fn the_man_page_renders() {
     );
 }
 
+/// On a terminal, `confsync man sync` is a page to read, formatted by the real `man`, not
+/// roff source (issue 23, item 11). The pager is `cat`, so that the test reads it whole.
+#[test]
+fn on_a_terminal_the_man_page_is_shown_formatted() {
+    let mut command = std::process::Command::new(BIN);
+    command.args(["man", "sync"]).env("TERM", "xterm-256color").env("MANPAGER", "cat");
+    command.env("PAGER", "cat").env("MANWIDTH", "80");
+    let mut session =
+        rexpect::session::spawn_command(command, Some(30_000)).expect("spawn in a pty");
+    let page = session.exp_eof().expect("the page, to its end");
+    assert!(page.contains("NAME") && page.contains("confsync-sync"), "{page}");
+    assert!(!page.contains(".TH") && !page.contains(".SH"), "no roff on a terminal:\n{page}");
+}
+
+/// A reader that stops early (`| head`) is no error: exit 0, nothing on stderr, whether
+/// the command writes with `write_all` (man, completions) or `println!` (servers list).
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let dir = tempdir();
+    let mut list = ServerFile::new(dir.path());
+    for i in 0..200 {
+        list.add(&format!("backup-{i}"), &format!("127.0.0.1:{}", 1 + i), "backup");
+    }
+    let servers = list.path.display().to_string();
+    for args in [
+        vec!["man"],
+        vec!["completions", "bash"],
+        vec!["--servers", servers.as_str(), "servers", "list", "--json"],
+    ] {
+        let mut child = std::process::Command::new(BIN)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn confsync");
+        // Nobody reads: every write finds the pipe closed.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("wait");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
+}
+
+/// The examples in `--help` (and so in the manual pages) name servers as an administrator
+/// does, from the server list, rather than by address.
+#[test]
+fn the_examples_use_server_names() {
+    for command in ["diff", "sync", "auto", "history", "rollback", "verify", "hold", "release"] {
+        let help = stdout(&confsync(&[command, "--help"]));
+        let examples = help.split("Example").nth(1).unwrap_or_default();
+        assert!(
+            examples.contains("backup-1") && !examples.contains(":7420"),
+            "{command}: {examples}"
+        );
+    }
+}
+
 #[test]
 fn bare_confsync_without_a_terminal_is_a_usage_error() {
     let output = confsync(&[]);
