@@ -524,3 +524,72 @@ fn a_wrong_key_path_is_said_once() {
         assert_eq!(said.matches("No such file or directory").count(), 1, "{who}: {said}");
     }
 }
+
+/// A flood of connections from the administrator's own address (issue 23, item 12): 500
+/// connections that never start a handshake, held and reopened, plus a stream of TLS
+/// attempts without a certificate (what a load tool or a scanner does). Every `diff` the
+/// administrator runs meanwhile, over mutual TLS from the same address, gets through.
+#[test]
+fn a_flood_from_one_address_does_not_lock_out_an_administrator_with_a_certificate() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let site = Site::new();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flooding = std::sync::Arc::new(AtomicBool::new(false));
+    let address = site.destination.address.clone();
+    let idle = {
+        let (stop, address) = (std::sync::Arc::clone(&stop), address.clone());
+        let flooding = std::sync::Arc::clone(&flooding);
+        std::thread::spawn(move || {
+            let mut held: Vec<std::net::TcpStream> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                // Drop what the agent closed, and open again up to 500.
+                held.retain(|s| {
+                    let mut byte = [0u8; 1];
+                    let _ = s.set_nonblocking(true);
+                    !matches!(s.peek(&mut byte), Ok(0))
+                });
+                while held.len() < 500 {
+                    match std::net::TcpStream::connect(&address) {
+                        Ok(s) => held.push(s),
+                        Err(_) => break,
+                    }
+                }
+                flooding.store(held.len() >= 500, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let noisy = {
+        let (stop, address) = (std::sync::Arc::clone(&stop), address.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(mut s) = std::net::TcpStream::connect(&address) {
+                    // The start of a TLS record, then nothing that makes a handshake.
+                    let _ = s.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]);
+                }
+                // A few hundred a second: enough to churn, not enough to use up the
+                // machine's ephemeral ports (which would fail every client alike).
+                std::thread::sleep(Duration::from_millis(3));
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    while !flooding.load(Ordering::Relaxed) {
+        assert!(started.elapsed() < Duration::from_secs(20), "the flood never held 500");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut failed = Vec::new();
+    for _ in 0..10 {
+        let diff = confsync_as(
+            &site.admin,
+            &["diff", "--from", &site.source.address, "--to", &site.destination.address],
+        );
+        if diff.status.code() == Some(3) {
+            failed.push(stderr(&diff));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = (idle.join(), noisy.join());
+    assert!(failed.is_empty(), "{} of 10 diffs failed under the flood: {failed:#?}", failed.len());
+}

@@ -8,7 +8,11 @@
 //! - a TLS client of a plaintext agent is logged as such, and its handshake ends;
 //! - a client that connects and does not finish its handshake and the HTTP/2 preface
 //!   within [`HANDSHAKE_TIMEOUT`] is dropped (half-open connections never pile up);
-//! - no client address holds more than [`MAX_CONNECTIONS_PER_ADDRESS`] connections;
+//! - each client address has its shares of connections ([`crate::server::shares`]):
+//!   [`MAX_PENDING_PER_ADDRESS`] whose handshake is under way (a newcomer makes the idlest
+//!   give way), and [`MAX_CONNECTIONS_PER_ADDRESS`] established ones without a role
+//!   certificate and as many again with one, so that a flood from an address cannot lock
+//!   out an administrator or an agent holding a certificate;
 //! - an established connection whose peer vanished is closed by HTTP/2 keepalive (a ping
 //!   every 30 s, answered within 20 s).
 //!
@@ -31,7 +35,8 @@ use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::server::auth::{AuthLayer, Policy};
-use crate::server::conn::{Conn, PREFACE, Slot, Slots};
+use crate::server::conn::{Conn, PREFACE};
+use crate::server::shares::{Admitted, Share, Shares};
 use crate::tls::files::TlsFiles;
 
 /// HTTP/2 streams one connection may have open at once (calls in flight, including
@@ -44,8 +49,11 @@ pub const SERVER_CALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 const MAX_PENDING_HANDSHAKES: usize = 256;
 /// Longest a client may take to finish its TLS handshake and send the HTTP/2 preface.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections one client address may hold open at once.
+/// Established connections one client address may hold open at once, in each share
+/// (with a role certificate, and without).
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
+/// Connections from one address whose handshake may be under way at once.
+pub const MAX_PENDING_PER_ADDRESS: usize = 128;
 
 /// The handshake timeout; the `handshake-timeout-ms` failpoint shortens it in tests.
 fn handshake_timeout() -> Duration {
@@ -149,7 +157,7 @@ async fn accept_loop(
     };
     tokio::pin!(main_closed);
     let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
-    let slots = Slots::default();
+    let shares = Shares::default();
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut main_closed => return,
@@ -163,50 +171,82 @@ async fn accept_loop(
                 }
             },
         };
-        let Some(slot) = slots.take(peer.ip(), MAX_CONNECTIONS_PER_ADDRESS) else {
-            tracing::warn!(%peer, "{} already holds {MAX_CONNECTIONS_PER_ADDRESS} connections; dropped this one", peer.ip());
-            continue;
-        };
         let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
             tracing::warn!(%peer, "{MAX_PENDING_HANDSHAKES} connections are already being accepted; dropped this one");
             continue;
         };
-        let tls = tls.clone();
-        let plain = plain.clone();
+        let admitted = shares.admit(peer.ip(), MAX_PENDING_PER_ADDRESS);
+        let (tls, plain, shares) = (tls.clone(), plain.clone(), shares.clone());
         tokio::spawn(async move {
             let _permit = permit;
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
             }
-            handle(stream, peer, slot, tls, plain).await;
+            let Admitted { slot, evicted, started } = admitted;
+            let established = async {
+                let (stream, share) = handshake(stream, peer, &started, tls.as_ref()).await?;
+                let Some(slot) = shares.promote(slot, share, MAX_CONNECTIONS_PER_ADDRESS) else {
+                    tracing::warn!(%peer, ?share, "{} already holds {MAX_CONNECTIONS_PER_ADDRESS} such connections; dropped this one", peer.ip());
+                    return None;
+                };
+                Some((stream, slot))
+            };
+            let established = tokio::select! {
+                established = established => established,
+                Ok(()) = evicted => {
+                    tracing::debug!(%peer, "gave way to a newer connection from its address before finishing its handshake");
+                    None
+                }
+            };
+            match established {
+                Some((Stream::Secure(stream, preface), slot)) => {
+                    if let Some((_, secure)) = &tls {
+                        let _ = secure.send(Ok(Conn::new(stream, preface, slot))).await;
+                    }
+                }
+                Some((Stream::Plain(stream), slot)) => {
+                    let _ = plain.send(Ok(Conn::new(stream, Vec::new(), slot))).await;
+                }
+                None => {}
+            }
         });
     }
 }
 
-async fn handle(
+/// An established connection: over TLS (with the HTTP/2 preface already read from it),
+/// or in plaintext.
+enum Stream {
+    Secure(TlsStream<TcpStream>, Vec<u8>),
+    Plain(TcpStream),
+}
+
+/// Takes a connection through its handshake (and the HTTP/2 preface), by the deadline;
+/// says which share it then belongs in. `None`: it was refused or went away.
+async fn handshake(
     stream: TcpStream,
     peer: SocketAddr,
-    slot: Slot,
-    tls: Option<(TlsAcceptor, SecureSender)>,
-    plain: PlainSender,
-) {
+    started: &std::sync::atomic::AtomicBool,
+    tls: Option<&(TlsAcceptor, SecureSender)>,
+) -> Option<(Stream, Share)> {
     let limit = handshake_timeout();
     let deadline = tokio::time::Instant::now() + limit;
     let mut first = [0u8; 1];
     let starts_tls = match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
         Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
-        Ok(Ok(_)) => return,
+        Ok(Ok(_)) => return None,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "connection failed before its first byte");
-            return;
+            return None;
         }
         Err(_) => {
             tracing::debug!(%peer, "connection sent nothing within {limit:?}; closed");
-            return;
+            return None;
         }
     };
+    // It has begun: an idle newcomer's flood no longer makes it give way first.
+    started.store(true, std::sync::atomic::Ordering::Relaxed);
     match (tls, starts_tls) {
-        (Some((acceptor, secure)), true) => {
+        (Some((acceptor, _)), true) => {
             let handshake = acceptor.accept(stream).into_fallible();
             match tokio::time::timeout_at(deadline, handshake).await {
                 Ok(Ok(mut stream)) => {
@@ -214,27 +254,33 @@ async fn handle(
                     let mut preface = vec![0u8; PREFACE.len()];
                     match tokio::time::timeout_at(deadline, stream.read_exact(&mut preface)).await {
                         Ok(Ok(_)) => {
-                            let _ = secure.send(Ok(Conn::new(stream, preface, slot))).await;
+                            let share =
+                                if has_role(&stream) { Share::Trusted } else { Share::Open };
+                            Some((Stream::Secure(stream, preface), share))
                         }
                         _ => {
-                            tracing::debug!(%peer, "no HTTP/2 preface within {limit:?} after the TLS handshake; closed")
+                            tracing::debug!(%peer, "no HTTP/2 preface within {limit:?} after the TLS handshake; closed");
+                            None
                         }
                     }
                 }
                 Ok(Err((e, stream))) => {
                     tracing::warn!(%peer, "refused a TLS client: {e}");
                     linger(stream).await;
+                    None
                 }
                 Err(_) => {
-                    tracing::warn!(%peer, "refused a TLS client: no handshake within {limit:?}")
+                    tracing::warn!(%peer, "refused a TLS client: no handshake within {limit:?}");
+                    None
                 }
             }
         }
         (Some(_), false) => {
-            if wait_for_preface(&stream, peer, deadline).await {
-                tracing::warn!(%peer, "a plaintext client connected to this TLS agent; answering that TLS is required");
-                let _ = plain.send(Ok(Conn::new(stream, Vec::new(), slot))).await;
+            if !wait_for_preface(&stream, peer, deadline).await {
+                return None;
             }
+            tracing::warn!(%peer, "a plaintext client connected to this TLS agent; answering that TLS is required");
+            Some((Stream::Plain(stream), Share::Open))
         }
         (None, true) => {
             tracing::warn!(
@@ -243,13 +289,26 @@ async fn handle(
                  configure [tls] in agent.toml or --tls-ca, --tls-cert and --tls-key to accept it"
             );
             linger(stream).await;
+            None
         }
         (None, false) => {
-            if wait_for_preface(&stream, peer, deadline).await {
-                let _ = plain.send(Ok(Conn::new(stream, Vec::new(), slot))).await;
+            if !wait_for_preface(&stream, peer, deadline).await {
+                return None;
             }
+            Some((Stream::Plain(stream), Share::Open))
         }
     }
+}
+
+/// Whether the client's certificate (of this agent's CA: the handshake checked it)
+/// carries a confsync role.
+fn has_role(stream: &TlsStream<TcpStream>) -> bool {
+    let (_, connection) = stream.get_ref();
+    connection
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|leaf| crate::tls::identity::identify(leaf).ok())
+        .is_some_and(|identity| identity.role.is_some())
 }
 
 /// Waits until the whole HTTP/2 preface can be peeked, by `deadline`; false (and the

@@ -9,6 +9,7 @@ pub mod auth;
 mod conn;
 pub mod listen;
 mod service;
+mod shares;
 
 use std::future::Future;
 use std::sync::Arc;
