@@ -201,7 +201,7 @@ async fn accept_loop(
             match established {
                 Some((Stream::Secure(stream, preface), slot)) => {
                     if let Some((_, secure)) = &tls {
-                        let _ = secure.send(Ok(Conn::new(stream, preface, slot))).await;
+                        let _ = secure.send(Ok(Conn::new(*stream, preface, slot))).await;
                     }
                 }
                 Some((Stream::Plain(stream), slot)) => {
@@ -216,7 +216,7 @@ async fn accept_loop(
 /// An established connection: over TLS (with the HTTP/2 preface already read from it),
 /// or in plaintext.
 enum Stream {
-    Secure(TlsStream<TcpStream>, Vec<u8>),
+    Secure(Box<TlsStream<TcpStream>>, Vec<u8>),
     Plain(TcpStream),
 }
 
@@ -256,7 +256,7 @@ async fn handshake(
                         Ok(Ok(_)) => {
                             let share =
                                 if has_role(&stream) { Share::Trusted } else { Share::Open };
-                            Some((Stream::Secure(stream, preface), share))
+                            Some((Stream::Secure(Box::new(stream), preface), share))
                         }
                         _ => {
                             tracing::debug!(%peer, "no HTTP/2 preface within {limit:?} after the TLS handshake; closed");
