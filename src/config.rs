@@ -144,6 +144,11 @@ pub struct AgentFile {
     /// category (`confined`); the others are listed as skipped in every plan.
     #[serde(default)]
     pub symlinks: confsync_engine::scan::Symlinks,
+    /// How staged files are made durable before a commit: `auto` (the default: one
+    /// `syncfs`, or each file fsynced where that does not mean durable), `syncfs` or
+    /// `each_file`.
+    #[serde(default)]
+    pub staged_flush: confsync_engine::durable::Flush,
 }
 
 /// How owners travel.

@@ -137,6 +137,7 @@ async fn apply_rollback(
         source: &prepared.source,
         progress,
         keep_generations: state.settings.keep_generations,
+        flush: state.flush,
         checks: &checks,
     };
     let origin = Origin {

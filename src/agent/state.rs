@@ -46,6 +46,8 @@ pub struct AgentSettings {
     pub metrics: Option<String>,
     /// What this server's tree carries beside content (`ids`, `xattrs`, `symlinks`).
     pub carry: confsync_engine::scan::Carry,
+    /// `staged_flush` as agent.toml sets it.
+    pub staged_flush: confsync_engine::durable::Flush,
 }
 
 pub struct AgentState {
@@ -65,6 +67,8 @@ pub struct AgentState {
     pub applying: std::sync::Mutex<Option<confsync_engine::server::Applying>>,
     /// Counted as applies end; read by `--metrics`.
     pub metrics: crate::metrics::AgentMetrics,
+    /// How staged files are made durable here, chosen at start.
+    pub flush: confsync_engine::durable::Flush,
     shutting_down: AtomicBool,
 }
 
@@ -75,7 +79,18 @@ impl AgentState {
                 .with_carry(settings.carry),
         );
         let watcher = crate::agent::watcher::start(&tree, settings.rescan_every);
+        let state = settings.layout.state_dir();
+        let (flush, why) = confsync_engine::durable::choose(state, settings.staged_flush);
+        match flush {
+            confsync_engine::durable::Flush::EachFile => {
+                tracing::info!(folder = %state.display(), "staged files are made durable one by one (fsync): {why}")
+            }
+            _ => {
+                tracing::info!(folder = %state.display(), "staged files are made durable by one syncfs: {why}")
+            }
+        }
         AgentState {
+            flush,
             settings,
             instance_id,
             tree,

@@ -258,6 +258,7 @@ async fn run_apply(
         source,
         progress,
         keep_generations: state.settings.keep_generations,
+        flush: state.flush,
         checks: &checks,
     };
     let origin = Origin {

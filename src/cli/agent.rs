@@ -151,6 +151,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         server_tls: tls,
         metrics: args.metrics.clone(),
         carry,
+        staged_flush: file.staged_flush,
     };
     let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     // An address without a port is a mistake to name, not a busy port to guess at.

@@ -64,6 +64,7 @@ async fn start(name: &str, role: &str, root: &Path) -> anyhow::Result<RunningAge
         server_tls: None,
         metrics: None,
         carry: Default::default(),
+        staged_flush: Default::default(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(agent::run(settings, listener, || {}, async move {

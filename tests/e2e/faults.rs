@@ -284,3 +284,93 @@ fn an_apply_that_runs_out_of_space_leaves_the_space_free_and_says_so() {
         0,
     );
 }
+
+/// Staged data is durable wherever the tree lives (issue 23, item 13): with the fallback
+/// forced (`staged_flush = "each_file"`, what a FUSE or network file system, or Linux
+/// before 5.8, gets), strace shows every file the apply staged fsynced before the first
+/// write of its generation's record and journal.
+#[test]
+fn with_the_fallback_every_staged_file_is_fsynced_before_the_journal() {
+    if !std::process::Command::new("strace").arg("-V").output().is_ok_and(|o| o.status.success()) {
+        // Debian's strace, where it is missing (as the metadata tests get rsync).
+        let installed = std::process::Command::new("sh")
+            .args(["-c", "apt-get install -y -qq strace >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq strace >/dev/null 2>&1)"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            eprintln!(
+                "skipped with_the_fallback_every_staged_file_is_fsynced_before_the_journal: strace is missing and cannot be installed here (not root?)"
+            );
+            return;
+        }
+    }
+    let (src, dst) = (tempdir(), tempdir());
+    write(src.path(), "config/a.conf", b"a = new\n");
+    write_noise(src.path(), "firmware/img.bin", 3 << 20, 4);
+    write(src.path(), "modules/pack/m1.so", b"module one\n");
+    write(src.path(), "modules/pack/m2.so", b"module two\n");
+    write(dst.path(), "config/a.conf", b"a = old\n");
+    write(dst.path(), "agent.toml", b"staged_flush = \"each_file\"\n");
+    let source = Agent::start(src.path(), "primary");
+    let trace = dst.path().join("strace.log");
+    let strace = [
+        "strace",
+        "-f",
+        "-qq",
+        "-y",
+        "-e",
+        "trace=openat,openat2,fsync,fdatasync,syncfs,mkdir,mkdirat",
+        "-o",
+        trace.to_str().expect("UTF-8 path"),
+    ];
+    let config = dst.path().join("agent.toml");
+    let destination = Agent::start_wrapped(
+        dst.path(),
+        "backup-1",
+        &strace,
+        &["--config", config.to_str().expect("UTF-8 path")],
+    );
+    assert_mentions(&destination.log(), &["made durable one by one (fsync)"]);
+    sync_ok(&source, &destination, &[]);
+    assert_categories_equal(src.path(), dst.path());
+
+    let log = std::fs::read_to_string(&trace).expect("the strace log");
+    let lines: Vec<&str> = log.lines().collect();
+    // The first write of the commit's records: its generation's folder, or the journal.
+    let journal = lines
+        .iter()
+        .position(|l| {
+            (l.contains("mkdir(") && l.contains("/.confsync/generations/0") && l.ends_with("= 0"))
+                || (l.contains("journal.json") && l.contains("O_CREAT"))
+        })
+        .unwrap_or_else(|| panic!("no journal write in the trace:\n{log}"));
+    // Every file created in the staging folder, by its full path.
+    let created: Vec<String> = lines
+        .iter()
+        .filter(|l| (l.contains("openat(") || l.contains("openat2(")) && l.contains("O_CREAT"))
+        .filter_map(|l| staged_path(l))
+        .collect();
+    assert!(created.len() >= 4, "the files staged: {created:#?}\n{log}");
+    for path in &created {
+        let fsynced = lines[..journal].iter().any(|l| {
+            (l.contains("fsync(") || l.contains("fdatasync(")) && l.contains(&format!("<{path}>"))
+        });
+        assert!(fsynced, "{path} was not fsynced before the journal (line {journal}):\n{log}");
+    }
+}
+
+/// The full path of a file an `openat`/`openat2` line of `strace -y` creates under a
+/// staging folder: the directory descriptor's path and the name, or an absolute name.
+fn staged_path(line: &str) -> Option<String> {
+    let call = line.split_once("openat")?.1;
+    let args = call.split_once('(')?.1;
+    let (dirfd, rest) = args.split_once(", \"")?;
+    let name = rest.split('"').next()?;
+    let full = if name.starts_with('/') {
+        name.to_string()
+    } else {
+        let dir = dirfd.split_once('<')?.1.trim_end_matches('>');
+        format!("{dir}/{name}")
+    };
+    full.contains("/.confsync/staging/").then_some(full)
+}

@@ -285,7 +285,7 @@ fn an_agent_that_cannot_set_owners_keeps_the_destination_s_and_says_so() {
     let source = Agent::start(src.path(), "primary");
     // Root without CAP_CHOWN (as a unit that does not grant it would run it).
     let without_chown = ["setpriv", "--inh-caps=-chown", "--bounding-set=-chown", "--"];
-    let destination = Agent::start_wrapped(dst.path(), "backup-1", &without_chown);
+    let destination = Agent::start_wrapped(dst.path(), "backup-1", &without_chown, &[]);
 
     let diff = confsync(&["diff", "--from", &source.address, "--to", &destination.address]);
     assert_exit(&diff, 1);

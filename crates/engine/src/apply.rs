@@ -129,6 +129,8 @@ pub struct Applier<'a, S> {
     pub keep_generations: usize,
     /// The destination's `[[check]]`s, run on the staged tree before the journal.
     pub checks: &'a [crate::checks::CheckRule],
+    /// How staged files are made durable before the journal ([`crate::durable`]).
+    pub flush: crate::durable::Flush,
 }
 
 impl<S: ChunkSource> Applier<'_, S> {
@@ -182,8 +184,7 @@ impl<S: ChunkSource> Applier<'_, S> {
         phases.transfer_ms = elapsed_ms(clock);
         clock = Instant::now();
         // Every staged file must be on disk before the journal that names them.
-        std::fs::File::open(&staging_path)
-            .and_then(|folder| rustix::fs::syncfs(&folder).map_err(std::io::Error::from))
+        crate::durable::flush_staged(&staging_path, self.flush)
             .map_err(EngineError::io("flush staged files to disk in", &staging_path))?;
         drop(staging);
         phases.flush_ms = elapsed_ms(clock);

@@ -16,6 +16,7 @@
 //! - [`plan`]: the pure diff of two manifests into steps, with guards and a digest.
 //! - [`chunk`], [`transfer`]: content-defined chunks, and staging files from a source.
 //! - [`apply`], [`journal`]: the crash-safe commit of a plan, and recovery at start.
+//! - [`durable`]: making staged data durable before the journal, wherever the tree lives.
 //! - [`subtree`]: where each entry is staged; new folders staged whole, moved in at once.
 //! - [`resume`]: what a cut transfer staged, kept so that the next attempt resumes.
 //! - [`history`]: the record of every apply and rollback, kept beyond pruning.
@@ -57,6 +58,7 @@ pub mod command;
 pub mod compress;
 pub mod confine;
 pub mod confirm;
+pub mod durable;
 pub mod effects;
 pub mod entry;
 pub mod error;

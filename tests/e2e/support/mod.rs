@@ -126,7 +126,7 @@ impl Agent {
 
     /// Starts an agent through `wrapper` (a program that runs the rest of its arguments,
     /// as `setpriv` does), serving `root` as `name`.
-    pub fn start_wrapped(root: &Path, name: &str, wrapper: &[&str]) -> Agent {
+    pub fn start_wrapped(root: &Path, name: &str, wrapper: &[&str], extra: &[&str]) -> Agent {
         let mut command = Command::new(wrapper[0]);
         command
             .args(&wrapper[1..])
@@ -134,6 +134,7 @@ impl Agent {
             .args(["agent", "--root"])
             .arg(root)
             .args(["--listen", "127.0.0.1:0", "--name", name])
+            .args(extra)
             .env_remove(FAILPOINTS);
         let Spawned { child, address, log } = spawn_agent_command(command, name);
         let agent = Agent { child, address, root: root.to_path_buf(), name: name.to_string(), log };

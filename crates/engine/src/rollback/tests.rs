@@ -118,6 +118,7 @@ impl Fixture {
             progress: &NoProgress,
             keep_generations: 5,
             checks: &[],
+            flush: crate::durable::Flush::Syncfs,
         }
     }
 
