@@ -169,15 +169,9 @@ async fn apply_rollback(
         duration_ms = outcome.duration_ms,
         "rolled back"
     );
-    // Boxed: a hook failing after an apply rolls it back through here.
-    let hooks = crate::agent::hooks::after_commit(
-        state,
-        &prepared.plan,
-        &mut outcome,
-        progress,
-        crate::agent::hooks::OnFailure::Report,
-    );
-    Box::pin(hooks).await;
+    // A hook failing after a rollback is reported only: rolling the rollback back would
+    // bring back what it undid.
+    let _ = crate::agent::hooks::after_commit(state, &prepared.plan, &mut outcome).await;
     Ok(outcome)
 }
 

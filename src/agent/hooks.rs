@@ -17,7 +17,6 @@ use confsync_engine::command;
 use confsync_engine::plan::Plan;
 use confsync_engine::scope::Scope;
 
-use crate::agent::job::ChannelProgress;
 use crate::agent::state::AgentState;
 use crate::config::{HookFile, OnHookFailure};
 
@@ -48,30 +47,30 @@ impl Hooks {
     }
 }
 
-/// What a failed hook may lead to.
+/// What agent.toml asks for after the hooks ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnFailure {
-    /// What agent.toml's `on_hook_failure` says (after an apply).
-    AsConfigured,
-    /// Only a warning (after a rollback: undoing it would bring back what it undid).
-    Report,
+pub enum Then {
+    /// Nothing more: every hook succeeded, or a failure is only reported.
+    Stand,
+    /// A hook failed and `on_hook_failure = "rollback"`: the caller rolls the generation
+    /// back (an apply's caller does; after a rollback, undoing it would bring back what it
+    /// undid, so its caller only reports).
+    RollBack,
 }
 
 /// Runs the hooks `plan` (committed as `outcome.generation`) concerns, records how they
-/// ended in `outcome`, and rolls the generation back when one failed, `on_failure`
-/// allows it, and agent.toml asks for that.
+/// ended in `outcome` (a failure as a warning), and says whether agent.toml wants the
+/// generation rolled back.
 pub async fn after_commit(
     state: &Arc<AgentState>,
     plan: &Plan,
     outcome: &mut ApplyOutcome,
-    progress: &ChannelProgress,
-    on_failure: OnFailure,
-) {
+) -> Then {
     let hooks = match Hooks::load(state) {
         Ok(hooks) => hooks,
         Err(e) => {
             outcome.warnings.push(format!("no hook ran: {e}"));
-            return;
+            return Then::Stand;
         }
     };
     let mut failed = Vec::new();
@@ -99,26 +98,10 @@ pub async fn after_commit(
         }
     }
     if failed.is_empty() {
-        return;
+        return Then::Stand;
     }
     outcome.warnings.extend(failed);
-    if hooks.on_failure != OnHookFailure::Rollback || on_failure == OnFailure::Report {
-        return;
-    }
-    let generation = outcome.generation;
-    match crate::agent::history::roll_back_own(state, generation, progress, "a hook failed").await {
-        Ok(rolled) => {
-            outcome.rolled_back_by = Some(rolled.generation);
-            outcome.warnings.push(format!(
-                "as on_hook_failure = \"rollback\" asks, the agent rolled generation {generation} back (generation {}): this server is as it was before",
-                rolled.generation
-            ));
-        }
-        Err(e) => outcome.warnings.push(format!(
-            "on_hook_failure = \"rollback\", but rolling generation {generation} back failed ({e}); roll it back by hand: confsync rollback --server {} --generation {generation}",
-            state.settings.name
-        )),
-    }
+    if hooks.on_failure == OnHookFailure::Rollback { Then::RollBack } else { Then::Stand }
 }
 
 async fn run_one(

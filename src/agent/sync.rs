@@ -280,9 +280,12 @@ async fn run_apply(
         ..outcome.phases
     };
     record(state, &planned);
-    let on_failure = crate::agent::hooks::OnFailure::AsConfigured;
-    crate::agent::hooks::after_commit(state, &planned.plan, &mut outcome, progress, on_failure)
-        .await;
+    if crate::agent::hooks::after_commit(state, &planned.plan, &mut outcome).await
+        == crate::agent::hooks::Then::RollBack
+    {
+        // Boxed: the rollback is an apply that runs the hooks too.
+        Box::pin(roll_back_after_hook(state, &mut outcome, progress)).await;
+    }
     // A generation its hook failure rolled back leaves no candidate: the base stays, and
     // the next two-way sync finds the same changes again.
     if outcome.rolled_back_by.is_none() {
@@ -321,4 +324,27 @@ fn record(state: &AgentState, planned: &Planned) {
         &planned.destination,
         rules.as_ref().ok(),
     );
+}
+
+/// Rolls a generation whose hook failed back, as `on_hook_failure = "rollback"` asks, and
+/// says so in its outcome.
+async fn roll_back_after_hook(
+    state: &Arc<AgentState>,
+    outcome: &mut ApplyOutcome,
+    progress: &ChannelProgress,
+) {
+    let generation = outcome.generation;
+    match crate::agent::history::roll_back_own(state, generation, progress, "a hook failed").await {
+        Ok(rolled) => {
+            outcome.rolled_back_by = Some(rolled.generation);
+            outcome.warnings.push(format!(
+                "as on_hook_failure = \"rollback\" asks, the agent rolled generation {generation} back (generation {}): this server is as it was before",
+                rolled.generation
+            ));
+        }
+        Err(e) => outcome.warnings.push(format!(
+            "on_hook_failure = \"rollback\", but rolling generation {generation} back failed ({e}); roll it back by hand: confsync rollback --server {} --generation {generation}",
+            state.settings.name
+        )),
+    }
 }

@@ -140,7 +140,7 @@ pub fn confirm_or_refuse(
         ))
         .into());
     }
-    crate::cli::wizard::discard_type_ahead();
+    discard_type_ahead();
     let yes = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
@@ -150,5 +150,28 @@ pub fn confirm_or_refuse(
         Ok(())
     } else {
         Err(Refused::not_confirmed("not confirmed; nothing was changed").into())
+    }
+}
+
+/// The plan from the primary to a server of the list, and that server's drift: what
+/// `status` and `servers list/show` judge it by ([`confsync_engine::standing`]).
+pub async fn compare(
+    entry: &crate::config::servers::ServerEntry,
+    primary: &crate::config::servers::ServerEntry,
+) -> anyhow::Result<(PlanView, confsync_engine::server::DriftReport)> {
+    let to = crate::cli::tls_args::with_default(entry.target());
+    let from = crate::cli::tls_args::with_default(primary.target());
+    let options = crate::cli::GuardArgs::default().options();
+    let (mut client, view) = plan_one(&from, &to, &Category::ALL, &options).await?;
+    let drift = client.drift(&Category::ALL).await?;
+    Ok((view, drift))
+}
+
+/// Drops what is waiting unread on the terminal (keys typed before a question must not
+/// answer it).
+pub fn discard_type_ahead() {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let _ = rustix::termios::tcflush(std::io::stdin(), rustix::termios::QueueSelector::IFlush);
     }
 }

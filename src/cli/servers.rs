@@ -352,7 +352,7 @@ async fn compare_with_primary(statuses: &mut [ServerStatus], entries: &[ServerEn
             return None;
         }
         let entry = entries.iter().find(|e| e.name == status.name)?;
-        Some(crate::cli::status::compare(entry, primary).await)
+        Some(crate::cli::flow::compare(entry, primary).await)
     }))
     .await;
     for (status, compared) in statuses.iter_mut().zip(compared) {

@@ -14,13 +14,11 @@ use std::time::Duration;
 use clap::Args;
 use confsync_engine::category::Category;
 use confsync_engine::clock;
-use confsync_engine::server::DriftReport;
 use confsync_engine::standing::{self, Standing};
-use confsync_engine::view::PlanView;
 use serde::Serialize;
 
 use crate::cli::servers::{Awaiting, ServerStatus, probe};
-use crate::cli::{ExitCode, GuardArgs, UsageError, flow, render, targets, tls_args};
+use crate::cli::{ExitCode, UsageError, flow, render, targets, tls_args};
 use crate::config::servers::ServerEntry;
 
 #[derive(Debug, Args)]
@@ -229,7 +227,7 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
         row.state = State::NotCompared { reason: format!("{} is down", primary.name) };
         return row;
     }
-    match compare(entry, primary).await {
+    match flow::compare(entry, primary).await {
         Ok((view, drift)) => {
             let sync = format!("confsync sync --from {} --to {name}", primary.name);
             let synced_before = status.last_generation.is_some();
@@ -268,19 +266,6 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
         }
     }
     row
-}
-
-/// The plan from the primary to this server, and its drift.
-pub async fn compare(
-    entry: &ServerEntry,
-    primary: &ServerEntry,
-) -> anyhow::Result<(PlanView, DriftReport)> {
-    let to = tls_args::with_default(entry.target());
-    let from = tls_args::with_default(primary.target());
-    let options = GuardArgs::default().options();
-    let (mut client, view) = flow::plan_one(&from, &to, &Category::ALL, &options).await?;
-    let drift = client.drift(&Category::ALL).await?;
-    Ok((view, drift))
 }
 
 fn print(rows: &[Row], primary: &ServerEntry, json: bool, redraw: bool) {

@@ -409,15 +409,8 @@ fn pick_categories() -> anyhow::Result<Vec<Category>> {
 /// question appeared are discarded first: an Enter meant for the previous question must
 /// never answer this one (a confirmation answered by a key pressed earlier).
 fn ask<T>(prompt: impl FnOnce() -> dialoguer::Result<T>) -> anyhow::Result<T> {
-    discard_type_ahead();
+    flow::discard_type_ahead();
     tokio::task::block_in_place(prompt).context("reading the answer from the terminal")
-}
-
-/// Drops what is waiting unread on the terminal.
-pub fn discard_type_ahead() {
-    if std::io::stdin().is_terminal() {
-        let _ = rustix::termios::tcflush(std::io::stdin(), rustix::termios::QueueSelector::IFlush);
-    }
 }
 
 /// A spinner on stderr while `work` runs.
