@@ -147,10 +147,70 @@ fn imports(module: &str, text: &str, modules: &BTreeMap<String, PathBuf>) -> BTr
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        let path: String = code[at..]
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-            .collect();
+        for path in expanded(&code[at..]) {
+            if let Some(target) = target_of(module, &path, modules) {
+                out.insert(target);
+            }
+        }
+    }
+    out
+}
+
+/// The paths a `use` (or any path) starting at the beginning of `text` names, with its
+/// grouped imports expanded: `crate::cli::{flow, render::{a, b}}` is `crate::cli::flow`,
+/// `crate::cli::render::a` and `crate::cli::render::b`.
+fn expanded(text: &str) -> Vec<String> {
+    let head: String =
+        text.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+    let rest = &text[head.len()..];
+    if !head.ends_with("::") || !rest.starts_with('{') {
+        return vec![head];
+    }
+    // The group, up to its matching brace, split at its top-level commas.
+    let mut depth = 0;
+    let mut items = vec![String::new()];
+    for c in rest.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                if depth == 1 {
+                    continue;
+                }
+            }
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            ',' if depth == 1 => {
+                items.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(item) = items.last_mut() {
+            item.push(c);
+        }
+    }
+    items
+        .iter()
+        // `name as alias`: the name is what is imported.
+        .map(|item| {
+            item.split(" as ").next().unwrap_or_default().split_whitespace().collect::<String>()
+        })
+        .filter(|item| !item.is_empty())
+        .flat_map(|item| match item.as_str() {
+            "self" => vec![head.trim_end_matches("::").to_string()],
+            _ => expanded(&format!("{head}{item}")),
+        })
+        .collect()
+}
+
+/// The module a path names from `module` (the deepest that exists), unless it is one of
+/// its own ancestors or descendants.
+fn target_of(module: &str, path: &str, modules: &BTreeMap<String, PathBuf>) -> Option<String> {
+    {
         let mut parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
         let mut base: Vec<&str> =
             if module.is_empty() { Vec::new() } else { module.split("::").collect() };
@@ -172,11 +232,8 @@ fn imports(module: &str, text: &str, modules: &BTreeMap<String, PathBuf>) -> BTr
         }
         let target = base.join("::");
         let related = |a: &str, b: &str| a == b || b.is_empty() || a.starts_with(&format!("{b}::"));
-        if !related(module, &target) && !related(&target, module) {
-            out.insert(target);
-        }
+        (!related(module, &target) && !related(&target, module)).then_some(target)
     }
-    out
 }
 
 fn find_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
@@ -236,4 +293,19 @@ fn the_circle_check_finds_a_circle() {
     assert_eq!(cycle.len(), 4, "{cycle:?}");
     edges.insert("c".into(), BTreeSet::new());
     assert!(find_cycle(&edges).is_none());
+}
+
+#[test]
+fn grouped_imports_are_seen_as_what_they_import() {
+    let modules: BTreeMap<String, PathBuf> = ["", "cli", "cli::flow", "cli::wizard", "cli::render"]
+        .iter()
+        .map(|m| (m.to_string(), PathBuf::new()))
+        .collect();
+    let text = "use crate::cli::{ExitCode, flow, render::{a, b}};\nuse crate::{cli::wizard};";
+    let seen = imports("agent", text, &modules);
+    assert_eq!(
+        seen,
+        ["cli", "cli::flow", "cli::render", "cli::wizard"].iter().map(|m| m.to_string()).collect(),
+        "{seen:?}"
+    );
 }
