@@ -63,7 +63,7 @@ pub mod servers;
 mod humantime_serde_opt {
     use serde::Deserialize;
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<std::time::Duration>, D::Error> {
         let text = Option::<String>::deserialize(deserializer)?;

@@ -27,7 +27,7 @@ use crate::agent::state::AgentState;
 const KEEP: usize = 2;
 
 /// Writes the pieces to the state folder, verifies the whole, keeps it under its digest.
-pub async fn receive(
+pub(super) async fn receive(
     state: &Arc<AgentState>,
     mut pieces: BoxStream<'static, Result<Vec<u8>>>,
 ) -> Result<StoredBundle> {
@@ -97,7 +97,11 @@ fn prune(folder: &Path, newest: &Path) {
 }
 
 /// Plans this tree against the bundle at `path`, as `plan_content` does against a source.
-pub async fn plan(state: &Arc<AgentState>, request: &PlanRequest, path: &Path) -> Result<Planned> {
+pub(super) async fn plan(
+    state: &Arc<AgentState>,
+    request: &PlanRequest,
+    path: &Path,
+) -> Result<Planned> {
     let mut timings = Phases::default();
     let clock = std::time::Instant::now();
     let opening = path.to_path_buf();

@@ -16,7 +16,7 @@ use crate::agent::job::ChannelProgress;
 use crate::agent::state::AgentState;
 
 /// Starts waiting for the confirmation of the generation `outcome` committed.
-pub fn start(
+pub(super) fn start(
     state: &AgentState,
     within: Duration,
     requested_by: &str,
@@ -36,7 +36,7 @@ pub fn start(
 }
 
 /// Confirms what is pending: the generation stands. Returns it (none: nothing was).
-pub fn confirm_now(state: &AgentState, by: &str) -> Result<Option<u64>> {
+pub(super) fn confirm_now(state: &AgentState, by: &str) -> Result<Option<u64>> {
     let Some(pending) = confirm::current(state.layout()) else { return Ok(None) };
     confirm::end(state.layout())?;
     state.confirmations.notify_one();
@@ -46,7 +46,7 @@ pub fn confirm_now(state: &AgentState, by: &str) -> Result<Option<u64>> {
 
 /// The agent's task: sleeps until the pending deadline (woken when one is set or
 /// confirmed), then rolls the generation back under the apply lock.
-pub async fn watch_deadlines(state: Arc<AgentState>) {
+pub(super) async fn watch_deadlines(state: Arc<AgentState>) {
     loop {
         let Some(pending) = confirm::current(state.layout()) else {
             state.confirmations.notified().await;

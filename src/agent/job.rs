@@ -63,7 +63,7 @@ async fn finish_recovery(state: &Arc<AgentState>) -> Result<()> {
 }
 
 /// Runs `job` under the apply lock and streams its events.
-pub fn run_locked<F, Fut>(
+pub(super) fn run_locked<F, Fut>(
     state: &Arc<AgentState>,
     attempt: Attempt,
     what: &'static str,
@@ -142,7 +142,7 @@ fn count(state: &AgentState, outcome: &Result<ApplyOutcome>, took: std::time::Du
     }
 }
 
-pub struct ChannelProgress {
+pub(crate) struct ChannelProgress {
     tx: mpsc::Sender<Result<ApplyEvent>>,
     state: Arc<AgentState>,
     /// The receiving end of a job no client follows (the agent's own rollback at a
@@ -152,7 +152,7 @@ pub struct ChannelProgress {
 
 impl ChannelProgress {
     /// Progress of a job no client follows: reported nowhere, stopped only by shutdown.
-    pub fn detached(state: Arc<AgentState>) -> ChannelProgress {
+    pub(crate) fn detached(state: Arc<AgentState>) -> ChannelProgress {
         let (tx, rx) = mpsc::channel(1);
         ChannelProgress { tx, state, _unread: Some(rx) }
     }
@@ -179,7 +179,7 @@ impl Progress for ChannelProgress {
 
 /// Refuses, changing nothing, when the plan computed now is not the one the client
 /// reviewed (its digest pins both trees).
-pub fn check_reviewed(
+pub(super) fn check_reviewed(
     reviewed: Option<confsync_engine::Digest>,
     now: confsync_engine::Digest,
 ) -> Result<()> {
@@ -193,7 +193,7 @@ pub fn check_reviewed(
 }
 
 /// An apply or rollback as it began, to be recorded however it ends.
-pub struct Attempt {
+pub(super) struct Attempt {
     started_at: u64,
     started: Instant,
     source: String,
@@ -203,7 +203,7 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    pub fn new(source: &str, categories: &[Category], requested_by: &str) -> Attempt {
+    pub(super) fn new(source: &str, categories: &[Category], requested_by: &str) -> Attempt {
         Attempt {
             started_at: clock::now_secs(),
             started: Instant::now(),
@@ -215,7 +215,7 @@ impl Attempt {
     }
 
     /// The attempt of a rollback to before `generation` (0: the newest).
-    pub fn rollback(requested_by: &str, generation: u64) -> Attempt {
+    pub(super) fn rollback(requested_by: &str, generation: u64) -> Attempt {
         Attempt {
             rollback_of: Some(generation),
             ..Attempt::new("kept generations", &[], requested_by)
@@ -226,7 +226,11 @@ impl Attempt {
 /// Records how an attempt ended. A committed generation is recorded from its own record;
 /// a run that found nothing to do is not recorded at all. A failure to write it is
 /// returned, so that a committed apply reports it.
-pub fn record(state: &AgentState, attempt: Attempt, outcome: &Result<ApplyOutcome>) -> Result<()> {
+pub(super) fn record(
+    state: &AgentState,
+    attempt: Attempt,
+    outcome: &Result<ApplyOutcome>,
+) -> Result<()> {
     let duration_ms = u64::try_from(attempt.started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let entry = match outcome {
         Ok(result) if result.generation == 0 => return Ok(()),

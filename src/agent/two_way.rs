@@ -20,7 +20,7 @@ use crate::agent::state::AgentState;
 const WARN_SKEW_MS: u64 = 1_000;
 
 /// What changed in this tree since its base with `peer`.
-pub async fn changes(
+pub(super) async fn changes(
     state: &Arc<AgentState>,
     peer: &str,
     categories: Vec<Category>,
@@ -30,14 +30,14 @@ pub async fn changes(
 }
 
 /// Makes the candidate of `run` this server's base with `peer`.
-pub fn adopt(state: &AgentState, peer: &str, run: &str) -> Result<bool> {
+pub(super) fn adopt(state: &AgentState, peer: &str, run: &str) -> Result<bool> {
     let adopted = pair::adopt(state.layout(), peer, run)?;
     tracing::info!(peer, run, adopted, "two-way base");
     Ok(adopted)
 }
 
 /// The other side as this destination sees it when planning its part.
-pub struct Peer<'a> {
+pub(super) struct Peer<'a> {
     pub client: &'a mut AgentClient,
     pub instance_id: &'a str,
     pub name: &'a str,
@@ -47,7 +47,7 @@ pub struct Peer<'a> {
 
 /// Makes `plan` (one way, from the peer to this destination) this side's part of the
 /// two-way sync `two_way`, and guards it again as it now stands.
-pub async fn make_part(
+pub(super) async fn make_part(
     state: &Arc<AgentState>,
     plan: &mut Plan,
     two_way: &TwoWay,
@@ -117,7 +117,7 @@ pub async fn make_part(
 /// Leaves the candidate base of this side's part: what `plan`, committed over
 /// `before`, left here. A failure is reported, not returned: the commit stands, and the
 /// next two-way sync sees the same changes again.
-pub fn leave_candidate(
+pub(super) fn leave_candidate(
     state: &AgentState,
     plan: &Plan,
     before: &Manifest,
@@ -135,6 +135,6 @@ pub fn leave_candidate(
 }
 
 /// The peer's clock minus ours, from the clock it told in a `Hello` that arrived now.
-pub fn clock_offset(told_ms: i64) -> Option<i64> {
+pub(super) fn clock_offset(told_ms: i64) -> Option<i64> {
     (told_ms != 0).then(|| told_ms.saturating_sub(clock::now_ms()))
 }

@@ -333,7 +333,7 @@ mod sample {
         Ok(())
     }
 
-    pub fn primary(root: &Path) -> anyhow::Result<()> {
+    pub(super) fn primary(root: &Path) -> anyhow::Result<()> {
         common(root)?;
         write(root, "firmware/thinclient-x86.img", &firmware(2))?;
         write(root, "firmware/VERSION", b"7.2.0\n")?;
@@ -355,7 +355,7 @@ mod sample {
         settle_folders(root)
     }
 
-    pub fn backup(root: &Path) -> anyhow::Result<()> {
+    pub(super) fn backup(root: &Path) -> anyhow::Result<()> {
         common(root)?;
         write(root, "firmware/thinclient-x86.img", &firmware(1))?;
         write(root, "firmware/VERSION", b"7.1.4\n")?;

@@ -585,12 +585,12 @@ impl Names {
 
 /// Extended attribute values as hex in JSON records (journals, history, bases).
 mod hex_bytes {
-    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         s.serialize_str(&hex)
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = <String as serde::Deserialize>::deserialize(d)?;
         if text.len() % 2 != 0 {
             return Err(serde::de::Error::custom("odd number of hex digits"));

@@ -122,7 +122,7 @@ mod toml {
         Some(item)
     }
 
-    pub fn merge(
+    pub(super) fn merge(
         source: &[u8],
         destination: &[u8],
         keys: &[String],
@@ -165,7 +165,7 @@ mod toml {
         Ok(merged.to_string().into_bytes())
     }
 
-    pub fn flatten(
+    pub(super) fn flatten(
         bytes: &[u8],
         side: &'static str,
     ) -> Result<BTreeMap<String, String>, MergeError> {
@@ -216,7 +216,7 @@ mod json {
         Some(value)
     }
 
-    pub fn merge(
+    pub(super) fn merge(
         source: &[u8],
         destination: &[u8],
         keys: &[String],
@@ -255,7 +255,7 @@ mod json {
         Ok(out)
     }
 
-    pub fn flatten(
+    pub(super) fn flatten(
         bytes: &[u8],
         side: &'static str,
     ) -> Result<BTreeMap<String, String>, MergeError> {
@@ -357,7 +357,7 @@ mod ini {
         out
     }
 
-    pub fn merge(
+    pub(super) fn merge(
         source: &[u8],
         destination: &[u8],
         keys: &[String],
@@ -422,7 +422,7 @@ mod ini {
         Ok(merged.into_bytes())
     }
 
-    pub fn flatten(
+    pub(super) fn flatten(
         bytes: &[u8],
         side: &'static str,
     ) -> Result<BTreeMap<String, String>, MergeError> {

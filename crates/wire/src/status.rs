@@ -13,7 +13,7 @@ const DETAILS_TYPE: &str = "type.googleapis.com/confsync.v1.RefusalDetails";
 
 /// The status for `refusals`: RESOURCE_EXHAUSTED for a busy destination (the gRPC code for
 /// "try later"), FAILED_PRECONDITION for the rest, with the refusals in the details.
-pub fn refused(refusals: &[Refusal]) -> tonic::Status {
+pub(crate) fn refused(refusals: &[Refusal]) -> tonic::Status {
     let code = if refusals.iter().all(|r| r.kind == RefusalKind::Busy) {
         tonic::Code::ResourceExhausted
     } else {
@@ -33,7 +33,7 @@ pub fn refused(refusals: &[Refusal]) -> tonic::Status {
 }
 
 /// The typed refusals a status carries, if it carries any.
-pub fn refusals(status: &tonic::Status) -> Option<Vec<Refusal>> {
+pub(crate) fn refusals(status: &tonic::Status) -> Option<Vec<Refusal>> {
     if status.details().is_empty() {
         return None;
     }

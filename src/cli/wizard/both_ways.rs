@@ -16,7 +16,7 @@ use crate::cli::{ExitCode, Refused, render};
 /// How long clocks may disagree before the newest cannot be told (as `--max-clock-skew`).
 const MAX_SKEW: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub async fn run(
+pub(super) async fn run(
     source: &Chosen,
     destination: &Chosen,
     categories: Vec<Category>,

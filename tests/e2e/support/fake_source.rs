@@ -14,19 +14,19 @@ type Stream<T> = BoxStream<'static, Result<T, Status>>;
 type Reply<T> = Result<Response<T>, Status>;
 
 /// Serves `entries` as its firmware; every other category is empty.
-pub struct FakeSource {
+pub(crate) struct FakeSource {
     pub firmware: Vec<v1::Entry>,
 }
 
 /// A running fake source; the server stops when this is dropped.
-pub struct FakeServer {
+pub(crate) struct FakeServer {
     pub address: String,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl FakeSource {
     /// Serves on a fresh port of 127.0.0.1, on a runtime of its own.
-    pub fn serve(self) -> FakeServer {
+    pub(crate) fn serve(self) -> FakeServer {
         let runtime = tokio::runtime::Runtime::new().expect("start a tokio runtime");
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -47,7 +47,7 @@ impl FakeSource {
 }
 
 /// A plausible file entry (the digest is of `content`).
-pub fn file_entry(path: &str, content: &[u8]) -> v1::Entry {
+pub(crate) fn file_entry(path: &str, content: &[u8]) -> v1::Entry {
     v1::Entry {
         path: path.to_string(),
         kind: v1::EntryKind::File as i32,
@@ -61,7 +61,7 @@ pub fn file_entry(path: &str, content: &[u8]) -> v1::Entry {
     }
 }
 
-pub fn symlink_entry(path: &str, target: &str) -> v1::Entry {
+pub(crate) fn symlink_entry(path: &str, target: &str) -> v1::Entry {
     v1::Entry {
         path: path.to_string(),
         kind: v1::EntryKind::Symlink as i32,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::support::{Agent, tempdir};
 
 /// A source agent `primary` and a destination agent `backup`, each over a tree of its own.
-pub struct Pair {
+pub(crate) struct Pair {
     pub source: Agent,
     pub destination: Agent,
     pub src: tempfile::TempDir,
@@ -23,7 +23,7 @@ impl Pair {
     /// Writes the source's tree with `source` and the destination's with `destination`,
     /// with every mtime pinned to one instant (what both write alike is then equal, times
     /// included, however far apart the writes were), then starts both agents.
-    pub fn with(source: impl FnOnce(&Path), destination: impl FnOnce(&Path)) -> Pair {
+    pub(crate) fn with(source: impl FnOnce(&Path), destination: impl FnOnce(&Path)) -> Pair {
         let (src, dst) = (tempdir(), tempdir());
         source(src.path());
         destination(dst.path());
@@ -33,7 +33,7 @@ impl Pair {
     }
 
     /// Starts agents over trees already written.
-    pub fn start(src: tempfile::TempDir, dst: tempfile::TempDir) -> Pair {
+    pub(crate) fn start(src: tempfile::TempDir, dst: tempfile::TempDir) -> Pair {
         let source = Agent::start(src.path(), "primary");
         let destination = Agent::start(dst.path(), "backup");
         Pair { source, destination, src, dst }
@@ -41,18 +41,18 @@ impl Pair {
 }
 
 /// A server list file, written as servers are added.
-pub struct ServerFile {
+pub(crate) struct ServerFile {
     pub path: PathBuf,
     entries: Vec<String>,
 }
 
 impl ServerFile {
-    pub fn new(dir: &Path) -> ServerFile {
+    pub(crate) fn new(dir: &Path) -> ServerFile {
         ServerFile { path: dir.join("servers.toml"), entries: Vec::new() }
     }
 
     /// Adds `name` at `address` with `role` (`primary` or `backup`) and rewrites the file.
-    pub fn add(&mut self, name: &str, address: &str, role: &str) -> &mut ServerFile {
+    pub(crate) fn add(&mut self, name: &str, address: &str, role: &str) -> &mut ServerFile {
         self.entries.push(format!(
             "[[server]]\nname = \"{name}\"\naddress = \"{address}\"\nrole = \"{role}\"\n"
         ));

@@ -6,14 +6,14 @@
 //! Every wait is bounded: a hang fails the test with what the processes printed, instead
 //! of blocking CI.
 
-pub mod fake_source;
-pub mod fixture;
-pub mod pki;
-pub mod raw_grpc;
-pub mod tree;
+pub(crate) mod fake_source;
+pub(crate) mod fixture;
+pub(crate) mod pki;
+pub(crate) mod raw_grpc;
+pub(crate) mod tree;
 
-pub use fixture::*;
-pub use tree::*;
+pub(crate) use fixture::*;
+pub(crate) use tree::*;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -22,33 +22,33 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_confsync");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_confsync");
 
 /// Longest any one CLI command may take; large-file tests stay well under it.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Longest an agent may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub const FAILPOINTS: &str = "CONFSYNC_FAILPOINTS";
+pub(crate) const FAILPOINTS: &str = "CONFSYNC_FAILPOINTS";
 
 // ---------------------------------------------------------------------------------------
 // Small things every area needs
 
 /// A temporary folder, removed when dropped.
-pub fn tempdir() -> tempfile::TempDir {
+pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary folder")
 }
 
 /// Fails unless `text` contains every one of `needles`.
-pub fn assert_mentions(text: &str, needles: &[&str]) {
+pub(crate) fn assert_mentions(text: &str, needles: &[&str]) {
     for needle in needles {
         assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
     }
 }
 
 /// A runtime for the tests that call agents in-process (raw clients, fake sources).
-pub fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,7 +57,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The peak resident memory of a process so far (VmHWM), in MiB.
-pub fn peak_rss_mib(pid: u32) -> u64 {
+pub(crate) fn peak_rss_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
     status
         .lines()
@@ -71,7 +71,7 @@ pub fn peak_rss_mib(pid: u32) -> u64 {
 
 /// A real `confsync agent` process. Killed when dropped; its log (stderr) is printed when
 /// the test is failing, since that is usually where the reason is.
-pub struct Agent {
+pub(crate) struct Agent {
     child: Child,
     pub address: String,
     pub root: PathBuf,
@@ -80,24 +80,24 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub fn start(root: &Path, name: &str) -> Agent {
+    pub(crate) fn start(root: &Path, name: &str) -> Agent {
         Agent::start_with_env(root, name, &[])
     }
 
     /// Starts an agent serving `root`, with extra environment (failpoints), and waits for
     /// the line that gives its address.
-    pub fn start_with_env(root: &Path, name: &str, env: &[(&str, &str)]) -> Agent {
+    pub(crate) fn start_with_env(root: &Path, name: &str, env: &[(&str, &str)]) -> Agent {
         Agent::start_at(root, name, "127.0.0.1:0", env)
     }
 
     /// Starts an agent on a fixed `listen` address, for restarting one where its clients
     /// expect it.
-    pub fn start_at(root: &Path, name: &str, listen: &str, env: &[(&str, &str)]) -> Agent {
+    pub(crate) fn start_at(root: &Path, name: &str, listen: &str, env: &[(&str, &str)]) -> Agent {
         Agent::start_full(root, name, listen, &[], env)
     }
 
     /// Starts an agent whose agent.toml (written into `root`) is `config`.
-    pub fn start_configured(root: &Path, name: &str, config: &str) -> Agent {
+    pub(crate) fn start_configured(root: &Path, name: &str, config: &str) -> Agent {
         std::fs::create_dir_all(root).expect("create the root");
         let file = root.join("agent.toml");
         std::fs::write(&file, config).expect("write agent.toml");
@@ -105,12 +105,12 @@ impl Agent {
     }
 
     /// Starts an agent with extra command-line arguments (`--protected`, ...).
-    pub fn start_with_args(root: &Path, name: &str, extra: &[&str]) -> Agent {
+    pub(crate) fn start_with_args(root: &Path, name: &str, extra: &[&str]) -> Agent {
         let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         Agent::start_full(root, name, "127.0.0.1:0", &extra, &[])
     }
 
-    pub fn start_full(
+    pub(crate) fn start_full(
         root: &Path,
         name: &str,
         listen: &str,
@@ -126,7 +126,12 @@ impl Agent {
 
     /// Starts an agent through `wrapper` (a program that runs the rest of its arguments,
     /// as `setpriv` does), serving `root` as `name`.
-    pub fn start_wrapped(root: &Path, name: &str, wrapper: &[&str], extra: &[&str]) -> Agent {
+    pub(crate) fn start_wrapped(
+        root: &Path,
+        name: &str,
+        wrapper: &[&str],
+        extra: &[&str],
+    ) -> Agent {
         let mut command = Command::new(wrapper[0]);
         command
             .args(&wrapper[1..])
@@ -172,23 +177,23 @@ impl Agent {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// What the agent logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     /// SIGKILL, then reap, so the tree's lock is free when this returns.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// SIGTERM, then wait for a clean exit.
-    pub fn stop(&mut self) -> ExitStatus {
+    pub(crate) fn stop(&mut self) -> ExitStatus {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -204,7 +209,7 @@ impl Agent {
     }
 
     /// Waits for the agent to exit on its own (for example after a crash failpoint).
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("poll agent") {
@@ -230,7 +235,7 @@ impl Drop for Agent {
 /// Sends the first stdout line (None at end of file) and keeps draining the rest, so the
 /// agent can never block on a full pipe.
 /// A `confsync agent` process whose address line has been read.
-pub struct Spawned {
+pub(crate) struct Spawned {
     pub child: Child,
     pub address: String,
     /// Where its stderr (the log) goes.
@@ -238,7 +243,7 @@ pub struct Spawned {
 }
 
 /// A child process killed (and reaped) when dropped.
-pub struct KillOnDrop(pub Child);
+pub(crate) struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -250,7 +255,7 @@ impl Drop for KillOnDrop {
 /// Spawns `confsync agent --root ROOT --listen LISTEN --name NAME EXTRA` with `env` added
 /// (and no inherited failpoints or TERM), and waits for the line that gives its address,
 /// not for it to answer. Fails the test, with the agent's log, when no such line comes.
-pub fn spawn_agent(
+pub(crate) fn spawn_agent(
     root: &Path,
     name: &str,
     listen: &str,
@@ -272,7 +277,7 @@ pub fn spawn_agent(
 
 /// Spawns an agent `command` (`confsync agent ...`, with the environment the caller
 /// gave it) without TERM, and waits for the line that gives its address.
-pub fn spawn_agent_command(mut command: Command, name: &str) -> Spawned {
+pub(crate) fn spawn_agent_command(mut command: Command, name: &str) -> Spawned {
     let log = tempfile::NamedTempFile::new().expect("create agent log file");
     let stderr = log.as_file().try_clone().expect("clone agent log handle");
     command
@@ -319,12 +324,12 @@ fn read_first_line(stdout: ChildStdout) -> (Receiver<Option<String>>, JoinHandle
 // The CLI
 
 /// The wizard in a real pty over the server list `servers`.
-pub fn wizard_session(servers: &Path) -> rexpect::session::PtySession {
+pub(crate) fn wizard_session(servers: &Path) -> rexpect::session::PtySession {
     wizard_session_with(servers, &[])
 }
 
 /// [`wizard_session`] with more arguments for the wizard (`--confirm-within 1h`).
-pub fn wizard_session_with(servers: &Path, extra: &[&str]) -> rexpect::session::PtySession {
+pub(crate) fn wizard_session_with(servers: &Path, extra: &[&str]) -> rexpect::session::PtySession {
     let mut command = Command::new(BIN);
     command.arg("wizard").args(extra).arg("--servers").arg(servers).env("TERM", "xterm-256color");
     command.env_remove(FAILPOINTS).env(MAX_DELETE_ENV, "100");
@@ -333,7 +338,7 @@ pub fn wizard_session_with(servers: &Path, extra: &[&str]) -> rexpect::session::
 
 /// Keeps the wizard's default source, destination and categories (each menu waited for
 /// to its last row: keys typed before a menu is in raw mode are lost).
-pub fn accept_the_defaults_through_categories(session: &mut rexpect::session::PtySession) {
+pub(crate) fn accept_the_defaults_through_categories(session: &mut rexpect::session::PtySession) {
     session.exp_string("Source, the server to copy from").expect("source prompt");
     session.exp_string("Type an address").expect("source menu");
     press(session, "\r");
@@ -347,21 +352,21 @@ pub fn accept_the_defaults_through_categories(session: &mut rexpect::session::Pt
 }
 
 /// Answers the wizard's direction question with its default, one way.
-pub fn one_way(session: &mut rexpect::session::PtySession) {
+pub(crate) fn one_way(session: &mut rexpect::session::PtySession) {
     session.exp_string("Direction").expect("direction prompt");
     session.exp_string("Both ways").expect("direction menu");
     press(session, "\r");
 }
 
 /// Types `keys` once the menu has had a moment to switch the terminal to raw mode.
-pub fn press(session: &mut rexpect::session::PtySession, keys: &str) {
+pub(crate) fn press(session: &mut rexpect::session::PtySession, keys: &str) {
     std::thread::sleep(std::time::Duration::from_millis(150));
     session.send(keys).expect("type into the wizard");
     session.flush().expect("flush the pty");
 }
 
 /// `auto --once --json --from SRC --to DST` plus `extra`.
-pub fn auto_once(source: &Agent, destination: &Agent, extra: &[&str]) -> Output {
+pub(crate) fn auto_once(source: &Agent, destination: &Agent, extra: &[&str]) -> Output {
     let mut args =
         vec!["auto", "--once", "--json", "--from", &source.address, "--to", &destination.address];
     args.extend_from_slice(extra);
@@ -369,7 +374,7 @@ pub fn auto_once(source: &Agent, destination: &Agent, extra: &[&str]) -> Output 
 }
 
 /// The log line of `auto`'s run (the one with an outcome).
-pub fn run_line(output: &Output) -> serde_json::Value {
+pub(crate) fn run_line(output: &Output) -> serde_json::Value {
     json_lines(output)
         .into_iter()
         .find(|l| l["outcome"].is_string())
@@ -393,7 +398,7 @@ fn cli(args: &[&str]) -> Command {
 }
 
 /// [`confsync`] with the default delete guard, as an administrator runs it.
-pub fn confsync_guarded(args: &[&str]) -> Output {
+pub(crate) fn confsync_guarded(args: &[&str]) -> Output {
     let mut command = cli(args);
     command.env_remove(MAX_DELETE_ENV);
     run(command, args)
@@ -401,12 +406,12 @@ pub fn confsync_guarded(args: &[&str]) -> Output {
 
 /// Runs the CLI without a terminal (stdin null, no TERM) and returns its output; fails the
 /// test when it takes longer than [`COMMAND_TIMEOUT`].
-pub fn confsync(args: &[&str]) -> Output {
+pub(crate) fn confsync(args: &[&str]) -> Output {
     run(cli(args), args)
 }
 
 /// [`confsync`] with `dir` as the working folder, for commands that might write there.
-pub fn confsync_in(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn confsync_in(dir: &Path, args: &[&str]) -> Output {
     let mut command = cli(args);
     command.current_dir(dir);
     run(command, args)
@@ -453,7 +458,7 @@ fn text(bytes: Vec<u8>) -> String {
 }
 
 /// The exit code, with both streams in the message when it is not `expected`.
-pub fn assert_exit(output: &Output, expected: i32) {
+pub(crate) fn assert_exit(output: &Output, expected: i32) {
     assert_eq!(
         output.status.code(),
         Some(expected),
@@ -464,16 +469,16 @@ pub fn assert_exit(output: &Output, expected: i32) {
     );
 }
 
-pub fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-pub fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Parses every stdout line as one JSON document (`sync --json`).
-pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+pub(crate) fn json_lines(output: &Output) -> Vec<serde_json::Value> {
     stdout(output)
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -482,21 +487,21 @@ pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
 }
 
 /// The single event of this kind among `events`.
-pub fn event<'a>(events: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
+pub(crate) fn event<'a>(events: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
     let found: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == kind).collect();
     assert_eq!(found.len(), 1, "expected one {kind:?} event in {events:#?}");
     found[0]
 }
 
 /// `sync --from FROM --to TO --yes` plus `extra`.
-pub fn sync_args<'a>(from: &'a str, to: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn sync_args<'a>(from: &'a str, to: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["sync", "--from", from, "--to", to, "--yes"];
     args.extend_from_slice(extra);
     args
 }
 
 /// `sync --from SRC --to DST --yes` plus `extra`, expected to succeed.
-pub fn sync_ok(source: &Agent, destination: &Agent, extra: &[&str]) -> Output {
+pub(crate) fn sync_ok(source: &Agent, destination: &Agent, extra: &[&str]) -> Output {
     let output = confsync(&sync_args(&source.address, &destination.address, extra));
     assert_exit(&output, 0);
     output
@@ -505,14 +510,14 @@ pub fn sync_ok(source: &Agent, destination: &Agent, extra: &[&str]) -> Output {
 /// A CLI process whose stdout JSON lines are read as they come.
 /// JSON lines read from a child's stdout on a thread of their own. Everything read is kept
 /// in `seen`, for the message of a failing test.
-pub struct JsonLines {
+pub(crate) struct JsonLines {
     lines: Receiver<serde_json::Value>,
     pub seen: Vec<serde_json::Value>,
 }
 
 impl JsonLines {
     /// Reads `stdout` line by line; a line that is not JSON is kept as `{"unparsed": ...}`.
-    pub fn read(stdout: ChildStdout) -> JsonLines {
+    pub(crate) fn read(stdout: ChildStdout) -> JsonLines {
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -530,7 +535,7 @@ impl JsonLines {
 
     /// The first line from now on matching `wanted`, or why none came within `timeout`
     /// (the time ran out, or the output ended).
-    pub fn wait_for(
+    pub(crate) fn wait_for(
         &mut self,
         timeout: Duration,
         wanted: impl Fn(&serde_json::Value) -> bool,
@@ -547,21 +552,21 @@ impl JsonLines {
     }
 
     /// Keeps every line that comes until none has come for `quiet`.
-    pub fn drain(&mut self, quiet: Duration) {
+    pub(crate) fn drain(&mut self, quiet: Duration) {
         while let Ok(line) = self.lines.recv_timeout(quiet) {
             self.seen.push(line);
         }
     }
 }
 
-pub struct Running {
+pub(crate) struct Running {
     child: Child,
     events: JsonLines,
     stderr: Option<JoinHandle<Vec<u8>>>,
 }
 
 impl Running {
-    pub fn spawn(args: &[&str]) -> Running {
+    pub(crate) fn spawn(args: &[&str]) -> Running {
         let mut child = cli(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -574,7 +579,7 @@ impl Running {
 
     /// Waits for the first event matching `wanted`; fails the test on timeout or when the
     /// process ends first.
-    pub fn wait_for(
+    pub(crate) fn wait_for(
         &mut self,
         timeout: Duration,
         wanted: impl Fn(&serde_json::Value) -> bool,
@@ -595,7 +600,7 @@ impl Running {
     }
 
     /// Sends SIGINT, as Ctrl-C on a terminal does.
-    pub fn interrupt(&self) {
+    pub(crate) fn interrupt(&self) {
         // kill(1) rather than kill(2): the tests forbid unsafe code.
         let sent = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
@@ -605,7 +610,10 @@ impl Running {
     }
 
     /// Waits for the process to end; returns its status, every event and its stderr.
-    pub fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<serde_json::Value>, String) {
+    pub(crate) fn finish(
+        mut self,
+        timeout: Duration,
+    ) -> (ExitStatus, Vec<serde_json::Value>, String) {
         let deadline = Instant::now() + timeout;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("poll confsync") {
@@ -637,14 +645,14 @@ impl Drop for Running {
 }
 
 /// A progress event showing that file data has started to arrive.
-pub fn is_transferring(event: &serde_json::Value) -> bool {
+pub(crate) fn is_transferring(event: &serde_json::Value) -> bool {
     event["event"] == "progress"
         && event["progress"]["phase"] == "transferring"
         && event["progress"]["bytes_done"].as_u64().is_some_and(|n| n > 0)
 }
 
 /// `GET /metrics` on `address`, the body.
-pub fn scrape(address: &str) -> String {
+pub(crate) fn scrape(address: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).expect("connect to the metrics");
     stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").expect("ask");
@@ -656,7 +664,7 @@ pub fn scrape(address: &str) -> String {
 }
 
 /// The address an agent started with `--metrics 127.0.0.1:0` serves its metrics at.
-pub fn metrics_address(agent: &Agent) -> String {
+pub(crate) fn metrics_address(agent: &Agent) -> String {
     agent
         .log()
         .lines()

@@ -15,32 +15,32 @@ use crate::support::{Spawned, assert_exit, confsync, spawn_agent};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A certificate authority in a temporary folder, created by `confsync certs init`.
-pub struct Pki {
+pub(crate) struct Pki {
     pub dir: tempfile::TempDir,
 }
 
 /// A certificate, its key, and the CA file a holder trusts.
 #[derive(Debug, Clone)]
-pub struct Creds {
+pub(crate) struct Creds {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
 
 impl Pki {
-    pub fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         let dir = tempfile::tempdir().expect("create the PKI folder");
         let output = confsync(&["certs", "init", "--dir", &path(dir.path())]);
         assert_exit(&output, 0);
         Pki { dir }
     }
 
-    pub fn ca(&self) -> PathBuf {
+    pub(crate) fn ca(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
 
     /// `confsync certs issue NAME --role ROLE --san 127.0.0.1 --san localhost`.
-    pub fn issue(&self, name: &str, role: &str) -> Creds {
+    pub(crate) fn issue(&self, name: &str, role: &str) -> Creds {
         let dir = path(self.dir.path());
         let mut args = vec!["certs", "issue", name, "--role", role, "--dir", &dir];
         if role == "agent" {
@@ -51,7 +51,7 @@ impl Pki {
     }
 
     /// A certificate signed by this CA but valid only between the given Unix times.
-    pub fn issue_valid(&self, name: &str, role: Role, from: i64, until: i64) -> Creds {
+    pub(crate) fn issue_valid(&self, name: &str, role: Role, from: i64, until: i64) -> Creds {
         let authority = Authority::load(self.dir.path()).expect("load the test CA");
         let time = |t: i64| time::OffsetDateTime::from_unix_timestamp(t).expect("valid time");
         let request = CertRequest {
@@ -80,7 +80,7 @@ impl Pki {
 
 impl Creds {
     /// The global CLI flags that present this certificate.
-    pub fn cli_args(&self) -> Vec<String> {
+    pub(crate) fn cli_args(&self) -> Vec<String> {
         vec![
             "--ca".into(),
             path(&self.ca),
@@ -92,7 +92,7 @@ impl Creds {
     }
 
     /// The agent flags that serve with this certificate.
-    pub fn agent_args(&self) -> Vec<String> {
+    pub(crate) fn agent_args(&self) -> Vec<String> {
         vec![
             "--tls-ca".into(),
             path(&self.ca),
@@ -103,26 +103,26 @@ impl Creds {
         ]
     }
 
-    pub fn files(&self) -> ClientTls {
+    pub(crate) fn files(&self) -> ClientTls {
         ClientTls { ca: self.ca.clone(), cert: self.cert.clone(), key: self.key.clone() }
     }
 
-    pub fn target(&self, address: &str) -> Target {
+    pub(crate) fn target(&self, address: &str) -> Target {
         Target { address: address.to_string(), tls: Some(self.files()) }
     }
 
     /// The same certificate, trusting another CA file.
-    pub fn trusting(&self, ca: &Path) -> Creds {
+    pub(crate) fn trusting(&self, ca: &Path) -> Creds {
         Creds { ca: ca.to_path_buf(), ..self.clone() }
     }
 }
 
-pub fn path(p: &Path) -> String {
+pub(crate) fn path(p: &Path) -> String {
     p.to_str().expect("UTF-8 test paths").to_string()
 }
 
 /// Runs the CLI with a certificate: `confsync --ca .. --cert .. --key .. ARGS`.
-pub fn confsync_as(creds: &Creds, args: &[&str]) -> std::process::Output {
+pub(crate) fn confsync_as(creds: &Creds, args: &[&str]) -> std::process::Output {
     let mut all: Vec<String> = creds.cli_args();
     all.extend(args.iter().map(|a| a.to_string()));
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
@@ -130,7 +130,7 @@ pub fn confsync_as(creds: &Creds, args: &[&str]) -> std::process::Output {
 }
 
 /// A real `confsync agent` started with extra arguments (TLS flags); killed when dropped.
-pub struct TlsAgent {
+pub(crate) struct TlsAgent {
     child: Child,
     pub address: String,
     pub root: PathBuf,
@@ -141,7 +141,7 @@ pub struct TlsAgent {
 impl TlsAgent {
     /// An agent serving `root` with `creds` (an agent certificate), ready when this returns
     /// (checked with `admin`'s certificate).
-    pub fn start(
+    pub(crate) fn start(
         root: &Path,
         name: &str,
         creds: &Creds,
@@ -155,7 +155,7 @@ impl TlsAgent {
 
     /// Spawns `confsync agent --root ROOT --listen LISTEN --name NAME EXTRA` and waits for
     /// the line with its address (not for it to answer).
-    pub fn spawn(
+    pub(crate) fn spawn(
         root: &Path,
         name: &str,
         listen: &str,
@@ -167,7 +167,7 @@ impl TlsAgent {
     }
 
     /// Waits until the agent answers `Hello` (over TLS with `creds`, or in plaintext).
-    pub fn wait_until_serving(&self, creds: Option<&Creds>) {
+    pub(crate) fn wait_until_serving(&self, creds: Option<&Creds>) {
         let target = match creds {
             Some(creds) => creds.target(&self.address),
             None => Target::plain(&self.address),
@@ -187,12 +187,12 @@ impl TlsAgent {
         panic!("agent {} does not answer: {last}; log:\n{}", self.name, self.log());
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     /// Waits up to `timeout` for a log line containing `text`.
-    pub fn wait_for_log(&self, text: &str, timeout: Duration) -> String {
+    pub(crate) fn wait_for_log(&self, text: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let log = self.log();
@@ -211,7 +211,7 @@ impl TlsAgent {
 
 impl TlsAgent {
     /// SIGKILL, as a crash or a power cut does.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -228,7 +228,7 @@ impl Drop for TlsAgent {
 }
 
 /// Runs a future to completion on a fresh runtime.
-pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -238,7 +238,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// A raw gRPC client over TLS, trusting `ca` and presenting `identity` if given: the
 /// clients the CLI would refuse to build (no certificate at all).
-pub async fn raw_client(
+pub(crate) async fn raw_client(
     address: &str,
     ca: &Path,
     identity: Option<&Creds>,
@@ -262,7 +262,7 @@ pub async fn raw_client(
 }
 
 /// A status with its whole source chain, as an administrator would want to read it.
-pub fn status_text(status: &tonic::Status) -> String {
+pub(crate) fn status_text(status: &tonic::Status) -> String {
     let mut text = format!("{:?}: {}", status.code(), status.message());
     if let Some(source) = std::error::Error::source(status) {
         text.push_str(": ");

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use prost::Message;
 
 /// One gRPC message frame: compressed flag, big-endian length, payload.
-pub fn frame(compressed: bool, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(compressed: bool, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 5);
     out.push(u8::from(compressed));
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
@@ -24,7 +24,7 @@ pub fn frame(compressed: bool, payload: &[u8]) -> Vec<u8> {
 
 /// A zstd frame that decompresses to `size` zero bytes while taking 4 bytes per 128 KiB
 /// (RLE blocks): a 4 GiB bomb is 128 KiB on the wire.
-pub fn zstd_bomb(size: u64) -> Vec<u8> {
+pub(crate) fn zstd_bomb(size: u64) -> Vec<u8> {
     const BLOCK: u64 = 128 * 1024;
     let mut out = vec![0x28, 0xB5, 0x2F, 0xFD];
     // Frame header: no checksum, no dictionary, no content size, not single-segment;
@@ -43,7 +43,7 @@ pub fn zstd_bomb(size: u64) -> Vec<u8> {
 
 /// What came back from a raw call.
 #[derive(Debug, Default)]
-pub struct RawReply {
+pub(crate) struct RawReply {
     pub grpc_status: Option<i32>,
     pub grpc_message: String,
     pub http_status: u16,
@@ -51,7 +51,12 @@ pub struct RawReply {
 }
 
 /// Sends `body` (already framed) to `path` on a plaintext agent, with extra headers.
-pub async fn call(address: &str, path: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> RawReply {
+pub(crate) async fn call(
+    address: &str,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> RawReply {
     let tcp = tokio::net::TcpStream::connect(address).await.expect("connect to the agent");
     let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2 handshake");
     tokio::spawn(async move {
@@ -129,7 +134,7 @@ fn percent_decode(text: &str) -> String {
 // A hostile source
 
 /// How the raw server answers one call.
-pub enum Answer {
+pub(crate) enum Answer {
     /// These encoded messages, then status OK.
     Messages(Vec<Vec<u8>>),
     /// These framed bytes as the body, with an optional `grpc-encoding`, then status OK.
@@ -144,23 +149,23 @@ pub enum Answer {
 }
 
 impl Answer {
-    pub fn one(message: &impl Message) -> Answer {
+    pub(crate) fn one(message: &impl Message) -> Answer {
         Answer::Messages(vec![message.encode_to_vec()])
     }
 }
 
 /// Answers `(path, request message)`; the request is decompressed when it was sent
 /// compressed.
-pub type Handler = Arc<dyn Fn(&str, &[u8]) -> Answer + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(&str, &[u8]) -> Answer + Send + Sync>;
 
 /// A raw gRPC server on a fresh loopback port; stops when dropped.
-pub struct RawServer {
+pub(crate) struct RawServer {
     pub address: String,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl RawServer {
-    pub fn start(handler: Handler) -> RawServer {
+    pub(crate) fn start(handler: Handler) -> RawServer {
         let runtime = tokio::runtime::Runtime::new().expect("start a tokio runtime");
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -287,7 +292,7 @@ async fn send_flow(send: &mut h2::SendStream<Bytes>, mut data: Bytes) -> bool {
 use confsync_proto::v1;
 
 /// The parts of a source agent a destination talks to, each answered as the test says.
-pub struct Evil {
+pub(crate) struct Evil {
     /// Encoded `ManifestBatch` messages (or any bytes) answering `GetManifest`.
     pub manifest: Vec<Vec<u8>>,
     /// Answers `GetManifest` instead of `manifest` when set (raw frames, silence...).
@@ -317,11 +322,11 @@ impl Default for Evil {
 
 impl Evil {
     /// A source whose firmware is `entries` (every other category empty).
-    pub fn firmware(entries: Vec<v1::Entry>) -> Evil {
+    pub(crate) fn firmware(entries: Vec<v1::Entry>) -> Evil {
         Evil { manifest: vec![batch(v1::Category::Firmware, entries)], ..Evil::default() }
     }
 
-    pub fn serve(self) -> RawServer {
+    pub(crate) fn serve(self) -> RawServer {
         let evil = Arc::new(self);
         RawServer::start(Arc::new(move |path: &str, request: &[u8]| {
             let method = path.rsplit('/').next().unwrap_or_default();
@@ -352,7 +357,7 @@ impl Evil {
 }
 
 /// A plausible `Hello` from a source that is not the destination.
-pub fn hello() -> v1::HelloReply {
+pub(crate) fn hello() -> v1::HelloReply {
     v1::HelloReply {
         name: "evil-source".into(),
         agent_version: "0.0.0".into(),
@@ -364,7 +369,7 @@ pub fn hello() -> v1::HelloReply {
 }
 
 /// One encoded manifest batch, the last of its category.
-pub fn batch(category: v1::Category, entries: Vec<v1::Entry>) -> Vec<u8> {
+pub(crate) fn batch(category: v1::Category, entries: Vec<v1::Entry>) -> Vec<u8> {
     v1::ManifestBatch {
         category: category as i32,
         entries,
@@ -376,7 +381,7 @@ pub fn batch(category: v1::Category, entries: Vec<v1::Entry>) -> Vec<u8> {
     .encode_to_vec()
 }
 
-pub fn dir_entry(path: &str) -> v1::Entry {
+pub(crate) fn dir_entry(path: &str) -> v1::Entry {
     v1::Entry {
         path: path.to_string(),
         kind: v1::EntryKind::Dir as i32,
@@ -387,7 +392,7 @@ pub fn dir_entry(path: &str) -> v1::Entry {
 }
 
 /// Answers each asked range with `data(range)` at the range's offset.
-pub fn pieces(
+pub(crate) fn pieces(
     data: impl Fn(&v1::ByteRange) -> Vec<u8> + Send + Sync + 'static,
 ) -> Arc<dyn Fn(&v1::ChunksRequest) -> Answer + Send + Sync> {
     Arc::new(move |request: &v1::ChunksRequest| {
@@ -404,7 +409,7 @@ pub fn pieces(
 }
 
 /// A chunk list as a hostile source would send it.
-pub fn chunk_list(list: &confsync_engine::chunk::ChunkList) -> v1::ChunkList {
+pub(crate) fn chunk_list(list: &confsync_engine::chunk::ChunkList) -> v1::ChunkList {
     v1::ChunkList {
         size: list.size,
         digest: list.digest.0.to_vec(),
@@ -421,7 +426,7 @@ pub fn chunk_list(list: &confsync_engine::chunk::ChunkList) -> v1::ChunkList {
 }
 
 /// A plaintext gRPC client that sends whatever the test builds (no validation on the way).
-pub async fn plain_client(
+pub(crate) async fn plain_client(
     address: &str,
 ) -> v1::agent_client::AgentClient<tonic::transport::Channel> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))

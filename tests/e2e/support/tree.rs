@@ -7,10 +7,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// The synchronized categories (licenses never are).
-pub const CATEGORIES: [&str; 4] = ["firmware", "capdb", "modules", "config"];
+pub(crate) const CATEGORIES: [&str; 4] = ["firmware", "capdb", "modules", "config"];
 
 /// Writes `bytes` at `root/rel`, creating parent folders.
-pub fn write(root: &Path, rel: &str, bytes: &[u8]) {
+pub(crate) fn write(root: &Path, rel: &str, bytes: &[u8]) {
     let path = root.join(rel);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).expect("create parent folders");
@@ -19,13 +19,13 @@ pub fn write(root: &Path, rel: &str, bytes: &[u8]) {
 }
 
 /// A fixed instant (2026-01-01T00:00:00Z) for [`pin_times`].
-pub const PINNED_MTIME_S: i64 = 1_767_225_600;
+pub(crate) const PINNED_MTIME_S: i64 = 1_767_225_600;
 
 /// Sets the modification time of everything under `root` (files, folders, symlinks, the
 /// state folder aside) to one fixed instant: two trees built by the same writes at
 /// different moments are then equal as a sync means it (times included), not merely byte
 /// for byte.
-pub fn pin_times(root: &Path) {
+pub(crate) fn pin_times(root: &Path) {
     let times = rustix::fs::Timestamps {
         last_access: rustix::fs::Timespec { tv_sec: PINNED_MTIME_S, tv_nsec: 0 },
         last_modification: rustix::fs::Timespec { tv_sec: PINNED_MTIME_S, tv_nsec: 0 },
@@ -44,24 +44,24 @@ pub fn pin_times(root: &Path) {
 }
 
 /// Writes a file and sets its permission bits.
-pub fn write_mode(root: &Path, rel: &str, bytes: &[u8], mode: u32) {
+pub(crate) fn write_mode(root: &Path, rel: &str, bytes: &[u8], mode: u32) {
     write(root, rel, bytes);
     set_mode(root, rel, mode);
 }
 
-pub fn set_mode(root: &Path, rel: &str, mode: u32) {
+pub(crate) fn set_mode(root: &Path, rel: &str, mode: u32) {
     let path = root.join(rel);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
 }
 
 /// Creates a folder (and its parents) with the given mode.
-pub fn mkdir(root: &Path, rel: &str, mode: u32) {
+pub(crate) fn mkdir(root: &Path, rel: &str, mode: u32) {
     std::fs::create_dir_all(root.join(rel)).expect("create folder");
     set_mode(root, rel, mode);
 }
 
-pub fn symlink(root: &Path, rel: &str, target: &str) {
+pub(crate) fn symlink(root: &Path, rel: &str, target: &str) {
     let path = root.join(rel);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).expect("create parent folders");
@@ -71,10 +71,10 @@ pub fn symlink(root: &Path, rel: &str, target: &str) {
 }
 
 /// The engine's deterministic noise: the same seed gives the demo's and the tests' bytes.
-pub use confsync_engine::noise::{Noise, noise};
+pub(crate) use confsync_engine::noise::{Noise, noise};
 
 /// Writes `len` pseudo-random bytes at `root/rel`, a MiB at a time.
-pub fn write_noise(root: &Path, rel: &str, len: u64, seed: u64) {
+pub(crate) fn write_noise(root: &Path, rel: &str, len: u64, seed: u64) {
     write(root, rel, b"");
     let mut file = std::fs::File::create(root.join(rel)).expect("create large file");
     let mut noise = Noise::new(seed);
@@ -90,7 +90,7 @@ pub fn write_noise(root: &Path, rel: &str, len: u64, seed: u64) {
 }
 
 /// Overwrites `data.len()` bytes at `offset` of an existing file, keeping its size.
-pub fn patch(root: &Path, rel: &str, offset: u64, data: &[u8]) {
+pub(crate) fn patch(root: &Path, rel: &str, offset: u64, data: &[u8]) {
     use std::os::unix::fs::FileExt;
     let file =
         std::fs::OpenOptions::new().write(true).open(root.join(rel)).expect("open file to patch");
@@ -102,7 +102,7 @@ pub fn patch(root: &Path, rel: &str, offset: u64, data: &[u8]) {
 // Snapshots
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     File,
     Dir,
     Symlink,
@@ -111,17 +111,17 @@ pub enum Kind {
 /// One entry of a tree: kind, permission bits, and the content (size and BLAKE3 of a
 /// file, target of a symlink, nothing for a folder).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
+pub(crate) struct Node {
     pub kind: Kind,
     pub mode: u32,
     pub content: String,
 }
 
-pub type Tree = BTreeMap<String, Node>;
+pub(crate) type Tree = BTreeMap<String, Node>;
 
 /// Every entry under `dir` by relative path, empty folders included; any `.confsync`
 /// (agent state) is left out. A missing `dir` is an empty tree.
-pub fn snapshot(dir: &Path) -> Tree {
+pub(crate) fn snapshot(dir: &Path) -> Tree {
     let mut tree = Tree::new();
     if !dir.exists() {
         return tree;
@@ -155,7 +155,7 @@ pub fn snapshot(dir: &Path) -> Tree {
 }
 
 /// Fails with the differing paths (not two whole trees) when `actual` is not `expected`.
-pub fn assert_same_tree(expected: &Tree, actual: &Tree, what: &str) {
+pub(crate) fn assert_same_tree(expected: &Tree, actual: &Tree, what: &str) {
     if expected == actual {
         return;
     }
@@ -178,7 +178,7 @@ pub fn assert_same_tree(expected: &Tree, actual: &Tree, what: &str) {
 }
 
 /// Every synchronized category of `destination` equals the source's.
-pub fn assert_categories_equal(source: &Path, destination: &Path) {
+pub(crate) fn assert_categories_equal(source: &Path, destination: &Path) {
     for category in CATEGORIES {
         assert_same_tree(
             &snapshot(&source.join(category)),
@@ -189,7 +189,7 @@ pub fn assert_categories_equal(source: &Path, destination: &Path) {
 }
 
 /// `.confsync/staging` is absent or empty.
-pub fn assert_no_staging(root: &Path) {
+pub(crate) fn assert_no_staging(root: &Path) {
     let staging = root.join(".confsync/staging");
     if let Ok(entries) = std::fs::read_dir(&staging) {
         let left: Vec<_> = entries.map(|e| e.expect("list staging").path()).collect();

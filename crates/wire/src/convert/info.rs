@@ -16,7 +16,7 @@ use super::{
     category_to_proto,
 };
 
-pub fn hold_to_proto(hold: Option<&Hold>) -> v1::HoldState {
+pub(crate) fn hold_to_proto(hold: Option<&Hold>) -> v1::HoldState {
     match hold {
         Some(h) => v1::HoldState {
             held: true,
@@ -28,7 +28,7 @@ pub fn hold_to_proto(hold: Option<&Hold>) -> v1::HoldState {
     }
 }
 
-pub fn hold_from_proto(raw: &v1::HoldState) -> Option<Hold> {
+pub(crate) fn hold_from_proto(raw: &v1::HoldState) -> Option<Hold> {
     raw.held.then(|| Hold {
         reason: raw.reason.clone(),
         since: raw.since,
@@ -36,7 +36,7 @@ pub fn hold_from_proto(raw: &v1::HoldState) -> Option<Hold> {
     })
 }
 
-pub fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
+pub(crate) fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
     let inv = &info.inventory;
     let last = info.last_generation.as_ref();
     v1::HelloReply {
@@ -92,7 +92,7 @@ pub fn hello_to_proto(info: &ServerInfo) -> v1::HelloReply {
     }
 }
 
-pub fn drift_to_proto(report: &confsync_engine::server::DriftReport) -> v1::DriftReply {
+pub(crate) fn drift_to_proto(report: &confsync_engine::server::DriftReport) -> v1::DriftReply {
     v1::DriftReply {
         recorded: report.recorded,
         paths: report
@@ -108,7 +108,7 @@ pub fn drift_to_proto(report: &confsync_engine::server::DriftReport) -> v1::Drif
     }
 }
 
-pub fn drift_from_proto(
+pub(crate) fn drift_from_proto(
     raw: v1::DriftReply,
 ) -> Result<confsync_engine::server::DriftReport, ConvertError> {
     use confsync_engine::last_sync::DriftKind;
@@ -168,7 +168,7 @@ fn rules_from_proto(raw: v1::DeviceSpecific) -> RulesFile {
 
 /// Validates a `Hello` answer. The protocol version is taken as sent: the client compares
 /// it, so that a mismatch is reported as such rather than as a malformed answer.
-pub fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError> {
+pub(crate) fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError> {
     let digest = |bytes: &[u8], what: &str| {
         Digest::from_slice(bytes)
             .ok_or(ConvertError::BadDigest { path: what.to_string(), len: bytes.len() })
@@ -237,7 +237,7 @@ pub fn hello_from_proto(raw: v1::HelloReply) -> Result<ServerInfo, ConvertError>
     })
 }
 
-pub fn listed_to_proto(listed: &Listed) -> v1::Generation {
+pub(crate) fn listed_to_proto(listed: &Listed) -> v1::Generation {
     let entry = &listed.entry;
     let r = &entry.record;
     v1::Generation {
@@ -259,7 +259,7 @@ pub fn listed_to_proto(listed: &Listed) -> v1::Generation {
     }
 }
 
-pub fn listed_from_proto(raw: v1::Generation) -> Result<Listed, ConvertError> {
+pub(crate) fn listed_from_proto(raw: v1::Generation) -> Result<Listed, ConvertError> {
     // An empty list means "all four" only in requests; a record names what it touched.
     let categories = if raw.categories.is_empty() {
         Vec::new()
@@ -288,7 +288,7 @@ pub fn listed_from_proto(raw: v1::Generation) -> Result<Listed, ConvertError> {
     })
 }
 
-pub fn verification_to_proto(v: &Verification) -> v1::VerifyReply {
+pub(crate) fn verification_to_proto(v: &Verification) -> v1::VerifyReply {
     v1::VerifyReply {
         files: v.files,
         bytes: v.bytes,
@@ -305,7 +305,7 @@ pub fn verification_to_proto(v: &Verification) -> v1::VerifyReply {
     }
 }
 
-pub fn verification_from_proto(raw: &v1::VerifyReply) -> Result<Verification, ConvertError> {
+pub(crate) fn verification_from_proto(raw: &v1::VerifyReply) -> Result<Verification, ConvertError> {
     let mut mismatches = Vec::with_capacity(raw.mismatches.len());
     for m in &raw.mismatches {
         mismatches.push(Mismatch {

@@ -10,9 +10,9 @@
 //! - [`info`]: `Hello`, holds, history;
 //! - [`two_way`]: the two-way parts of requests and plans, a side's changes.
 
-pub mod info;
-pub mod plan;
-pub mod two_way;
+pub(crate) mod info;
+pub(crate) mod plan;
+pub(crate) mod two_way;
 
 use confsync_engine::attrs::{Attrs, Interner, Xattr};
 use confsync_engine::category::{Category, LICENSES_REFUSAL};
@@ -24,7 +24,7 @@ use confsync_proto::v1;
 
 /// Why a message from a peer was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConvertError {
+pub(crate) enum ConvertError {
     #[error("{LICENSES_REFUSAL}")]
     Licenses,
     #[error("unknown category number {0}")]
@@ -51,7 +51,7 @@ pub enum ConvertError {
     Shape(#[from] confsync_engine::confine::ShapeError),
 }
 
-pub fn category_to_proto(category: Category) -> v1::Category {
+pub(crate) fn category_to_proto(category: Category) -> v1::Category {
     match category {
         Category::Firmware => v1::Category::Firmware,
         Category::Capdb => v1::Category::Capdb,
@@ -60,7 +60,7 @@ pub fn category_to_proto(category: Category) -> v1::Category {
     }
 }
 
-pub fn category_from_proto(raw: i32) -> Result<Category, ConvertError> {
+pub(crate) fn category_from_proto(raw: i32) -> Result<Category, ConvertError> {
     match v1::Category::try_from(raw) {
         Ok(v1::Category::Firmware) => Ok(Category::Firmware),
         Ok(v1::Category::Capdb) => Ok(Category::Capdb),
@@ -72,7 +72,7 @@ pub fn category_from_proto(raw: i32) -> Result<Category, ConvertError> {
 }
 
 /// A requested category list; empty means all four.
-pub fn categories_from_proto(raw: &[i32]) -> Result<Vec<Category>, ConvertError> {
+pub(crate) fn categories_from_proto(raw: &[i32]) -> Result<Vec<Category>, ConvertError> {
     let mut out = raw.iter().map(|c| category_from_proto(*c)).collect::<Result<Vec<_>, _>>()?;
     if out.is_empty() {
         out = Category::ALL.to_vec();
@@ -82,11 +82,11 @@ pub fn categories_from_proto(raw: &[i32]) -> Result<Vec<Category>, ConvertError>
     Ok(out)
 }
 
-pub fn categories_to_proto(categories: &[Category]) -> Vec<i32> {
+pub(crate) fn categories_to_proto(categories: &[Category]) -> Vec<i32> {
     categories.iter().map(|c| category_to_proto(*c) as i32).collect()
 }
 
-pub fn kind_to_proto(kind: EntryKind) -> v1::EntryKind {
+pub(crate) fn kind_to_proto(kind: EntryKind) -> v1::EntryKind {
     match kind {
         EntryKind::File => v1::EntryKind::File,
         EntryKind::Dir => v1::EntryKind::Dir,
@@ -94,7 +94,7 @@ pub fn kind_to_proto(kind: EntryKind) -> v1::EntryKind {
     }
 }
 
-pub fn kind_from_proto(raw: i32, path: &str) -> Result<EntryKind, ConvertError> {
+pub(crate) fn kind_from_proto(raw: i32, path: &str) -> Result<EntryKind, ConvertError> {
     match v1::EntryKind::try_from(raw) {
         Ok(v1::EntryKind::File) => Ok(EntryKind::File),
         Ok(v1::EntryKind::Dir) => Ok(EntryKind::Dir),
@@ -103,12 +103,12 @@ pub fn kind_from_proto(raw: i32, path: &str) -> Result<EntryKind, ConvertError> 
     }
 }
 
-pub fn digest_from_proto(raw: &[u8], path: &str) -> Result<Digest, ConvertError> {
+pub(crate) fn digest_from_proto(raw: &[u8], path: &str) -> Result<Digest, ConvertError> {
     Digest::from_slice(raw)
         .ok_or(ConvertError::BadDigest { path: path.to_string(), len: raw.len() })
 }
 
-pub fn entry_to_proto(entry: &Entry) -> v1::Entry {
+pub(crate) fn entry_to_proto(entry: &Entry) -> v1::Entry {
     v1::Entry {
         path: entry.path.to_string(),
         kind: kind_to_proto(entry.kind) as i32,
@@ -157,13 +157,16 @@ fn attrs_from_proto(raw: v1::Attrs, path: &str) -> Result<Attrs, ConvertError> {
 /// target a symlink can hold (its digest derived from it), attributes of the kinds
 /// confsync carries.
 #[cfg(test)]
-pub fn entry_from_proto(raw: v1::Entry) -> Result<Entry, ConvertError> {
+pub(crate) fn entry_from_proto(raw: v1::Entry) -> Result<Entry, ConvertError> {
     entry_from_proto_in(raw, &mut Interner::default())
 }
 
 /// [`entry_from_proto`], sharing one copy of each distinct set of attributes across the
 /// entries converted with `shared` (a manifest of 100,000 entries holds a handful).
-pub fn entry_from_proto_in(raw: v1::Entry, shared: &mut Interner) -> Result<Entry, ConvertError> {
+pub(crate) fn entry_from_proto_in(
+    raw: v1::Entry,
+    shared: &mut Interner,
+) -> Result<Entry, ConvertError> {
     let path = RelPath::new(&raw.path)?;
     let kind = kind_from_proto(raw.kind, &raw.path)?;
     let (digest, symlink_target, size) = match kind {
@@ -204,7 +207,7 @@ pub fn entry_from_proto_in(raw: v1::Entry, shared: &mut Interner) -> Result<Entr
     })
 }
 
-pub fn chunk_list_to_proto(list: &ChunkList) -> v1::ChunkList {
+pub(crate) fn chunk_list_to_proto(list: &ChunkList) -> v1::ChunkList {
     v1::ChunkList {
         size: list.size,
         digest: list.digest.0.to_vec(),
@@ -224,7 +227,10 @@ pub fn chunk_list_to_proto(list: &ChunkList) -> v1::ChunkList {
 /// exactly, in order, each at most [`MAX_CHUNK`] bytes.
 ///
 /// [`MAX_CHUNK`]: confsync_engine::chunk::MAX_CHUNK
-pub fn chunk_list_from_proto(raw: v1::ChunkList, path: &str) -> Result<ChunkList, ConvertError> {
+pub(crate) fn chunk_list_from_proto(
+    raw: v1::ChunkList,
+    path: &str,
+) -> Result<ChunkList, ConvertError> {
     let bad = |detail: String| ConvertError::BadChunks { path: path.to_string(), detail };
     let mut expected_offset = 0u64;
     for c in &raw.chunks {

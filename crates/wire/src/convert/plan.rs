@@ -37,7 +37,7 @@ fn action_from_proto(raw: i32) -> Result<Action, ConvertError> {
     }
 }
 
-pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
+pub(crate) fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
     match kind {
         RefusalKind::Busy => v1::RefusalKind::Busy,
         RefusalKind::ChangedSincePreview => v1::RefusalKind::ChangedSincePreview,
@@ -66,7 +66,7 @@ pub fn refusal_kind_to_proto(kind: RefusalKind) -> v1::RefusalKind {
     }
 }
 
-pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
+pub(crate) fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
     let kind = match v1::RefusalKind::try_from(raw) {
         Ok(v1::RefusalKind::Busy) => RefusalKind::Busy,
         Ok(v1::RefusalKind::ChangedSincePreview) => RefusalKind::ChangedSincePreview,
@@ -97,14 +97,14 @@ pub fn refusal_kind_from_proto(raw: i32) -> Result<RefusalKind, ConvertError> {
     Ok(kind)
 }
 
-pub fn refusal_to_proto(refusal: &Refusal) -> v1::Refusal {
+pub(crate) fn refusal_to_proto(refusal: &Refusal) -> v1::Refusal {
     v1::Refusal {
         kind: refusal_kind_to_proto(refusal.kind) as i32,
         message: refusal.message.clone(),
     }
 }
 
-pub fn refusal_from_proto(raw: v1::Refusal) -> Result<Refusal, ConvertError> {
+pub(crate) fn refusal_from_proto(raw: v1::Refusal) -> Result<Refusal, ConvertError> {
     Ok(Refusal { kind: refusal_kind_from_proto(raw.kind)?, message: raw.message })
 }
 
@@ -168,7 +168,7 @@ fn step_from_proto(raw: v1::Step) -> Result<StepView, ConvertError> {
     })
 }
 
-pub fn plan_to_proto(view: &PlanView) -> v1::PlanReply {
+pub(crate) fn plan_to_proto(view: &PlanView) -> v1::PlanReply {
     v1::PlanReply {
         digest: view.digest.0.to_vec(),
         categories: view
@@ -189,7 +189,7 @@ pub fn plan_to_proto(view: &PlanView) -> v1::PlanReply {
     }
 }
 
-pub fn notice_to_proto(notice: &Notice) -> v1::Notice {
+pub(crate) fn notice_to_proto(notice: &Notice) -> v1::Notice {
     v1::Notice {
         category: category_to_proto(notice.category) as i32,
         paths: notice.paths.clone().unwrap_or_default(),
@@ -198,7 +198,7 @@ pub fn notice_to_proto(notice: &Notice) -> v1::Notice {
     }
 }
 
-pub fn notice_from_proto(raw: v1::Notice) -> Result<Notice, ConvertError> {
+pub(crate) fn notice_from_proto(raw: v1::Notice) -> Result<Notice, ConvertError> {
     Ok(Notice {
         category: category_from_proto(raw.category)?,
         paths: Some(raw.paths).filter(|p| !p.is_empty()),
@@ -207,11 +207,11 @@ pub fn notice_from_proto(raw: v1::Notice) -> Result<Notice, ConvertError> {
     })
 }
 
-pub fn notices_from_proto(raw: Vec<v1::Notice>) -> Result<Vec<Notice>, ConvertError> {
+pub(crate) fn notices_from_proto(raw: Vec<v1::Notice>) -> Result<Vec<Notice>, ConvertError> {
     raw.into_iter().map(notice_from_proto).collect()
 }
 
-pub fn plan_from_proto(reply: v1::PlanReply) -> Result<PlanView, ConvertError> {
+pub(crate) fn plan_from_proto(reply: v1::PlanReply) -> Result<PlanView, ConvertError> {
     let digest = Digest::from_slice(&reply.digest)
         .ok_or(ConvertError::BadDigest { path: "the plan".into(), len: reply.digest.len() })?;
     let mut categories = Vec::with_capacity(reply.categories.len());
@@ -238,7 +238,7 @@ pub fn plan_from_proto(reply: v1::PlanReply) -> Result<PlanView, ConvertError> {
     })
 }
 
-pub fn options_to_proto(options: &PlanOptions) -> v1::PlanOptions {
+pub(crate) fn options_to_proto(options: &PlanOptions) -> v1::PlanOptions {
     v1::PlanOptions {
         max_delete_percent: options.guards.max_delete_percent.unwrap_or(0),
         allow_empty_source: options.guards.allow_empty_source,
@@ -250,7 +250,7 @@ pub fn options_to_proto(options: &PlanOptions) -> v1::PlanOptions {
     }
 }
 
-pub fn options_from_proto(raw: Option<v1::PlanOptions>) -> PlanOptions {
+pub(crate) fn options_from_proto(raw: Option<v1::PlanOptions>) -> PlanOptions {
     let raw = raw.unwrap_or_default();
     PlanOptions {
         guards: Guards {
@@ -265,7 +265,7 @@ pub fn options_from_proto(raw: Option<v1::PlanOptions>) -> PlanOptions {
     }
 }
 
-pub fn plan_request_to_proto(request: &PlanRequest) -> v1::PlanRequest {
+pub(crate) fn plan_request_to_proto(request: &PlanRequest) -> v1::PlanRequest {
     v1::PlanRequest {
         source: request.source.clone(),
         categories: categories_to_proto(&request.categories),
@@ -291,7 +291,7 @@ fn bundle_from_proto(raw: String) -> Result<Option<std::path::PathBuf>, ConvertE
     Ok(Some(path))
 }
 
-pub fn plan_request_from_proto(raw: v1::PlanRequest) -> Result<PlanRequest, ConvertError> {
+pub(crate) fn plan_request_from_proto(raw: v1::PlanRequest) -> Result<PlanRequest, ConvertError> {
     Ok(PlanRequest {
         source: raw.source,
         categories: categories_from_proto(&raw.categories)?,
@@ -301,7 +301,7 @@ pub fn plan_request_from_proto(raw: v1::PlanRequest) -> Result<PlanRequest, Conv
     })
 }
 
-pub fn apply_request_to_proto(request: &ApplyRequest) -> v1::ApplyRequest {
+pub(crate) fn apply_request_to_proto(request: &ApplyRequest) -> v1::ApplyRequest {
     v1::ApplyRequest {
         source: request.plan.source.clone(),
         categories: categories_to_proto(&request.plan.categories),
@@ -315,7 +315,7 @@ pub fn apply_request_to_proto(request: &ApplyRequest) -> v1::ApplyRequest {
 
 /// A digest that is not 32 bytes pins no plan; it is kept as the zero digest, which no
 /// plan has, so that the apply is refused as "changed since the preview" naming "(none)".
-pub fn apply_request_from_proto(
+pub(crate) fn apply_request_from_proto(
     raw: v1::ApplyRequest,
 ) -> Result<(ApplyRequest, bool), ConvertError> {
     let reviewed = Digest::from_slice(&raw.plan_digest);
@@ -334,7 +334,7 @@ pub fn apply_request_from_proto(
     Ok((request, reviewed.is_some()))
 }
 
-pub fn rollback_request_to_proto(request: &RollbackRequest) -> v1::RollbackRequest {
+pub(crate) fn rollback_request_to_proto(request: &RollbackRequest) -> v1::RollbackRequest {
     v1::RollbackRequest {
         generation: request.generation.unwrap_or(0),
         options: Some(v1::PlanOptions {
@@ -354,7 +354,7 @@ pub fn rollback_request_to_proto(request: &RollbackRequest) -> v1::RollbackReque
     }
 }
 
-pub fn rollback_request_from_proto(
+pub(crate) fn rollback_request_from_proto(
     raw: v1::RollbackRequest,
 ) -> Result<RollbackRequest, ConvertError> {
     let mut paths = Vec::with_capacity(raw.paths.len());
@@ -370,7 +370,7 @@ pub fn rollback_request_from_proto(
     })
 }
 
-pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
+pub(crate) fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
     v1::ApplyResult {
         generation: outcome.generation,
         files_changed: outcome.files_changed,
@@ -386,7 +386,7 @@ pub fn outcome_to_proto(outcome: &ApplyOutcome) -> v1::ApplyResult {
     }
 }
 
-pub fn hook_to_proto(ran: &Ran) -> v1::HookRun {
+pub(crate) fn hook_to_proto(ran: &Ran) -> v1::HookRun {
     v1::HookRun {
         command: ran.command.clone(),
         status: ran.status,
@@ -396,7 +396,7 @@ pub fn hook_to_proto(ran: &Ran) -> v1::HookRun {
     }
 }
 
-pub fn hook_from_proto(raw: &v1::HookRun) -> Ran {
+pub(crate) fn hook_from_proto(raw: &v1::HookRun) -> Ran {
     Ran {
         command: raw.command.clone(),
         status: raw.status,
@@ -434,7 +434,7 @@ fn phases_from_proto(p: &v1::Phases) -> Phases {
     }
 }
 
-pub fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
+pub(crate) fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
     ApplyOutcome {
         generation: raw.generation,
         files_changed: raw.files_changed,
@@ -452,7 +452,7 @@ pub fn outcome_from_proto(raw: &v1::ApplyResult) -> ApplyOutcome {
     }
 }
 
-pub fn progress_to_proto(event: &ProgressEvent) -> v1::ApplyEvent {
+pub(crate) fn progress_to_proto(event: &ProgressEvent) -> v1::ApplyEvent {
     let phase = match event.phase {
         Phase::Planning => v1::apply_event::Phase::Planning,
         Phase::Transferring => v1::apply_event::Phase::Transferring,
@@ -470,7 +470,7 @@ pub fn progress_to_proto(event: &ProgressEvent) -> v1::ApplyEvent {
     }
 }
 
-pub fn progress_from_proto(event: &v1::ApplyEvent) -> ProgressEvent {
+pub(crate) fn progress_from_proto(event: &v1::ApplyEvent) -> ProgressEvent {
     let phase = match v1::apply_event::Phase::try_from(event.phase) {
         Ok(v1::apply_event::Phase::Transferring) => Phase::Transferring,
         Ok(v1::apply_event::Phase::Committing) => Phase::Committing,

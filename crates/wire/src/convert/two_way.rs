@@ -82,7 +82,7 @@ fn how_from_proto(raw: i32) -> Result<How, ConvertError> {
     })
 }
 
-pub fn path_lists_to_proto(paths: &BTreeMap<Category, Vec<RelPath>>) -> Vec<v1::PathList> {
+pub(crate) fn path_lists_to_proto(paths: &BTreeMap<Category, Vec<RelPath>>) -> Vec<v1::PathList> {
     paths
         .iter()
         .map(|(category, paths)| v1::PathList {
@@ -93,7 +93,7 @@ pub fn path_lists_to_proto(paths: &BTreeMap<Category, Vec<RelPath>>) -> Vec<v1::
 }
 
 /// Validated: every path canonical, never `licenses`.
-pub fn path_lists_from_proto(
+pub(crate) fn path_lists_from_proto(
     raw: Vec<v1::PathList>,
 ) -> Result<BTreeMap<Category, Vec<RelPath>>, ConvertError> {
     let mut out: BTreeMap<Category, Vec<RelPath>> = BTreeMap::new();
@@ -107,7 +107,7 @@ pub fn path_lists_from_proto(
     Ok(out)
 }
 
-pub fn two_way_to_proto(two_way: &TwoWay) -> v1::TwoWay {
+pub(crate) fn two_way_to_proto(two_way: &TwoWay) -> v1::TwoWay {
     match two_way {
         TwoWay::Decide(d) => v1::TwoWay {
             categories: categories_to_proto(&d.categories),
@@ -136,7 +136,7 @@ pub fn two_way_to_proto(two_way: &TwoWay) -> v1::TwoWay {
     }
 }
 
-pub fn two_way_from_proto(raw: Option<v1::TwoWay>) -> Result<Option<TwoWay>, ConvertError> {
+pub(crate) fn two_way_from_proto(raw: Option<v1::TwoWay>) -> Result<Option<TwoWay>, ConvertError> {
     let Some(raw) = raw else { return Ok(None) };
     let categories = categories_from_proto(&raw.categories)?;
     if raw.takes {
@@ -184,7 +184,7 @@ fn version_from_proto(
     .transpose()
 }
 
-pub fn plan_to_proto(plan: &TwoWayPlan) -> v1::TwoWayPlan {
+pub(crate) fn plan_to_proto(plan: &TwoWayPlan) -> v1::TwoWayPlan {
     v1::TwoWayPlan {
         takes: plan.role == Role::Takes,
         categories: categories_to_proto(&plan.categories),
@@ -206,7 +206,9 @@ pub fn plan_to_proto(plan: &TwoWayPlan) -> v1::TwoWayPlan {
     }
 }
 
-pub fn plan_from_proto(raw: Option<v1::TwoWayPlan>) -> Result<Option<TwoWayPlan>, ConvertError> {
+pub(crate) fn plan_from_proto(
+    raw: Option<v1::TwoWayPlan>,
+) -> Result<Option<TwoWayPlan>, ConvertError> {
     let Some(raw) = raw else { return Ok(None) };
     let mut conflicts = Vec::with_capacity(raw.conflicts.len());
     for c in raw.conflicts {
@@ -231,7 +233,7 @@ pub fn plan_from_proto(raw: Option<v1::TwoWayPlan>) -> Result<Option<TwoWayPlan>
     }))
 }
 
-pub fn changes_to_proto(changes: &SideChanges) -> v1::ChangesReply {
+pub(crate) fn changes_to_proto(changes: &SideChanges) -> v1::ChangesReply {
     v1::ChangesReply {
         base_run: changes.run.clone().unwrap_or_default(),
         changed: changes
@@ -246,7 +248,7 @@ pub fn changes_to_proto(changes: &SideChanges) -> v1::ChangesReply {
     }
 }
 
-pub fn changes_from_proto(raw: v1::ChangesReply) -> Result<SideChanges, ConvertError> {
+pub(crate) fn changes_from_proto(raw: v1::ChangesReply) -> Result<SideChanges, ConvertError> {
     let mut paths: BTreeMap<Category, BTreeSet<RelPath>> = BTreeMap::new();
     for (category, list) in path_lists_from_proto(raw.changed)? {
         paths.entry(category).or_default().extend(list);

@@ -9,10 +9,10 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::Connected;
 
-pub use crate::server::shares::Slot;
+pub(super) use crate::server::shares::Slot;
 
 /// The first bytes of every HTTP/2 connection.
-pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub(super) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// A connection: `prefix` (bytes already read) is served before the stream's own.
 pub struct Conn<S> {

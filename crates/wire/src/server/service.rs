@@ -342,7 +342,7 @@ fn invalid(e: impl ToString) -> Status {
 }
 
 /// Maps engine errors to gRPC codes the client turns back into exit codes.
-pub fn to_status(e: EngineError) -> Status {
+pub(super) fn to_status(e: EngineError) -> Status {
     let message = e.to_string();
     match e {
         EngineError::Refused(refusals) => status::refused(&refusals),

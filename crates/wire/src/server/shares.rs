@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 /// Which share of its address's connections a connection holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Share {
+pub(super) enum Share {
     Pending,
     Open,
     Trusted,
@@ -30,7 +30,7 @@ pub enum Share {
 
 /// Connections per client address, by share.
 #[derive(Clone, Default)]
-pub struct Shares {
+pub(super) struct Shares {
     state: Arc<Mutex<State>>,
 }
 
@@ -50,7 +50,7 @@ struct Pending {
 
 /// A new connection's pending slot, the signal that it was made to give way, and the flag
 /// that says it has started its handshake.
-pub struct Admitted {
+pub(super) struct Admitted {
     pub slot: Slot,
     pub evicted: oneshot::Receiver<()>,
     pub started: Arc<AtomicBool>,
@@ -59,7 +59,7 @@ pub struct Admitted {
 impl Shares {
     /// A pending slot for a connection from `ip`; when `ip` already holds `limit` pending
     /// ones, the one making the least progress is told to give way (and its slot freed).
-    pub fn admit(&self, ip: IpAddr, limit: usize) -> Admitted {
+    pub(super) fn admit(&self, ip: IpAddr, limit: usize) -> Admitted {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let queue = state.pending.entry(ip).or_default();
         if queue.len() >= limit.max(1) {
@@ -86,7 +86,7 @@ impl Shares {
 
     /// Moves an established connection's slot to `share`; `None` (and the slot given
     /// back) when its address already holds `limit` there.
-    pub fn promote(&self, slot: Slot, share: Share, limit: usize) -> Option<Slot> {
+    pub(super) fn promote(&self, slot: Slot, share: Share, limit: usize) -> Option<Slot> {
         let ip = slot.ip;
         drop(slot);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
