@@ -2,6 +2,10 @@
 //! variable (for example `commit-crash-after=2,transfer-delay-ms=5`). Tests use it to
 //! crash an agent between two renames of a commit, or to slow a transfer enough to kill
 //! the agent in the middle of it. Unset, every point is a no-op lookup.
+//!
+//! Only builds with the `failpoints` feature read the variable (the tests' builds, and the
+//! engine's own unit tests): a release build or a package ignores it, so no environment
+//! can make a production agent crash or stall on purpose.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -30,6 +34,13 @@ pub const CLOCK_AHEAD_MS: &str = "clock-ahead-ms";
 /// Replace every client call deadline and stream idle timeout with this many milliseconds.
 pub const CLIENT_TIMEOUT_MS: &str = "client-timeout-ms";
 
+#[cfg(not(any(test, feature = "failpoints")))]
+fn points() -> &'static HashMap<String, u64> {
+    static NONE: OnceLock<HashMap<String, u64>> = OnceLock::new();
+    NONE.get_or_init(HashMap::new)
+}
+
+#[cfg(any(test, feature = "failpoints"))]
 fn points() -> &'static HashMap<String, u64> {
     static POINTS: OnceLock<HashMap<String, u64>> = OnceLock::new();
     POINTS.get_or_init(|| {
