@@ -1,9 +1,9 @@
-//! The one plan-then-apply path that `sync`, the wizard, `auto` and `demo` share, so that
-//! what any of them shows is exactly what it applies, and the one wording of its
-//! outcomes. What to do with a plan is decided once, by
+//! The calls the driver ([`crate::cli::drive`]), the wizard and `auto` make to agents, so
+//! that what any of them shows is exactly what it applies (plan, apply a reviewed plan,
+//! compare a server with the primary), and the one wording of a plan's scope and of a
+//! destination already in sync. What to do with a plan is decided once, by
 //! [`PlanView::decision`](confsync_engine::view::PlanView::decision).
 
-use anyhow::Context;
 use confsync_engine::Digest;
 use confsync_engine::apply::ApplyOutcome;
 use confsync_engine::category::Category;
@@ -11,9 +11,6 @@ use confsync_engine::progress::ProgressEvent;
 use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest};
 use confsync_engine::view::PlanView;
 use confsync_wire::{AgentClient, ClientError, Target};
-
-use crate::cli::ExitCode;
-use crate::cli::exit::Refused;
 
 /// The request for a plan of `categories` of `to`'s tree against `from`.
 pub fn request(from: &Target, categories: &[Category], options: &PlanOptions) -> PlanRequest {
@@ -52,19 +49,6 @@ pub async fn apply_one(
     let request =
         ApplyRequest { plan: request(from, categories, options), reviewed, confirm_within };
     client.apply(&request, on_progress).await
-}
-
-/// What a cancelled apply did: the one sentence for the wizard, `sync` and `rollback`.
-pub fn cancelled_message(destination: &str) -> String {
-    format!(
-        "Cancelled. {destination} stops the transfer and discards what it staged: it is as it was."
-    )
-}
-
-/// The exit code of a committed apply: success, unless something failed after its commit
-/// point ("applied, but ..."), which is never a plain success.
-pub fn applied_code(outcome: &ApplyOutcome) -> ExitCode {
-    if outcome.warnings.is_empty() { ExitCode::Success } else { ExitCode::Failed }
 }
 
 /// The one sentence for a destination that already equals its source, with what still
@@ -122,35 +106,6 @@ pub fn not_compared(view: &PlanView) -> Option<String> {
     let others: Vec<&str> =
         Category::ALL.iter().filter(|c| !covered.contains(c)).map(|c| c.name()).collect();
     (!others.is_empty()).then(|| others.join(", "))
-}
-
-/// Asks `question` on the terminal with No as the default; refuses (exit 4, nothing
-/// changed) on No, and when there is no terminal to ask on, telling how to skip the
-/// question (`without_asking`, e.g. "add --yes to apply without asking").
-pub fn confirm_or_refuse(
-    question: String,
-    not_done: &str,
-    without_asking: &str,
-) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !interactive {
-        return Err(Refused::not_confirmed(format!(
-            "{not_done}: there is no terminal to confirm on; {without_asking}"
-        ))
-        .into());
-    }
-    discard_type_ahead();
-    let yes = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact()
-        .context("reading the confirmation")?;
-    if yes {
-        Ok(())
-    } else {
-        Err(Refused::not_confirmed("not confirmed; nothing was changed").into())
-    }
 }
 
 /// The plan from the primary to a server of the list, and that server's drift: what

@@ -10,6 +10,7 @@ pub mod certs;
 pub mod confirm;
 pub mod demo;
 pub mod diff;
+pub mod drive;
 pub mod events;
 pub mod exit;
 pub mod flow;

@@ -21,8 +21,13 @@ pub fn bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+/// `1 file`, `3 files`: a count with its noun, the one way every command words it.
+pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    count(n, one, many)
 }
 
 /// `2 created, 1 overwritten, 3 deleted, 1 mode change`

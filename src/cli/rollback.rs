@@ -9,9 +9,10 @@ use confsync_engine::request::RollbackRequest;
 use confsync_engine::view::{Decision, PlanView};
 use confsync_wire::AgentClient;
 
-use crate::cli::events::{self, Event};
+use crate::cli::drive::{self, Interaction, Operation, Reporter, Verdict, Words};
+use crate::cli::events;
 use crate::cli::progress::ProgressDisplay;
-use crate::cli::{ExitCode, Refused, flow, render, targets};
+use crate::cli::{ExitCode, Refused, render, targets};
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -57,82 +58,99 @@ pub struct RollbackArgs {
 
 pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let target = targets::resolve(&args.server, "--server")?.target;
-    let mut client = AgentClient::connect(&target).await?;
-    let mut request = RollbackRequest {
+    let client = AgentClient::connect(&target).await?;
+    let request = RollbackRequest {
         generation: args.generation,
         allow_protected: args.allow_protected,
         force: args.force,
         reviewed: None,
         paths: args.paths.clone(),
     };
-    let view = client
-        .plan_rollback(&request)
-        .await
-        .with_context(|| format!("planning the rollback of {}", args.server))?;
-    if args.json {
-        Event::plan(&args.server, &view).print();
-    } else {
-        print!("{}", render::plan(&view, "kept backups", &args.server, args.all));
+    let how = Interaction { yes: args.yes, dry_run: args.dry_run, pinned: None, json: args.json };
+    let mut op =
+        Rollback { server: args.server.clone(), client, request, all: args.all, view: None };
+    drive::drive(&mut op, &how).await
+}
+
+/// A server going back to its state before a kept generation.
+struct Rollback {
+    server: String,
+    client: AgentClient,
+    request: RollbackRequest,
+    all: bool,
+    /// The reviewed plan.
+    view: Option<PlanView>,
+}
+
+impl Operation for Rollback {
+    fn words(&self) -> Words {
+        Words {
+            not_done: "not rolled back",
+            without_asking: "add --yes to roll back without asking",
+        }
     }
-    match view.decision() {
-        Decision::InSync => {
-            if !args.json {
-                println!(
-                    "Nothing to roll back: {} already is as {}.",
-                    args.server, view.source_name
+
+    async fn plan(&mut self, out: &Reporter, _: &Interaction) -> anyhow::Result<Verdict> {
+        let server = &self.server;
+        let view = self
+            .client
+            .plan_rollback(&self.request)
+            .await
+            .with_context(|| format!("planning the rollback of {server}"))?;
+        out.plan(server, &view, &render::plan(&view, "kept backups", server, self.all));
+        match view.decision() {
+            Decision::InSync => {
+                out.say(&format!(
+                    "Nothing to roll back: {server} already is as {}.",
+                    view.source_name
+                ));
+                return Ok(Verdict::Nothing(ExitCode::Success));
+            }
+            Decision::Refused(refusals) => {
+                return Err(
+                    anyhow::Error::new(Refused(refusals.to_vec())).context("not rolled back")
                 );
             }
-            return Ok(ExitCode::Success);
+            Decision::Ready => {}
         }
-        Decision::Refused(refusals) => {
-            return Err(anyhow::Error::new(Refused(refusals.to_vec())).context("not rolled back"));
+        let question = render::confirmation(&view, "kept backups", std::slice::from_ref(server));
+        self.request.reviewed = Some(view.digest);
+        self.view = Some(view);
+        Ok(Verdict::Ready { question, so_far: ExitCode::Success })
+    }
+
+    fn applying(&self) -> Vec<String> {
+        vec![self.server.clone()]
+    }
+
+    async fn apply(&mut self, out: &Reporter) -> anyhow::Result<ExitCode> {
+        let server = &self.server;
+        let display = ProgressDisplay::choose(out.json);
+        let bar = display.destination(server);
+        let result = self.client.rollback(&self.request, |event| bar.update(event)).await;
+        bar.finish();
+        let result = result.with_context(|| format!("rolling back {server}"))?;
+        if out.json {
+            events::result(server, &result).print();
+            return Ok(drive::applied_code(&result));
         }
-        Decision::Ready => {}
-    }
-    if args.dry_run {
-        if !args.json {
-            println!("Dry run: nothing was changed.");
-        }
-        return Ok(ExitCode::Success);
-    }
-    if !args.yes {
-        confirm(&view, &args.server)?;
-    }
-    request.reviewed = Some(view.digest);
-    let display = ProgressDisplay::choose(args.json);
-    let bar = display.destination(&args.server);
-    let result = client.rollback(&request, |event| bar.update(event)).await;
-    bar.finish();
-    let result = result.with_context(|| format!("rolling back {}", args.server))?;
-    if args.json {
-        events::result(&args.server, &result).print();
-    } else {
+        let (source, name) = match &self.view {
+            Some(view) => {
+                (view.source_name.clone(), render::display_name(&view.destination_name, server))
+            }
+            None => (String::new(), server.clone()),
+        };
         println!(
-            "{}: rolled back to {}; {} changed in {:.1}s, recorded as generation {} (roll that \
-             back to undo this)",
-            args.server,
-            view.source_name,
-            plural(result.files_changed, "file", "files"),
+            "{server}: rolled back to {source}; {} changed in {:.1}s, recorded as generation {} \
+             (roll that back to undo this)",
+            render::count(result.files_changed, "file", "files"),
             result.duration_ms as f64 / 1000.0,
             result.generation
         );
-        print!(
-            "{}",
-            render::notices(&render::display_name(&view.destination_name, &args.server), &result)
-        );
+        print!("{}", render::notices(&name, &result));
         print!("{}", render::but(&result));
+        Ok(drive::applied_code(&result))
     }
-    Ok(flow::applied_code(&result))
-}
-
-/// Asks on the terminal, or refuses when there is none to ask on.
-fn confirm(view: &PlanView, server: &str) -> anyhow::Result<()> {
-    let question = render::confirmation(view, "kept backups", &[server.to_string()]);
-    flow::confirm_or_refuse(question, "not rolled back", "add --yes to roll back without asking")
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `config/app.conf`: a category, then a path inside it.

@@ -1,14 +1,13 @@
 //! `confsync sync`: plan every destination, show the differences, confirm (or `--yes`),
-//! then apply the reviewed plans concurrently and print a result line per destination.
+//! then apply the reviewed plans concurrently and print a result line per destination;
+//! driven by [`drive`] like every operation that changes servers.
 
 use clap::Args;
-use confsync_engine::EngineError;
-use confsync_engine::refusal::RefusalKind;
 use confsync_engine::request::PlanOptions;
 use confsync_engine::view::{Decision, PlanView};
 use confsync_wire::AgentClient;
 
-use crate::cli::events::{self, Event};
+use crate::cli::drive::{self, Interaction, Operation, Pin, Reporter, Verdict, Words};
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::targets::Server;
 use crate::cli::{
@@ -68,202 +67,142 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             )
             .into());
         }
-        Some(text) => Some(pinned_prefix(text)?),
+        Some(text) => Some(Pin::parse(text)?),
         None => None,
     };
-    let json = args.selection.json;
+    let how =
+        Interaction { yes: args.yes, dry_run: args.dry_run, pinned, json: args.selection.json };
     let options = PlanOptions { semantic: args.keys, ..args.guards.options() };
     if let Some(settings) = args.two_way.settings(&categories, &options)? {
         two_way::check_usage(destinations.len(), args.confirm_within.is_some())?;
-        let asked = two_way::Asked {
-            json,
-            all: args.selection.all,
-            yes: args.yes,
-            dry_run: args.dry_run,
-            pinned,
-        };
-        return two_way::sync(&source, &destinations[0], &settings, &asked).await;
+        let mut op =
+            two_way::TwoWaySync::new(&source, &destinations[0], &settings, args.selection.all);
+        return drive::drive(&mut op, &how).await;
     }
-    let confirm_within = args.confirm_within;
-    let from = source.target.address.clone();
+    let mut op = OneWay {
+        source,
+        destinations,
+        categories,
+        options,
+        confirm_within: args.confirm_within,
+        all: args.selection.all,
+        ready: Vec::new(),
+    };
+    drive::drive(&mut op, &how).await
+}
 
-    let planned = futures::future::join_all(
-        destinations
-            .iter()
-            .map(|to| flow::plan_one(&source.target, &to.target, &categories, &options)),
-    )
-    .await;
+/// One source to one or more destinations, each planned, then applied concurrently.
+pub(crate) struct OneWay {
+    pub source: Server,
+    pub destinations: Vec<Server>,
+    pub categories: Vec<confsync_engine::Category>,
+    pub options: PlanOptions,
+    pub confirm_within: Option<std::time::Duration>,
+    /// List every path of the plans.
+    pub all: bool,
+    /// The destinations planned and ready to apply.
+    pub ready: Vec<(Server, AgentClient, PlanView)>,
+}
 
-    let mut worst = ExitCode::Success;
-    let mut ready: Vec<(&Server, AgentClient, PlanView)> = Vec::new();
-    for (to, outcome) in destinations.iter().zip(planned) {
-        let (client, view) = match outcome {
-            Ok(planned) => planned,
-            Err(e) => {
-                worst = worst.max(exit::code_for(&e));
-                report_error(json, &to.label, &e);
+impl Operation for OneWay {
+    fn words(&self) -> Words {
+        Words { not_done: "not applied", without_asking: "add --yes to apply without asking" }
+    }
+
+    async fn plan(&mut self, out: &Reporter, how: &Interaction) -> anyhow::Result<Verdict> {
+        let pinned = how.pinned.as_ref();
+        let (source, categories, options) = (&self.source, &self.categories, &self.options);
+        let planned = futures::future::join_all(
+            self.destinations
+                .iter()
+                .map(|to| flow::plan_one(&source.target, &to.target, categories, options)),
+        )
+        .await;
+        let mut worst = ExitCode::Success;
+        for (to, outcome) in self.destinations.iter().zip(planned) {
+            let (client, view) = match outcome {
+                Ok(planned) => planned,
+                Err(e) => {
+                    worst = worst.max(exit::code_for(&e));
+                    out.error(&to.label, &e);
+                    continue;
+                }
+            };
+            let text = render::plan(&view, &source.target.address, &to.target.address, self.all);
+            out.plan(&to.label, &view, &format!("{text}\n"));
+            if let Some(pin) = pinned {
+                // A pinned plan is always sent unless refused: the destination itself
+                // checks it is this one.
+                match (pin.check(&view.digest), view.decision()) {
+                    (Err(refused), _) => {
+                        worst = worst.max(ExitCode::Refused);
+                        out.error(&to.label, &refused.into());
+                    }
+                    (Ok(()), Decision::Refused(refusals)) => {
+                        worst = worst.max(ExitCode::Refused);
+                        out.error(&to.label, &Refused(refusals.to_vec()).into());
+                    }
+                    (Ok(()), _) => self.ready.push((to.clone(), client, view)),
+                }
                 continue;
             }
-        };
-        if json {
-            Event::plan(&to.label, &view).print();
-        } else {
-            print!("{}", render::plan(&view, &from, &to.target.address, args.selection.all));
-            println!();
-        }
-        if let Some(prefix) = &pinned
-            && !view.digest.to_hex().starts_with(prefix.as_str())
-        {
-            worst = worst.max(ExitCode::Refused);
-            let refusal = EngineError::changed_since_preview(None, view.digest);
-            let message = format!("{refusal} (the reviewed plan was {prefix})");
-            report_error(
-                json,
-                &to.label,
-                &Refused::one(RefusalKind::ChangedSincePreview, message).into(),
-            );
-            continue;
-        }
-        match view.decision() {
-            // A pinned plan is always sent: the destination itself checks it is this one.
-            _ if pinned.is_some() && !matches!(view.decision(), Decision::Refused(_)) => {
-                ready.push((to, client, view));
-            }
-            Decision::InSync => {
-                if json {
-                    Event::Result { destination: &to.label, in_sync: true, outcome: None }.print();
-                } else {
-                    println!("{}", flow::in_sync_message(&view, &to.label, &source.label));
+            match view.decision() {
+                Decision::InSync => {
+                    out.in_sync(&to.label, &flow::in_sync_message(&view, &to.label, &source.label))
                 }
+                Decision::Refused(refusals) => {
+                    worst = worst.max(ExitCode::Refused);
+                    out.error(&to.label, &Refused(refusals.to_vec()).into());
+                }
+                Decision::Ready => self.ready.push((to.clone(), client, view)),
             }
-            Decision::Refused(refusals) => {
-                worst = worst.max(ExitCode::Refused);
-                report_error(json, &to.label, &Refused(refusals.to_vec()).into());
-            }
-            Decision::Ready => ready.push((to, client, view)),
         }
-    }
-    if ready.is_empty() {
-        return Ok(worst);
-    }
-    if args.dry_run {
-        if !json {
-            println!("Dry run: nothing was changed.");
-        }
-        return Ok(worst);
-    }
-    if !args.yes {
-        confirm(&ready, &source.label)?;
+        let Some((_, _, first)) = self.ready.first() else { return Ok(Verdict::Nothing(worst)) };
+        let names: Vec<String> = self.ready.iter().map(|(to, _, _)| to.label.clone()).collect();
+        let question = render::confirmation(first, &source.label, &names);
+        Ok(Verdict::Ready { question, so_far: worst })
     }
 
-    let display = ProgressDisplay::choose(json);
-    let labels: Vec<String> = ready.iter().map(|(to, _, _)| to.label.clone()).collect();
-    let applies = ready.into_iter().map(|(to, mut client, view)| {
-        let bar = display.destination(&to.label);
-        let (source, categories, options) = (&source.target, &categories, &options);
-        async move {
-            let result = flow::apply_one(
-                &mut client,
-                source,
-                categories,
-                options,
-                view.digest,
-                confirm_within,
-                |event| {
-                    bar.update(event);
-                },
-            )
-            .await;
-            bar.finish();
-            let name = render::display_name(&view.destination_name, &to.label);
-            (to, result, flow::scope(&view), name)
-        }
-    });
-    let results = tokio::select! {
-        results = futures::future::join_all(applies) => results,
-        _ = tokio::signal::ctrl_c() => {
-            // Dropping the calls tells each destination its client went away: it stops
-            // staging and discards what it staged; a commit already under way completes.
-            for label in &labels {
-                let message = flow::cancelled_message(label);
-                if json {
-                    report_error(json, label, &Refused::one(RefusalKind::Cancelled, message).into());
-                } else {
-                    println!("{message}");
+    fn applying(&self) -> Vec<String> {
+        self.ready.iter().map(|(to, _, _)| to.label.clone()).collect()
+    }
+
+    async fn apply(&mut self, out: &Reporter) -> anyhow::Result<ExitCode> {
+        let display = ProgressDisplay::choose(out.json);
+        let (source, categories, options) = (&self.source.target, &self.categories, &self.options);
+        let confirm_within = self.confirm_within;
+        let applies = self.ready.iter_mut().map(|(to, client, view)| {
+            let bar = display.destination(&to.label);
+            async move {
+                let result = flow::apply_one(
+                    client,
+                    source,
+                    categories,
+                    options,
+                    view.digest,
+                    confirm_within,
+                    |event| bar.update(event),
+                )
+                .await;
+                bar.finish();
+                (to, view, result)
+            }
+        });
+        let mut worst = ExitCode::Success;
+        for (to, view, result) in futures::future::join_all(applies).await {
+            match result {
+                Ok(outcome) => {
+                    let name = render::display_name(&view.destination_name, &to.label);
+                    let scope = flow::scope(view);
+                    worst = worst.max(out.applied(&to.label, &name, &outcome, &scope));
+                }
+                Err(e) => {
+                    let e = anyhow::Error::new(e);
+                    worst = worst.max(exit::code_for(&e));
+                    out.error(&to.label, &e);
                 }
             }
-            return Err(Refused::one(RefusalKind::Cancelled, "cancelled; nothing was changed").into());
         }
-    };
-    for (to, result, scope, name) in results {
-        match result {
-            Ok(outcome) if json => {
-                worst = worst.max(flow::applied_code(&outcome));
-                events::result(&to.label, &outcome).print();
-            }
-            Ok(outcome) => {
-                worst = worst.max(flow::applied_code(&outcome));
-                println!("{}{scope}", render::result_line(&to.label, &outcome));
-                print!("{}", render::notices(&name, &outcome));
-                if let Some(deadline) = outcome.confirm_by {
-                    println!(
-                        "  awaiting confirmation: {} rolls generation {} back at {} unless \
-                         confirmed: confsync confirm --server {}",
-                        to.label,
-                        outcome.generation,
-                        confsync_engine::clock::utc(deadline),
-                        to.label
-                    );
-                }
-                print!("{}", render::but(&outcome));
-                if outcome.generation > 0 {
-                    println!(
-                        "  (the replaced files are kept as generation {} on {}; to undo it: \
-                         confsync rollback --server {} --generation {})",
-                        outcome.generation, to.label, to.label, outcome.generation
-                    );
-                }
-            }
-            Err(e) => {
-                let e = anyhow::Error::new(e);
-                worst = worst.max(exit::code_for(&e));
-                report_error(json, &to.label, &e);
-            }
-        }
-    }
-    Ok(worst)
-}
-
-/// `--plan`: the whole digest, or a prefix of at least 12 hex digits as `diff` shows it.
-fn pinned_prefix(text: &str) -> Result<String, UsageError> {
-    let hex = text.trim().to_ascii_lowercase();
-    if (12..=64).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(hex)
-    } else {
-        Err(UsageError(format!(
-            "--plan {text:?} is not a plan digest: give the 12 or more hex digits `diff` shows \
-             (\"Plan ...\") or the whole digest `diff --json` prints"
-        )))
-    }
-}
-
-/// Asks on the terminal, or refuses when there is none to ask on.
-fn confirm(ready: &[(&Server, AgentClient, PlanView)], from: &str) -> anyhow::Result<()> {
-    let names: Vec<String> = ready.iter().map(|(to, _, _)| to.label.clone()).collect();
-    let question = render::confirmation(&ready[0].2, from, &names);
-    flow::confirm_or_refuse(question, "not applied", "add --yes to apply without asking")
-}
-
-/// One line per destination: a refusal says what refused it (once), a failure what failed.
-fn report_error(json: bool, destination: &str, error: &anyhow::Error) {
-    if json {
-        events::error(destination, error).print();
-        return;
-    }
-    let refusals = exit::refusals(error);
-    if refusals.is_empty() {
-        eprintln!("{destination}: error: {error:#}");
-    } else {
-        eprintln!("{destination}: refused: {}", confsync_engine::refusal::joined(&refusals));
+        Ok(worst)
     }
 }

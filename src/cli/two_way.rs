@@ -26,7 +26,7 @@ use confsync_wire::{AgentClient, ClientError};
 use crate::cli::UsageError;
 use crate::cli::targets::{self, Server};
 
-pub use run::{Asked, diff, sync};
+pub use run::{TwoWaySync, diff};
 pub use show::{conflict_lines, plan as show_plan, restore_lines};
 
 /// `--two-way`, `--conflict` and `--max-clock-skew`, for `sync` and `auto`.

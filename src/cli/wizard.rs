@@ -16,14 +16,13 @@ use dialoguer::{Confirm, Input, MultiSelect, Select};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use confsync_engine::Category;
-use confsync_engine::refusal::RefusalKind;
 use confsync_engine::request::PlanOptions;
 use confsync_engine::view::{Decision, PlanView};
 use confsync_wire::{AgentClient, Target};
 
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::servers::{ServerStatus, probe_all};
-use crate::cli::{ExitCode, GuardArgs, Refused, UsageError, flow, render, targets};
+use crate::cli::{ExitCode, GuardArgs, Refused, UsageError, drive, flow, render, targets};
 use crate::config::servers::{Role, ServerList};
 
 mod both_ways;
@@ -120,8 +119,7 @@ pub async fn run_with(
                 protected.join(" and ") + if protected.len() == 1 { " is" } else { " are" }
             );
             if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
-                println!("Nothing was changed.");
-                return Err(Refused::not_confirmed("not confirmed; nothing was changed").into());
+                return Err(drive::declined());
             }
         }
         let categories = pick_categories()?;
@@ -139,8 +137,7 @@ pub async fn run_with(
     if let Some(warning) = warning {
         let question = format!("{warning} Really overwrite it with {}?", source.label);
         if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
-            println!("Nothing was changed.");
-            return Err(Refused::not_confirmed("not confirmed; nothing was changed").into());
+            return Err(drive::declined());
         }
     }
     let categories = pick_categories()?;
@@ -187,8 +184,7 @@ pub async fn run_with(
 
     let question = render::confirmation(&view, from, std::slice::from_ref(&destination.label));
     if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
-        println!("Nothing was changed.");
-        return Err(Refused::not_confirmed("not confirmed; nothing was changed").into());
+        return Err(drive::declined());
     }
     apply(&mut client, &source, &destination, &categories, &options, &view, confirm_within).await
 }
@@ -216,17 +212,11 @@ async fn apply(
             bar.update(event);
         },
     );
-    let result = tokio::select! {
-        result = applying => result,
-        _ = tokio::signal::ctrl_c() => {
-            bar.finish();
-            // Dropping the call tells the agent the client went away: it stops staging and
-            // discards what it staged. A commit already under way completes (it is quick).
-            println!("{}", flow::cancelled_message(&destination.label));
-            return Err(Refused::one(RefusalKind::Cancelled, "cancelled; nothing was changed").into());
-        }
-    };
+    let out = drive::Reporter { json: false };
+    let servers = [destination.label.clone()];
+    let result = drive::cancellable(applying, &servers, &out).await;
     bar.finish();
+    let result = result?;
     let result = result?;
     println!();
     let scope = flow::scope(view);
@@ -266,7 +256,7 @@ async fn apply(
         "To undo it: confsync rollback --server {} --generation {}",
         destination.label, result.generation
     );
-    Ok(flow::applied_code(&result))
+    Ok(drive::applied_code(&result))
 }
 
 /// One row per listed server (role, reachability), and one to type an address. A typed

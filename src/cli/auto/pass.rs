@@ -66,7 +66,7 @@ impl Outcome {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Outcome::Applied(outcome) => flow::applied_code(outcome),
+            Outcome::Applied(outcome) => crate::cli::drive::applied_code(outcome),
             Outcome::InSync(_) => ExitCode::Success,
             Outcome::Refused(_) => ExitCode::Refused,
             Outcome::Failed { .. } => ExitCode::Failed,

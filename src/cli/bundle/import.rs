@@ -7,13 +7,13 @@
 
 use confsync_engine::bundle::Bundle;
 use confsync_engine::category::Category;
-use confsync_engine::refusal::RefusalKind;
 use confsync_engine::request::{ApplyRequest, PlanRequest};
 use confsync_engine::view::Decision;
 use confsync_wire::AgentClient;
 
 use super::{ImportArgs, absolute};
-use crate::cli::events::{self, Event};
+use crate::cli::drive::{self, Interaction, Operation, Pin, Reporter, Verdict, Words};
+use crate::cli::events;
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::{ExitCode, Refused, exit, flow, render, targets};
 
@@ -30,24 +30,66 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
 
 async fn import_reviewed(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let to = targets::resolve(&args.to, "--to")?;
-    let (mut client, request, from) = staged(args, &to).await?;
-    let view = client.plan(&request).await?;
-    if args.json {
-        Event::plan(&to.label, &view).print();
-    } else {
-        print!("{}", render::plan(&view, &from, &to.target.address, args.all));
-        println!();
+    let (client, request, from) = staged(args, &to).await?;
+    let pinned = args.plan.as_deref().map(Pin::parse).transpose()?;
+    let how = Interaction { yes: args.yes, dry_run: args.dry_run, pinned, json: args.json };
+    let mut op = Import { to, client, request, from, all: args.all, reviewed: None };
+    drive::drive(&mut op, &how).await
+}
+
+/// A bundle applied to a destination, as a sync from the bundle's origin.
+struct Import {
+    to: crate::cli::targets::Server,
+    client: AgentClient,
+    request: PlanRequest,
+    /// The bundle as the plan names it.
+    from: String,
+    all: bool,
+    reviewed: Option<confsync_engine::Digest>,
+}
+
+impl Operation for Import {
+    fn words(&self) -> Words {
+        Words { not_done: "not imported", without_asking: "add --yes to import without asking" }
     }
-    if let Some(text) = &args.plan
-        && !view.digest.to_hex().starts_with(text.trim().to_ascii_lowercase().as_str())
-    {
-        let message = format!(
-            "the plan is now {}, not the reviewed {text}; nothing was changed: review it again",
-            view.digest.short()
-        );
-        return Err(Refused::one(RefusalKind::ChangedSincePreview, message).into());
+
+    async fn plan(&mut self, out: &Reporter, how: &Interaction) -> anyhow::Result<Verdict> {
+        let to = &self.to;
+        let view = self.client.plan(&self.request).await?;
+        let text = render::plan(&view, &self.from, &to.target.address, self.all);
+        out.plan(&to.label, &view, &format!("{text}\n"));
+        if let Some(pin) = &how.pinned {
+            pin.check(&view.digest)?;
+        }
+        match view.decision() {
+            Decision::InSync => {
+                let sentence = flow::in_sync_message(&view, &to.label, &view.source_name);
+                out.in_sync(&to.label, &sentence);
+                return Ok(Verdict::Nothing(ExitCode::Success));
+            }
+            Decision::Refused(refusals) => return Err(Refused(refusals.to_vec()).into()),
+            Decision::Ready => {}
+        }
+        let question = render::confirmation(&view, &self.from, std::slice::from_ref(&to.label));
+        self.reviewed = Some(view.digest);
+        Ok(Verdict::Ready { question, so_far: ExitCode::Success })
     }
-    apply_reviewed(args, &to, client, request, &view, &from).await
+
+    fn applying(&self) -> Vec<String> {
+        vec![self.to.label.clone()]
+    }
+
+    async fn apply(&mut self, out: &Reporter) -> anyhow::Result<ExitCode> {
+        let label = &self.to.label;
+        let Some(reviewed) = self.reviewed else { return Ok(ExitCode::Success) };
+        let display = ProgressDisplay::choose(out.json);
+        let bar = display.destination(label);
+        let apply = ApplyRequest { plan: self.request.clone(), reviewed, confirm_within: None };
+        let result = self.client.apply(&apply, |e| bar.update(e)).await;
+        bar.finish();
+        let outcome = result?;
+        Ok(out.applied(label, label, &outcome, ""))
+    }
 }
 
 /// `diff --from FILE --to DST`: the plan against a bundle, nothing applied; exit 1 when
@@ -116,61 +158,4 @@ async fn staged(
         bundle: Some(bundle),
     };
     Ok((client, request, from))
-}
-
-async fn apply_reviewed(
-    args: &ImportArgs,
-    to: &crate::cli::targets::Server,
-    mut client: AgentClient,
-    request: PlanRequest,
-    view: &confsync_engine::view::PlanView,
-    from: &str,
-) -> anyhow::Result<ExitCode> {
-    match view.decision() {
-        Decision::InSync => {
-            if args.json {
-                Event::Result { destination: &to.label, in_sync: true, outcome: None }.print();
-            } else {
-                println!("{}", flow::in_sync_message(view, &to.label, &view.source_name));
-            }
-            return Ok(ExitCode::Success);
-        }
-        Decision::Refused(refusals) => return Err(Refused(refusals.to_vec()).into()),
-        Decision::Ready => {}
-    }
-    if args.dry_run {
-        if !args.json {
-            println!("Dry run: nothing was changed.");
-        }
-        return Ok(ExitCode::Success);
-    }
-    if !args.yes {
-        let question = render::confirmation(view, from, std::slice::from_ref(&to.label));
-        flow::confirm_or_refuse(question, "not imported", "add --yes to import without asking")?;
-    }
-    let display = ProgressDisplay::choose(args.json);
-    let bar = display.destination(&to.label);
-    let apply = ApplyRequest { plan: request, reviewed: view.digest, confirm_within: None };
-    let result = client.apply(&apply, |e| bar.update(e)).await;
-    bar.finish();
-    match result {
-        Ok(outcome) => {
-            if args.json {
-                events::result(&to.label, &outcome).print();
-            } else {
-                println!("{}", render::result_line(&to.label, &outcome));
-                print!("{}", render::notices(&to.label, &outcome));
-                print!("{}", render::but(&outcome));
-                if outcome.generation > 0 {
-                    println!(
-                        "  (the replaced files are kept as generation {} on {}; to undo it: \
-                         confsync rollback --server {} --generation {})",
-                        outcome.generation, to.label, to.label, outcome.generation
-                    );
-                }
-            }
-            Ok(flow::applied_code(&outcome))
-        }
-        Err(e) => Err(anyhow::Error::new(e)),
-    }
 }

@@ -11,7 +11,7 @@ use super::{Chosen, ask, spin};
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::targets::Server;
 use crate::cli::two_way::{self, Decision, Settings};
-use crate::cli::{ExitCode, Refused, render};
+use crate::cli::{ExitCode, Refused, drive, render};
 
 /// How long clocks may disagree before the newest cannot be told (as `--max-clock-skew`).
 const MAX_SKEW: std::time::Duration = std::time::Duration::from_secs(30);
@@ -98,15 +98,17 @@ pub(super) async fn run(
         from.label
     );
     if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
-        println!("Nothing was changed.");
-        return Err(Refused::not_confirmed("not confirmed; nothing was changed").into());
+        return Err(drive::declined());
     }
     let conflicts = planned.conflicts().to_vec();
     let display = ProgressDisplay::choose(false);
     let (to_bar, from_bar) = (display.destination(&to.label), display.destination(&from.label));
-    let applied = two_way::apply(planned, |e| to_bar.update(e), |e| from_bar.update(e)).await;
+    let applying = two_way::apply(planned, |e| to_bar.update(e), |e| from_bar.update(e));
+    let servers = [to.label.clone(), from.label.clone()];
+    let applied = drive::cancellable(applying, &servers, &drive::Reporter { json: false }).await;
     to_bar.finish();
     from_bar.finish();
+    let applied = applied?;
     println!();
     let restore = two_way::restore_lines(&conflicts, &applied, &from.label, &to.label);
     let mut code = ExitCode::Success;
