@@ -22,8 +22,8 @@ pub async fn run(args: ConfirmArgs) -> anyhow::Result<ExitCode> {
     let mut client = AgentClient::connect(&target).await?;
     let confirmed = client.confirm().await?;
     if args.json {
-        let doc = serde_json::json!({ "server": args.server, "confirmed": confirmed });
-        println!("{doc}");
+        let doc = crate::cli::events::Confirmed { server: &args.server, confirmed };
+        crate::cli::events::print(&doc, true);
     } else {
         match confirmed {
             Some(generation) => println!(

@@ -34,17 +34,11 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         Ok(code) => Ok(code),
         // A script reading --json gets a document either way.
         Err(e) if json => {
-            let refusals = exit::refusals(&e);
-            let doc = serde_json::json!({
-                "source": args.selection.from,
-                "destination": args.to,
-                "error": {
-                    "message": format!("{e:#}"),
-                    "refused": !refusals.is_empty(),
-                    "kinds": refusals.iter().map(|r| r.kind).collect::<Vec<_>>(),
-                },
-            });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            let doc = crate::cli::events::Diff {
+                error: Some(crate::cli::events::Failure::of(&e)),
+                ..crate::cli::events::Diff::of(&args.selection.from, &args.to)
+            };
+            crate::cli::events::print(&doc, false);
             Ok(exit::code_for(&e))
         }
         Err(e) => Err(e),
@@ -82,15 +76,14 @@ async fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     }
     let (_, view) = flow::plan_one(&from.target, &to.target, &categories, &options).await?;
     if args.selection.json {
-        let doc = serde_json::json!({
-            "source": from.label,
-            "source_address": from.target.address,
-            "destination": to.label,
-            "destination_address": to.target.address,
-            "in_sync": view.is_empty(),
-            "plan": view,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        let doc = crate::cli::events::Diff {
+            source_address: Some(&from.target.address),
+            destination_address: Some(&to.target.address),
+            in_sync: Some(view.is_empty()),
+            plan: Some(&view),
+            ..crate::cli::events::Diff::of(&from.label, &to.label)
+        };
+        crate::cli::events::print(&doc, false);
     } else {
         print!(
             "{}",

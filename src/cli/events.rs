@@ -1,7 +1,9 @@
 //! The JSON lines of `sync --json`, `rollback --json` and the progress display: one
 //! typed event per line, `{"event": "plan" | "two_way_plan" | "progress" | "result" |
 //! "error", ...}`.
-//! Every command prints its events through here, so their shape is defined once.
+//! Every command prints its events through here, so their shape is defined once; the
+//! commands that print one whole document have it typed here too ([`documents`]).
+//! `docs/JSON.md` lists them all.
 
 use confsync_engine::apply::ApplyOutcome;
 use confsync_engine::progress::ProgressEvent;
@@ -9,6 +11,9 @@ use confsync_engine::refusal::RefusalKind;
 use confsync_engine::view::PlanView;
 
 use crate::cli::exit;
+
+mod documents;
+pub(crate) use documents::*;
 
 #[derive(Debug, serde::Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]

@@ -33,12 +33,12 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         generations.truncate(args.limit);
     }
     if args.json {
-        let doc = serde_json::json!({
-            "server": args.server,
-            "address": target.address,
-            "generations": generations.iter().map(to_json).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        let doc = crate::cli::events::History {
+            server: &args.server,
+            address: &target.address,
+            generations: generations.iter().map(Generation::of).collect(),
+        };
+        crate::cli::events::print(&doc, false);
     } else {
         print!("{}", table(&args.server, &generations));
     }
@@ -49,25 +49,47 @@ fn categories(listed: &Listed) -> Vec<String> {
     listed.entry.record.categories.iter().map(|c| c.name().to_string()).collect()
 }
 
-fn to_json(listed: &Listed) -> serde_json::Value {
-    let (entry, r) = (&listed.entry, &listed.entry.record);
-    serde_json::json!({
-        "generation": r.id,
-        "time": clock::utc(r.started_at),
-        "started_at": r.started_at,
-        "kind": entry.kind(),
-        "source": r.source,
-        "requested_by": r.requested_by,
-        "categories": categories(listed),
-        "files_changed": r.files_changed,
-        "bytes_received": r.bytes_received,
-        "bytes_written": r.bytes_written,
-        "duration_ms": entry.duration_ms,
-        "result": entry.result,
-        "kept": listed.kept,
-        "notices": r.notices,
-        "hooks": entry.hooks,
-    })
+/// One generation as `history --json` gives it.
+#[derive(Debug, serde::Serialize)]
+struct Generation<'a> {
+    generation: u64,
+    time: String,
+    started_at: u64,
+    kind: String,
+    source: &'a str,
+    requested_by: &'a str,
+    categories: Vec<String>,
+    files_changed: u64,
+    bytes_received: u64,
+    bytes_written: u64,
+    duration_ms: u64,
+    result: &'a str,
+    kept: bool,
+    notices: &'a [confsync_engine::effects::Notice],
+    hooks: &'a [confsync_engine::command::Ran],
+}
+
+impl<'a> Generation<'a> {
+    fn of(listed: &'a Listed) -> Generation<'a> {
+        let (entry, r) = (&listed.entry, &listed.entry.record);
+        Generation {
+            generation: r.id,
+            time: clock::utc(r.started_at),
+            started_at: r.started_at,
+            kind: entry.kind(),
+            source: &r.source,
+            requested_by: &r.requested_by,
+            categories: categories(listed),
+            files_changed: r.files_changed,
+            bytes_received: r.bytes_received,
+            bytes_written: r.bytes_written,
+            duration_ms: entry.duration_ms,
+            result: &entry.result,
+            kept: listed.kept,
+            notices: &r.notices,
+            hooks: &entry.hooks,
+        }
+    }
 }
 
 /// The table an administrator reads: one line per entry with the result last (it can be

@@ -41,7 +41,7 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
     let mut client = AgentClient::connect(&target).await?;
     let state = client.hold(&args.reason).await?;
     if args.json {
-        println!("{}", json(&args.server, state.as_ref()));
+        crate::cli::events::print(&json(&args.server, state.as_ref()), true);
     } else if let Some(hold) = &state {
         let reason =
             if hold.reason.is_empty() { String::new() } else { format!(" ({})", hold.reason) };
@@ -63,7 +63,7 @@ pub async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     let was = client.hello().await.ok().and_then(|hello| hello.hold);
     let state = client.release().await?;
     if args.json {
-        println!("{}", json(&args.server, state.as_ref()));
+        crate::cli::events::print(&json(&args.server, state.as_ref()), true);
     } else if let Some(hold) = was {
         let by =
             if hold.held_by.is_empty() { String::new() } else { format!(" by {}", hold.held_by) };
@@ -81,12 +81,12 @@ pub async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-fn json(server: &str, hold: Option<&Hold>) -> serde_json::Value {
-    serde_json::json!({
-        "server": server,
-        "held": hold.is_some(),
-        "reason": hold.map_or("", |h| h.reason.as_str()),
-        "since": hold.map(|h| clock::utc(h.since)),
-        "held_by": hold.map_or("", |h| h.held_by.as_str()),
-    })
+fn json<'a>(server: &'a str, hold: Option<&'a Hold>) -> crate::cli::events::Hold<'a> {
+    crate::cli::events::Hold {
+        server,
+        held: hold.is_some(),
+        reason: hold.map_or("", |h| h.reason.as_str()),
+        since: hold.map(|h| h.since),
+        held_by: hold.map_or("", |h| h.held_by.as_str()),
+    }
 }

@@ -270,17 +270,12 @@ async fn row(entry: &ServerEntry, primary: &ServerEntry, primary_status: &Server
 
 fn print(rows: &[Row], primary: &ServerEntry, json: bool, redraw: bool) {
     if json {
-        let doc = serde_json::json!({
-            "primary": primary.name,
-            "time": clock::utc(clock::now_secs()),
-            "servers": rows,
-        });
-        let text =
-            if redraw { serde_json::to_string(&doc) } else { serde_json::to_string_pretty(&doc) };
-        match text {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("confsync: cannot encode the status: {e}"),
-        }
+        let doc = crate::cli::events::Status {
+            primary: &primary.name,
+            time: clock::utc(clock::now_secs()),
+            servers: rows,
+        };
+        crate::cli::events::print(&doc, redraw);
         return;
     }
     let mut out = String::new();

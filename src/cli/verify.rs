@@ -60,16 +60,16 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         && theirs.as_ref().is_none_or(|t| t.mismatches.is_empty())
         && view.as_ref().is_none_or(|v| v.is_empty());
     if args.json {
-        let doc = serde_json::json!({
-            "server": server.label,
-            "verified": report(&ours),
-            "against": against.as_ref().map(|s| s.label.clone()),
-            "source_verified": theirs.as_ref().map(report),
-            "in_sync": view.as_ref().map(|v| v.is_empty()),
-            "files_differing": view.as_ref().map(|v| v.files_changed()),
-            "ok": clean,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        let doc = crate::cli::events::Verify {
+            server: &server.label,
+            verified: crate::cli::events::Verified::of(&ours),
+            against: against.as_ref().map(|s| s.label.as_str()),
+            source_verified: theirs.as_ref().map(crate::cli::events::Verified::of),
+            in_sync: view.as_ref().map(|v| v.is_empty()),
+            files_differing: view.as_ref().map(|v| v.files_changed()),
+            ok: clean,
+        };
+        crate::cli::events::print(&doc, false);
     } else {
         print!("{}", describe(&server.label, &ours));
         if let (Some(source), Some(theirs)) = (&against, &theirs) {
@@ -102,19 +102,6 @@ async fn read_back(
 ) -> anyhow::Result<Verification> {
     let mut client = AgentClient::connect(target).await?;
     Ok(client.verify(categories).await?)
-}
-
-fn report(v: &Verification) -> serde_json::Value {
-    serde_json::json!({
-        "files": v.files,
-        "bytes": v.bytes,
-        "mismatches": v.mismatches.iter().map(|m| serde_json::json!({
-            "category": m.category.name(),
-            "path": m.path.as_str(),
-            "recorded": m.recorded.to_hex(),
-            "actual": m.actual.to_hex(),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 fn describe(label: &str, v: &Verification) -> String {

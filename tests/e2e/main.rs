@@ -12,6 +12,7 @@ mod cli;
 mod confirm;
 mod decision;
 mod device_specific;
+mod drive;
 mod effects;
 mod faults;
 mod history;

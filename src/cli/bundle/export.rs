@@ -104,17 +104,17 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         None => "a full bundle".to_string(),
     };
     if args.json {
-        let doc = serde_json::json!({
-            "bundle": args.output.display().to_string(),
-            "digest": digest.to_hex(),
-            "origin": hello.name,
-            "categories": categories,
-            "entries": entries,
-            "chunks": chunk_count,
-            "bytes": size,
-            "delta_for": made_for.as_ref().map(|m| m.state.server.name.clone()),
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        let doc = crate::cli::events::Export {
+            bundle: args.output.display().to_string(),
+            digest: digest.to_hex(),
+            origin: &hello.name,
+            categories: &categories,
+            entries: entries as u64,
+            chunks: chunk_count as u64,
+            bytes: size,
+            delta_for: made_for.as_ref().map(|m| m.state.server.name.clone()),
+        };
+        crate::cli::events::print(&doc, false);
     } else {
         println!(
             "Wrote {}: bundle {} of {} ({}), {} entries, {} chunks, {}; {scope}.",

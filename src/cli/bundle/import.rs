@@ -99,13 +99,12 @@ pub async fn diff(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let (mut client, request, from) = staged(args, &to).await?;
     let view = client.plan(&request).await?;
     if args.json {
-        let doc = serde_json::json!({
-            "source": from,
-            "destination": to.label,
-            "in_sync": view.is_empty(),
-            "plan": view,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        let doc = events::Diff {
+            in_sync: Some(view.is_empty()),
+            plan: Some(&view),
+            ..events::Diff::of(&from, &to.label)
+        };
+        events::print(&doc, false);
     } else {
         print!("{}", render::plan(&view, &from, &to.target.address, args.all));
     }

@@ -180,16 +180,15 @@ pub async fn diff(
     let planned = super::plan(from, to, settings).await?;
     let in_sync = matches!(planned.decision(), Decision::InSync);
     if json {
-        let doc = serde_json::json!({
-            "source": from.label,
-            "destination": to.label,
-            "two_way": true,
-            "in_sync": in_sync,
-            "digest": planned.digest.to_hex(),
-            "decides": planned.decides,
-            "takes": planned.takes,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        let doc = events::Diff {
+            in_sync: Some(in_sync),
+            two_way: true,
+            digest: Some(planned.digest.to_hex()),
+            decides: Some(&planned.decides),
+            takes: Some(&planned.takes),
+            ..events::Diff::of(&from.label, &to.label)
+        };
+        events::print(&doc, false);
     } else {
         print!("{}", super::show_plan(&planned, &from.label, &to.label, all));
     }
