@@ -41,12 +41,12 @@ pub struct AgentArgs {
 
     /// How long a source may stay silent in the middle of a transfer before it is given up
     /// on, with a message naming it (`15s`, `1m`) [default: 15s].
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse::duration)]
     pub stall_timeout: Option<std::time::Duration>,
 
     /// How often the tree is scanned in full although the file watcher reported no change
     /// (`30m`, `1h`): the safety net for changes a watcher can miss [default: 1h].
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse::duration)]
     pub rescan_every: Option<std::time::Duration>,
 
     /// Create the root (or configured paths) and empty category folders when missing.
@@ -176,26 +176,9 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         println!("confsync agent {name:?} listening on {bound}");
         let _ = std::io::stdout().flush();
     };
-    agent::run(settings, listener, ready, shutdown_signal()).await?;
+    agent::run(settings, listener, ready, crate::cli::signals::shutdown_signal()).await?;
     tracing::info!("agent stopped");
     Ok(ExitCode::Success)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the agent");
-            let _ = ctrl_c.await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
 }
 
 /// Logging defaults to info for the long-running agent.

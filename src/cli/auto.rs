@@ -28,9 +28,10 @@ use clap::Args;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
+use crate::cli::parse::duration as parse_duration;
 use crate::cli::{ExitCode, GuardArgs, UsageError, logging, targets};
 use pass::{Destination, Job, Outcome};
-use schedule::{Backoff, DEFAULT_EVERY, parse_duration, with_jitter};
+use schedule::{Backoff, DEFAULT_EVERY, with_jitter};
 use status::StatusBoard;
 
 #[derive(Debug, Args)]
@@ -45,8 +46,8 @@ pub struct AutoArgs {
 
     /// Only these categories, comma separated (firmware, capdb, modules, config).
     /// Licenses are never synchronized.
-    #[arg(long, value_name = "CATS", default_value = "", hide_default_value = true)]
-    pub only: String,
+    #[arg(long, value_name = "CATS", value_parser = crate::cli::parse::categories)]
+    pub only: Option<crate::cli::parse::Categories>,
 
     /// Sync on this schedule: 30s, 5m, 1h, 1h30m (a little jitter is added).
     /// Without --every and --on-change: every 5m.
@@ -113,7 +114,7 @@ pub fn init_logging(verbose: u8, json: bool) {
 }
 
 pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
-    let categories = targets::categories(&args.only)?;
+    let categories = args.only.clone().unwrap_or_default().0;
     let source = targets::resolve(&args.from, "--from")?;
     let options = args.guards.options();
     let destinations = destinations(&args.to, &args.two_way, &categories, &options)?;
@@ -185,7 +186,7 @@ pub async fn run(args: AutoArgs) -> anyhow::Result<ExitCode> {
         let (job, status, changes) = (Arc::clone(&job), Arc::clone(&status), changes.clone());
         tasks.spawn(follow_destination(job, destination, every, changes, status));
     }
-    crate::cli::agent::shutdown_signal().await;
+    crate::cli::signals::shutdown_signal().await;
     tracing::info!(
         "stopping; an apply in flight is dropped by its destination before commit, or completes"
     );

@@ -22,8 +22,8 @@ pub struct ExportArgs {
     pub from: String,
 
     /// Only these categories, comma separated (firmware, capdb, modules, config).
-    #[arg(long, value_name = "CATS", default_value = "", hide_default_value = true)]
-    pub only: String,
+    #[arg(long, value_name = "CATS", value_parser = crate::cli::parse::categories)]
+    pub only: Option<crate::cli::parse::Categories>,
 
     /// A delta bundle for the destination this manifest describes (`confsync manifest`):
     /// only the content it lacks. Only that destination, in that state, can import it.
@@ -46,8 +46,8 @@ pub struct ManifestArgs {
     pub server: String,
 
     /// Only these categories, comma separated.
-    #[arg(long, value_name = "CATS", default_value = "", hide_default_value = true)]
-    pub only: String,
+    #[arg(long, value_name = "CATS", value_parser = crate::cli::parse::categories)]
+    pub only: Option<crate::cli::parse::Categories>,
 
     /// The manifest file to write.
     #[arg(short, long, value_name = "FILE")]
@@ -71,8 +71,8 @@ pub struct ImportArgs {
     pub on_agent: Option<PathBuf>,
 
     /// Only these categories of the bundle, comma separated [default: all it holds].
-    #[arg(long, value_name = "CATS", default_value = "", hide_default_value = true)]
-    pub only: String,
+    #[arg(long, value_name = "CATS", value_parser = crate::cli::parse::categories)]
+    pub only: Option<crate::cli::parse::Categories>,
 
     /// Apply without asking.
     #[arg(short, long)]

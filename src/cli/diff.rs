@@ -66,7 +66,7 @@ async fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         };
         return crate::cli::bundle::diff(&import).await;
     }
-    let categories = targets::categories(&args.selection.only)?;
+    let categories = args.selection.only.clone().unwrap_or_default().0;
     let from = targets::resolve(&args.selection.from, "--from")?;
     let to = targets::resolve(&args.to, "--to")?;
     targets::distinct(&from, std::slice::from_ref(&to))?;

@@ -17,10 +17,12 @@ pub mod flow;
 pub mod history;
 pub mod hold;
 pub mod logging;
+pub mod parse;
 pub mod progress;
 pub mod render;
 pub mod rollback;
 pub mod servers;
+pub mod signals;
 pub mod status;
 pub mod sync;
 pub mod targets;
@@ -180,8 +182,8 @@ pub struct Selection {
 
     /// Only these categories, comma separated (firmware, capdb, modules, config).
     /// Licenses are never synchronized.
-    #[arg(long, value_name = "CATS", default_value = "", hide_default_value = true)]
-    pub only: String,
+    #[arg(long, value_name = "CATS", value_parser = crate::cli::parse::categories)]
+    pub only: Option<crate::cli::parse::Categories>,
 
     /// Print machine-readable JSON instead of text.
     #[arg(long)]

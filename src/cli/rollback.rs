@@ -160,7 +160,7 @@ fn parse_entry(
     let (category, path) = text
         .split_once('/')
         .ok_or_else(|| format!("{text:?} is not CATEGORY/PATH (for example config/app.conf)"))?;
-    let category = targets::categories(category).map_err(|e| e.0)?;
+    let category = crate::cli::parse::categories(category)?;
     let [category] = category[..] else {
         return Err(format!("{text:?}: name one category before the first /"));
     };

@@ -120,7 +120,7 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         role,
         tls,
         two_way: match &args.two_way {
-            Some(list) => crate::cli::targets::categories(list)?,
+            Some(list) => crate::cli::parse::categories(list).map_err(UsageError)?.0,
             None => Vec::new(),
         },
     };

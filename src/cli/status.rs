@@ -33,7 +33,7 @@ pub struct StatusArgs {
 
     /// With --watch, redraw at least this often.
     #[arg(long, value_name = "DURATION", default_value = "5s",
-          value_parser = crate::cli::auto::schedule::parse_duration)]
+          value_parser = crate::cli::parse::duration)]
     pub every: Duration,
 
     /// Print the rows as JSON (with --watch, one document per line).

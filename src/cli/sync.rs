@@ -40,7 +40,7 @@ pub struct SyncArgs {
     /// `confsync confirm --server DST` arrives within this long (`10m`); the deadline
     /// survives a restart of the destination, and every other apply there is refused
     /// until it is confirmed or rolled back.
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse::duration)]
     pub confirm_within: Option<std::time::Duration>,
 
     /// Show what changes inside each file, key by key (TOML, JSON, INI), record by record
@@ -56,7 +56,7 @@ pub struct SyncArgs {
 }
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let categories = targets::categories(&args.selection.only)?;
+    let categories = args.selection.only.clone().unwrap_or_default().0;
     let source = targets::resolve(&args.selection.from, "--from")?;
     let destinations = targets::resolve_list(&args.to, "--to")?;
     targets::distinct(&source, &destinations)?;

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use confsync_engine::category::{self, Category};
 use confsync_wire::Target;
 
 use crate::cli::UsageError;
@@ -139,10 +138,6 @@ pub fn distinct(source: &Server, destinations: &[Server]) -> Result<(), UsageErr
     }
 }
 
-pub fn categories(only: &str) -> Result<Vec<Category>, UsageError> {
-    category::parse_list(only).map_err(|e| UsageError(format!("--only: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,8 +149,5 @@ mod tests {
         assert!(address_ok("backup-1", "--to").is_err());
         assert!(address_ok(":7420", "--to").is_err());
         assert!(address_ok("", "--to").is_err());
-        assert!(
-            categories("licenses").expect_err("refused").to_string().contains("never synchronized")
-        );
     }
 }

@@ -24,7 +24,7 @@ use confsync_engine::view::PlanView;
 use confsync_wire::{AgentClient, ClientError};
 
 use crate::cli::UsageError;
-use crate::cli::targets::{self, Server};
+use crate::cli::targets::Server;
 
 pub use run::{TwoWaySync, diff};
 pub use show::{conflict_lines, plan as show_plan, restore_lines};
@@ -47,7 +47,7 @@ pub struct TwoWayArgs {
     /// Clocks further apart than this do not decide conflicts by time: the plan refuses
     /// until they are set right or another --conflict policy decides.
     #[arg(long, value_name = "DURATION", default_value = "30s",
-          value_parser = crate::cli::auto::schedule::parse_duration)]
+          value_parser = crate::cli::parse::duration)]
     pub max_clock_skew: Duration,
 }
 
@@ -88,7 +88,9 @@ impl TwoWayArgs {
         let both_ways = if list == "all" {
             categories.to_vec()
         } else {
-            let named = targets::categories(list)?;
+            let named = crate::cli::parse::categories(list)
+                .map_err(|e| UsageError(format!("--two-way: {e}")))?
+                .0;
             if let Some(outside) = named.iter().find(|c| !categories.contains(c)) {
                 return Err(UsageError(format!(
                     "--two-way names {outside}, which --only leaves out; add it to --only"

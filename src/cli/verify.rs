@@ -23,8 +23,8 @@ pub struct VerifyArgs {
     pub against: Option<String>,
 
     /// Only these categories, comma separated (firmware, capdb, modules, config).
-    #[arg(long, value_name = "CATS", default_value = "", hide_default_value = true)]
-    pub only: String,
+    #[arg(long, value_name = "CATS", value_parser = crate::cli::parse::categories)]
+    pub only: Option<crate::cli::parse::Categories>,
 
     /// Print the result as JSON.
     #[arg(long)]
@@ -33,7 +33,7 @@ pub struct VerifyArgs {
 
 /// Exit 0 when every file matches (and the server equals the source), 1 otherwise.
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let categories = targets::categories(&args.only)?;
+    let categories = args.only.clone().unwrap_or_default().0;
     let server = targets::resolve(&args.server, "--server")?;
     let against = args.against.as_deref().map(|a| targets::resolve(a, "--against")).transpose()?;
     if let Some(source) = &against {

@@ -31,7 +31,7 @@ mod both_ways;
 pub struct WizardArgs {
     /// Commit-confirmed, as `sync --confirm-within`: the destination rolls the
     /// generation back itself unless `confsync confirm` arrives within this long.
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::auto::schedule::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse::duration)]
     pub confirm_within: Option<std::time::Duration>,
 }
 
@@ -88,7 +88,7 @@ pub async fn run_with(
             file: Some(file.clone()),
             to: destination.label.clone(),
             on_agent: None,
-            only: String::new(),
+            only: None,
             yes: false,
             dry_run: false,
             plan: None,

@@ -1,5 +1,5 @@
-//! Time for `auto`: reading `--every` durations, jitter, and the capped exponential
-//! backoff after failures.
+//! Time for `auto`: jitter, and the capped exponential backoff after failures (its
+//! `--every` is read by [`crate::cli::parse::duration`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,22 +9,6 @@ pub const DEFAULT_EVERY: Duration = Duration::from_secs(5 * 60);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 /// ... up to this.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(5 * 60);
-
-/// Reads `30s`, `5m`, `1h`, `1h30m`, `500ms` (humantime's units: ms, s, m, h, d and
-/// their long forms); zero is refused, since it would mean syncing without pause.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let hint = "give a number and a unit, for example 30s, 5m, 1h or 1h30m";
-    // Whole numbers only: "1.5h" reads differently to different people; "1h30m" does not.
-    if text.contains(['.', ',']) {
-        return Err(format!("{text:?} has a fraction; {hint}"));
-    }
-    match humantime::parse_duration(text) {
-        Ok(d) if d.is_zero() => Err(format!("{text:?} is no time at all; {hint}")),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!("{text:?} is not a duration ({e}); {hint}")),
-    }
-}
 
 /// `period` plus up to a tenth of it (at most 30 s), so that many `auto` processes
 /// started together do not all call the source at the same instant.
@@ -67,18 +51,6 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_an_administrator_writes_them() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        for bad in ["", "30", "m", "5x", "0s", "-1s", "1.5h"] {
-            let err = parse_duration(bad).expect_err(bad);
-            assert!(err.contains("30s, 5m"), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_resets() {

@@ -30,7 +30,7 @@ const FILES_PER_BATCH: usize = 256;
 const CHUNKS_PER_FETCH: usize = 64;
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let categories = targets::categories(&args.only)?;
+    let categories = args.only.clone().unwrap_or_default().0;
     let source = targets::resolve(&args.from, "--from")?;
     let made_for = match &args.for_manifest {
         Some(path) => {
@@ -321,7 +321,7 @@ impl<W: Write> Filler<'_, W> {
 /// `confsync manifest`: a destination's manifest and its large files' chunks, to make a
 /// delta bundle for it where its source is.
 pub async fn manifest(args: ManifestArgs) -> anyhow::Result<ExitCode> {
-    let categories = targets::categories(&args.only)?;
+    let categories = args.only.clone().unwrap_or_default().0;
     let server = targets::resolve(&args.server, "--server")?;
     let mut client = AgentClient::connect(&server.target).await?;
     let hello = client.hello().await?;

@@ -140,11 +140,11 @@ async fn staged(
             );
         }
     };
-    let categories = match (args.only.trim(), held) {
-        ("", Some(held)) => held,
+    let categories = match (&args.only, held) {
+        (None, Some(held)) => held,
         // The agent takes every category the bundle holds when none is named.
-        ("", None) => Category::ALL.to_vec(),
-        (only, _) => targets::categories(only)?,
+        (None, None) => Category::ALL.to_vec(),
+        (Some(only), _) => only.to_vec(),
     };
     let request = PlanRequest {
         source: format!("bundle {}", bundle.display()),
