@@ -39,7 +39,8 @@
 //! - [`hold`]: refusing every apply during maintenance, across restarts.
 //! - [`confirm`]: an apply that stands only if confirmed before its deadline.
 //! - [`rules`], [`merge`]: device-specific items (path and key rules) and merging a shared
-//!   file with a server's own values.
+//!   file with a server's own values; [`merge::three_way`]: merging two servers' copies of
+//!   a file against their base, key by key, record by record, line by line (pure).
 //! - [`merging`]: the part of planning that reads contents (merges, `diff --keys`).
 //! - [`semantic`]: differences key by key, record by record, version by version.
 //! - [`fsutil`]: atomic, durable writes of small files.

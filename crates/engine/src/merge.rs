@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use crate::rules::Format;
 
 /// Largest file merged or compared key by key.
+pub mod three_way;
+
 pub const MAX_STRUCTURED_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -288,7 +290,7 @@ mod ini {
     use super::{MergeError, text};
 
     /// One line of an INI file, as written.
-    enum Line<'a> {
+    pub(super) enum Line<'a> {
         Section(&'a str),
         /// `key = value`: the text up to the value, the key, the value.
         Pair {
@@ -299,7 +301,10 @@ mod ini {
         Other(&'a str),
     }
 
-    fn parse<'a>(text: &'a str, side: &'static str) -> Result<Vec<Line<'a>>, MergeError> {
+    pub(super) fn parse<'a>(
+        text: &'a str,
+        side: &'static str,
+    ) -> Result<Vec<Line<'a>>, MergeError> {
         let mut lines = Vec::new();
         for (n, raw) in text.lines().enumerate() {
             let trimmed = raw.trim();
@@ -338,11 +343,11 @@ mod ini {
     }
 
     /// `section.key` → (section, key); a key with no dot is outside any section.
-    fn split(key: &str) -> (&str, &str) {
+    pub(super) fn split(key: &str) -> (&str, &str) {
         key.rsplit_once('.').unwrap_or(("", key))
     }
 
-    fn values<'a>(lines: &[Line<'a>]) -> BTreeMap<(String, String), &'a str> {
+    pub(super) fn values<'a>(lines: &[Line<'a>]) -> BTreeMap<(String, String), &'a str> {
         let mut section = "";
         let mut out = BTreeMap::new();
         for line in lines {
