@@ -351,3 +351,19 @@ fn device_specific_items_stay_on_each_side_and_destination_policy_wins_conflicts
     assert_eq!(read(&p, "config/host.conf"), "host = primary, edited\n");
     assert_eq!(read(&b, "config/host.conf"), "host = backup\n");
 }
+
+/// A base keeps the content of its small text files on both sides (issue 25, item 1), so
+/// that a file changed on both can later be merged against what both agreed on; binary
+/// files are left to digests.
+#[test]
+fn a_base_keeps_the_content_of_its_text_files_on_both_sides() {
+    let site = pair();
+    with_base(&site);
+    let stored = |root: &Path, content: &[u8]| {
+        root.join(".confsync/pairs/content").join(blake3::hash(content).to_hex().as_str()).is_file()
+    };
+    for root in [site.src.path(), site.dst.path()] {
+        assert!(stored(root, b"app = 1\n"), "{}: app.conf's content", root.display());
+        assert!(stored(root, b"notes\n"), "{}: notes.txt's content", root.display());
+    }
+}

@@ -13,6 +13,9 @@
 //! plan and the tree it was planned against, so an edit made after the plan is still seen
 //! as a change next time), and [`adopt`] makes it the base once both sides committed. An
 //! interrupted run leaves the previous base; the next run sees the same changes again.
+//!
+//! Beside digests, a base keeps the content of its small text files ([`content`]), so
+//! that a file changed on both sides can be merged against what both last agreed on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -24,6 +27,8 @@ use crate::layout::Layout;
 use crate::manifest::Manifest;
 use crate::path::RelPath;
 use crate::plan::{Action, Plan};
+
+pub mod content;
 
 const FOLDER: &str = "pairs";
 const VERSION: u32 = 1;
@@ -191,7 +196,9 @@ pub fn save_candidate(layout: &Layout, peer_id: &str, base: &PairBase) -> Result
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(EngineError::io("create", parent))?;
     }
-    crate::fsutil::write_json(&path, base)
+    crate::fsutil::write_json(&path, base)?;
+    content::keep(layout, base);
+    Ok(())
 }
 
 /// Makes the candidate of `run` this server's base with `peer_id`. `false` when there is
@@ -206,6 +213,7 @@ pub fn adopt(layout: &Layout, peer_id: &str, run: &str) -> Result<bool> {
             if let Some(parent) = base_path.parent() {
                 crate::fsutil::sync_dir(parent)?;
             }
+            content::prune(layout);
             Ok(true)
         }
         _ => Ok(false),
