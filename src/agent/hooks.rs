@@ -20,33 +20,6 @@ use confsync_engine::scope::Scope;
 use crate::agent::state::AgentState;
 use crate::config::{HookFile, OnHookFailure};
 
-/// The hooks of agent.toml, checked.
-pub struct Hooks {
-    hooks: Vec<(HookFile, Scope)>,
-    on_failure: OnHookFailure,
-}
-
-impl Hooks {
-    pub fn parse(files: Vec<HookFile>, on_failure: OnHookFailure) -> Result<Hooks, String> {
-        let mut hooks = Vec::new();
-        for file in files {
-            let scope =
-                file.scope().map_err(|e| format!("[[hook]] {:?}: {e}", file.command.join(" ")))?;
-            hooks.push((file, scope));
-        }
-        Ok(Hooks { hooks, on_failure })
-    }
-
-    /// The hooks in force now: agent.toml as it reads now, like the other rules.
-    fn load(state: &AgentState) -> confsync_engine::error::Result<Hooks> {
-        use confsync_engine::error::EngineError;
-        let ((files, on_failure), origin) = state
-            .configured(|s| s.hooks.clone(), |f| (f.hook, f.on_hook_failure.unwrap_or_default()))?;
-        Hooks::parse(files, on_failure)
-            .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
-    }
-}
-
 /// What agent.toml asks for after the hooks ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Then {
@@ -66,13 +39,14 @@ pub async fn after_commit(
     plan: &Plan,
     outcome: &mut ApplyOutcome,
 ) -> Then {
-    let hooks = match Hooks::load(state) {
-        Ok(hooks) => hooks,
+    let policies = match state.policies() {
+        Ok(policies) => policies,
         Err(e) => {
             outcome.warnings.push(format!("no hook ran: {e}"));
             return Then::Stand;
         }
     };
+    let hooks = &policies.hooks;
     let mut failed = Vec::new();
     for (hook, scope) in &hooks.hooks {
         let changed = scope.changed(plan);

@@ -32,6 +32,7 @@ pub mod hooks;
 pub mod inventory;
 mod job;
 pub mod plan_memo;
+pub(crate) mod policies;
 pub mod serve_source;
 pub mod source;
 pub mod state;

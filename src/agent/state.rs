@@ -67,6 +67,8 @@ pub struct AgentState {
     pub applying: std::sync::Mutex<Option<confsync_engine::server::Applying>>,
     /// Counted as applies end; read by `--metrics`.
     pub metrics: crate::metrics::AgentMetrics,
+    /// agent.toml's policies as last read and validated.
+    policies: crate::agent::policies::Cache,
     /// How staged files are made durable here, chosen at start.
     pub flush: confsync_engine::durable::Flush,
     shutting_down: AtomicBool,
@@ -100,6 +102,7 @@ impl AgentState {
             confirmations: tokio::sync::Notify::new(),
             applying: std::sync::Mutex::new(None),
             metrics: crate::metrics::AgentMetrics::default(),
+            policies: crate::agent::policies::Cache::default(),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -134,54 +137,38 @@ impl AgentState {
         )?
     }
 
-    /// The `[device_specific]` rules in force now: agent.toml's as it reads now, or the
-    /// ones given at start when there is no file (or it cannot be read: the error says so).
-    pub fn device_specific(&self) -> Result<confsync_engine::rules::RulesFile> {
-        let Some(path) = &self.settings.config_file else {
-            return Ok(self.settings.device_specific.clone());
-        };
-        let file = crate::config::AgentFile::load(path)
-            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
-        confsync_engine::rules::Rules::parse(
-            &file.device_specific,
-            confsync_engine::rules::Origin::Destination,
-        )
-        .map_err(|e| {
-            EngineError::Config(format!("{e}; fix [device_specific] in {}", path.display()))
-        })?;
-        Ok(file.device_specific)
+    /// What agent.toml says now about device-specific items, effects, checks and hooks,
+    /// validated together ([`Policies`](crate::agent::policies::Policies)): read again only
+    /// when the file changed, so an edit takes effect at the next plan without a restart.
+    pub(crate) fn policies(&self) -> Result<Arc<crate::agent::policies::Policies>> {
+        let settings = &self.settings;
+        self.policies.current(settings.config_file.as_deref(), || {
+            crate::agent::policies::Policies::parse(
+                crate::agent::policies::Sources {
+                    device_specific: &settings.device_specific,
+                    effects: &settings.effects,
+                    checks: &settings.checks,
+                    hooks: &settings.hooks.0,
+                    on_hook_failure: settings.hooks.1,
+                },
+                "the agent's settings",
+            )
+        })
     }
 
-    /// Part of the configuration as it reads now: from agent.toml read again (so that an
-    /// edit takes effect at the next plan, without a restart), or from the settings given
-    /// at start when there is no file; with where it came from, for error messages.
-    pub fn configured<T>(
-        &self,
-        from_settings: impl FnOnce(&AgentSettings) -> T,
-        from_file: impl FnOnce(crate::config::AgentFile) -> T,
-    ) -> Result<(T, String)> {
-        match &self.settings.config_file {
-            None => Ok((from_settings(&self.settings), "the agent's settings".to_string())),
-            Some(path) => {
-                let file = crate::config::AgentFile::load(path)
-                    .map_err(|e| EngineError::Config(format!("{e:#}")))?;
-                Ok((from_file(file), path.display().to_string()))
-            }
-        }
+    /// The `[device_specific]` rules in force now.
+    pub fn device_specific(&self) -> Result<confsync_engine::rules::RulesFile> {
+        Ok(self.policies()?.device_specific.clone())
     }
 
     /// The `[[effect]]` rules in force now.
     pub fn effects(&self) -> Result<confsync_engine::effects::Effects> {
-        let (files, origin) = self.configured(|s| s.effects.clone(), |f| f.effect)?;
-        confsync_engine::effects::Effects::parse(&files)
-            .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
+        Ok(self.policies()?.effects.clone())
     }
 
     /// The `[[check]]`s in force now.
     pub fn checks(&self) -> Result<Vec<confsync_engine::checks::CheckRule>> {
-        let (files, origin) = self.configured(|s| s.checks.clone(), |f| f.check)?;
-        crate::config::checks(&files)
-            .map_err(|e| EngineError::Config(format!("{e}; fix it in {origin}")))
+        Ok(self.policies()?.checks.clone())
     }
 
     /// Refusals that come from this server rather than from the plan's content:

@@ -91,36 +91,12 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     if file.insecure {
         confsync_wire::tls::allow_insecure(true);
     }
-    // A rule that would reach outside a category is a start-up error, naming the rule.
-    confsync_engine::rules::Rules::parse(
-        &file.device_specific,
-        confsync_engine::rules::Origin::Destination,
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{e}; fix [device_specific] in {}",
-            args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
-        )
-    })?;
-    confsync_engine::effects::Effects::parse(&file.effect).map_err(|e| {
-        anyhow::anyhow!(
-            "{e}; fix it in {}",
-            args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
-        )
-    })?;
+    // A policy that does not hold (a rule reaching outside a category, a hook without a
+    // command...) is a start-up error naming it; the agent reads them the same way later.
+    let origin =
+        args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string());
+    crate::agent::policies::Policies::of_file(&file, &origin).map_err(anyhow::Error::msg)?;
     let on_hook_failure = file.on_hook_failure.unwrap_or_default();
-    crate::agent::hooks::Hooks::parse(file.hook.clone(), on_hook_failure).map_err(|e| {
-        anyhow::anyhow!(
-            "{e}; fix it in {}",
-            args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
-        )
-    })?;
-    crate::config::checks(&file.check).map_err(|e| {
-        anyhow::anyhow!(
-            "{e}; fix it in {}",
-            args.config.as_deref().map_or_else(|| "agent.toml".into(), |p| p.display().to_string())
-        )
-    })?;
     let carry = file.carry();
     let settings = AgentSettings {
         name: args.name.or(file.name).unwrap_or_else(inventory::hostname),
