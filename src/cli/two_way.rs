@@ -20,7 +20,7 @@ use confsync_engine::progress::ProgressEvent;
 use confsync_engine::refusal::{Refusal, RefusalKind};
 use confsync_engine::request::{ApplyRequest, PlanOptions, PlanRequest};
 use confsync_engine::two_way::{Choice, ConflictPolicy, Decide, Role, Side, Take, TwoWay};
-use confsync_engine::view::PlanView;
+use confsync_engine::view::{Decision, PlanView};
 use confsync_wire::{AgentClient, ClientError};
 
 use crate::cli::UsageError;
@@ -126,13 +126,6 @@ pub struct Planned {
     take: PlanRequest,
 }
 
-/// What a two-way run decided to do.
-pub enum Decision {
-    InSync,
-    Refused(Vec<Refusal>),
-    Ready,
-}
-
 impl Planned {
     /// The conflicts of the run (none in the part that takes).
     pub fn conflicts(&self) -> &[confsync_engine::two_way::Conflict] {
@@ -151,23 +144,9 @@ impl Planned {
         self.decides.files_changed() + self.takes.files_changed()
     }
 
-    /// In sync when neither part has a step and no conflict is left undecided; refused
-    /// when a part with steps (or an undecided conflict) has a refusal standing.
+    /// The one decision on both parts ([`confsync_engine::view::both_ways`]).
     pub fn decision(&self) -> Decision {
-        let undecided = self.conflicts().iter().any(|c| c.winner.is_none());
-        let mut refusals = Vec::new();
-        for part in [&self.decides, &self.takes] {
-            if !part.is_empty() || (undecided && std::ptr::eq(part, &self.decides)) {
-                refusals.extend(part.refusals.iter().cloned());
-            }
-        }
-        if self.is_empty() && !undecided {
-            Decision::InSync
-        } else if !refusals.is_empty() {
-            Decision::Refused(refusals)
-        } else {
-            Decision::Ready
-        }
+        confsync_engine::view::both_ways(&self.decides, &self.takes)
     }
 
     /// The refusals that stand as notes when nothing is to be done (a hold, protection).

@@ -94,14 +94,15 @@ pub struct StepView {
     pub attrs: Vec<String>,
 }
 
-/// What to do with a plan: the same answer for the wizard, `sync`, `auto` and `rollback`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision<'a> {
+/// What to do with a plan (or with both parts of a two-way run): the same answer for the
+/// wizard, `sync`, `auto`, `import` and `rollback`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
     /// Nothing differs. A standing refusal (a hold, protection) has nothing to refuse,
     /// so this is success; the refusals are still shown as notes.
     InSync,
     /// Something differs and these refusals stand: nothing is applied.
-    Refused(&'a [Refusal]),
+    Refused(Vec<Refusal>),
     /// Something differs and nothing refuses it.
     Ready,
 }
@@ -226,14 +227,37 @@ impl PlanView {
     }
 
     /// In sync, refused, or ready: see [`Decision`].
-    pub fn decision(&self) -> Decision<'_> {
+    pub fn decision(&self) -> Decision {
         if self.is_empty() {
             Decision::InSync
         } else if !self.refusals.is_empty() {
-            Decision::Refused(&self.refusals)
+            Decision::Refused(self.refusals.clone())
         } else {
             Decision::Ready
         }
+    }
+}
+
+/// The one decision on both parts of a two-way run (`decides`: the deciding side's part,
+/// with the conflicts; `takes`: the other side's): in sync when neither part has a step
+/// and no conflict is left undecided; refused when a part with steps (or an undecided
+/// conflict) has a refusal standing; else ready.
+pub fn both_ways(decides: &PlanView, takes: &PlanView) -> Decision {
+    let undecided =
+        decides.two_way.as_ref().is_some_and(|t| t.conflicts.iter().any(|c| c.winner.is_none()));
+    let mut refusals = Vec::new();
+    if !decides.is_empty() || undecided {
+        refusals.extend(decides.refusals.iter().cloned());
+    }
+    if !takes.is_empty() {
+        refusals.extend(takes.refusals.iter().cloned());
+    }
+    if decides.is_empty() && takes.is_empty() && !undecided {
+        Decision::InSync
+    } else if !refusals.is_empty() {
+        Decision::Refused(refusals)
+    } else {
+        Decision::Ready
     }
 }
 
@@ -272,12 +296,34 @@ mod tests {
         let hold = Refusal::new(RefusalKind::Hold, "on hold");
         assert_eq!(view(vec![], vec![hold.clone()]).decision(), Decision::InSync);
         let refused = view(vec![step.clone()], vec![hold.clone()]);
-        assert_eq!(refused.decision(), Decision::Refused(&[hold]));
+        assert_eq!(refused.decision(), Decision::Refused(vec![hold]));
         let ready = view(vec![step], vec![]);
         assert_eq!(ready.decision(), Decision::Ready);
         assert_eq!(
             (ready.counts().created, ready.counts().bytes, ready.files_written()),
             (1, 3, 1)
         );
+    }
+
+    #[test]
+    fn both_parts_of_a_two_way_run_get_one_decision() {
+        let step = StepView {
+            action: Action::Create,
+            path: RelPath::new("a.conf").expect("valid"),
+            kind: EntryKind::File,
+            size: 1,
+            mode: 0o644,
+            downgrade: false,
+            local_edit: false,
+            kept_keys: Vec::new(),
+            semantic: Vec::new(),
+            attrs: Vec::new(),
+        };
+        let hold = Refusal::new(RefusalKind::Hold, "on hold");
+        let (empty, held_empty) = (view(vec![], vec![]), view(vec![], vec![hold.clone()]));
+        assert_eq!(both_ways(&empty, &held_empty), Decision::InSync, "nothing to refuse");
+        let taking = view(vec![step.clone()], vec![hold.clone()]);
+        assert_eq!(both_ways(&empty, &taking), Decision::Refused(vec![hold.clone()]));
+        assert_eq!(both_ways(&view(vec![step], vec![]), &held_empty), Decision::Ready);
     }
 }

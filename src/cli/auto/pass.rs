@@ -139,7 +139,8 @@ async fn run_two_way(
     destination: &Destination,
     settings: &crate::cli::two_way::Settings,
 ) -> Outcome {
-    use crate::cli::two_way::{self, Decision};
+    use crate::cli::two_way;
+    use confsync_engine::view::Decision;
     let from =
         crate::cli::targets::Server { label: job.source_label.clone(), target: job.source.clone() };
     let to = crate::cli::targets::Server {

@@ -1,7 +1,9 @@
 //! `sync --two-way` (and `diff --two-way`): plan both parts, show them as one plan,
 //! confirm, apply, and say where each losing version is kept.
 
-use super::{Decision, Planned, Settings};
+use confsync_engine::view::Decision;
+
+use super::{Planned, Settings};
 use crate::cli::drive::{Interaction, Operation, Reporter, Verdict, Words};
 use crate::cli::events::{self, Event};
 use crate::cli::exit::{self, Refused};

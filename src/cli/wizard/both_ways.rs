@@ -10,8 +10,9 @@ use dialoguer::{Confirm, MultiSelect, Select};
 use super::{Chosen, ask, spin};
 use crate::cli::progress::ProgressDisplay;
 use crate::cli::targets::Server;
-use crate::cli::two_way::{self, Decision, Settings};
+use crate::cli::two_way::{self, Settings};
 use crate::cli::{ExitCode, Refused, drive, render};
+use confsync_engine::view::Decision;
 
 /// How long clocks may disagree before the newest cannot be told (as `--max-clock-skew`).
 const MAX_SKEW: std::time::Duration = std::time::Duration::from_secs(30);
