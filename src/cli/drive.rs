@@ -32,6 +32,9 @@ pub(crate) struct Interaction {
     pub(crate) pinned: Option<Pin>,
     /// JSON lines on stdout instead of text.
     pub(crate) json: bool,
+    /// Nothing printed: the caller reports from the operation's results (`auto`'s one
+    /// log line per run).
+    pub(crate) quiet: bool,
 }
 
 /// `--plan`: the reviewed plan's digest, whole or its first 12 or more hex digits.
@@ -103,7 +106,7 @@ pub(crate) trait Operation {
 
 /// Plans, decides, confirms, applies and reports `op`, as `how` says.
 pub(crate) async fn drive(op: &mut impl Operation, how: &Interaction) -> anyhow::Result<ExitCode> {
-    let out = Reporter { json: how.json };
+    let out = Reporter { json: how.json, quiet: how.quiet };
     let (question, so_far) = match op.plan(&out, how).await? {
         Verdict::Nothing(code) => return Ok(code),
         Verdict::Ready { question, so_far } => (question, so_far),
@@ -156,18 +159,23 @@ pub(crate) fn not_confirmed() -> anyhow::Error {
 /// once at the edge.
 pub(crate) struct Reporter {
     pub(crate) json: bool,
+    /// Says nothing at all (the caller reports).
+    pub(crate) quiet: bool,
 }
 
 impl Reporter {
     /// A sentence for people (JSON lines carry the same as events).
     pub(crate) fn say(&self, text: &str) {
-        if !self.json {
+        if !self.json && !self.quiet {
             println!("{text}");
         }
     }
 
     /// A plan, with the count its result will report.
     pub(crate) fn plan(&self, server: &str, view: &confsync_engine::view::PlanView, text: &str) {
+        if self.quiet {
+            return;
+        }
         if self.json {
             Event::plan(server, view).print();
         } else {
@@ -177,6 +185,9 @@ impl Reporter {
 
     /// `server` already is what was asked: the sentence for people, a result for scripts.
     pub(crate) fn in_sync(&self, server: &str, sentence: &str) {
+        if self.quiet {
+            return;
+        }
         if self.json {
             Event::Result { destination: server, in_sync: true, outcome: None }.print();
         } else {
@@ -186,6 +197,9 @@ impl Reporter {
 
     /// One line per server: a refusal says what refused it (once), a failure what failed.
     pub(crate) fn error(&self, server: &str, error: &anyhow::Error) {
+        if self.quiet {
+            return;
+        }
         if self.json {
             events::error(server, error).print();
             return;
@@ -208,6 +222,9 @@ impl Reporter {
         outcome: &ApplyOutcome,
         scope: &str,
     ) -> ExitCode {
+        if self.quiet {
+            return applied_code(outcome);
+        }
         if self.json {
             events::result(server, outcome).print();
             return applied_code(outcome);
@@ -231,6 +248,9 @@ impl Reporter {
 
     /// What a cancelled apply did on `server`.
     pub(crate) fn cancelled(&self, server: &str) {
+        if self.quiet {
+            return;
+        }
         let message = cancelled_message(server);
         if self.json {
             let refused = Refused::one(RefusalKind::Cancelled, message).into();

@@ -66,7 +66,13 @@ pub async fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         reviewed: None,
         paths: args.paths.clone(),
     };
-    let how = Interaction { yes: args.yes, dry_run: args.dry_run, pinned: None, json: args.json };
+    let how = Interaction {
+        yes: args.yes,
+        dry_run: args.dry_run,
+        pinned: None,
+        json: args.json,
+        quiet: false,
+    };
     let mut op =
         Rollback { server: args.server.clone(), client, request, all: args.all, view: None };
     drive::drive(&mut op, &how).await

@@ -70,8 +70,13 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         Some(text) => Some(Pin::parse(text)?),
         None => None,
     };
-    let how =
-        Interaction { yes: args.yes, dry_run: args.dry_run, pinned, json: args.selection.json };
+    let how = Interaction {
+        yes: args.yes,
+        dry_run: args.dry_run,
+        pinned,
+        json: args.selection.json,
+        quiet: false,
+    };
     let options = PlanOptions { semantic: args.keys, ..args.guards.options() };
     if let Some(settings) = args.two_way.settings(&categories, &options)? {
         two_way::check_usage(destinations.len(), args.confirm_within.is_some())?;
@@ -87,6 +92,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         confirm_within: args.confirm_within,
         all: args.selection.all,
         ready: Vec::new(),
+        ended: Vec::new(),
     };
     drive::drive(&mut op, &how).await
 }
@@ -102,6 +108,17 @@ pub(crate) struct OneWay {
     pub all: bool,
     /// The destinations planned and ready to apply.
     pub ready: Vec<(Server, AgentClient, PlanView)>,
+    /// How each destination ended, by label, for a caller that reports on its own.
+    pub ended: Vec<(String, Ended)>,
+}
+
+/// How one destination of a one-way operation ended.
+pub(crate) enum Ended {
+    /// It equals the source (nothing to do, or nothing committed): the sentence.
+    InSync(String),
+    Refused(Vec<confsync_engine::refusal::Refusal>),
+    Failed(anyhow::Error),
+    Applied(confsync_engine::apply::ApplyOutcome),
 }
 
 impl Operation for OneWay {
@@ -125,6 +142,7 @@ impl Operation for OneWay {
                 Err(e) => {
                     worst = worst.max(exit::code_for(&e));
                     out.error(&to.label, &e);
+                    self.ended.push((to.label.clone(), Ended::Failed(e)));
                     continue;
                 }
             };
@@ -136,11 +154,13 @@ impl Operation for OneWay {
                 match (pin.check(&view.digest), view.decision()) {
                     (Err(refused), _) => {
                         worst = worst.max(ExitCode::Refused);
-                        out.error(&to.label, &refused.into());
+                        out.error(&to.label, &Refused(refused.0.clone()).into());
+                        self.ended.push((to.label.clone(), Ended::Refused(refused.0)));
                     }
                     (Ok(()), Decision::Refused(refusals)) => {
                         worst = worst.max(ExitCode::Refused);
-                        out.error(&to.label, &Refused(refusals.to_vec()).into());
+                        out.error(&to.label, &Refused(refusals.clone()).into());
+                        self.ended.push((to.label.clone(), Ended::Refused(refusals)));
                     }
                     (Ok(()), _) => self.ready.push((to.clone(), client, view)),
                 }
@@ -148,11 +168,14 @@ impl Operation for OneWay {
             }
             match view.decision() {
                 Decision::InSync => {
-                    out.in_sync(&to.label, &flow::in_sync_message(&view, &to.label, &source.label))
+                    let sentence = flow::in_sync_message(&view, &to.label, &source.label);
+                    out.in_sync(&to.label, &sentence);
+                    self.ended.push((to.label.clone(), Ended::InSync(sentence)));
                 }
                 Decision::Refused(refusals) => {
                     worst = worst.max(ExitCode::Refused);
-                    out.error(&to.label, &Refused(refusals.to_vec()).into());
+                    out.error(&to.label, &Refused(refusals.clone()).into());
+                    self.ended.push((to.label.clone(), Ended::Refused(refusals)));
                 }
                 Decision::Ready => self.ready.push((to.clone(), client, view)),
             }
@@ -189,20 +212,29 @@ impl Operation for OneWay {
             }
         });
         let mut worst = ExitCode::Success;
+        let mut ended = Vec::new();
         for (to, view, result) in futures::future::join_all(applies).await {
             match result {
                 Ok(outcome) => {
                     let name = render::display_name(&view.destination_name, &to.label);
                     let scope = flow::scope(view);
                     worst = worst.max(out.applied(&to.label, &name, &outcome, &scope));
+                    let end = if outcome.generation == 0 {
+                        Ended::InSync(flow::in_sync_message(view, &to.label, &self.source.label))
+                    } else {
+                        Ended::Applied(outcome)
+                    };
+                    ended.push((to.label.clone(), end));
                 }
                 Err(e) => {
                     let e = anyhow::Error::new(e);
                     worst = worst.max(exit::code_for(&e));
                     out.error(&to.label, &e);
+                    ended.push((to.label.clone(), Ended::Failed(e)));
                 }
             }
         }
+        self.ended.extend(ended);
         Ok(worst)
     }
 }

@@ -212,7 +212,7 @@ async fn apply(
             bar.update(event);
         },
     );
-    let out = drive::Reporter { json: false };
+    let out = drive::Reporter { json: false, quiet: false };
     let servers = [destination.label.clone()];
     let result = drive::cancellable(applying, &servers, &out).await;
     bar.finish();

@@ -1,7 +1,7 @@
 //! One run for one destination: plan, and apply when there is something to do and no
-//! guard refuses, through the same [`flow`] as `sync --yes` and the same decision
-//! ([`PlanView::decision`]). Then one log line and the status update. Refusals are told
-//! apart by their kind, never by their message.
+//! guard refuses, driven as `sync --yes` drives it (the one-way operation, through
+//! [`crate::cli::drive`], reporting nothing itself). Then one log line and the status
+//! update. Refusals are told apart by their kind, never by their message.
 
 use std::time::{Duration, Instant};
 
@@ -10,11 +10,14 @@ use confsync_engine::category::Category;
 use confsync_engine::clock;
 use confsync_engine::refusal::{self, Refusal};
 use confsync_engine::request::PlanOptions;
-use confsync_engine::view::{Decision, PlanView};
+
 use confsync_wire::Target;
 
 use crate::cli::auto::status::StatusBoard;
-use crate::cli::{ExitCode, exit, flow, render};
+use crate::cli::drive::{self, Interaction};
+use crate::cli::sync::Ended;
+use crate::cli::targets::Server;
+use crate::cli::{ExitCode, exit, render};
 
 /// What `auto` follows: one source, some categories, the guards.
 pub struct Job {
@@ -99,37 +102,38 @@ impl Outcome {
     }
 }
 
-/// Plans and, when there is something to do and nothing refuses, applies.
+/// Plans and, when there is something to do and nothing refuses, applies: the same
+/// one-way operation `sync --yes` drives, through the same driver, saying nothing itself
+/// (the run's one log line comes from [`report`]).
 pub async fn run(job: &Job, destination: &Destination) -> Outcome {
     if let Some(settings) = &destination.two_way {
         return run_two_way(job, destination, settings).await;
     }
-    let planned =
-        flow::plan_one(&job.source, &destination.target, &job.categories, &job.options).await;
-    let (mut client, view) = match planned {
-        Ok(planned) => planned,
-        Err(e) => return Outcome::from_error(&e),
-    };
-    match view.decision() {
-        Decision::InSync => return in_sync(job, destination, &view),
-        Decision::Refused(refusals) => return Outcome::Refused(refusals.to_vec()),
-        Decision::Ready => {}
-    }
-    let applied = flow::apply_one(
-        &mut client,
-        &job.source,
-        &job.categories,
-        &job.options,
-        view.digest,
+    let mut op = crate::cli::sync::OneWay {
+        source: Server { label: job.source_label.clone(), target: job.source.clone() },
+        destinations: vec![Server {
+            label: destination.label.clone(),
+            target: destination.target.clone(),
+        }],
+        categories: job.categories.clone(),
+        options: job.options,
         // `auto` never asks for a confirmation: nobody is there to give it.
-        None,
-        |_| {},
-    )
-    .await;
-    match applied {
-        Ok(outcome) if outcome.generation == 0 => in_sync(job, destination, &view),
-        Ok(outcome) => Outcome::Applied(outcome),
-        Err(e) => Outcome::from_error(&anyhow::Error::new(e)),
+        confirm_within: None,
+        all: false,
+        ready: Vec::new(),
+        ended: Vec::new(),
+    };
+    let how = Interaction { yes: true, quiet: true, ..Interaction::default() };
+    let driven = drive::drive(&mut op, &how).await;
+    match (driven, op.ended.pop()) {
+        (_, Some((_, Ended::InSync(sentence)))) => Outcome::InSync(sentence),
+        (_, Some((_, Ended::Applied(outcome)))) => Outcome::Applied(outcome),
+        (_, Some((_, Ended::Refused(refusals)))) => Outcome::Refused(refusals),
+        (_, Some((_, Ended::Failed(e)))) | (Err(e), None) => Outcome::from_error(&e),
+        (Ok(_), None) => Outcome::Failed {
+            message: "the run ended without a result for this destination".into(),
+            refusals: Vec::new(),
+        },
     }
 }
 
@@ -204,10 +208,6 @@ async fn run_two_way(
         return Outcome::InSync(format!("{} and {} agree both ways", to.label, from.label));
     }
     Outcome::Applied(outcome)
-}
-
-fn in_sync(job: &Job, destination: &Destination, view: &PlanView) -> Outcome {
-    Outcome::InSync(flow::in_sync_message(view, &destination.label, &job.source_label))
 }
 
 /// The status file, and the one log line of a run (two after a recovery).

@@ -32,7 +32,8 @@ async fn import_reviewed(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let to = targets::resolve(&args.to, "--to")?;
     let (client, request, from) = staged(args, &to).await?;
     let pinned = args.plan.as_deref().map(Pin::parse).transpose()?;
-    let how = Interaction { yes: args.yes, dry_run: args.dry_run, pinned, json: args.json };
+    let how =
+        Interaction { yes: args.yes, dry_run: args.dry_run, pinned, json: args.json, quiet: false };
     let mut op = Import { to, client, request, from, all: args.all, reviewed: None };
     drive::drive(&mut op, &how).await
 }

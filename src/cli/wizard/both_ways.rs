@@ -106,7 +106,9 @@ pub(super) async fn run(
     let (to_bar, from_bar) = (display.destination(&to.label), display.destination(&from.label));
     let applying = two_way::apply(planned, |e| to_bar.update(e), |e| from_bar.update(e));
     let servers = [to.label.clone(), from.label.clone()];
-    let applied = drive::cancellable(applying, &servers, &drive::Reporter { json: false }).await;
+    let applied =
+        drive::cancellable(applying, &servers, &drive::Reporter { json: false, quiet: false })
+            .await;
     to_bar.finish();
     from_bar.finish();
     let applied = applied?;
