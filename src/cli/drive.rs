@@ -304,5 +304,5 @@ pub(crate) fn confirm_or_refuse(
         .default(false)
         .interact()
         .context("reading the confirmation")?;
-    if yes { Ok(()) } else { Err(crate::cli::drive::not_confirmed()) }
+    if yes { Ok(()) } else { Err(declined()) }
 }

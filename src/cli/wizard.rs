@@ -3,12 +3,14 @@
 //! the progress, read the result. Nothing changes before the confirmation, and Ctrl-C
 //! during the transfer leaves the destination as it was.
 //!
-//! It walks the same plan/apply path as `sync` ([`flow`]), so what it shows is what it
-//! applies.
+//! It only chooses: servers, categories, the direction and its answers. Its one-way path
+//! is an operation of the same driver as `sync` ([`drive`], see `one_way`), and its
+//! two-way path applies through the driver's Ctrl-C handling, so what it shows is what
+//! it applies, and both end the same way.
 
 use std::future::Future;
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -16,16 +18,14 @@ use dialoguer::{Confirm, Input, MultiSelect, Select};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use confsync_engine::Category;
-use confsync_engine::request::PlanOptions;
-use confsync_engine::view::{Decision, PlanView};
 use confsync_wire::{AgentClient, Target};
 
-use crate::cli::progress::ProgressDisplay;
 use crate::cli::servers::{ServerStatus, probe_all};
-use crate::cli::{ExitCode, GuardArgs, Refused, UsageError, drive, flow, render, targets};
+use crate::cli::{ExitCode, GuardArgs, UsageError, drive, flow, targets};
 use crate::config::servers::{Role, ServerList};
 
 mod both_ways;
+mod one_way;
 
 #[derive(Debug, Default, Args)]
 pub struct WizardArgs {
@@ -144,119 +144,17 @@ pub async fn run_with(
     let options =
         GuardArgs { allow_protected: destination.protected, ..GuardArgs::default() }.options();
 
-    let planning = format!("{} is comparing its tree with {}…", destination.label, source.label);
-    let (mut client, view) =
-        spin(&planning, flow::plan_one(&source.target, &destination.target, &categories, &options))
-            .await?;
-    let (from, to) = (&source.target.address, &destination.target.address);
-    println!();
-    print!("{}", render::plan_folded(&view, from, to, WIZARD_FOLD_HINT));
-    match view.decision() {
-        Decision::InSync => {
-            println!("{}", flow::in_sync_message(&view, &destination.label, &source.label));
-            return Ok(ExitCode::Success);
-        }
-        Decision::Refused(refusals) => return Err(Refused(refusals.to_vec()).into()),
-        Decision::Ready => {}
-    }
-    let folded = view.categories.iter().any(|c| c.steps.len() > render::FOLD_AFTER);
-    if folded && ask(|| Confirm::new().with_prompt("Show every path?").default(false).interact())? {
-        print!("{}", render::plan(&view, from, to, true));
-    }
-    let mut view = view;
-    let overwrites = view.categories.iter().flat_map(|c| &c.steps).any(|s| {
-        s.action == confsync_engine::plan::Action::Overwrite
-            && s.kind == confsync_engine::EntryKind::File
-    });
-    let ask_keys = "Show what changes inside the files (key by key, record by record)?";
-    if overwrites && ask(|| Confirm::new().with_prompt(ask_keys).default(false).interact())? {
-        let detailed = PlanOptions { semantic: true, ..options };
-        let (_, described) = spin(
-            &planning,
-            flow::plan_one(&source.target, &destination.target, &categories, &detailed),
-        )
-        .await?;
-        print!("{}", render::plan_folded(&described, from, to, WIZARD_FOLD_HINT));
-        // The same plan, described (its digest says so); a tree that changed meanwhile
-        // gives another, and that one is what the confirmation is about.
-        view = described;
-    }
-
-    let question = render::confirmation(&view, from, std::slice::from_ref(&destination.label));
-    if !ask(|| Confirm::new().with_prompt(question).default(false).interact())? {
-        return Err(drive::declined());
-    }
-    apply(&mut client, &source, &destination, &categories, &options, &view, confirm_within).await
-}
-
-async fn apply(
-    client: &mut AgentClient,
-    source: &Chosen,
-    destination: &Chosen,
-    categories: &[Category],
-    options: &PlanOptions,
-    view: &PlanView,
-    confirm_within: Option<std::time::Duration>,
-) -> anyhow::Result<ExitCode> {
-    let display = ProgressDisplay::choose(false);
-    let bar = display.destination(&destination.label);
-    let started = Instant::now();
-    let applying = flow::apply_one(
-        client,
-        &source.target,
+    let mut op = one_way::OneWay {
+        source,
+        destination,
         categories,
         options,
-        view.digest,
         confirm_within,
-        |event| {
-            bar.update(event);
-        },
-    );
-    let out = drive::Reporter { json: false, quiet: false };
-    let servers = [destination.label.clone()];
-    let result = drive::cancellable(applying, &servers, &out).await;
-    bar.finish();
-    let result = result?;
-    let result = result?;
-    println!();
-    let scope = flow::scope(view);
-    println!(
-        "Done: {} now {} {}{scope} ({} transferred in {:.1}s).",
-        destination.label,
-        if view.skipped() == 0 { "equals" } else { "matches" },
-        source.label,
-        render::bytes(result.bytes_received),
-        started.elapsed().as_secs_f64()
-    );
-    for c in view.categories.iter().filter(|c| !c.steps.is_empty()) {
-        println!(
-            "  {:<21} {}, {}",
-            c.category.title(),
-            render::counts(&c.counts),
-            render::bytes(c.counts.bytes)
-        );
-    }
-    println!("  {}", render::result_line(&destination.label, &result));
-    print!(
-        "{}",
-        render::notices(&render::display_name(&view.destination_name, &destination.label), &result)
-    );
-    print!("{}", render::but(&result));
-    if let Some(deadline) = result.confirm_by {
-        println!(
-            "Awaiting confirmation: {} rolls generation {} back at {} unless confirmed: \
-             confsync confirm --server {}",
-            destination.label,
-            result.generation,
-            confsync_engine::clock::utc(deadline),
-            destination.label
-        );
-    }
-    println!(
-        "To undo it: confsync rollback --server {} --generation {}",
-        destination.label, result.generation
-    );
-    Ok(drive::applied_code(&result))
+        client: None,
+        view: None,
+    };
+    let how = drive::Interaction { yes: false, ..drive::Interaction::default() };
+    drive::drive(&mut op, &how).await
 }
 
 /// One row per listed server (role, reachability), and one to type an address. A typed
