@@ -1,5 +1,7 @@
 //! Logs through `tracing` on stderr: warnings by default, `-v` info, `-vv` debug, and
-//! `RUST_LOG` when set. Colour only on a terminal and never with `NO_COLOR`.
+//! `RUST_LOG` when set. Colour only on a terminal and never with `NO_COLOR`. The file
+//! watcher crate's own notes (one "unable to remove watch descriptor" per folder a commit
+//! removes) show from `-vv` on, not at the agent's info level.
 
 use std::io::IsTerminal;
 
@@ -12,7 +14,9 @@ pub fn init(verbose: u8, default_level: &str) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let notify = if verbose >= 2 { level } else { "warn" };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},notify={notify}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

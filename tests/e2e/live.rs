@@ -243,3 +243,27 @@ fn an_agent_with_a_relative_root_sees_edits_made_after_it_started() {
     }
     assert!(stdout(&diff()).contains("app.conf"));
 }
+
+/// The watcher crate's note for each folder a commit removes ("unable to remove watch
+/// descriptor") is not the agent's business at its info level (issue 28, item 7): a sync
+/// that removes folders leaves no such line in the destination's log.
+#[test]
+fn folders_a_sync_removes_leave_no_watcher_noise_in_the_log() {
+    let (src, dst) = (tempdir(), tempdir());
+    for i in 0..20 {
+        write(src.path(), &format!("config/d{i}/inner/f.conf"), b"x\n");
+    }
+    let source = Agent::start(src.path(), "primary");
+    let destination = Agent::start(dst.path(), "backup");
+    let sync =
+        || confsync(&["sync", "--from", &source.address, "--to", &destination.address, "--yes"]);
+    assert_exit(&sync(), 0);
+    for i in 0..10 {
+        std::fs::remove_dir_all(src.path().join(format!("config/d{i}"))).expect("remove");
+    }
+    assert_exit(&sync(), 0);
+    sleep(Duration::from_millis(500));
+    let log = destination.log();
+    assert!(!log.contains("unable to remove watch descriptor"), "{log}");
+    assert!(log.contains("INFO"), "the agent logs at info: {log}");
+}
