@@ -26,10 +26,6 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
-    count(n, one, many)
-}
-
 /// `2 created, 1 overwritten, 3 deleted, 1 mode change`
 pub fn counts(c: &Counts) -> String {
     let mut parts = Vec::new();
@@ -43,7 +39,7 @@ pub fn counts(c: &Counts) -> String {
         parts.push(format!("{} deleted", c.deleted));
     }
     if c.attrs > 0 {
-        parts.push(plural(c.attrs, "metadata change", "metadata changes"));
+        parts.push(count(c.attrs, "metadata change", "metadata changes"));
     }
     if parts.is_empty() { "in sync".to_string() } else { parts.join(", ") }
 }
@@ -83,7 +79,7 @@ pub(crate) fn category_block(out: &mut String, c: &CategoryView, all: bool, hint
             (_, _, 0) => String::new(),
             (_, _, n) => format!(
                 "  ({} kept: {})",
-                plural(n as u64, "key", "keys"),
+                count(n as u64, "key", "keys"),
                 step.kept_keys.join(", ")
             ),
         };
@@ -142,7 +138,7 @@ fn plan_with(view: &PlanView, from: &str, to: &str, all: bool, hint: &str) -> St
             out,
             "Total: {}: {} change; {} to transfer or reuse.",
             counts(&total),
-            plural(view.files_changed(), "file", "files"),
+            count(view.files_changed(), "file", "files"),
             bytes(total.bytes)
         );
     }
@@ -168,11 +164,11 @@ pub fn confirmation(view: &PlanView, from: &str, destinations: &[String]) -> Str
         "Overwrite {} with {}? {} change ({} to write)",
         destinations.join(", "),
         display_name(&view.source_name, from),
-        plural(view.files_changed(), "file", "files"),
+        count(view.files_changed(), "file", "files"),
         bytes(total.bytes)
     );
     if total.deleted > 0 {
-        let _ = write!(text, "; {} will be deleted", plural(total.deleted, "entry", "entries"));
+        let _ = write!(text, "; {} will be deleted", count(total.deleted, "entry", "entries"));
     }
     text
 }
@@ -183,7 +179,7 @@ pub fn result_line(destination: &str, result: &ApplyOutcome) -> String {
     }
     format!(
         "{destination}: {} changed, {} received ({} written) in {:.1}s, generation {}",
-        plural(result.files_changed, "file", "files"),
+        count(result.files_changed, "file", "files"),
         bytes(result.bytes_received),
         bytes(result.bytes_written),
         result.duration_ms as f64 / 1000.0,

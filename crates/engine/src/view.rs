@@ -279,20 +279,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn in_sync_wins_over_a_standing_refusal_and_a_refusal_wins_over_ready() {
-        let step = StepView {
+    /// A step creating `a.conf` of `size` bytes.
+    fn create(size: u64) -> StepView {
+        StepView {
             action: Action::Create,
             path: RelPath::new("a.conf").expect("valid"),
             kind: EntryKind::File,
-            size: 3,
+            size,
             mode: 0o644,
             downgrade: false,
             local_edit: false,
             kept_keys: Vec::new(),
             semantic: Vec::new(),
             attrs: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn in_sync_wins_over_a_standing_refusal_and_a_refusal_wins_over_ready() {
+        let step = create(3);
         let hold = Refusal::new(RefusalKind::Hold, "on hold");
         assert_eq!(view(vec![], vec![hold.clone()]).decision(), Decision::InSync);
         let refused = view(vec![step.clone()], vec![hold.clone()]);
@@ -307,18 +312,7 @@ mod tests {
 
     #[test]
     fn both_parts_of_a_two_way_run_get_one_decision() {
-        let step = StepView {
-            action: Action::Create,
-            path: RelPath::new("a.conf").expect("valid"),
-            kind: EntryKind::File,
-            size: 1,
-            mode: 0o644,
-            downgrade: false,
-            local_edit: false,
-            kept_keys: Vec::new(),
-            semantic: Vec::new(),
-            attrs: Vec::new(),
-        };
+        let step = create(1);
         let hold = Refusal::new(RefusalKind::Hold, "on hold");
         let (empty, held_empty) = (view(vec![], vec![]), view(vec![], vec![hold.clone()]));
         assert_eq!(both_ways(&empty, &held_empty), Decision::InSync, "nothing to refuse");

@@ -190,9 +190,9 @@ async fn run_two_way(
         source_generation = from_outcome.generation,
         "two-way: {} took {} and {} took {}",
         to.label,
-        count(to_outcome.files_changed, "file", "files"),
+        render::count(to_outcome.files_changed, "file", "files"),
         from.label,
-        count(from_outcome.files_changed, "file", "files"),
+        render::count(from_outcome.files_changed, "file", "files"),
     );
     let mut outcome = to_outcome;
     outcome.files_changed += from_outcome.files_changed;
@@ -271,7 +271,7 @@ pub fn report(
             bytes_received = r.bytes_received,
             duration_ms,
             "{label}: synced, {} changed, {} received, generation {}",
-            count(r.files_changed, "file", "files"),
+            render::count(r.files_changed, "file", "files"),
             render::bytes(r.bytes_received),
             r.generation
         ),
@@ -326,7 +326,7 @@ pub fn report(
             outcome = "recovered",
             after_failures = failures_before,
             "{label}: recovered after {}",
-            count(u64::from(failures_before), "failed run", "failed runs")
+            render::count(u64::from(failures_before), "failed run", "failed runs")
         );
     }
 }
@@ -338,10 +338,6 @@ pub async fn run_and_report(job: &Job, destination: &Destination, status: &Statu
     report(status, destination, &outcome, started.elapsed(), 0, None);
     job.metrics.run(&destination.label, outcome.name(), outcome.is_success());
     outcome
-}
-
-fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub fn plan(planned: &Planned, from: &str, to: &str, all: bool) -> String {
         let _ = writeln!(
             out,
             "Total: {} change ({} to {to_name}, {} to {from_name}).",
-            plural(planned.files_changed(), "file", "files"),
+            render::count(planned.files_changed(), "file", "files"),
             decides.files_changed(),
             takes.files_changed()
         );
@@ -138,8 +138,4 @@ pub fn restore_lines(
         ));
     }
     lines
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
